@@ -1,0 +1,1596 @@
+"""status_tracker: watch status-page Atom/RSS feeds and report every new incident and update once.
+
+One ``StatusPageMonitor`` per feed polls with conditional GETs on a shared aiohttp session,
+skips parsing when only the feed-level timestamp changed, turns entries into ``Incident``
+values and diffs them against what it already knows:
+
+* an incident is *new* when its id was never seen;
+* it is *updated* when its ``updated`` time moves forward or anything a reader sees changes
+  (title, status, message, components) -- Statuspage RSS never changes its dates;
+* every step of a Statuspage timeline posted between two polls is reported, oldest first;
+* the first read of a feed is a baseline: only incidents still active are reported.
+
+Usage::
+
+    python status_tracker.py                          # watch the feeds in FEEDS
+    python status_tracker.py --feed GitHub=https://www.githubstatus.com/history.atom
+    python status_tracker.py --once --json            # one poll, JSON lines, exit code
+    python status_tracker.py --state state.json --webhook https://hooks.slack.com/services/...
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import email.utils
+import hashlib
+import hmac
+import html.parser
+import inspect
+import io
+import json
+import logging
+import os
+import random
+import re
+import signal
+import sys
+import tempfile
+import time
+import tomllib
+import urllib.parse
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any, TextIO
+
+import aiohttp
+import feedparser
+
+log = logging.getLogger("status_tracker")
+
+__version__ = "1.0.0"
+PROJECT_URL = "https://github.com/status-tracker/status_tracker"
+
+# Watched when no --feed or --config is given. Add a line here to watch another page.
+FEEDS: list[tuple[str, str]] = [
+    ("OpenAI", "https://status.openai.com/feed.atom"),
+]
+
+# Constant request headers (http.md 3-4): some servers give each Accept-Encoding its own ETag,
+# so nothing here may vary between polls. Brotli is left out because aiohttp decodes it only
+# with an extra package.
+REQUEST_HEADERS: Mapping[str, str] = {
+    "User-Agent": f"status_tracker/{__version__} (+{PROJECT_URL})",
+    "Accept": "application/atom+xml, application/rss+xml, application/xml;q=0.9, */*;q=0.8",
+    "Accept-Encoding": "gzip, deflate",
+}
+DEFAULT_INTERVAL = 60.0
+DEFAULT_MAX_INTERVAL = 600.0  # ceiling on server hints and backoff: an alert is never hours late
+START_SPREAD = 5.0  # first polls spread over this many seconds so 100 feeds don't fire at once
+SCHEDULE_JITTER = 0.5  # seconds of jitter on the normal schedule, small enough for latency goals
+MIN_BACKOFF = 1.0  # backoff base when --interval is 0, so a broken feed never spins
+DEFAULT_PER_HOST = 4  # requests in flight per host; more gets pollers blocked by CDNs
+DEFAULT_FAILURE_THRESHOLD = 3  # consecutive failures before a feed_down event
+MAX_BODY = 10 * 1024 * 1024  # measured after decompression: 50 KB of gzip can inflate to 50 MB
+INLINE_PARSE_LIMIT = 64 * 1024  # larger bodies are parsed in a worker thread, off the loop
+TIMEOUT = aiohttp.ClientTimeout(total=30, sock_connect=10, sock_read=15)
+MAX_TITLE = 300
+MAX_MESSAGE = 4000  # bounds memory per incident; status updates are rarely longer
+MAX_KNOWN = 1000  # incidents remembered per feed
+FORGET_AFTER = timedelta(days=30)  # how long an incident that left the feed is remembered
+CONSOLE_MESSAGE = 600  # characters of the message shown on the console
+CLOSED_STATUSES = frozenset({"resolved", "completed", "postmortem"})
+EXIT_OK, EXIT_FEED_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class FeedError(Exception):
+    """A feed could not be read; the message says why in one line."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, gone: bool = False):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.gone = gone
+
+
+# --- Data types ---
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One update in an incident's timeline (a Statuspage block, or one Google Cloud entry)."""
+
+    status: str
+    message: str
+    at: datetime | None
+    key: str  # identity of the step, so a step is reported once however often it is seen
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """One incident as the feed shows it now; all text is plain and safe to print."""
+
+    id: str
+    title: str
+    link: str
+    status: str
+    components: tuple[str, ...]
+    message: str
+    published: datetime | None
+    updated: datetime | None
+    steps: tuple[Step, ...] = ()  # oldest first; empty where the feed keeps no timeline
+
+    @property
+    def active(self) -> bool:
+        return bool(self.status) and self.status.lower() not in CLOSED_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentEvent:
+    """What the callback receives: an incident event, or a change in a feed's health."""
+
+    feed: str
+    kind: str  # new, updated, active, history, feed_down, feed_recovered
+    incident: Incident | None = None
+    error: str | None = None
+    at: datetime | None = None  # when a health event happened
+
+    @property
+    def event_id(self) -> str:
+        """Stable for the same incident version, so webhook receivers can de-duplicate."""
+        if self.incident is None:
+            parts = [self.feed, self.kind, self.error or "", _iso(self.at) or ""]
+        else:
+            inc = self.incident
+            parts = [self.feed, inc.id, _iso(inc.updated) or "", inc.status, inc.message]
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+@dataclass(slots=True)
+class Seen:
+    """What is remembered of one incident: enough to tell new, updated and unchanged apart."""
+
+    updated: datetime | None
+    digest: str
+    steps: tuple[str, ...]
+    last_seen: datetime
+
+
+@dataclass(slots=True)
+class FeedState:
+    """Everything remembered of one feed between polls (and, with --state, between runs)."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    fingerprint: str | None = None
+    entries: int = 0
+    known: dict[str, Seen] = field(default_factory=dict)
+    first_sight: bool = True
+    last_polled: datetime | None = None
+
+
+# --- Pure core: text ---
+
+_ESCAPE_SEQUENCES = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # CSI, 7- and 8-bit
+    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC (hyperlinks, titles)
+    r"|(?:\x1b[PX^_]|[\x90\x98\x9e\x9f])[^\x1b\x9c]*(?:\x1b\\|\x9c)?"  # DCS, SOS, PM, APC
+    r"|\x1b[ -/]*[0-~]?"  # any other escape
+)
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_BLOCK_TAGS = frozenset(
+    {"br", "p", "div", "li", "ul", "ol", "tr", "td", "th", "hr", "h1", "h2", "h3", "h4",
+     "h5", "h6", "blockquote", "pre", "table", "section", "article", "header", "footer"}
+)
+
+
+def clean_text(text: str) -> str:
+    """Remove terminal escape sequences, control characters and bidi overrides; collapse spaces."""
+    text = _ESCAPE_SEQUENCES.sub("", text)
+    text = _UNPRINTABLE.sub(" ", text)
+    return " ".join(text.split())
+
+
+class _TextExtractor(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self._skip += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self._skip = max(0, self._skip - 1)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    """Plain, printable, single-line text from an HTML fragment (entities unescaped)."""
+    if "<" not in markup and "&" not in markup:
+        return clean_text(markup)
+    extractor = _TextExtractor()
+    extractor.feed(markup)
+    extractor.close()
+    return clean_text("".join(extractor.parts))
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+# --- Pure core: parsing ---
+
+_INCIDENT_IO_STATUS = re.compile(r"^\s*<b>\s*Status:\s*([^<]+?)\s*</b>", re.I)
+_INCIDENT_IO_COMPONENTS = re.compile(r"<b>\s*Affected components\s*</b>(.*)$", re.I | re.S)
+_LIST_ITEM = re.compile(r"<li[^>]*>(.*?)</li>", re.I | re.S)
+_STATUSPAGE_STEP = re.compile(
+    r"<small>(?P<when>.*?)</small>\s*(?:<br\s*/?>\s*)*<strong>(?P<status>.*?)</strong>"
+    r"\s*(?:-|&#8211;|–)?(?P<body>.*?)(?=<small>|\Z)",
+    re.I | re.S,
+)
+_TITLE_PREFIX = re.compile(r"^(?P<prefix>[A-Z][A-Z ]{2,}):\s+(?P<rest>.+)$")  # Google Cloud
+_AWS_TITLE = re.compile(r"^(?P<prefix>[A-Z][A-Za-z ]+):\s+(?P<rest>.+)$")
+_RESOLVED_MARK = re.compile(r"\[RESOLVED\]\s*", re.I)
+_GCP_UPDATE_ID = re.compile(r"^(tag:status\.cloud\.google\.com,\d+:feed:[^.]+)\.[^.]+$")
+_GCP_AFFECTED = re.compile(r"Affected products:\s*(.+?)(?:\s*Affected locations:.*)?$", re.S)
+_STEP_WHEN = re.compile(
+    r"(?P<mon>[A-Z][a-z]{2})\s+(?P<day>\d{1,2}),\s*(?:(?P<year>\d{4}),?\s*)?"
+    r"(?P<h>\d{1,2}):(?P<m>\d{2})\s*(?P<zone>[A-Z]{2,5})?"
+)
+_MONTHS = {m: i for i, m in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+# Zones seen in Statuspage timelines; an unknown one leaves the step without a time.
+_ZONES = {"UTC": 0, "GMT": 0, "Z": 0, "PST": -8, "PDT": -7, "MST": -7, "MDT": -6, "CST": -6,
+          "CDT": -5, "EST": -5, "EDT": -4, "CET": 1, "CEST": 2, "BST": 1, "EET": 2, "EEST": 3,
+          "JST": 9, "AEST": 10, "AEDT": 11}
+
+
+def _struct_to_utc(value: Any) -> datetime | None:
+    # feedparser's *_parsed values are UTC struct_times (or None when it could not read a date).
+    if not value:
+        return None
+    try:
+        year, month, day, hour, minute, second = value[:6]
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    except (TypeError, ValueError):
+        return None
+
+
+def _step_time(when: str, reference: datetime | None) -> datetime | None:
+    """The time of a Statuspage step ("Nov 20, 18:35 PST"); the year comes from the entry."""
+    match = _STEP_WHEN.search(when)
+    if not match or (match["zone"] or "UTC") not in _ZONES or reference is None:
+        return None
+    offset = timedelta(hours=_ZONES[match["zone"] or "UTC"])
+
+    def at(year: int) -> datetime:
+        local = datetime(year, _MONTHS[match["mon"]], int(match["day"]), int(match["h"]),
+                         int(match["m"]), tzinfo=UTC)
+        return local - offset
+
+    try:
+        if match["year"]:
+            return at(int(match["year"]))
+        guess = at(reference.year)
+        # A December step in an entry updated in January belongs to the year before.
+        return at(reference.year - 1) if guess > reference + timedelta(days=2) else guess
+    except (KeyError, ValueError):
+        return None
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+def _entry_html(entry: Mapping[str, Any]) -> str:
+    content = entry.get("content")
+    if content:
+        return str(content[0].get("value", ""))
+    return str(entry.get("summary", ""))
+
+
+def _entry_title(entry: Mapping[str, Any]) -> str:
+    title = str(entry.get("title", ""))
+    detail = entry.get("title_detail") or {}
+    text = clean_text(title) if detail.get("type") == "text/plain" else html_to_text(title)
+    return _clip(text, MAX_TITLE)
+
+
+def _statuspage_steps(markup: str, reference: datetime | None) -> list[Step]:
+    steps = []
+    for match in _STATUSPAGE_STEP.finditer(markup):
+        when = html_to_text(match["when"])
+        status = html_to_text(match["status"])
+        message = _clip(html_to_text(match["body"]).lstrip("- "), MAX_MESSAGE)
+        if status:
+            steps.append(Step(status, message, _step_time(when, reference),
+                              _digest(when, status, message)))
+    steps.reverse()  # Statuspage lists the newest first; steps are kept oldest first
+    return steps
+
+
+def _parse_entry(entry: Mapping[str, Any]) -> Incident:
+    title = _entry_title(entry)
+    link = clean_text(str(entry.get("link", "")))
+    published = _struct_to_utc(entry.get("published_parsed"))
+    # entry.get("updated") silently falls back to "published": look for the real field.
+    updated = _struct_to_utc(entry["updated_parsed"]) if "updated_parsed" in entry else None
+    ident = clean_text(str(entry.get("id") or "")) or link or _digest(title, _iso(published) or "")
+    markup = _entry_html(entry)
+    status, message = "", ""
+    components: tuple[str, ...] = ()
+    steps: tuple[Step, ...] = ()
+
+    if match := _INCIDENT_IO_STATUS.search(markup):
+        # incident.io: "<b>Status: X</b>", the latest message, then the component list.
+        status = html_to_text(match[1])
+        rest = markup[match.end():]
+        comp_match = _INCIDENT_IO_COMPONENTS.search(rest)
+        if comp_match:
+            components = tuple(
+                c for c in (html_to_text(li) for li in _LIST_ITEM.findall(comp_match[1])) if c)
+            rest = rest[: comp_match.start()]
+        message = html_to_text(rest)
+    elif found := _statuspage_steps(markup, updated or published):
+        steps = tuple(found)
+        status, message = found[-1].status, found[-1].message
+        if updated is None:
+            # Statuspage RSS: pubDate is the creation time; the newest step says when it moved.
+            updated = max((s.at for s in found if s.at), default=published)
+    else:
+        message = html_to_text(markup)
+        if _GCP_UPDATE_ID.match(ident) and (match := _TITLE_PREFIX.match(title)):
+            status, title = match["prefix"].strip().capitalize(), match["rest"]
+            if affected := _GCP_AFFECTED.search(message):
+                components = tuple(p.strip() for p in affected[1].split(",") if p.strip())
+        elif match := _AWS_TITLE.match(title) if "status.aws.amazon.com" in ident else None:
+            rest = match["rest"]
+            resolved = bool(_RESOLVED_MARK.search(rest)) or "operating normally" in match[
+                "prefix"].lower()
+            status = "Resolved" if resolved else match["prefix"].strip()
+            title = _RESOLVED_MARK.sub("", rest).strip()
+        elif _RESOLVED_MARK.search(title):
+            status, title = "Resolved", _RESOLVED_MARK.sub("", title).strip()
+    return Incident(
+        id=ident, title=title, link=link, status=_clip(status, 60), components=components,
+        message=_clip(message, MAX_MESSAGE), published=published, updated=updated, steps=steps,
+    )
+
+
+def _merge_update_entries(incidents: list[Incident]) -> list[Incident]:
+    """Google Cloud gives each update its own entry: fold them into one incident with steps."""
+    groups: dict[str, list[Incident]] = {}
+    order: list[str] = []
+    for inc in incidents:
+        match = _GCP_UPDATE_ID.match(inc.id)
+        key = match[1] if match else inc.id
+        if key not in groups:
+            order.append(key)
+        groups.setdefault(key, []).append(inc)
+    merged = []
+    for key in order:
+        group = groups[key]
+        if len(group) == 1 and group[0].id == key:
+            merged.append(group[0])
+            continue
+        epoch = datetime.min.replace(tzinfo=UTC)
+        group.sort(key=lambda i: i.updated or epoch)
+        latest = group[-1]
+        steps = tuple(Step(i.status, i.message, i.updated, _digest(i.id)) for i in group)
+        first = group[0].published or group[0].updated
+        merged.append(dataclasses.replace(latest, id=key, published=first, steps=steps))
+    return merged
+
+
+def parse_feed(body: bytes) -> list[Incident]:
+    """Turn a feed document into incidents; raise FeedError when the bytes are not a feed."""
+    if not body.strip():
+        raise FeedError("empty response")
+    # BytesIO: a str or bytes argument may be taken for a file name or a URL by feedparser.
+    # feedparser drops DOCTYPEs, so entity-expansion and external-entity payloads stay inert.
+    parsed = feedparser.parse(io.BytesIO(body))
+    if not parsed.get("version") and not parsed.entries:
+        head = body[:512].lstrip().lower()
+        if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
+            raise FeedError("not a feed: got an HTML page")
+        reason = parsed.get("bozo_exception")
+        raise FeedError(f"not a feed: {clean_text(str(reason))[:120]}" if reason else "not a feed")
+    return _merge_update_entries([_parse_entry(e) for e in parsed.entries])
+
+
+_FEED_LEVEL_DATE = re.compile(
+    rb"<(updated|lastBuildDate|pubDate|dc:date)>[^<]*</\1>", re.I)
+
+
+def body_fingerprint(body: bytes) -> str:
+    """A hash of the body that ignores the feed-level timestamp re-stamped on every request."""
+    cut = body.find(b"<entry")
+    item = body.find(b"<item")
+    if cut < 0 or 0 <= item < cut:
+        cut = item
+    head, rest = (body[:cut], body[cut:]) if cut >= 0 else (body, b"")
+    digest = hashlib.blake2b(_FEED_LEVEL_DATE.sub(b"", head), digest_size=16)
+    digest.update(rest)
+    return digest.hexdigest()
+
+
+# --- Pure core: deciding what changed ---
+
+
+def _visible_digest(inc: Incident) -> str:
+    return _digest(inc.title, inc.status, inc.message, *inc.components)
+
+
+def _sort_key(inc: Incident) -> datetime:
+    return inc.updated or inc.published or datetime.min.replace(tzinfo=UTC)
+
+
+def _at_step(inc: Incident, step: Step) -> Incident:
+    return dataclasses.replace(inc, status=step.status, message=step.message,
+                               updated=step.at or inc.updated)
+
+
+def _missed_steps(known_steps: Sequence[str], steps: Sequence[Step]) -> list[Step]:
+    """Steps after the newest one already reported (an edited older step is not news)."""
+    known = set(known_steps)
+    last_known = max((i for i, s in enumerate(steps) if s.key in known), default=-1)
+    return list(steps[last_known + 1:])
+
+
+def decide(
+    known: Mapping[str, Seen],
+    incidents: Iterable[Incident],
+    *,
+    first_sight: bool,
+    now: datetime,
+    history: int = 0,
+) -> tuple[list[tuple[str, Incident]], dict[str, Seen]]:
+    """Say what to report for one read of a feed, and what to remember afterwards."""
+    current = sorted(incidents, key=_sort_key)
+    remembered = dict(known)
+    changes: list[tuple[str, Incident]] = []
+    recent = {inc.id for inc in current[-history:]} if first_sight and history > 0 else set()
+    for inc in current:
+        seen = remembered.get(inc.id)
+        digest = _visible_digest(inc)
+        step_keys = tuple(s.key for s in inc.steps)
+        if seen is None:
+            if first_sight:
+                if inc.active:
+                    changes.append(("active", inc))
+                elif inc.id in recent:
+                    changes.append(("history", inc))
+            else:
+                log.debug("new incident %s", inc.id)
+                if len(inc.steps) > 1:
+                    changes.append(("new", _at_step(inc, inc.steps[0])))
+                    changes.extend(("updated", _at_step(inc, s)) for s in inc.steps[1:-1])
+                    changes.append(("updated", inc))
+                else:
+                    changes.append(("new", inc))
+            remembered[inc.id] = Seen(inc.updated, digest, step_keys, now)
+            continue
+        moved = inc.updated is not None and (seen.updated is None or inc.updated > seen.updated)
+        missed = [s for s in _missed_steps(seen.steps, inc.steps) if s is not inc.steps[-1]]
+        if moved or digest != seen.digest or missed:
+            log.debug("updated incident %s (time moved: %s, %d missed steps)",
+                      inc.id, moved, len(missed))
+            changes.extend(("updated", _at_step(inc, s)) for s in missed)
+            changes.append(("updated", inc))
+        newest = max((t for t in (seen.updated, inc.updated) if t), default=None)
+        remembered[inc.id] = Seen(newest, digest, tuple(dict.fromkeys(seen.steps + step_keys)),
+                                  now)
+    return changes, prune(remembered, now)
+
+
+def prune(known: dict[str, Seen], now: datetime) -> dict[str, Seen]:
+    """Forget incidents that left the feed long ago, and keep at most MAX_KNOWN."""
+    kept = {k: s for k, s in known.items() if now - s.last_seen <= FORGET_AFTER}
+    if len(kept) > MAX_KNOWN:
+        newest = sorted(kept.items(), key=lambda kv: kv[1].last_seen)[-MAX_KNOWN:]
+        kept = dict(newest)
+    return kept
+
+
+# --- I/O edge: HTTP ---
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def redact_url(url: str) -> str:
+    """Scheme and host only: webhook URLs carry their secret in the path or query."""
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}/…" if parts.path.strip("/") else url
+
+
+def _http_date_delay(value: str, now: datetime) -> float | None:
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """Retry-After as seconds, from delta-seconds or an HTTP date (RFC 9110 10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    return _http_date_delay(value, now)
+
+
+def freshness_seconds(headers: Mapping[str, str], now: datetime) -> float | None:
+    """How long the response stays fresh: max-age minus Age, else Expires (RFC 9111 4.2.1)."""
+    cache_control = headers.get("Cache-Control", "").lower()
+    if "no-store" in cache_control or "no-cache" in cache_control:
+        return None
+    if match := re.search(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", cache_control):
+        age = headers.get("Age", "0").strip()
+        return max(0.0, float(match[1]) - (float(age) if age.isdigit() else 0.0))
+    if expires := headers.get("Expires"):
+        base = headers.get("Date")
+        if base:
+            with contextlib.suppress(TypeError, ValueError, IndexError):
+                now = email.utils.parsedate_to_datetime(base)
+        return _http_date_delay(expires, now)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    status: int
+    body: bytes | None
+    etag: str | None
+    last_modified: str | None
+    fresh_for: float | None
+    moved_to: str | None  # the new URL after a permanent redirect
+
+
+class HostLimiter:
+    """At most `per_host` requests in flight per host, taken before the request is made.
+
+    aiohttp counts the wait for a pooled connection against the request's timeouts, so the
+    limit is enforced here, not in the connector.
+    """
+
+    def __init__(self, per_host: int = DEFAULT_PER_HOST) -> None:
+        self.per_host = per_host
+        self._semaphores: dict[str, asyncio.Semaphore] = {}
+
+    def __call__(self, url: str) -> asyncio.Semaphore:
+        host = urllib.parse.urlsplit(url).netloc.lower()
+        if host not in self._semaphores:
+            self._semaphores[host] = asyncio.Semaphore(self.per_host)
+        return self._semaphores[host]
+
+
+def _looks_like_html(content_type: str, body: bytes) -> bool:
+    head = body[:1024].lstrip().lower()
+    return "html" in content_type.lower() or head.startswith((b"<!doctype html", b"<html"))
+
+
+async def fetch(
+    session: aiohttp.ClientSession,
+    url: str,
+    state: FeedState,
+    *,
+    now: datetime,
+    max_body: int = MAX_BODY,
+    timeout: aiohttp.ClientTimeout = TIMEOUT,
+) -> FetchResult:
+    """One conditional GET; raise FeedError with a one-line reason on any failure."""
+    headers = dict(REQUEST_HEADERS)
+    # Validators are opaque: sent back exactly as received, quotes and W/ included.
+    if state.etag:
+        headers["If-None-Match"] = state.etag
+    if state.last_modified:
+        headers["If-Modified-Since"] = state.last_modified
+    try:
+        async with session.get(url, headers=headers, timeout=timeout,
+                               allow_redirects=True) as resp:
+            moved_to = None
+            if resp.history and all(r.status in (301, 308) for r in resp.history):
+                moved_to = str(resp.url)
+            status = resp.status
+            if status == 304:
+                return FetchResult(304, None, resp.headers.get("ETag"),
+                                   resp.headers.get("Last-Modified"),
+                                   freshness_seconds(resp.headers, now), moved_to)
+            body = bytearray()
+            async for chunk in resp.content.iter_chunked(64 * 1024):
+                body.extend(chunk)
+                if len(body) > max_body:
+                    raise FeedError(f"response larger than {max_body // (1024 * 1024)} MiB; "
+                                    "abandoned")
+            _raise_for_status(status, resp.headers, bytes(body[:4096]), now)
+            return FetchResult(status, bytes(body), resp.headers.get("ETag"),
+                               resp.headers.get("Last-Modified"),
+                               freshness_seconds(resp.headers, now), moved_to)
+    except FeedError:
+        raise
+    except TimeoutError:
+        raise FeedError("timed out") from None
+    except aiohttp.ClientConnectorError as exc:
+        raise FeedError(f"cannot connect: {clean_text(str(exc.os_error) or type(exc).__name__)}"
+                        ) from None
+    except aiohttp.TooManyRedirects:
+        raise FeedError("too many redirects") from None
+    except (aiohttp.ClientError, OSError) as exc:
+        detail = clean_text(str(exc))[:160] or type(exc).__name__
+        raise FeedError(f"connection failed: {detail}") from None
+
+
+def _raise_for_status(status: int, headers: Mapping[str, str], head: bytes,
+                      now: datetime) -> None:
+    if status == 410:
+        raise FeedError("gone (HTTP 410): the feed was removed; polling stopped", gone=True)
+    retry_after = retry_after_seconds(headers.get("Retry-After"), now)
+    content_type = headers.get("Content-Type", "")
+    if status in (403, 429, 503) and (
+        headers.get("cf-mitigated", "").lower() == "challenge" or _looks_like_html(content_type,
+                                                                                   head)
+    ):
+        raise FeedError(f"blocked by bot protection (HTTP {status})", retry_after=retry_after)
+    if status >= 400:
+        raise FeedError(f"HTTP {status}", retry_after=retry_after if status in (429, 503) else None)
+    if status != 200:
+        raise FeedError(f"unexpected HTTP {status}")
+    if not head.strip():
+        raise FeedError("empty response")
+    if _looks_like_html(content_type, head) and b"<rss" not in head and b"<feed" not in head:
+        raise FeedError("not a feed: got an HTML page")
+
+
+# --- The monitor ---
+
+Callback = Callable[[IncidentEvent], Awaitable[None] | None]
+
+
+@dataclass(slots=True)
+class FeedStats:
+    polls: int = 0
+    not_modified: int = 0
+    bytes: int = 0
+    parses: int = 0
+    events: int = 0
+    errors: int = 0
+
+    def line(self, name: str) -> str:
+        return (f"{name}: {self.polls} polls, {self.not_modified} not modified (304), "
+                f"{self.bytes} bytes received, {self.parses} parses, {self.events} events, "
+                f"{self.errors} errors")
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class StatusPageMonitor:
+    """Polls one feed: fetch, decide, call back, sleep. Its own failures never escape."""
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        session: aiohttp.ClientSession,
+        on_incident_update: Callback | None = None,
+        *,
+        interval: float = DEFAULT_INTERVAL,
+        max_interval: float = DEFAULT_MAX_INTERVAL,
+        history: int = 0,
+        failure_threshold: int = DEFAULT_FAILURE_THRESHOLD,
+        limiter: HostLimiter | None = None,
+        state: FeedState | None = None,
+        on_change: Callable[[], Awaitable[None]] | None = None,
+        max_body: int = MAX_BODY,
+        timeout: aiohttp.ClientTimeout = TIMEOUT,
+        start_spread: float = START_SPREAD,
+        now: Callable[[], datetime] = _wall_clock,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.name = name
+        self.url = url
+        self.session = session
+        self.on_incident_update = on_incident_update or ConsolePrinter()
+        self.interval = interval
+        self.max_interval = max(max_interval, interval)
+        self.history = history
+        self.failure_threshold = failure_threshold
+        self.limiter = limiter or HostLimiter()
+        self.state = state or FeedState()
+        self.on_change = on_change
+        self.max_body = max_body
+        self.timeout = timeout
+        self.start_spread = start_spread
+        self.now = now
+        self.rng = rng or random.Random()
+        self.stats = FeedStats()
+        self.failures = 0
+        self.failing_reason: str | None = None
+        self.down = False
+        self.gone = False
+        self.ok = False  # read successfully at least once
+        self.next_delay = interval
+        self._empty_streak = 0
+
+    async def poll(self) -> bool:
+        """Poll once; report what changed; set next_delay. True when the feed was read."""
+        self.stats.polls += 1
+        now = self.now()
+        try:
+            async with self.limiter(self.url):
+                result = await fetch(self.session, self.url, self.state, now=now,
+                                     max_body=self.max_body, timeout=self.timeout)
+            changed = await self._apply(result, now)
+        except FeedError as exc:
+            await self._failed(exc)
+            return False
+        await self._recovered()
+        self.ok = True
+        self.next_delay = self._schedule(result.fresh_for)
+        if changed and self.on_change is not None:
+            await self.on_change()
+        return True
+
+    async def _apply(self, result: FetchResult, now: datetime) -> bool:
+        state = self.state
+        if result.moved_to and result.moved_to != self.url:
+            log.warning("%s: feed moved permanently to %s; polling the new address",
+                        self.name, result.moved_to)
+            self.url = result.moved_to
+        changed = (result.etag, result.last_modified) != (state.etag, state.last_modified)
+        # Validators are refreshed from every 200 and 304 (http.md 2): a stale one never heals.
+        if result.etag is not None:
+            state.etag = result.etag
+        if result.last_modified is not None:
+            state.last_modified = result.last_modified
+        state.last_polled = now
+        if result.status == 304 or result.body is None:
+            self.stats.not_modified += 1
+            log.debug("%s: not modified", self.name)
+            return changed
+        self.stats.bytes += len(result.body)
+        fingerprint = body_fingerprint(result.body)
+        if fingerprint == state.fingerprint and not state.first_sight:
+            log.debug("%s: body unchanged apart from the feed date; not parsed", self.name)
+            return changed
+        self.stats.parses += 1
+        if len(result.body) > INLINE_PARSE_LIMIT:
+            incidents = await asyncio.to_thread(parse_feed, result.body)
+        else:
+            incidents = parse_feed(result.body)
+        self._check_not_emptied(incidents)
+        changes, state.known = decide(state.known, incidents, first_sight=state.first_sight,
+                                      now=now, history=self.history)
+        if state.first_sight:
+            active = sum(1 for i in incidents if i.active)
+            log.info("%s: %d incidents, %d active", self.name, len(incidents), active)
+        state.first_sight = False
+        state.fingerprint = fingerprint
+        state.entries = len(incidents)
+        for kind, incident in changes:
+            await self._emit(IncidentEvent(self.name, kind, incident))
+        return True
+
+    def _check_not_emptied(self, incidents: list[Incident]) -> None:
+        # An empty feed is normal (Azure when all is well), but a sudden drop from N entries to
+        # none is far more often a broken generator: trust it only once it persists.
+        if incidents or not self.state.entries:
+            self._empty_streak = 0
+            return
+        self._empty_streak += 1
+        if self._empty_streak < self.failure_threshold:
+            raise FeedError(f"feed suddenly has no entries (had {self.state.entries})")
+        log.warning("%s: feed has had no entries for %d reads; accepting that",
+                    self.name, self._empty_streak)
+        self._empty_streak = 0
+
+    async def _emit(self, event: IncidentEvent) -> None:
+        self.stats.events += 1
+        try:
+            outcome = self.on_incident_update(event)
+            if inspect.isawaitable(outcome):
+                await outcome
+        except Exception as exc:  # a broken callback must not stop the watching
+            log.error("%s: callback failed on a %s event: %s", self.name, event.kind,
+                      clean_text(repr(exc))[:200])
+            log.debug("callback traceback", exc_info=True)
+
+    async def _failed(self, exc: FeedError) -> None:
+        self.stats.errors += 1
+        self.failures += 1
+        reason = str(exc)
+        if reason != self.failing_reason:
+            log.warning("%s: %s", self.name, reason)
+            self.failing_reason = reason
+        else:
+            log.debug("%s: still failing: %s", self.name, reason)
+        if exc.gone:
+            self.gone = True
+        if not self.down and (self.failures >= self.failure_threshold or exc.gone):
+            self.down = True
+            await self._emit(IncidentEvent(self.name, "feed_down", error=reason, at=self.now()))
+        base = max(self.interval, MIN_BACKOFF)
+        ceiling = max(base, min(self.max_interval, base * 2 ** min(self.failures, 30)))
+        delay = self.rng.uniform(base, ceiling)  # full jitter, never below the interval
+        if exc.retry_after is not None:
+            delay = max(delay, min(exc.retry_after, self.max_interval))
+        self.next_delay = delay
+
+    async def _recovered(self) -> None:
+        if self.failing_reason is not None:
+            log.warning("%s: reading again after %d failed polls", self.name, self.failures)
+        if self.down:
+            await self._emit(IncidentEvent(self.name, "feed_recovered", at=self.now()))
+        self.failures, self.failing_reason, self.down = 0, None, False
+
+    def _schedule(self, fresh_for: float | None) -> float:
+        delay = self.interval
+        if fresh_for is not None:
+            delay = max(delay, min(fresh_for, self.max_interval))
+        return delay + self.rng.uniform(0, min(SCHEDULE_JITTER, delay * 0.1))
+
+    async def run(self, stop: asyncio.Event,
+                  sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
+        """Poll until `stop` is set or the feed is gone; `sleep` is injectable for tests."""
+        wait = sleep or (lambda delay: _sleep_until(stop, delay))
+        delay = self.rng.uniform(0, min(self.interval, self.start_spread))
+        while not stop.is_set():
+            if delay > 0:
+                await wait(delay)
+                if stop.is_set():
+                    break
+            await self.poll()
+            if self.gone:
+                log.error("%s: stopped watching: %s", self.name, self.failing_reason)
+                return
+            delay = self.next_delay
+
+
+async def _sleep_until(stop: asyncio.Event, delay: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), delay)
+
+
+# --- Output ---
+
+_KIND_LABELS = {
+    "new": "New incident",
+    "updated": "Update",
+    "active": "Ongoing (open when watching started)",
+    "history": "Recent (history)",
+}
+
+
+def _stamp(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "time unknown"
+
+
+def format_event(event: IncidentEvent, *, message_limit: int = CONSOLE_MESSAGE) -> str:
+    """The human-readable block for one event (console, Slack, Discord)."""
+    inc = event.incident
+    if inc is None:
+        if event.kind == "feed_down":
+            return (f"[{_stamp(event.at)}] Product: {event.feed} - feed down\n"
+                    f"  Error:    {event.error}")
+        return f"[{_stamp(event.at)}] Product: {event.feed} - feed recovered"
+    product = event.feed + (" - " + ", ".join(inc.components) if inc.components else "")
+    lines = [
+        f"[{_stamp(inc.updated or inc.published)}] Product: {product}",
+        f"  Event:    {_KIND_LABELS.get(event.kind, event.kind)}",
+        f"  Incident: {inc.title or '(untitled)'}",
+        f"  Status:   {inc.status or 'unknown'}",
+    ]
+    if inc.message:
+        lines.append(f"  Message:  {_clip(inc.message, message_limit)}")
+    if inc.link:
+        lines.append(f"  Link:     {inc.link}")
+    return "\n".join(lines)
+
+
+def event_to_dict(event: IncidentEvent) -> dict[str, Any]:
+    """The --json object for one event (webhooks add an event_id)."""
+    inc = event.incident
+    if inc is None:
+        return {"kind": event.kind, "feed": event.feed, "error": event.error,
+                "at": _iso(event.at)}
+    return {
+        "kind": event.kind, "feed": event.feed, "id": inc.id, "title": inc.title,
+        "status": inc.status, "components": list(inc.components), "message": inc.message,
+        "link": inc.link, "published": _iso(inc.published), "updated": _iso(inc.updated),
+    }
+
+
+class ConsolePrinter:
+    """The default callback: a readable block per event on stdout (or JSON lines)."""
+
+    def __init__(self, stream: TextIO | None = None, *, as_json: bool = False) -> None:
+        self.stream = stream
+        self.as_json = as_json
+
+    def __call__(self, event: IncidentEvent) -> None:
+        stream = self.stream or sys.stdout
+        if self.as_json:
+            stream.write(json.dumps(event_to_dict(event), ensure_ascii=False) + "\n")
+        else:
+            stream.write(format_event(event) + "\n\n")
+        stream.flush()
+
+
+# --- State file ---
+
+STATE_VERSION = 1
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _feed_to_json(state: FeedState) -> dict[str, Any]:
+    return {
+        "etag": state.etag, "last_modified": state.last_modified,
+        "fingerprint": state.fingerprint, "entries": state.entries,
+        "last_polled": _iso(state.last_polled),
+        "incidents": {
+            key: {"updated": _iso(s.updated), "digest": s.digest, "steps": list(s.steps),
+                  "last_seen": _iso(s.last_seen)}
+            for key, s in state.known.items()
+        },
+    }
+
+
+def _feed_from_json(data: Mapping[str, Any]) -> FeedState:
+    known = {
+        key: Seen(_parse_time(s["updated"]), str(s["digest"]), tuple(map(str, s["steps"])),
+                  _parse_time(s["last_seen"]) or _wall_clock())
+        for key, s in data["incidents"].items()
+    }
+    return FeedState(etag=data.get("etag"), last_modified=data.get("last_modified"),
+                     fingerprint=data.get("fingerprint"), entries=int(data.get("entries", 0)),
+                     known=known, first_sight=False,
+                     last_polled=_parse_time(data.get("last_polled")))
+
+
+def write_atomic(path: Path, text: str, *, replace: Callable[[str, Path], None] = os.replace
+                 ) -> None:
+    """Write via a temp file in the same folder, flushed and fsynced, then renamed over."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+class StateLockedError(Exception):
+    pass
+
+
+def _lock(handle: IO[bytes]) -> bool:
+    """An exclusive, non-blocking OS lock on an open file; False when another process has it."""
+    try:
+        if sys.platform == "win32":
+            import msvcrt
+
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+class StateStore:
+    """The --state file: per-feed memory plus the webhook outbox, owned by one process."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.feeds: dict[str, FeedState] = {}
+        self.outbox: dict[str, list[dict[str, str]]] = {}
+        self._lock_handle: IO[bytes] | None = None
+        self._save_lock = asyncio.Lock()
+        self.replace: Callable[[str, Path], None] = os.replace
+
+    def acquire(self) -> None:
+        """Take the lock file beside the state file (the state file itself gets renamed over)."""
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        handle = open(lock_path, "a+b")  # noqa: SIM115 -- held open for the whole run
+        if not _lock(handle):
+            handle.close()
+            raise StateLockedError(
+                f"state file {self.path} is in use by another status_tracker "
+                f"(lock {lock_path} is held); stop that one or use another --state")
+        self._lock_handle = handle
+
+    def release(self) -> None:
+        if self._lock_handle is not None:
+            self._lock_handle.close()
+            self._lock_handle = None
+
+    def load(self) -> None:
+        """Read the file; set aside (never overwrite) one that is unreadable or from the future."""
+        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                stale.unlink()  # left by a crash between writing and renaming
+        if not self.path.exists():
+            return
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or not isinstance(data.get("version"), int):
+                raise ValueError("not a status_tracker state file")
+            if data["version"] > STATE_VERSION:
+                raise ValueError(f"format version {data['version']} is newer than this "
+                                 f"program's ({STATE_VERSION})")
+            feeds = {url: _feed_from_json(f) for url, f in data.get("feeds", {}).items()}
+            outbox = {url: [dict(e) for e in entries]
+                      for url, entries in data.get("outbox", {}).items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            aside = self.path.with_name(
+                f"{self.path.name}.bad-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}")
+            os.replace(self.path, aside)
+            log.warning("state file %s is unusable (%s); kept it as %s and starting afresh",
+                        self.path, clean_text(str(exc))[:160], aside)
+            return
+        self.feeds, self.outbox = feeds, outbox
+
+    def feed(self, url: str) -> FeedState:
+        if url not in self.feeds:
+            self.feeds[url] = FeedState()
+        return self.feeds[url]
+
+    def dumps(self, now: datetime) -> str:
+        feeds = {url: _feed_to_json(state) for url, state in self.feeds.items()
+                 if not state.first_sight and (state.last_polled is None
+                                               or now - state.last_polled <= FORGET_AFTER)}
+        return json.dumps({"version": STATE_VERSION, "feeds": feeds, "outbox": self.outbox},
+                          ensure_ascii=False, indent=1)
+
+    async def save(self) -> None:
+        async with self._save_lock:
+            text = self.dumps(_wall_clock())
+            await asyncio.to_thread(write_atomic, self.path, text, replace=self.replace)
+
+
+# --- Webhooks ---
+
+SIGNATURE_HEADER = "X-Status-Tracker-Signature"
+SECRET_ENV = "STATUS_TRACKER_WEBHOOK_SECRET"
+WEBHOOK_TIMEOUT = aiohttp.ClientTimeout(total=20, sock_connect=10)
+WEBHOOK_MAX_DELAY = 300.0
+
+
+def webhook_body(url: str, event: IncidentEvent) -> str:
+    """The POST body, shaped for Slack, Discord, or as the generic JSON event."""
+    host = (urllib.parse.urlsplit(url).hostname or "").lower()
+    path = urllib.parse.urlsplit(url).path
+    text = format_event(event)
+    if host == "hooks.slack.com":
+        # Slack treats <, > and & as markup (<!channel> pings everyone): escape them.
+        slack = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return json.dumps({"text": slack}, ensure_ascii=False)
+    if host.endswith(("discord.com", "discordapp.com")) and path.startswith("/api/webhooks"):
+        # Feed text could say @everyone: Discord must not turn it into a mention.
+        return json.dumps({"content": _clip(text, 2000), "allowed_mentions": {"parse": []}},
+                          ensure_ascii=False)
+    return json.dumps({**event_to_dict(event), "event_id": event.event_id}, ensure_ascii=False)
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def backoff_delay(failures: int, base: float, cap: float, rng: random.Random) -> float:
+    """Exponential backoff with full jitter between `base` and the capped exponential."""
+    ceiling = max(base, min(cap, base * 2 ** min(failures, 30)))
+    return rng.uniform(base, ceiling)
+
+
+class WebhookSender:
+    """Delivers one webhook's outbox in order, at least once; never blocks polling."""
+
+    def __init__(
+        self,
+        url: str,
+        session: aiohttp.ClientSession,
+        outbox: list[dict[str, str]],
+        *,
+        secret: str | None = None,
+        on_change: Callable[[], Awaitable[None]] | None = None,
+        max_delay: float = WEBHOOK_MAX_DELAY,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.url = url
+        self.session = session
+        self.outbox = outbox
+        self.secret = secret
+        self.on_change = on_change
+        self.max_delay = max_delay
+        self.rng = rng or random.Random()
+        self.failures = 0
+        self.failing: str | None = None
+        self.delivered = 0
+        self._wake = asyncio.Event()
+
+    @property
+    def label(self) -> str:
+        return redact_url(self.url)
+
+    def __call__(self, event: IncidentEvent) -> None:
+        self.outbox.append({"event_id": event.event_id, "body": webhook_body(self.url, event)})
+        self._wake.set()
+
+    async def send_next(self) -> float | None:
+        """Try the oldest pending event; None when it left the outbox, else the retry delay."""
+        entry = self.outbox[0]
+        body = entry["body"].encode()
+        headers = {"Content-Type": "application/json", "User-Agent": REQUEST_HEADERS["User-Agent"]}
+        if self.secret:
+            headers[SIGNATURE_HEADER] = sign(self.secret, body)
+        retry_after = None
+        try:
+            async with self.session.post(self.url, data=body, headers=headers,
+                                         timeout=WEBHOOK_TIMEOUT, allow_redirects=False) as resp:
+                text = (await resp.content.read(300)).decode("utf-8", "replace")
+                status = resp.status
+                retry_after = retry_after_seconds(resp.headers.get("Retry-After"), _wall_clock())
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
+            return self._retry(reason, None)
+        if 200 <= status < 300:
+            self.outbox.pop(0)
+            self.delivered += 1
+            if self.failing is not None:
+                log.warning("webhook %s: delivering again", self.label)
+            self.failures, self.failing = 0, None
+            return None
+        if status == 429 or status >= 500 or status == 408:
+            return self._retry(f"HTTP {status}", retry_after)
+        log.error("webhook %s: HTTP %d, dropping event %s: %s", self.label, status,
+                  entry["event_id"], clean_text(text)[:200])
+        self.outbox.pop(0)
+        return None
+
+    def _retry(self, reason: str, retry_after: float | None) -> float:
+        self.failures += 1
+        if reason != self.failing:
+            log.warning("webhook %s: %s; will retry", self.label, reason)
+            self.failing = reason
+        delay = backoff_delay(self.failures, MIN_BACKOFF, self.max_delay, self.rng)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.max_delay))
+        return delay
+
+    async def run(self, stop: asyncio.Event,
+                  sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
+        """Deliver until `stop` is set."""
+        wait = sleep or (lambda delay: _sleep_until(stop, delay))
+        while not stop.is_set():
+            if not self.outbox:
+                self._wake.clear()
+                waiter = asyncio.ensure_future(self._wake.wait())
+                stopper = asyncio.ensure_future(stop.wait())
+                await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                stopper.cancel()
+                continue
+            delay = await self.send_next()
+            if delay is None:
+                if self.on_change is not None:
+                    await self.on_change()
+            else:
+                await wait(delay)
+
+    async def drain(self, deadline: float,
+                    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        """Deliver what is pending until `deadline` (time.monotonic); the rest stays queued."""
+        while self.outbox and time.monotonic() < deadline:
+            delay = await self.send_next()
+            if delay is not None:
+                await sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            elif self.on_change is not None:
+                await self.on_change()
+
+
+# --- Configuration ---
+
+
+@dataclass(frozen=True, slots=True)
+class FeedConfig:
+    name: str
+    url: str
+    interval: float | None = None
+
+
+@dataclass(slots=True)
+class Settings:
+    feeds: list[FeedConfig]
+    interval: float = DEFAULT_INTERVAL
+    max_interval: float = DEFAULT_MAX_INTERVAL
+    per_host: int = DEFAULT_PER_HOST
+    failure_threshold: int = DEFAULT_FAILURE_THRESHOLD
+    history: int = 0
+    once: bool = False
+    as_json: bool = False
+    state: Path | None = None
+    webhooks: list[str] = field(default_factory=list)
+    webhook_secret: str | None = None
+
+
+class ConfigError(Exception):
+    pass
+
+
+def check_url(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    return url
+
+
+def _feed_arg(text: str) -> FeedConfig:
+    name, sep, url = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=URL, got {text!r}")
+    try:
+        return FeedConfig(name.strip(), check_url(url.strip()))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return int(text)
+
+
+def _webhook_arg(text: str) -> str:
+    try:
+        return check_url(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an http(s) URL: {redact_url(text)!r}") from None
+
+
+_CONFIG_KEYS = {"interval", "max_interval", "per_host", "failure_threshold", "history", "state",
+                "webhooks", "webhook_secret", "feeds"}
+
+
+def _config_number(where: str, value: object, *, whole: bool = False) -> float:
+    ok = isinstance(value, int) if whole else isinstance(value, int | float)
+    if not ok or isinstance(value, bool) or value < 0 or (whole and value < 1):  # type: ignore[operator]
+        kind = "a whole number >= 1" if whole else "a number >= 0"
+        raise ConfigError(f"{where}: expected {kind}, got {value!r}")
+    return float(value)  # type: ignore[arg-type]
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    """Read and check a TOML config file; every error names the file and the key."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        where = f"{path}: {key}"
+        if key not in _CONFIG_KEYS:
+            raise ConfigError(f"{where}: unknown key (known: {', '.join(sorted(_CONFIG_KEYS))})")
+        if key in ("interval", "max_interval"):
+            out[key] = _config_number(where, value)
+        elif key in ("per_host", "failure_threshold"):
+            out[key] = int(_config_number(where, value, whole=True))
+        elif key == "history":
+            out[key] = int(_config_number(where, value)) if isinstance(value, int) else \
+                _config_number(where, "not an integer")
+        elif key in ("state", "webhook_secret"):
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{where}: expected a non-empty string")
+            out[key] = Path(value) if key == "state" else value
+        elif key == "webhooks":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{where}: expected a list of URLs")
+            for i, url in enumerate(value):
+                try:
+                    check_url(url)
+                except ValueError:
+                    raise ConfigError(f"{path}: webhooks[{i}]: not an http(s) URL") from None
+            out[key] = list(value)
+        elif key == "feeds":
+            out[key] = _config_feeds(path, value)
+    return out
+
+
+def _config_feeds(path: Path, value: object) -> list[FeedConfig]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{path}: feeds: expected an array of tables ([[feeds]])")
+    feeds = []
+    for i, item in enumerate(value):
+        where = f"{path}: feeds[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where}: expected a table with name and url")
+        unknown = set(item) - {"name", "url", "interval"}
+        if unknown:
+            raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown key")
+        name, url = item.get("name"), item.get("url")
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"{where}.name: missing or empty")
+        if not isinstance(url, str):
+            raise ConfigError(f"{where}.url: missing")
+        try:
+            check_url(url)
+        except ValueError as exc:
+            raise ConfigError(f"{where}.url: {exc}") from None
+        interval = item.get("interval")
+        if interval is not None:
+            interval = _config_number(f"{where}.interval", interval)
+        feeds.append(FeedConfig(name.strip(), url, interval))
+    return feeds
+
+
+# --- CLI ---
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="status_tracker.py",
+        description="Watch status-page Atom/RSS feeds and report new incidents and updates.",
+        epilog=f"Default feeds: {', '.join(f'{n}={u}' for n, u in FEEDS)}. Exit codes: 0 ok, "
+               "1 a feed could not be read (--once), 2 bad usage, 130 interrupted.",
+    )
+    parser.add_argument("--feed", action="append", type=_feed_arg, metavar="NAME=URL",
+                        help="a feed to watch (repeatable; replaces the default list and the "
+                             "config file's feeds)")
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help="TOML file with feeds, webhooks and settings; flags override it")
+    parser.add_argument("--interval", type=_non_negative, metavar="SECONDS",
+                        help=f"seconds between polls of a feed (default {DEFAULT_INTERVAL:g})")
+    parser.add_argument("--max-interval", type=_non_negative, metavar="SECONDS",
+                        help="ceiling for server cache hints, Retry-After and backoff "
+                             f"(default {DEFAULT_MAX_INTERVAL:g})")
+    parser.add_argument("--per-host", type=_positive_int, metavar="N",
+                        help=f"requests in flight per host (default {DEFAULT_PER_HOST})")
+    parser.add_argument("--once", action="store_true",
+                        help="poll each feed once, report, exit 0 if all were read, else 1")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per event")
+    parser.add_argument("--history", type=_positive_int, metavar="N",
+                        help="on first sight of a feed, also print its N most recent incidents")
+    parser.add_argument("--state", type=Path, metavar="PATH",
+                        help="JSON file that keeps what was reported across restarts")
+    parser.add_argument("--webhook", action="append", type=_webhook_arg, metavar="URL",
+                        help="POST each event here (repeatable; Slack and Discord URLs get "
+                             "their own format)")
+    parser.add_argument("--webhook-secret", metavar="SECRET",
+                        help=f"sign webhook bodies with HMAC-SHA256 (or set {SECRET_ENV})")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug diagnostics")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Defaults, then the config file, then flags; raise ConfigError on a bad config file."""
+    config = load_config(args.config) if args.config else {}
+    feeds = args.feed or config.get("feeds") or [FeedConfig(n, u) for n, u in FEEDS]
+    names = [f.name for f in feeds]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate:
+        raise ConfigError(f"feed name {duplicate!r} is used twice")
+
+    def pick(flag: Any, key: str, default: Any) -> Any:
+        return flag if flag is not None else config.get(key, default)
+
+    return Settings(
+        feeds=feeds,
+        interval=pick(args.interval, "interval", DEFAULT_INTERVAL),
+        max_interval=pick(args.max_interval, "max_interval", DEFAULT_MAX_INTERVAL),
+        per_host=pick(args.per_host, "per_host", DEFAULT_PER_HOST),
+        failure_threshold=config.get("failure_threshold", DEFAULT_FAILURE_THRESHOLD),
+        history=pick(args.history, "history", 0),
+        once=args.once,
+        as_json=args.json,
+        state=pick(args.state, "state", None),
+        webhooks=args.webhook or config.get("webhooks", []),
+        webhook_secret=args.webhook_secret or config.get("webhook_secret")
+        or os.environ.get(SECRET_ENV),
+    )
+
+
+class Fanout:
+    """The callback main() installs: the console printer, then every webhook's outbox."""
+
+    def __init__(self, targets: Sequence[Callable[[IncidentEvent], None]]) -> None:
+        self.targets = targets
+
+    def __call__(self, event: IncidentEvent) -> None:
+        for target in self.targets:
+            target(event)
+
+
+async def run_tracker(settings: Settings, stop: asyncio.Event, *, stdout: TextIO | None = None,
+                      store: StateStore | None = None) -> int:
+    """Watch every feed on this loop until `stop` is set (or once); return the exit code."""
+    if store is None and settings.state is not None:
+        store = StateStore(settings.state)
+        store.acquire()
+        store.load()
+    try:
+        return await _run_with_store(settings, stop, stdout, store)
+    finally:
+        if store is not None and settings.state is not None:
+            store.release()
+
+
+async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextIO | None,
+                          store: StateStore | None) -> int:
+    save = store.save if store is not None else None
+    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
+    async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar()
+                                     ) as session:
+        senders = []
+        for url in settings.webhooks:
+            outbox = store.outbox.setdefault(url, []) if store is not None else []
+            senders.append(WebhookSender(url, session, outbox, secret=settings.webhook_secret,
+                                         on_change=save))
+        if store is not None:
+            for url in set(store.outbox) - set(settings.webhooks):
+                dropped = store.outbox.pop(url)
+                if dropped:
+                    log.warning("dropped %d undelivered events for a webhook no longer "
+                                "configured (%s)", len(dropped), redact_url(url))
+        callback = Fanout([ConsolePrinter(stdout, as_json=settings.as_json), *senders])
+        limiter = HostLimiter(settings.per_host)
+        monitors = [
+            StatusPageMonitor(
+                feed.name, feed.url, session, callback,
+                interval=feed.interval if feed.interval is not None else settings.interval,
+                max_interval=settings.max_interval, history=settings.history,
+                failure_threshold=settings.failure_threshold, limiter=limiter,
+                state=store.feed(feed.url) if store is not None else None, on_change=save,
+            )
+            for feed in settings.feeds
+        ]
+        try:
+            if settings.once:
+                results = await asyncio.gather(*(m.poll() for m in monitors))
+                deadline = time.monotonic() + 30
+                await asyncio.gather(*(s.drain(deadline) for s in senders))
+                return EXIT_OK if all(results) else EXIT_FEED_FAILED
+            await _watch(monitors, senders, stop)
+            return EXIT_OK
+        finally:
+            if store is not None:
+                await store.save()
+            for monitor in monitors:
+                log.info("%s", monitor.stats.line(monitor.name))
+            for sender in senders:
+                if sender.outbox:
+                    log.warning("webhook %s: %d events still queued%s", sender.label,
+                                len(sender.outbox),
+                                "; kept in the state file" if store is not None else " and lost")
+
+
+async def _watch(monitors: Sequence[StatusPageMonitor], senders: Sequence[WebhookSender],
+                 stop: asyncio.Event) -> None:
+    polling = [asyncio.create_task(m.run(stop), name=m.name) for m in monitors]
+    delivering = [asyncio.create_task(s.run(stop)) for s in senders]
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        # Every monitor can end on its own only by its feed being gone (HTTP 410).
+        waiters: list[asyncio.Future[Any]] = [stopper, asyncio.gather(*polling)]
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.set()
+        for task in (*polling, *delivering, stopper):
+            task.cancel()  # an in-flight request must not hold up a Ctrl+C for 30 seconds
+        await asyncio.gather(*polling, *delivering, stopper, return_exceptions=True)
+
+
+def _install_signal_handlers(stop: asyncio.Event, interrupted: list[bool]) -> Callable[[], None]:
+    """SIGTERM (and Ctrl+C where the loop supports it) set `stop`; returns the undo."""
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        if signum == signal.SIGINT:
+            interrupted.append(True)
+        stop.set()
+
+    installed: list[int] = []
+    previous: dict[int, Any] = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, on_signal, signum)
+            installed.append(signum)
+        except (NotImplementedError, RuntimeError, ValueError):
+            # Windows has no loop signal handlers: Ctrl+C stays a KeyboardInterrupt, and
+            # SIGTERM goes through signal.signal, handed to the loop thread-safely.
+            if signum == signal.SIGTERM:
+                with contextlib.suppress(ValueError, OSError):
+                    previous[signum] = signal.signal(
+                        signum, lambda s, _f: loop.call_soon_threadsafe(on_signal, s))
+
+    def undo() -> None:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+        for signum, handler in previous.items():
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(signum, handler)
+
+    return undo
+
+
+async def _main_async(settings: Settings) -> int:
+    stop = asyncio.Event()
+    interrupted: list[bool] = []
+    undo = _install_signal_handlers(stop, interrupted)
+    try:
+        code = await run_tracker(settings, stop)
+    finally:
+        undo()
+    return EXIT_INTERRUPTED if interrupted else code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s",
+                        datefmt="%H:%M:%S", stream=sys.stderr, force=True)
+    try:
+        settings = settings_from_args(args)
+    except ConfigError as exc:
+        parser.error(str(exc))
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        # A Windows console may not encode every character a feed sends.
+        sys.stdout.reconfigure(errors="replace")
+    names = ", ".join(f.name for f in settings.feeds)
+    log.info("watching %d feeds (%s) every %gs", len(settings.feeds), names, settings.interval)
+    try:
+        return asyncio.run(_main_async(settings))
+    except StateLockedError as exc:
+        print(f"status_tracker.py: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

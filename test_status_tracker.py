@@ -1,0 +1,499 @@
+"""Tests for status_tracker: the pure core first, then HTTP, the monitor, and the real CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import io
+import json
+import logging
+import os
+import random
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aioresponses import aioresponses
+
+import status_tracker as st
+
+HERE = Path(__file__).parent
+NOW = datetime(2026, 11, 3, 15, 0, tzinfo=UTC)
+
+
+# --- Feed builders: small documents in the shapes real status pages publish ---
+
+
+def atom(*entries: str, updated: str = "2026-11-03T14:54:30.659Z", generator: str = "") -> bytes:
+    gen = f"<generator>{generator}</generator>" if generator else ""
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">\n'
+        f"<id>https://status.example.test/</id><title>Example status</title>"
+        f"<updated>{updated}</updated>{gen}\n" + "\n".join(entries) + "\n</feed>\n"
+    ).encode()
+
+
+def rss(*items: str, pub_date: str = "Tue, 03 Nov 2026 14:54:30 +0000") -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>'
+        "<title>Example Status - Incident History</title><link>https://status.example.test</link>"
+        f"<description>Statuspage</description><pubDate>{pub_date}</pubDate>\n"
+        + "\n".join(items) + "\n</channel></rss>\n"
+    ).encode()
+
+
+def incidentio_entry(ulid: str, title: str, status: str, message: str,
+                     components: tuple[str, ...] = ("Conversations (Operational)",),
+                     updated: str = "2026-11-03T14:32:00.123Z") -> str:
+    items = "".join(f"<li>{c}</li>" for c in components)
+    html = (f"<b>Status: {status}</b><br/><br/>{message}<br/><br/><b>Affected components</b>"
+            f"\n  <ul>\n  {items}\n  </ul>")
+    return (f'<entry><title type="html"><![CDATA[{title}]]></title>'
+            f"<id>https://status.openai.com//incidents/{ulid}</id>"
+            f'<link href="https://status.openai.com//incidents/{ulid}"/>'
+            f"<updated>{updated}</updated>"
+            f'<summary type="html"><![CDATA[{html}]]></summary>'
+            f'<content type="html"><![CDATA[{html}]]></content></entry>')
+
+
+def statuspage_html(steps: list[tuple[str, str, str]]) -> str:
+    """Steps newest first, as Statuspage writes them: (when, status, text)."""
+    blocks = []
+    for when, status, text in steps:
+        month, day, clock, zone = when.replace(",", "").split(" ")
+        blocks.append(f"<p><small>{month} <var data-var='date'>{day}</var>, <var data-var='time'>"
+                      f"{clock}</var> {zone}</small><br><strong>{status}</strong> - {text}</p>")
+    return "".join(blocks)
+
+
+def escape_xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def statuspage_entry(number: int, title: str, steps: list[tuple[str, str, str]], *,
+                     published: str = "2026-11-03T14:00:00Z",
+                     updated: str = "2026-11-03T14:32:00Z", prefix: str = "") -> str:
+    content = escape_xml(prefix + statuspage_html(steps))
+    return (f"<entry><id>tag:status.example.test,2005:Incident/{number}</id>"
+            f"<published>{published}</published><updated>{updated}</updated>"
+            f'<link rel="alternate" type="text/html" '
+            f'href="https://status.example.test/incidents/code{number}"/>'
+            f'<title>{escape_xml(title)}</title><content type="html">{content}</content></entry>')
+
+
+def statuspage_item(code: str, title: str, steps: list[tuple[str, str, str]],
+                    pub_date: str = "Tue, 03 Nov 2026 14:00:00 +0000") -> str:
+    return (f"<item><title>{escape_xml(title)}</title><description>\n"
+            f"{escape_xml(statuspage_html(steps))}      </description>"
+            f"<pubDate>{pub_date}</pubDate>"
+            f"<link>https://status.example.test/incidents/{code}</link>"
+            f"<guid>https://status.example.test/incidents/{code}</guid></item>")
+
+
+INVESTIGATING = ("Nov 3, 14:00 UTC", "Investigating", "We are investigating errors.")
+IDENTIFIED = ("Nov 3, 14:10 UTC", "Identified", "The cause is a bad deploy.")
+MONITORING = ("Nov 3, 14:20 UTC", "Monitoring", "A fix is out; we are watching.")
+RESOLVED = ("Nov 3, 14:32 UTC", "Resolved", "This incident has been resolved.")
+
+OPENAI_ACTIVE = incidentio_entry("01KACTIVE", "Elevated error rates in ChatGPT", "Investigating",
+                                 "We are investigating elevated error rates.",
+                                 ("Conversations (Degraded performance)",))
+OPENAI_RESOLVED = incidentio_entry("01KOLD", "Sora slow", "Resolved", "All good now.",
+                                   ("Video generation (Operational)",),
+                                   updated="2026-11-01T10:00:00.000Z")
+
+
+def incident(**changes: Any) -> st.Incident:
+    base = st.Incident(id="i1", title="Title", link="https://x.test/i1", status="Investigating",
+                       components=(), message="Looking.", published=None,
+                       updated=datetime(2026, 11, 3, 14, 0, tzinfo=UTC))
+    return st.Incident(**{**{f: getattr(base, f) for f in base.__dataclass_fields__}, **changes})
+
+
+# --- Fixtures ---
+
+
+@dataclass
+class Spy:
+    """A callback that remembers every event."""
+
+    events: list[st.IncidentEvent] = field(default_factory=list)
+
+    def __call__(self, event: st.IncidentEvent) -> None:
+        self.events.append(event)
+
+    def kinds(self) -> list[tuple[str, str]]:
+        return [(e.kind, e.incident.title if e.incident else e.error or "") for e in self.events]
+
+
+@dataclass
+class Route:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]] | None = None
+
+
+class FeedServer:
+    """A real aiohttp.web server on 127.0.0.1 whose routes the test changes between polls."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.runner: web.AppRunner | None = None
+        self.port = 0
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append((request.path, dict(request.headers)))
+        route = self.routes.get(request.path)
+        if route is None:
+            return web.Response(status=404, text="no such feed")
+        if route.handler is not None:
+            return await route.handler(request)
+        etag = route.headers.get("ETag")
+        if etag and request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers=route.headers)
+        return web.Response(status=route.status, body=route.body, headers=route.headers)
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FeedServer]:
+    srv = FeedServer()
+    await srv.start()
+    yield srv
+    await srv.stop()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+def monitor(session: aiohttp.ClientSession, url: str, spy: Spy, **options: Any
+            ) -> st.StatusPageMonitor:
+    options.setdefault("interval", 60)
+    options.setdefault("rng", random.Random(7))
+    options.setdefault("now", lambda: NOW)
+    return st.StatusPageMonitor("Example", url, session, spy, **options)
+
+
+# --- Text ---
+
+
+def test_html_to_text_unescapes_entities_and_collapses_whitespace() -> None:
+    assert st.html_to_text("<p>AT&amp;T &lt;ok&gt;\n\n  done&#8230;</p><ul><li>a</li></ul>") == \
+        "AT&T <ok> done… a"
+
+
+def test_clean_text_removes_escape_sequences_controls_and_bidi_overrides() -> None:
+    hostile = ("\x1b[2J\x1b[31mred\x1b[0m \x1b]8;;https://evil.test\x07link\x1b]8;;\x07 "
+               "\x9b31mc1\x07bell \u202eevil\u202c \x1b]0;title\x1b\\ok")
+    assert st.clean_text(hostile) == "red link c1 bell evil ok"
+
+
+def test_html_to_text_removes_escapes_hidden_in_character_references() -> None:
+    # HTML5 maps &#27; to nothing and &#x9b; to "›": no escape byte survives.
+    assert st.html_to_text("a&#27;[31mb&#x9b;2Jc &#x202E;d&#x1b;]0;t&#7;") == "a[31mb›2Jc d]0;t"
+
+
+# --- Parsing: one test per platform shape ---
+
+
+def test_parse_incidentio_atom_takes_status_message_and_components() -> None:
+    [inc] = st.parse_feed(atom(OPENAI_ACTIVE, generator="incident.io"))
+    assert inc == st.Incident(
+        id="https://status.openai.com//incidents/01KACTIVE",
+        title="Elevated error rates in ChatGPT",
+        link="https://status.openai.com//incidents/01KACTIVE",
+        status="Investigating",
+        components=("Conversations (Degraded performance)",),
+        message="We are investigating elevated error rates.",
+        published=None,
+        updated=datetime(2026, 11, 3, 14, 32, 0, tzinfo=UTC),
+    )
+    assert inc.active
+
+
+def test_parse_incidentio_rss_uses_guid_and_pubdate() -> None:
+    item = ("<item><title><![CDATA[High error rate for Images]]></title>"
+            "<link>https://status.openai.com//incidents/01KRSS</link>"
+            "<guid>https://status.openai.com//incidents/01KRSS</guid>"
+            "<pubDate>Thu, 08 Jan 2026 02:45:00 GMT</pubDate>"
+            "<description><![CDATA[<b>Status: Resolved</b><br/><br/>Recovered.<br/><br/>"
+            "<b>Affected components</b><ul><li>Images (Operational)</li></ul>]]></description>"
+            "</item>")
+    [inc] = st.parse_feed(rss(item))
+    assert (inc.id, inc.status, inc.components, inc.message, inc.published, inc.updated) == (
+        "https://status.openai.com//incidents/01KRSS", "Resolved", ("Images (Operational)",),
+        "Recovered.", datetime(2026, 1, 8, 2, 45, tzinfo=UTC), None)
+    assert not inc.active
+
+
+def test_parse_statuspage_atom_reads_latest_step_and_keeps_timeline_oldest_first() -> None:
+    body = atom(statuspage_entry(7, "API errors", [MONITORING, IDENTIFIED, INVESTIGATING],
+                                 updated="2026-11-03T06:20:30-08:00"))
+    [inc] = st.parse_feed(body)
+    assert (inc.id, inc.status, inc.message, inc.link) == (
+        "tag:status.example.test,2005:Incident/7", "Monitoring",
+        "A fix is out; we are watching.", "https://status.example.test/incidents/code7")
+    assert inc.updated == datetime(2026, 11, 3, 14, 20, 30, tzinfo=UTC)
+    assert [(s.status, s.message, s.at) for s in inc.steps] == [
+        ("Investigating", "We are investigating errors.", datetime(2026, 11, 3, 14, 0, tzinfo=UTC)),
+        ("Identified", "The cause is a bad deploy.", datetime(2026, 11, 3, 14, 10, tzinfo=UTC)),
+        ("Monitoring", "A fix is out; we are watching.",
+         datetime(2026, 11, 3, 14, 20, tzinfo=UTC)),
+    ]
+
+
+def test_parse_statuspage_scheduled_event_banner_is_not_the_status() -> None:
+    banner = "<p><strong>THIS IS A SCHEDULED EVENT Dec 18, 16:00 - 17:00 UTC</strong></p>"
+    step = ("Dec 9, 19:40 UTC", "Scheduled", "Maintenance <strong>Impact</strong> brief outage.")
+    body = atom(statuspage_entry(9, "Network maintenance", [step], prefix=banner,
+                                 published="2026-12-18T16:00:00Z",
+                                 updated="2026-12-09T19:40:55Z"))
+    [inc] = st.parse_feed(body)
+    assert (inc.status, inc.message) == ("Scheduled", "Maintenance Impact brief outage.")
+    assert inc.published is not None and inc.updated is not None
+    assert inc.published > inc.updated  # maintenance: published is the scheduled start
+
+
+def test_parse_statuspage_step_times_convert_zones_and_infer_the_year() -> None:
+    step = ("Dec 31, 23:50 PST", "Investigating", "Late night.")
+    [inc] = st.parse_feed(atom(statuspage_entry(1, "New year", [step],
+                                                updated="2027-01-01T08:00:00Z")))
+    assert inc.steps[0].at == datetime(2027, 1, 1, 7, 50, tzinfo=UTC)
+    old = ("Dec 30, 10:00 UTC", "Investigating", "Last year.")
+    [inc] = st.parse_feed(atom(statuspage_entry(1, "x", [old], updated="2027-01-02T00:00:00Z")))
+    assert inc.steps[0].at == datetime(2026, 12, 30, 10, 0, tzinfo=UTC)
+
+
+def test_parse_statuspage_rss_takes_updated_from_the_newest_step() -> None:
+    [inc] = st.parse_feed(rss(statuspage_item("abc", "Slow builds", [IDENTIFIED, INVESTIGATING])))
+    assert (inc.id, inc.status, inc.message) == (
+        "https://status.example.test/incidents/abc", "Identified", "The cause is a bad deploy.")
+    assert inc.published == datetime(2026, 11, 3, 14, 0, tzinfo=UTC)
+    assert inc.updated == datetime(2026, 11, 3, 14, 10, tzinfo=UTC)
+
+
+def test_parse_google_cloud_folds_per_update_entries_into_one_incident() -> None:
+    def entry(update: str, prefix: str, when: str, text: str) -> str:
+        summary = escape_xml(f"<p>{text}</p><hr><p>Affected products: Cloud Monitoring, "
+                             "Google Cloud Pub/Sub</p><p>Affected locations: Global</p>")
+        return (f"<entry><title>{prefix}: Global: Pub/Sub metrics missing</title>"
+                '<link href="https://status.cloud.google.com/incidents/ABC" rel="alternate">'
+                f"</link><id>tag:status.cloud.google.com,2022:feed:ABC.{update}</id>"
+                f'<updated>{when}</updated><summary type="html">{summary}</summary></entry>')
+
+    body = atom(entry("u2", "RESOLVED", "2022-04-01T20:13:25+00:00", "Fixed."),
+                entry("u1", "UPDATE", "2022-04-01T18:00:00+00:00", "Looking."))
+    [inc] = st.parse_feed(body)
+    assert (inc.id, inc.title, inc.status, inc.components) == (
+        "tag:status.cloud.google.com,2022:feed:ABC", "Global: Pub/Sub metrics missing",
+        "Resolved", ("Cloud Monitoring", "Google Cloud Pub/Sub"))
+    assert inc.message.startswith("Fixed.")
+    assert inc.published == datetime(2022, 4, 1, 18, 0, tzinfo=UTC)
+    assert [s.status for s in inc.steps] == ["Update", "Resolved"]
+
+
+def test_parse_aws_items_share_a_link_but_keep_their_own_ids() -> None:
+    def item(epoch: int, title: str) -> str:
+        return (f"<item><title><![CDATA[{title}]]></title><link>http://status.aws.amazon.com/</link>"
+                "<pubDate>Wed, 22 Dec 2021 16:22:00 PST</pubDate>"
+                f'<guid isPermaLink="false">http://status.aws.amazon.com/#ec2-us-east-1_{epoch}'
+                "</guid><description><![CDATA[Plain text body.]]></description></item>")
+
+    incs = st.parse_feed(rss(item(2, "Service is operating normally: [RESOLVED] API Error Rates"),
+                             item(1, "Service disruption: API Error Rates")))
+    assert [(i.id[-2:], i.title, i.status, i.active) for i in incs] == [
+        ("_2", "API Error Rates", "Resolved", False),
+        ("_1", "API Error Rates", "Service disruption", True),
+    ]
+    assert incs[0].published == datetime(2021, 12, 23, 0, 22, tzinfo=UTC)
+
+
+def test_parse_generic_feed_falls_back_to_link_then_title_and_published_for_ids() -> None:
+    body = rss("<item><title>Thing &amp; stuff</title><link>https://x.test/1</link>"
+               "<description>&lt;p&gt;Broken&lt;/p&gt;</description></item>",
+               "<item><title>No link</title><pubDate>Tue, 03 Nov 2026 10:00:00 +0000</pubDate>"
+               "</item>")
+    first, second = st.parse_feed(body)
+    assert (first.id, first.title, first.message, first.status) == (
+        "https://x.test/1", "Thing & stuff", "Broken", "")
+    assert second.id == st._digest("No link", "2026-11-03T10:00:00Z")
+    assert not first.active
+
+
+def test_parse_accepts_an_empty_feed_and_rejects_html_and_empty_bodies() -> None:
+    assert st.parse_feed(rss()) == []
+    with pytest.raises(st.FeedError, match="HTML page"):
+        st.parse_feed(b"<!DOCTYPE html><html><body>Just a moment...</body></html>")
+    with pytest.raises(st.FeedError, match="empty response"):
+        st.parse_feed(b"  \n")
+    with pytest.raises(st.FeedError, match="not a feed"):
+        st.parse_feed(b"\x00\x01garbage{")
+
+
+def test_parse_does_not_expand_entities_or_read_local_files(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-CONTENT")
+    lols = "".join(f'<!ENTITY lol{i} "{"&lol%d;" % (i - 1) * 10}">' for i in range(1, 10))
+    body = (f'<?xml version="1.0"?><!DOCTYPE feed [<!ENTITY lol0 "lol">{lols}'
+            f'<!ENTITY xxe SYSTEM "file://{secret}">]>'
+            '<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>'
+            "<entry><id>e1</id><title>&lol9;</title><summary>&xxe;</summary>"
+            "<updated>2026-11-03T00:00:00Z</updated></entry></feed>").encode()
+    incs = st.parse_feed(body)
+    assert len(incs) <= 1
+    for inc in incs:
+        assert len(inc.title) < 100 and "lol" * 3 not in inc.title
+        assert "TOP-SECRET" not in inc.message
+
+
+# --- Fingerprint ---
+
+
+def test_fingerprint_ignores_the_restamped_feed_date_but_not_entry_changes() -> None:
+    a = atom(OPENAI_ACTIVE, updated="2026-11-03T14:54:30.659Z")
+    b = atom(OPENAI_ACTIVE, updated="2026-11-03T14:55:31.001Z")
+    changed = atom(OPENAI_ACTIVE.replace("Investigating", "Identified"),
+                   updated="2026-11-03T14:55:31.001Z")
+    assert st.body_fingerprint(a) == st.body_fingerprint(b) != st.body_fingerprint(changed)
+    item = statuspage_item("a", "t", [INVESTIGATING])
+    assert st.body_fingerprint(rss(item, pub_date="Tue, 03 Nov 2026 14:00:00 +0000")) == \
+        st.body_fingerprint(rss(item, pub_date="Tue, 03 Nov 2026 15:00:00 +0000"))
+
+
+# --- Deciding what changed ---
+
+
+def decide(known: dict[str, st.Seen], *incs: st.Incident, first: bool = False, history: int = 0
+           ) -> tuple[list[tuple[str, str, str]], dict[str, st.Seen]]:
+    changes, remembered = st.decide(known, incs, first_sight=first, now=NOW, history=history)
+    return [(kind, inc.id, inc.status) for kind, inc in changes], remembered
+
+
+def test_first_sight_reports_only_active_incidents_and_history_on_request() -> None:
+    old = incident(id="old", status="Resolved", updated=NOW - timedelta(days=3))
+    done = incident(id="done", status="Completed", updated=NOW - timedelta(days=2))
+    live = incident(id="live", status="Monitoring", updated=NOW - timedelta(days=1))
+    changes, known = decide({}, old, done, live, first=True)
+    assert changes == [("active", "live", "Monitoring")]
+    assert set(known) == {"old", "done", "live"}
+    changes, _ = decide({}, old, done, live, first=True, history=2)
+    assert changes == [("history", "done", "Completed"), ("active", "live", "Monitoring")]
+
+
+def test_new_incident_and_forward_update_are_each_reported_once() -> None:
+    a = incident(id="a")
+    changes, known = decide({}, a)
+    assert changes == [("new", "a", "Investigating")]
+    assert decide(known, a)[0] == []
+    later = incident(id="a", updated=a.updated + timedelta(minutes=5))  # type: ignore[operator]
+    changes, known = decide(known, later)
+    assert changes == [("updated", "a", "Investigating")]
+    assert decide(known, later)[0] == []
+
+
+def test_visible_change_with_unchanged_date_is_an_update() -> None:
+    _, known = decide({}, incident(id="a", title="Issue with Codex"))
+    for changed in (incident(id="a", title="Codex tasks failing"),
+                    incident(id="a", status="Identified"),
+                    incident(id="a", message="New words."),
+                    incident(id="a", components=("Codex (Degraded performance)",))):
+        changes, _ = decide(known, changed)
+        assert changes == [("updated", "a", changed.status)]
+
+
+def test_reordering_markup_changes_and_an_older_date_report_nothing() -> None:
+    a, b = incident(id="a"), incident(id="b", title="B")
+    _, known = decide({}, a, b)
+    assert decide(known, b, a)[0] == []
+    earlier = incident(id="a", updated=a.updated - timedelta(hours=1))  # type: ignore[operator]
+    assert decide(known, earlier, b)[0] == []
+    p1 = st.parse_feed(atom(incidentio_entry("X", "T", "Investigating", "Some  <i>text</i>")))
+    p2 = st.parse_feed(atom(incidentio_entry("X", "T", "Investigating", "Some text\n")))
+    _, known = decide({}, *p1)
+    assert decide(known, *p2)[0] == []
+
+
+def test_an_incident_that_leaves_the_window_and_returns_unchanged_is_not_news() -> None:
+    a, b = incident(id="a"), incident(id="b")
+    _, known = decide({}, a, b)
+    _, known = decide(known, b)
+    assert "a" in known
+    assert decide(known, a, b)[0] == []
+
+
+def test_statuspage_updates_posted_between_polls_are_each_reported_oldest_first() -> None:
+    [first] = st.parse_feed(atom(statuspage_entry(1, "API", [INVESTIGATING],
+                                                  updated="2026-11-03T14:00:00Z")))
+    _, known = st.decide({}, [first], first_sight=False, now=NOW)
+    [later] = st.parse_feed(atom(statuspage_entry(1, "API", [MONITORING, IDENTIFIED,
+                                                             INVESTIGATING],
+                                                  updated="2026-11-03T14:20:00Z")))
+    changes, known = st.decide(known, [later], first_sight=False, now=NOW)
+    assert [(k, i.status, i.message, i.updated) for k, i in changes] == [
+        ("updated", "Identified", "The cause is a bad deploy.",
+         datetime(2026, 11, 3, 14, 10, tzinfo=UTC)),
+        ("updated", "Monitoring", "A fix is out; we are watching.",
+         datetime(2026, 11, 3, 14, 20, tzinfo=UTC)),
+    ]
+    assert st.decide(known, [later], first_sight=False, now=NOW)[0] == []
+
+
+def test_statuspage_rss_update_is_found_from_content_alone() -> None:
+    [before] = st.parse_feed(rss(statuspage_item("a", "T", [INVESTIGATING])))
+    _, known = st.decide({}, [before], first_sight=True, now=NOW)
+    [after] = st.parse_feed(rss(statuspage_item("a", "T", [RESOLVED, INVESTIGATING])))
+    assert after.published == before.published  # RSS never moves pubDate
+    changes, _ = st.decide(known, [after], first_sight=False, now=NOW)
+    assert [(k, i.status) for k, i in changes] == [("updated", "Resolved")]
+
+
+def test_an_edited_older_step_is_not_reported_as_a_new_step() -> None:
+    [before] = st.parse_feed(atom(statuspage_entry(1, "T", [IDENTIFIED, INVESTIGATING])))
+    _, known = st.decide({}, [before], first_sight=False, now=NOW)
+    typo_fixed = (INVESTIGATING[0], "Investigating", "We are investigating the errors.")
+    [after] = st.parse_feed(atom(statuspage_entry(1, "T", [IDENTIFIED, typo_fixed])))
+    assert st.decide(known, [after], first_sight=False, now=NOW)[0] == []
+
+
+def test_a_new_incident_with_several_steps_reports_its_whole_timeline() -> None:
+    [inc] = st.parse_feed(atom(statuspage_entry(5, "T", [RESOLVED, IDENTIFIED, INVESTIGATING])))
+    changes, _ = st.decide({}, [inc], first_sight=False, now=NOW)
+    assert [(k, i.status) for k, i in changes] == [
+        ("new", "Investigating"), ("updated", "Identified"), ("updated", "Resolved")]
+
+
+def test_prune_forgets_old_incidents_and_bounds_the_memory() -> None:
+    known = {f"i{n}": st.Seen(None, "d", (), NOW - timedelta(days=n)) for n in range(40)}
+    assert set(st.prune(known, NOW)) == {f"i{n}" for n in range(31)}
+    many = {f"i{n}": st.Seen(None, "d", (), NOW - timedelta(seconds=n))
+            for n in range(st.MAX_KNOWN + 5)}
+    assert len(st.prune(many, NOW)) == st.MAX_KNOWN
