@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import gzip
 import io
 import json
-import logging
-import os
 import random
 import re
 import signal
@@ -151,6 +148,7 @@ class FeedServer:
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.runner: web.AppRunner | None = None
         self.port = 0
+        self.served_304 = asyncio.Event()
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -164,6 +162,7 @@ class FeedServer:
             return await route.handler(request)
         etag = route.headers.get("ETag")
         if etag and request.headers.get("If-None-Match") == etag:
+            self.served_304.set()
             return web.Response(status=304, headers=route.headers)
         return web.Response(status=route.status, body=route.body, headers=route.headers)
 
@@ -362,8 +361,8 @@ def test_parse_accepts_an_empty_feed_and_rejects_html_and_empty_bodies() -> None
 def test_parse_does_not_expand_entities_or_read_local_files(tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP-SECRET-CONTENT")
-    lols = "".join(f'<!ENTITY lol{i} "{"&lol%d;" % (i - 1) * 10}">' for i in range(1, 10))
-    body = (f'<?xml version="1.0"?><!DOCTYPE feed [<!ENTITY lol0 "lol">{lols}'
+    lols = "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10))
+    body = (f'<?xml version="1.0"?><!-- hi --><!DOCTYPE feed [<!ENTITY lol0 "lol">{lols}'
             f'<!ENTITY xxe SYSTEM "file://{secret}">]>'
             '<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>'
             "<entry><id>e1</id><title>&lol9;</title><summary>&xxe;</summary>"
@@ -497,3 +496,321 @@ def test_prune_forgets_old_incidents_and_bounds_the_memory() -> None:
     many = {f"i{n}": st.Seen(None, "d", (), NOW - timedelta(seconds=n))
             for n in range(st.MAX_KNOWN + 5)}
     assert len(st.prune(many, NOW)) == st.MAX_KNOWN
+
+
+# --- HTTP: conditional GET and parse-only-on-change (aioresponses) ---
+
+FEED_URL = "https://status.example.test/history.atom"
+
+
+@pytest.fixture
+def parse_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts feedparser calls made by the tracker."""
+    calls: list[int] = []
+    real = st.feedparser.parse
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(st.feedparser, "parse", counting)
+    return calls
+
+
+def sent_headers(mock: aioresponses, url: str = FEED_URL) -> list[dict[str, str]]:
+    from yarl import URL
+
+    return [call.kwargs["headers"] for call in mock.requests[("GET", URL(url))]]
+
+
+async def test_validators_are_sent_back_verbatim_and_refreshed_from_every_304(
+        parse_calls: list[int]) -> None:
+    spy = Spy()
+    with aioresponses() as mock:
+        mock.get(FEED_URL, status=200, body=atom(OPENAI_RESOLVED),
+                 headers={"ETag": 'W/"v1"', "Last-Modified": "Tue, 03 Nov 2026 14:00:00 GMT"})
+        mock.get(FEED_URL, status=304, headers={"ETag": 'W/"v2"'})
+        mock.get(FEED_URL, status=304)
+        async with aiohttp.ClientSession() as session:
+            mon = monitor(session, FEED_URL, spy)
+            assert [await mon.poll() for _ in range(3)] == [True, True, True]
+        headers = sent_headers(mock)
+    assert "If-None-Match" not in headers[0] and "If-Modified-Since" not in headers[0]
+    assert (headers[1]["If-None-Match"], headers[1]["If-Modified-Since"]) == (
+        'W/"v1"', "Tue, 03 Nov 2026 14:00:00 GMT")
+    assert (headers[2]["If-None-Match"], headers[2]["If-Modified-Since"]) == (
+        'W/"v2"', "Tue, 03 Nov 2026 14:00:00 GMT")
+    assert headers[0]["User-Agent"].startswith("status_tracker/")
+    assert headers[0] == {k: v for k, v in headers[2].items() if not k.startswith("If-")}
+    assert len(parse_calls) == 1
+    assert (mon.stats.polls, mon.stats.not_modified, mon.stats.parses) == (3, 2, 1)
+    assert spy.events == []
+
+
+async def test_a_feed_without_validators_is_parsed_only_when_an_entry_changes(
+        parse_calls: list[int]) -> None:
+    spy = Spy()
+    with aioresponses() as mock:
+        mock.get(FEED_URL, body=atom(OPENAI_RESOLVED, updated="2026-11-03T14:00:00.001Z"))
+        mock.get(FEED_URL, body=atom(OPENAI_RESOLVED, updated="2026-11-03T14:01:00.002Z"))
+        mock.get(FEED_URL, body=atom(OPENAI_ACTIVE, OPENAI_RESOLVED,
+                                     updated="2026-11-03T14:02:00.003Z"))
+        async with aiohttp.ClientSession() as session:
+            mon = monitor(session, FEED_URL, spy)
+            for _ in range(3):
+                assert await mon.poll()
+        headers = sent_headers(mock)
+    assert all("If-None-Match" not in h and "If-Modified-Since" not in h for h in headers)
+    assert len(parse_calls) == 2
+    assert spy.kinds() == [("new", "Elevated error rates in ChatGPT")]
+
+
+async def test_a_callback_that_raises_is_logged_and_polling_goes_on(
+        caplog: pytest.LogCaptureFixture) -> None:
+    seen: list[str] = []
+
+    def broken(event: st.IncidentEvent) -> None:
+        seen.append(event.kind)
+        raise RuntimeError("receiver exploded")
+
+    with aioresponses() as mock:
+        mock.get(FEED_URL, body=atom(OPENAI_ACTIVE))
+        mock.get(FEED_URL, body=atom(OPENAI_ACTIVE.replace("Investigating", "Monitoring")))
+        async with aiohttp.ClientSession() as session:
+            mon = st.StatusPageMonitor("Example", FEED_URL, session, broken, now=lambda: NOW)
+            assert await mon.poll() and await mon.poll()
+    assert seen == ["active", "updated"]
+    assert "callback failed on a active event: RuntimeError('receiver exploded')" in caplog.text
+
+
+async def test_async_callbacks_are_awaited() -> None:
+    seen: list[str] = []
+
+    async def callback(event: st.IncidentEvent) -> None:
+        await asyncio.sleep(0)
+        seen.append(event.kind)
+
+    with aioresponses() as mock:
+        mock.get(FEED_URL, body=atom(OPENAI_ACTIVE))
+        async with aiohttp.ClientSession() as session:
+            await st.StatusPageMonitor("Example", FEED_URL, session, callback).poll()
+    assert seen == ["active"]
+
+
+async def test_failures_are_logged_once_retried_with_backoff_and_never_clear_the_feed(
+        caplog: pytest.LogCaptureFixture) -> None:
+    spy = Spy()
+    with aioresponses() as mock:
+        mock.get(FEED_URL, body=atom(OPENAI_ACTIVE))
+        for _ in range(4):
+            mock.get(FEED_URL, status=500, body="oops")
+        mock.get(FEED_URL, body=atom(OPENAI_ACTIVE))
+        async with aiohttp.ClientSession() as session:
+            mon = monitor(session, FEED_URL, spy, interval=10, max_interval=100)
+            assert await mon.poll()
+            known = dict(mon.state.known)
+            delays = []
+            for _ in range(4):
+                assert not await mon.poll()
+                delays.append(mon.next_delay)
+            assert mon.state.known == known
+            assert await mon.poll()
+    assert caplog.text.count("Example: HTTP 500") == 1
+    assert caplog.text.count("reading again after 4 failed polls") == 1
+    assert [10 <= d <= min(100, 10 * 2 ** (n + 1)) for n, d in enumerate(delays)] == [True] * 4
+    assert delays[-1] > 20  # the ceiling grew; with this seed the draw is well above the base
+    assert spy.kinds() == [("active", "Elevated error rates in ChatGPT"),
+                           ("feed_down", "HTTP 500"), ("feed_recovered", "")]
+    assert mon.next_delay >= 10
+
+
+# --- The monitor's loop and the scheduler ---
+
+
+async def test_run_polls_on_schedule_and_honours_cache_max_age(server: FeedServer,
+                                                                session: aiohttp.ClientSession
+                                                                ) -> None:
+    server.routes["/feed"] = Route(body=atom(OPENAI_RESOLVED),
+                                   headers={"Cache-Control": "public, max-age=300", "Age": "60"})
+    spy, stop, delays = Spy(), asyncio.Event(), []
+
+    async def fake_sleep(delay: float) -> None:
+        delays.append(delay)
+        if len(delays) == 3:
+            stop.set()
+
+    mon = monitor(session, server.url("/feed"), spy, interval=30, max_interval=250)
+    await mon.run(stop, sleep=fake_sleep)
+    assert len(delays) == 3 and mon.stats.polls == 2
+    assert 0 <= delays[0] <= 5  # random start offset within the spread
+    assert 240 <= delays[1] <= 240.5  # max-age 300 minus Age 60, plus a little jitter
+    server.routes["/feed"].headers = {"Cache-Control": "max-age=99999"}
+    assert await mon.poll() and 250 <= mon.next_delay <= 250.5  # clamped to --max-interval
+
+
+async def test_http_410_stops_the_feed_for_good(server: FeedServer,
+                                                session: aiohttp.ClientSession) -> None:
+    server.routes["/gone"] = Route(status=410, body=b"gone")
+    spy = Spy()
+
+    async def no_sleep(delay: float) -> None:
+        pass
+
+    mon = monitor(session, server.url("/gone"), spy)
+    await mon.run(asyncio.Event(), sleep=no_sleep)
+    assert mon.gone and mon.stats.polls == 1
+    assert spy.kinds() == [("feed_down", "gone (HTTP 410): the feed was removed; polling stopped")]
+
+
+# --- Output ---
+
+
+def test_console_block_matches_the_documented_layout() -> None:
+    [inc] = st.parse_feed(atom(OPENAI_ACTIVE))
+    out = io.StringIO()
+    st.ConsolePrinter(out)(st.IncidentEvent("OpenAI", "new", inc))
+    assert out.getvalue() == (
+        "[2026-11-03 14:32:00 UTC] Product: OpenAI - Conversations (Degraded performance)\n"
+        "  Event:    New incident\n"
+        "  Incident: Elevated error rates in ChatGPT\n"
+        "  Status:   Investigating\n"
+        "  Message:  We are investigating elevated error rates.\n"
+        "  Link:     https://status.openai.com//incidents/01KACTIVE\n\n")
+
+
+def test_json_lines_carry_the_documented_keys() -> None:
+    [inc] = st.parse_feed(atom(OPENAI_ACTIVE))
+    out = io.StringIO()
+    printer = st.ConsolePrinter(out, as_json=True)
+    printer(st.IncidentEvent("OpenAI", "active", inc))
+    printer(st.IncidentEvent("OpenAI", "feed_down", error="HTTP 503", at=NOW))
+    first, second = (json.loads(line) for line in out.getvalue().splitlines())
+    assert first == {
+        "kind": "active", "feed": "OpenAI", "id": "https://status.openai.com//incidents/01KACTIVE",
+        "title": "Elevated error rates in ChatGPT", "status": "Investigating",
+        "components": ["Conversations (Degraded performance)"],
+        "message": "We are investigating elevated error rates.",
+        "link": "https://status.openai.com//incidents/01KACTIVE", "published": None,
+        "updated": "2026-11-03T14:32:00Z",
+    }
+    assert second == {"kind": "feed_down", "feed": "OpenAI", "error": "HTTP 503",
+                      "at": "2026-11-03T15:00:00Z"}
+
+
+# --- The real CLI against a real local server ---
+
+
+async def run_cli(*args: str, timeout: float = 30) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(HERE / "status_tracker.py"), *args, cwd=HERE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def read_until(stream: asyncio.StreamReader, *needles: str, timeout: float = 15) -> str:
+    """Read lines until every needle has appeared (in any order)."""
+    seen = ""
+
+    async def reader() -> str:
+        nonlocal seen
+        while not all(n in seen for n in needles):
+            line = await stream.readline()
+            if not line:
+                raise AssertionError(f"stream ended before {needles!r}; got:\n{seen}")
+            seen += line.decode()
+        return seen
+
+    return await asyncio.wait_for(reader(), timeout)
+
+
+async def test_cli_once_reports_active_incidents_and_says_what_it_watches(
+        server: FeedServer) -> None:
+    server.routes["/openai"] = Route(body=atom(OPENAI_ACTIVE, OPENAI_RESOLVED))
+    code, out, err = await run_cli("--once", "--feed", f"OpenAI={server.url('/openai')}")
+    assert code == 0, err
+    assert out == (
+        "[2026-11-03 14:32:00 UTC] Product: OpenAI - Conversations (Degraded performance)\n"
+        "  Event:    Ongoing (open when watching started)\n"
+        "  Incident: Elevated error rates in ChatGPT\n"
+        "  Status:   Investigating\n"
+        "  Message:  We are investigating elevated error rates.\n"
+        "  Link:     https://status.openai.com//incidents/01KACTIVE\n\n")
+    assert "OpenAI: 2 incidents, 1 active" in err
+    assert "OpenAI: 1 polls, 0 not modified (304)" in err
+
+
+async def test_cli_once_with_history_and_json_and_a_failing_feed_exits_1(
+        server: FeedServer) -> None:
+    server.routes["/openai"] = Route(body=atom(OPENAI_ACTIVE, OPENAI_RESOLVED))
+    server.routes["/broken"] = Route(status=503, body=b"down for maintenance")
+    code, out, err = await run_cli("--once", "--json", "--history", "5",
+                                   "--feed", f"OpenAI={server.url('/openai')}",
+                                   "--feed", f"Broken={server.url('/broken')}")
+    assert code == 1
+    events = [json.loads(line) for line in out.splitlines()]
+    assert [(e["kind"], e["title"]) for e in events] == [
+        ("history", "Sora slow"), ("active", "Elevated error rates in ChatGPT")]
+    assert "Broken: HTTP 503" in err and "Traceback" not in err
+
+
+async def test_cli_prints_nothing_unsafe_from_a_hostile_feed(server: FeedServer) -> None:
+    hostile = incidentio_entry("01KEVIL", "Evil \x1b[2J\x1b]0;pwned\x07title\u202e",
+                               "Investigating", "msg &#x1b;[31m red \x9b1m", ("A\x1b[5m (x)",))
+    server.routes["/evil"] = Route(body=atom(hostile.replace("\x1b", "&#x1b;")))
+    server.routes["/evil2"] = Route(body=atom(hostile.replace("\x9b", "")))
+    code, out, err = await run_cli("--once", "--feed", f"Evil={server.url('/evil')}",
+                                   "--feed", f"Evil2={server.url('/evil2')}")
+    assert code == 0, err
+    assert "Incident: Evil [2J]0;pwnedtitle" in out or "Incident: Evil title" in out
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", out + err)
+
+
+async def test_cli_rejects_bad_arguments_with_one_line_and_exit_2() -> None:
+    for args, message in [
+        (["--feed", "nourl"], "expected NAME=URL"),
+        (["--feed", "X=ftp://host/feed"], "not an http(s) URL"),
+        (["--interval", "-1"], "must be a finite number >= 0"),
+        (["--history", "many"], "must be a whole number >= 1"),
+    ]:
+        code, out, err = await run_cli(*args)
+        assert code == 2 and out == ""
+        assert err.splitlines()[-1].startswith("status_tracker.py: error:") and message in err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
+async def test_cli_reports_a_change_between_polls_and_stops_cleanly_on_a_signal(
+        server: FeedServer, signum: int, exit_code: int) -> None:
+    gh_v1 = atom(statuspage_entry(1, "Git operations degraded", [INVESTIGATING]))
+    server.routes["/openai"] = Route(body=atom(OPENAI_RESOLVED))
+    server.routes["/github"] = Route(body=gh_v1, headers={"ETag": 'W/"gh1"'})
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(HERE / "status_tracker.py"), "--interval", "0.2",
+        "--feed", f"OpenAI={server.url('/openai')}", "--feed", f"GitHub={server.url('/github')}",
+        cwd=HERE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        err = await read_until(proc.stderr, "OpenAI: 1 incidents, 0 active")
+        out = await read_until(proc.stdout, "Incident: Git operations degraded")
+        await asyncio.wait_for(server.served_304.wait(), 10)
+        server.routes["/openai"].body = atom(OPENAI_ACTIVE, OPENAI_RESOLVED)
+        server.routes["/github"] = Route(
+            body=atom(statuspage_entry(1, "Git operations degraded", [IDENTIFIED, INVESTIGATING],
+                                       updated="2026-11-03T14:10:00Z")),
+            headers={"ETag": 'W/"gh2"'})
+        out += await read_until(proc.stdout, "Status:   Identified",
+                                "Incident: Elevated error rates in ChatGPT")
+        proc.send_signal(signum)
+        _, rest_err = await asyncio.wait_for(proc.communicate(), 5)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    err += rest_err.decode()
+    assert proc.returncode == exit_code
+    assert "Traceback" not in err
+    assert "Event:    New incident" in out and "Event:    Update" in out
+    assert out.count("Incident: Elevated error rates in ChatGPT") == 1
+    assert re.search(r"GitHub: \d+ polls, [1-9]\d* not modified \(304\)", err), err
