@@ -80,7 +80,8 @@ INLINE_PARSE_LIMIT = 64 * 1024  # larger bodies are parsed in a worker thread, o
 TIMEOUT = aiohttp.ClientTimeout(total=30, sock_connect=10, sock_read=15)
 MAX_TITLE = 300
 MAX_MESSAGE = 4000  # bounds memory per incident; status updates are rarely longer
-MAX_KNOWN = 1000  # incidents remembered per feed
+MAX_ENTRIES = 1000  # entries read per feed; real feeds carry 25-50
+MAX_KNOWN = 1000  # incidents remembered per feed beyond those in it now
 FORGET_AFTER = timedelta(days=30)  # how long an incident that left the feed is remembered
 CONSOLE_MESSAGE = 600  # characters of the message shown on the console
 CLOSED_STATUSES = frozenset({"resolved", "completed", "postmortem"})
@@ -395,6 +396,7 @@ def _merge_update_entries(incidents: list[Incident]) -> list[Incident]:
     return merged
 
 
+_COMPLETE_DOCUMENT = re.compile(rb"</(?:\w+:)?(?:feed|rss|RDF)>\s*(?:<!--.*?-->\s*)*\Z", re.S)
 _DOCTYPE = re.compile(rb"<!DOCTYPE(?:[^\[>]|\[.*?\])*>", re.I | re.S)
 
 
@@ -422,7 +424,14 @@ def parse_feed(body: bytes) -> list[Incident]:
             raise FeedError("not a feed: got an HTML page")
         reason = parsed.get("bozo_exception")
         raise FeedError(f"not a feed: {clean_text(str(reason))[:120]}" if reason else "not a feed")
-    return _merge_update_entries([_parse_entry(e) for e in parsed.entries])
+    if parsed.get("bozo") and not _COMPLETE_DOCUMENT.search(body[-512:]):
+        # A cut-off body still yields the entries before the cut, the last one truncated: its
+        # shortened text would be reported as an update. Wait for a whole document instead.
+        raise FeedError("malformed feed: the document is cut off before its end")
+    entries = parsed.entries[:MAX_ENTRIES]
+    if len(parsed.entries) > MAX_ENTRIES:
+        log.debug("feed has %d entries; reading the first %d", len(parsed.entries), MAX_ENTRIES)
+    return _merge_update_entries([_parse_entry(e) for e in entries])
 
 
 _FEED_LEVEL_DATE = re.compile(
@@ -511,12 +520,16 @@ def decide(
 
 
 def prune(known: dict[str, Seen], now: datetime) -> dict[str, Seen]:
-    """Forget incidents that left the feed long ago, and keep at most MAX_KNOWN."""
-    kept = {k: s for k, s in known.items() if now - s.last_seen <= FORGET_AFTER}
-    if len(kept) > MAX_KNOWN:
-        newest = sorted(kept.items(), key=lambda kv: kv[1].last_seen)[-MAX_KNOWN:]
-        kept = dict(newest)
-    return kept
+    """Forget incidents that left the feed long ago; keep at most MAX_KNOWN that left it.
+
+    Incidents seen in this read (last_seen == now) are always kept: forgetting one would
+    report it as new on the next read.
+    """
+    departed = [(k, s) for k, s in known.items() if s.last_seen != now]
+    recent = [(k, s) for k, s in departed if now - s.last_seen <= FORGET_AFTER]
+    recent.sort(key=lambda kv: kv[1].last_seen)
+    forget = {k for k, _ in departed} - {k for k, _ in recent[-MAX_KNOWN:]}
+    return {k: s for k, s in known.items() if k not in forget}
 
 
 # --- I/O edge: HTTP ---
@@ -1526,15 +1539,17 @@ async def _watch(monitors: Sequence[StatusPageMonitor], senders: Sequence[Webhoo
     polling = [asyncio.create_task(m.run(stop), name=m.name) for m in monitors]
     delivering = [asyncio.create_task(s.run(stop)) for s in senders]
     stopper = asyncio.create_task(stop.wait())
+    # A monitor ends on its own only when its feed is gone (HTTP 410); asyncio.wait, unlike
+    # gather, leaves no future holding an exception nobody retrieves.
+    all_gone = asyncio.create_task(asyncio.wait(polling))
+    waiters = (stopper, all_gone, *polling, *delivering)
     try:
-        # Every monitor can end on its own only by its feed being gone (HTTP 410).
-        waiters: list[asyncio.Future[Any]] = [stopper, asyncio.gather(*polling)]
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait((stopper, all_gone), return_when=asyncio.FIRST_COMPLETED)
     finally:
         stop.set()
-        for task in (*polling, *delivering, stopper):
+        for task in waiters:
             task.cancel()  # an in-flight request must not hold up a Ctrl+C for 30 seconds
-        await asyncio.gather(*polling, *delivering, stopper, return_exceptions=True)
+        await asyncio.gather(*waiters, return_exceptions=True)
 
 
 def _install_signal_handlers(stop: asyncio.Event, interrupted: list[bool]) -> Callable[[], None]:

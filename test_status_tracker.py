@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import io
 import json
+import logging
 import random
 import re
 import signal
 import sys
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -169,7 +172,10 @@ class FeedServer:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self.handle)
-        self.runner = web.AppRunner(app, access_log=None)
+        # Handlers are cancelled when the client goes away, so a slow-drip route cannot hold
+        # up the server's shutdown at the end of a test.
+        self.runner = web.AppRunner(app, access_log=None, handler_cancellation=True,
+                                    shutdown_timeout=1)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
@@ -495,7 +501,14 @@ def test_prune_forgets_old_incidents_and_bounds_the_memory() -> None:
     assert set(st.prune(known, NOW)) == {f"i{n}" for n in range(31)}
     many = {f"i{n}": st.Seen(None, "d", (), NOW - timedelta(seconds=n))
             for n in range(st.MAX_KNOWN + 5)}
-    assert len(st.prune(many, NOW)) == st.MAX_KNOWN
+    assert set(st.prune(many, NOW)) == {f"i{n}" for n in range(st.MAX_KNOWN + 1)}
+
+
+def test_a_feed_larger_than_the_memory_bound_never_repeats_itself() -> None:
+    incs = [incident(id=f"i{n}", status="Resolved") for n in range(st.MAX_KNOWN + 200)]
+    _, known = st.decide({}, incs, first_sight=True, now=NOW)
+    changes, known = st.decide(known, incs, first_sight=False, now=NOW + timedelta(minutes=1))
+    assert changes == [] and len(known) == st.MAX_KNOWN + 200
 
 
 # --- HTTP: conditional GET and parse-only-on-change (aioresponses) ---
@@ -767,16 +780,20 @@ async def test_cli_prints_nothing_unsafe_from_a_hostile_feed(server: FeedServer)
     assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", out + err)
 
 
-async def test_cli_rejects_bad_arguments_with_one_line_and_exit_2() -> None:
-    for args, message in [
-        (["--feed", "nourl"], "expected NAME=URL"),
-        (["--feed", "X=ftp://host/feed"], "not an http(s) URL"),
-        (["--interval", "-1"], "must be a finite number >= 0"),
-        (["--history", "many"], "must be a whole number >= 1"),
-    ]:
-        code, out, err = await run_cli(*args)
-        assert code == 2 and out == ""
-        assert err.splitlines()[-1].startswith("status_tracker.py: error:") and message in err
+@pytest.mark.parametrize(("args", "message"), [
+    (["--feed", "nourl"], "expected NAME=URL"),
+    (["--feed", "X=ftp://host/feed"], "not an http(s) URL"),
+    (["--interval", "-1"], "must be a finite number >= 0"),
+    (["--history", "many"], "must be a whole number >= 1"),
+    (["--feed", "A=http://a.test/", "--feed", "A=http://b.test/"], "feed name 'A' is used twice"),
+])
+def test_cli_rejects_bad_arguments_with_one_line_and_exit_2(
+        capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        st.main(args)
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 2 and out == ""
+    assert err.splitlines()[-1].startswith("status_tracker.py: error:") and message in err
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -814,3 +831,207 @@ async def test_cli_reports_a_change_between_polls_and_stops_cleanly_on_a_signal(
     assert "Event:    New incident" in out and "Event:    Update" in out
     assert out.count("Incident: Elevated error rates in ChatGPT") == 1
     assert re.search(r"GitHub: \d+ polls, [1-9]\d* not modified \(304\)", err), err
+
+
+# --- Reliability: every bad server, with a healthy feed polled alongside ---
+
+
+async def slow_drip(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "application/atom+xml"})
+    await response.prepare(request)
+    await response.write(b"<?xml version='1.0'?><feed>")
+    await asyncio.Event().wait()  # never sends another byte; cancelled when the client leaves
+    return response
+
+
+async def connection_reset(request: web.Request) -> web.StreamResponse:
+    assert request.transport is not None
+    request.transport.abort()
+    return web.Response()
+
+
+async def gzip_bomb(request: web.Request) -> web.StreamResponse:
+    return web.Response(body=BOMB, headers={"Content-Encoding": "gzip",
+                                            "Content-Type": "application/atom+xml"})
+
+
+BOMB = gzip.compress(b"<feed>" + b" " * (8 * 1024 * 1024), compresslevel=9)
+HTML_PAGE = b"<!DOCTYPE html><html><head><title>Just a moment...</title></head><body></body></html>"
+LAUGH_LEVELS = "".join(f'<!ENTITY {chr(98 + i)} "{f"&{chr(97 + i)};" * 10}">' for i in range(8))
+BILLION_LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE feed [<!ENTITY a "aaaaaaaaaa">'
+                  + LAUGH_LEVELS.encode()
+                  + b']><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry><id>x'
+                    b"</id><title>&i;</title><updated>2026-11-03T14:00:00Z</updated></entry></feed>")
+ESCAPES = atom(incidentio_entry("01KESC", "Pwned &#x1b;[2J title \u202e", "Investigating",
+                                "ring&#7; \x1b]8;;http://evil.test\x07click\x1b]8;;\x07"))
+
+
+@dataclass
+class BadCase:
+    route: Route
+    reason: str  # what the tracker says, once
+    min_delay: float = 10.0  # the interval: backoff never polls sooner
+    max_delay: float = 100.0  # --max-interval
+    fails: bool = True
+
+
+BAD_CASES: dict[str, BadCase] = {
+    "slow drip past the read timeout": BadCase(Route(handler=slow_drip), "timed out"),
+    "connection reset": BadCase(Route(handler=connection_reset), "connection failed"),
+    "500": BadCase(Route(status=500, body=b"Internal Server Error"), "HTTP 500"),
+    "429 with Retry-After seconds": BadCase(
+        Route(status=429, headers={"Retry-After": "70"}), "HTTP 429", min_delay=70),
+    "503 with Retry-After as a date past the ceiling": BadCase(
+        Route(status=503, body=b"busy", headers={"Retry-After": "Tue, 03 Nov 2026 16:00:00 GMT"}),
+        "HTTP 503", min_delay=100),
+    "403 challenge page": BadCase(
+        Route(status=403, body=HTML_PAGE, headers={"cf-mitigated": "challenge",
+                                                   "Content-Type": "text/html"}),
+        "blocked by bot protection (HTTP 403)"),
+    "HTML with 200": BadCase(Route(body=HTML_PAGE, headers={"Content-Type": "text/html"}),
+                             "not a feed: got an HTML page"),
+    "empty 200": BadCase(Route(body=b""), "empty response"),
+    "truncated XML": BadCase(Route(body=atom(OPENAI_ACTIVE, OPENAI_RESOLVED)[:-300]),
+                             "malformed feed: the document is cut off before its end"),
+    "gzip bomb": BadCase(Route(handler=gzip_bomb), "response larger than 1 MiB; abandoned"),
+    "huge body": BadCase(Route(body=b"<feed>" + b" " * (2 * 1024 * 1024)),
+                         "response larger than 1 MiB; abandoned"),
+    "410": BadCase(Route(status=410), "gone (HTTP 410): the feed was removed; polling stopped"),
+}
+
+
+async def poll_pair(bad: st.StatusPageMonitor, healthy: st.StatusPageMonitor) -> bool:
+    ok, healthy_ok = await asyncio.gather(bad.poll(), healthy.poll())
+    assert healthy_ok
+    return ok
+
+
+@pytest.mark.parametrize("case_name", list(BAD_CASES))
+async def test_a_bad_server_is_survived_reported_once_and_never_stops_a_healthy_feed(
+        server: FeedServer, session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture,
+        case_name: str) -> None:
+    case = BAD_CASES[case_name]
+    server.routes["/bad"] = case.route
+    server.routes["/healthy"] = Route(body=atom(OPENAI_RESOLVED))
+    bad_spy, healthy_spy = Spy(), Spy()
+    timeout = aiohttp.ClientTimeout(total=5, sock_connect=2, sock_read=0.2)
+    bad = monitor(session, server.url("/bad"), bad_spy, interval=10, max_interval=100,
+                  max_body=1024 * 1024, timeout=timeout)
+    healthy = monitor(session, server.url("/healthy"), healthy_spy)
+
+    results = [await poll_pair(bad, healthy)]
+    server.routes["/healthy"].body = atom(OPENAI_ACTIVE, OPENAI_RESOLVED)
+    results += [await poll_pair(bad, healthy) for _ in range(2)]
+
+    assert results == [False, False, False] if not bad.gone else results[0] is False
+    assert case.min_delay <= bad.next_delay <= case.max_delay
+    warnings = [r.getMessage() for r in caplog.records
+                if r.levelno >= logging.WARNING and r.getMessage().startswith("Example: ")]
+    assert len(warnings) == 1 and case.reason in warnings[0], warnings
+    assert bad_spy.kinds() == [("feed_down", warnings[0].removeprefix("Example: "))]
+    assert bad.state.known == {}  # a broken read never counts as "no incidents"
+    assert healthy_spy.kinds() == [("new", "Elevated error rates in ChatGPT")]
+
+
+async def test_a_permanent_redirect_is_followed_and_the_new_address_logged_once(
+        server: FeedServer, session: aiohttp.ClientSession,
+        caplog: pytest.LogCaptureFixture) -> None:
+    async def moved(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPMovedPermanently(location="/new-home")
+
+    server.routes["/old"] = Route(handler=moved)
+    server.routes["/new-home"] = Route(body=atom(OPENAI_ACTIVE))
+    spy = Spy()
+    mon = monitor(session, server.url("/old"), spy)
+    assert await mon.poll() and await mon.poll()
+    assert mon.url == server.url("/new-home")
+    assert caplog.text.count("feed moved permanently to") == 1
+    assert [p for p, _ in server.requests] == ["/old", "/new-home", "/new-home"]
+    assert spy.kinds() == [("active", "Elevated error rates in ChatGPT")]
+
+
+async def test_a_temporary_redirect_keeps_the_configured_address(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    async def elsewhere(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound(location="/today")
+
+    server.routes["/feed"] = Route(handler=elsewhere)
+    server.routes["/today"] = Route(body=atom(OPENAI_RESOLVED))
+    mon = monitor(session, server.url("/feed"), Spy())
+    assert await mon.poll() and mon.url == server.url("/feed")
+
+
+async def test_a_feed_that_suddenly_loses_every_entry_is_an_error_until_it_persists(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    server.routes["/feed"] = Route(body=atom(OPENAI_ACTIVE, OPENAI_RESOLVED))
+    spy = Spy()
+    mon = monitor(session, server.url("/feed"), spy)
+    assert await mon.poll()
+    known = dict(mon.state.known)
+    server.routes["/feed"].body = atom()
+    assert [await mon.poll() for _ in range(3)] == [False, False, True]
+    assert mon.state.known.keys() == known.keys()
+    assert [k for k, _ in spy.kinds()] == ["active"]
+    assert mon.failing_reason is None and mon.state.entries == 0
+
+
+async def test_entity_expansion_and_escape_payloads_are_inert(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    server.routes["/laughs"] = Route(body=BILLION_LAUGHS)
+    server.routes["/escapes"] = Route(body=ESCAPES)
+    spy = Spy()
+    laughs = monitor(session, server.url("/laughs"), spy, history=5)
+    escapes = monitor(session, server.url("/escapes"), spy)
+    assert await laughs.poll() and await escapes.poll()
+    out = io.StringIO()
+    for event in spy.events:
+        st.ConsolePrinter(out)(event)
+        out.write(st.webhook_body("https://hooks.example.test/x", event))
+    text = out.getvalue()
+    assert "aaaaaaaaaaaaaaaaaaaa" not in text
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", text)
+    assert "Incident: Pwned [2J title" in text and "Message:  ring click" in text
+
+
+async def test_requests_per_host_are_limited_before_they_are_made(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    in_flight, peak, pair_arrived = 0, 0, asyncio.Event()
+
+    async def counting(request: web.Request) -> web.StreamResponse:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        if in_flight >= 2:
+            pair_arrived.set()
+        await pair_arrived.wait()  # the first two meet here; a third would find them waiting
+        await asyncio.sleep(0)
+        in_flight -= 1
+        return web.Response(body=atom(OPENAI_RESOLVED))
+
+    server.routes["/feed"] = Route(handler=counting)
+    limiter = st.HostLimiter(per_host=2)
+    monitors = [monitor(session, server.url("/feed"), Spy(), limiter=limiter) for _ in range(6)]
+    assert await asyncio.gather(*(m.poll() for m in monitors)) == [True] * 6
+    assert peak == 2
+
+
+async def test_a_big_feed_is_parsed_off_the_event_loop_with_bounded_memory(
+        server: FeedServer, session: aiohttp.ClientSession,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    entries = [incidentio_entry(f"01K{n:06d}", f"Incident {n}", "Resolved", "x" * 200,
+                                updated="2026-11-01T00:00:00.000Z") for n in range(3000)]
+    body = atom(*entries)
+    assert len(body) > 1_000_000
+    server.routes["/big"] = Route(body=body)
+    threads: list[int] = []
+    real_parse = st.parse_feed
+
+    def recording_parse(data: bytes) -> list[st.Incident]:
+        threads.append(threading.get_ident())
+        return real_parse(data)
+
+    monkeypatch.setattr(st, "parse_feed", recording_parse)
+    mon = monitor(session, server.url("/big"), Spy())
+    assert await mon.poll()
+    assert threads and threads[0] != threading.get_ident()
+    assert mon.state.entries == st.MAX_ENTRIES and len(mon.state.known) == st.MAX_ENTRIES
