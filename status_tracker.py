@@ -1269,6 +1269,7 @@ class Settings:
     state: Path | None = None
     webhooks: list[str] = field(default_factory=list)
     webhook_secret: str | None = None
+    drain_seconds: float = 30.0  # --once: how long to keep delivering before exit
 
 
 class ConfigError(Exception):
@@ -1517,7 +1518,7 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextI
         try:
             if settings.once:
                 results = await asyncio.gather(*(m.poll() for m in monitors))
-                deadline = time.monotonic() + 30
+                deadline = time.monotonic() + settings.drain_seconds
                 await asyncio.gather(*(s.drain(deadline) for s in senders))
                 return EXIT_OK if all(results) else EXIT_FEED_FAILED
             await _watch(monitors, senders, stop)

@@ -12,7 +12,7 @@ import re
 import signal
 import sys
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -184,6 +184,16 @@ class FeedServer:
     async def stop(self) -> None:
         if self.runner is not None:
             await self.runner.cleanup()
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """main() configures the root logger; put it back so later tests log normally."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture
@@ -1035,3 +1045,291 @@ async def test_a_big_feed_is_parsed_off_the_event_loop_with_bounded_memory(
     assert await mon.poll()
     assert threads and threads[0] != threading.get_ident()
     assert mon.state.entries == st.MAX_ENTRIES and len(mon.state.known) == st.MAX_ENTRIES
+
+
+# --- Running as a service: state file, restarts, webhooks, config ---
+
+
+@dataclass
+class Receiver:
+    """Webhook receiver behaviour: answers from `statuses` in turn, then 200."""
+
+    statuses: list[int] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+    attempts: int = 0
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        self.attempts += 1
+        status = self.statuses.pop(0) if self.statuses else 200
+        body = await request.read()
+        if status < 300:
+            self.bodies.append(body)
+            self.headers.append(dict(request.headers))
+        return web.Response(status=status, text="nope: bad token" if status >= 400 else "ok",
+                            headers={"Retry-After": "1"} if status == 429 else {})
+
+    def events(self) -> list[tuple[str, str]]:
+        return [(b["kind"], b["title"]) for b in map(json.loads, self.bodies)]
+
+
+def service_settings(tmp_path: Path, server: FeedServer, **changes: Any) -> st.Settings:
+    settings = st.Settings(feeds=[st.FeedConfig("OpenAI", server.url("/openai")),
+                                  st.FeedConfig("GitHub", server.url("/github"))],
+                           once=True, state=tmp_path / "state.json", drain_seconds=5)
+    for key, value in changes.items():
+        setattr(settings, key, value)
+    return settings
+
+
+async def run_once(settings: st.Settings) -> tuple[int, str]:
+    out = io.StringIO()
+    code = await st.run_tracker(settings, asyncio.Event(), stdout=out)
+    return code, out.getvalue()
+
+
+def by_feed(output: str) -> dict[str, list[tuple[str, str]]]:
+    """(incident, status) per feed, in printed order; feeds poll concurrently."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for feed, title, status in re.findall(
+            r"Product: (\w+).*\n.*\n  Incident: (.*)\n  Status: +(.*)", output):
+        found.setdefault(feed, []).append((title, status))
+    return found
+
+
+async def test_restart_reports_nothing_twice_and_everything_missed_while_stopped(
+        tmp_path: Path, server: FeedServer) -> None:
+    server.routes["/openai"] = Route(body=atom(OPENAI_ACTIVE, OPENAI_RESOLVED))
+    server.routes["/github"] = Route(body=atom(statuspage_entry(1, "Actions slow",
+                                                                [INVESTIGATING])),
+                                     headers={"ETag": 'W/"1"'})
+    settings = service_settings(tmp_path, server)
+    code, out = await run_once(settings)
+    assert code == 0
+    assert by_feed(out) == {"GitHub": [("Actions slow", "Investigating")],
+                            "OpenAI": [("Elevated error rates in ChatGPT", "Investigating")]}
+    assert await run_once(settings) == (0, "")  # cron mode: nothing new, nothing printed
+
+    # While stopped: a new OpenAI incident, and two Statuspage updates.
+    server.routes["/openai"].body = atom(
+        incidentio_entry("01KNEW", "Codex down", "Investigating", "Looking.",
+                         updated="2026-11-03T16:00:00.000Z"), OPENAI_ACTIVE, OPENAI_RESOLVED)
+    server.routes["/github"] = Route(
+        body=atom(statuspage_entry(1, "Actions slow", [RESOLVED, IDENTIFIED, INVESTIGATING],
+                                   updated="2026-11-03T14:32:00Z")), headers={"ETag": 'W/"2"'})
+    code, out = await run_once(settings)
+    assert code == 0
+    assert by_feed(out) == {"GitHub": [("Actions slow", "Identified"),
+                                       ("Actions slow", "Resolved")],
+                            "OpenAI": [("Codex down", "Investigating")]}
+    assert await run_once(settings) == (0, "")
+    assert [h.get("If-None-Match") for p, h in server.requests if p == "/github"] == [
+        None, 'W/"1"', 'W/"1"', 'W/"2"']
+
+
+async def test_a_feed_added_since_the_last_run_is_treated_as_first_sight(
+        tmp_path: Path, server: FeedServer) -> None:
+    server.routes["/openai"] = Route(body=atom(OPENAI_RESOLVED))
+    server.routes["/github"] = Route(body=atom(statuspage_entry(1, "Old", [RESOLVED])))
+    settings = service_settings(tmp_path, server)
+    settings.feeds = settings.feeds[:1]
+    assert await run_once(settings) == (0, "")
+    settings.feeds.append(st.FeedConfig("GitHub", server.url("/github")))
+    assert await run_once(settings) == (0, "")  # first sight of GitHub: resolved = silent
+
+
+async def test_a_crash_between_temp_file_and_rename_leaves_the_old_state_intact(
+        tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    st.write_atomic(path, '{"version": 1, "feeds": {}}')
+
+    def crash(src: str, dst: Path) -> None:
+        raise KeyboardInterrupt  # the process dies right here
+
+    with pytest.raises(KeyboardInterrupt):
+        st.write_atomic(path, '{"version": 1, "feeds": {"new": 1}}', replace=crash)
+    assert path.read_text() == '{"version": 1, "feeds": {}}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
+    (tmp_path / ".state.json.abc.tmp").write_text("half")  # as a hard crash would leave it
+    st.StateStore(path).load()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
+
+
+@pytest.mark.parametrize(("content", "why"), [
+    ("{not json", "Expecting property name"),
+    ('{"version": 99, "feeds": {}}', "format version 99 is newer"),
+    ('{"version": 1, "feeds": {"u": {"incidents": 3}}}', "AttributeError"),
+    ("[1, 2]", "not a status_tracker state file"),
+])
+async def test_a_bad_state_file_is_kept_aside_and_the_tracker_starts_afresh(
+        tmp_path: Path, server: FeedServer, caplog: pytest.LogCaptureFixture,
+        content: str, why: str) -> None:
+    path = tmp_path / "state.json"
+    path.write_text(content)
+    server.routes["/openai"] = Route(body=atom(OPENAI_ACTIVE))
+    server.routes["/github"] = Route(body=atom())
+    code, out = await run_once(service_settings(tmp_path, server))
+    assert code == 0 and "Ongoing (open when watching started)" in out
+    [aside] = [p for p in tmp_path.iterdir() if p.name.startswith("state.json.bad-")]
+    assert aside.read_text() == content
+    assert f"state file {path} is unusable" in caplog.text and str(aside) in caplog.text
+    assert why in caplog.text or why == "AttributeError"
+    assert json.loads(path.read_text())["version"] == st.STATE_VERSION
+
+
+async def test_a_second_process_on_the_same_state_file_refuses_to_start(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "state.json"
+    owner = st.StateStore(path)
+    owner.acquire()
+    try:
+        with pytest.raises(st.StateLockedError):
+            st.StateStore(path).acquire()
+        code = await asyncio.to_thread(st.main, ["--once", "--state", str(path), "--feed",
+                                                  "X=http://127.0.0.1:9/feed"])
+    finally:
+        owner.release()
+    assert code == 2
+    assert f"status_tracker.py: error: state file {path} is in use by another status_tracker" \
+        in capsys.readouterr().err
+    st.StateStore(path).acquire()  # free again once the owner let go
+
+
+def test_webhook_payloads_are_shaped_for_slack_discord_and_generic_receivers() -> None:
+    [inc] = st.parse_feed(atom(incidentio_entry("01K", "Errors <b>&amp;</b> @everyone",
+                                                "Investigating", "A <i>&lt;!channel&gt;</i>")))
+    event = st.IncidentEvent("OpenAI", "new", inc)
+    slack = json.loads(st.webhook_body("https://hooks.slack.com/services/T0/B0/SECRET", event))
+    assert list(slack) == ["text"]
+    assert "Incident: Errors &amp; @everyone" in slack["text"]
+    assert "&lt;!channel&gt;" in slack["text"] and "<" not in slack["text"]
+    assert "Link:     https://status.openai.com//incidents/01K" in slack["text"]
+    discord = json.loads(st.webhook_body("https://discord.com/api/webhooks/1/SECRET", event))
+    assert discord == {"content": st.format_event(event), "allowed_mentions": {"parse": []}}
+    generic = json.loads(st.webhook_body("https://example.test/hook", event))
+    assert generic == {**st.event_to_dict(event), "event_id": event.event_id}
+    again = st.IncidentEvent("OpenAI", "new", st.parse_feed(atom(incidentio_entry(
+        "01K", "Errors <b>&amp;</b> @everyone", "Investigating", "A <i>&lt;!channel&gt;</i>")))[0])
+    assert again.event_id == event.event_id
+    moved = st.IncidentEvent("OpenAI", "updated", incident(id=inc.id, status="Resolved"))
+    assert moved.event_id != event.event_id
+
+
+async def test_a_receiver_that_fails_twice_gets_every_event_once_in_order(
+        server: FeedServer, session: aiohttp.ClientSession,
+        caplog: pytest.LogCaptureFixture) -> None:
+    receiver = Receiver(statuses=[500, 429])
+    server.routes["/hook/TOKEN123"] = Route(handler=receiver)
+    outbox: list[dict[str, str]] = []
+    url = server.url("/hook/TOKEN123")
+    sender = st.WebhookSender(url, session, outbox, secret="s3cret", rng=random.Random(1))
+    for n in range(3):
+        sender(st.IncidentEvent("OpenAI", "new", incident(id=f"i{n}", title=f"T{n}")))
+    stop, delays = asyncio.Event(), []
+
+    async def fake_sleep(delay: float) -> None:
+        delays.append(delay)
+
+    async def stop_when_empty() -> None:
+        while outbox:
+            await asyncio.sleep(0)
+        stop.set()
+
+    await asyncio.wait_for(asyncio.gather(sender.run(stop, sleep=fake_sleep), stop_when_empty()),
+                           10)
+    assert receiver.events() == [("new", "T0"), ("new", "T1"), ("new", "T2")]
+    assert receiver.attempts == 5
+    assert len(delays) == 2 and delays[1] >= 1  # 429 Retry-After: 1
+    for body, headers in zip(receiver.bodies, receiver.headers, strict=True):
+        assert headers["X-Status-Tracker-Signature"] == st.sign("s3cret", body)
+        assert headers["X-Status-Tracker-Signature"].startswith("sha256=")
+    assert "TOKEN123" not in caplog.text
+    assert caplog.text.count("webhook http://127.0.0.1/…: HTTP 500; will retry") == 1
+
+
+async def test_a_permanent_4xx_is_logged_once_with_the_reply_and_dropped(
+        server: FeedServer, session: aiohttp.ClientSession,
+        caplog: pytest.LogCaptureFixture) -> None:
+    receiver = Receiver(statuses=[404])
+    server.routes["/hook/TOKEN"] = Route(handler=receiver)
+    outbox: list[dict[str, str]] = []
+    sender = st.WebhookSender(server.url("/hook/TOKEN"), session, outbox)
+    sender(st.IncidentEvent("OpenAI", "new", incident(title="Gone")))
+    sender(st.IncidentEvent("OpenAI", "new", incident(id="i2", title="Kept")))
+    assert await sender.send_next() is None and await sender.send_next() is None
+    assert outbox == [] and receiver.events() == [("new", "Kept")]
+    assert "HTTP 404, dropping event" in caplog.text and "nope: bad token" in caplog.text
+    assert "TOKEN" not in caplog.text.replace("bad token", "")
+
+
+async def test_the_outbox_survives_a_restart_and_is_delivered_after_it(
+        tmp_path: Path, server: FeedServer, caplog: pytest.LogCaptureFixture) -> None:
+    receiver = Receiver(statuses=[503] * 1000)
+    server.routes["/hook/SECRET-PATH"] = Route(handler=receiver)
+    server.routes["/openai"] = Route(body=atom(OPENAI_ACTIVE))
+    server.routes["/github"] = Route(body=atom())
+    settings = service_settings(tmp_path, server, webhooks=[server.url("/hook/SECRET-PATH")],
+                                drain_seconds=0)
+    code, out = await run_once(settings)
+    assert code == 0 and "Elevated error rates in ChatGPT" in out
+    saved = json.loads(settings.state.read_text())  # type: ignore[union-attr]
+    assert [json.loads(e["body"])["title"] for e in
+            saved["outbox"][server.url("/hook/SECRET-PATH")]] == ["Elevated error rates in ChatGPT"]
+    assert "1 events still queued; kept in the state file" in caplog.text
+
+    receiver.statuses.clear()
+    settings.drain_seconds = 5
+    assert await run_once(settings) == (0, "")
+    assert receiver.events() == [("active", "Elevated error rates in ChatGPT")]
+    assert json.loads(settings.state.read_text())["outbox"] == {  # type: ignore[union-attr]
+        server.url("/hook/SECRET-PATH"): []}
+    assert "SECRET-PATH" not in caplog.text
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "tracker.toml"
+    path.write_text(text)
+    return path
+
+
+def test_config_file_gives_feeds_and_webhooks_and_flags_override_it(tmp_path: Path) -> None:
+    path = write_config(tmp_path, """
+interval = 120
+webhooks = ["https://hooks.slack.com/services/T/B/X"]
+
+[[feeds]]
+name = "OpenAI"
+url = "https://status.openai.com/feed.atom"
+
+[[feeds]]
+name = "GitHub"
+url = "https://www.githubstatus.com/history.atom"
+interval = 30
+""")
+    settings = st.settings_from_args(st.build_parser().parse_args(["--config", str(path)]))
+    assert settings.feeds == [
+        st.FeedConfig("OpenAI", "https://status.openai.com/feed.atom"),
+        st.FeedConfig("GitHub", "https://www.githubstatus.com/history.atom", 30.0)]
+    assert (settings.interval, settings.webhooks) == (
+        120.0, ["https://hooks.slack.com/services/T/B/X"])
+    overridden = st.settings_from_args(st.build_parser().parse_args(
+        ["--config", str(path), "--interval", "5", "--feed", "X=https://x.test/feed"]))
+    assert overridden.interval == 5 and overridden.feeds == [st.FeedConfig(
+        "X", "https://x.test/feed")]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("interval = -3", "tracker.toml: interval: expected a number >= 0, got -3"),
+    ("intervall = 3", "tracker.toml: intervall: unknown key"),
+    ("[[feeds]]\nname = 'A'\nurl = 'nope'", "tracker.toml: feeds[0].url: not an http(s) URL"),
+    ("[[feeds]]\nurl = 'https://a.test/'", "tracker.toml: feeds[0].name: missing or empty"),
+    ("webhooks = ['ftp://x']", "tracker.toml: webhooks[0]: not an http(s) URL"),
+    ("feeds = [", "tracker.toml: not valid TOML"),
+])
+def test_a_config_error_names_the_file_and_key_and_exits_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str) -> None:
+    path = write_config(tmp_path, text)
+    with pytest.raises(SystemExit) as exit_info:
+        st.main(["--config", str(path)])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
