@@ -226,6 +226,11 @@ def test_html_to_text_unescapes_entities_and_collapses_whitespace() -> None:
         "AT&T <ok> done… a"
 
 
+def test_html_to_text_drops_scripts_styles_and_comments() -> None:
+    assert st.html_to_text("<script>alert(1)</script>ok<style>p{}</style><!-- x --> <img "
+                           "src=x onerror=alert(2)>fine") == "ok fine"
+
+
 def test_clean_text_removes_escape_sequences_controls_and_bidi_overrides() -> None:
     hostile = ("\x1b[2J\x1b[31mred\x1b[0m \x1b]8;;https://evil.test\x07link\x1b]8;;\x07 "
                "\x9b31mc1\x07bell \u202eevil\u202c \x1b]0;title\x1b\\ok")
@@ -1333,3 +1338,16 @@ def test_a_config_error_names_the_file_and_key_and_exits_2(
         st.main(["--config", str(path)])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_outbox_is_bounded_and_says_what_it_dropped(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(st, "MAX_OUTBOX", 2)
+    outbox: list[dict[str, str]] = []
+    sender = st.WebhookSender("https://example.test/hook/KEY", None, outbox)  # type: ignore[arg-type]
+    events = [st.IncidentEvent("F", "new", incident(id=f"i{n}")) for n in range(3)]
+    for event in events:
+        sender(event)
+    assert [e["event_id"] for e in outbox] == [events[1].event_id, events[2].event_id]
+    assert f"2 events queued; dropped the oldest ({events[0].event_id})" in caplog.text
+    assert "KEY" not in caplog.text
