@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 import tomllib
+import typing
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1402,8 +1403,14 @@ def _config_feeds(path: Path, value: object) -> list[FeedConfig]:
 # --- CLI ---
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> typing.NoReturn:
+        """One line, not argparse's usage block: the user's mistake is the whole message."""
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="status_tracker.py",
         description="Watch status-page Atom/RSS feeds and report new incidents and updates.",
         epilog=f"Default feeds: {', '.join(f'{n}={u}' for n, u in FEEDS)}. Exit codes: 0 ok, "

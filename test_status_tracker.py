@@ -808,7 +808,8 @@ def test_cli_rejects_bad_arguments_with_one_line_and_exit_2(
         st.main(args)
     out, err = capsys.readouterr()
     assert exit_info.value.code == 2 and out == ""
-    assert err.splitlines()[-1].startswith("status_tracker.py: error:") and message in err
+    [line] = err.splitlines()
+    assert line.startswith("status_tracker.py: error:") and message in line
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
