@@ -1352,3 +1352,19 @@ def test_the_outbox_is_bounded_and_says_what_it_dropped(
     assert [e["event_id"] for e in outbox] == [events[1].event_id, events[2].event_id]
     assert f"2 events queued; dropped the oldest ({events[0].event_id})" in caplog.text
     assert "KEY" not in caplog.text
+
+
+# --- The benchmark stays runnable ---
+
+
+async def test_the_benchmark_runs_end_to_end_at_a_tiny_size() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(HERE / "bench" / "bench.py"), "--feeds", "4", "--cycles", "1",
+        "--sample", "1", "--interval", "0.3", cwd=HERE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    text = out.decode()
+    assert proc.returncode == 0, text + err.decode()
+    assert "feedparser calls in quiet cycles (tracker):   0  (target 0)" in text
+    assert re.search(r"detection latency, max of 6 changes +\| \d+\.\d\d s", text), text
+    assert "PROBLEM" not in text

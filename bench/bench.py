@@ -1,0 +1,521 @@
+"""Benchmark: status_tracker against the naive poller and the floor, on one local server.
+
+One run starts an aiohttp.web server on 127.0.0.1 (in its own process) serving N synthetic
+status feeds, half Statuspage-like (25 entries, weak ETag, 304 on If-None-Match, max-age) and
+half incident.io-like (25 entries, no validators, the feed-level <updated> re-stamped on every
+request), each 20-60 KB. Then, each in a fresh process of its own so CPU time and peak RSS
+belong to it alone, it runs:
+
+* tracker -- status_tracker's own StatusPageMonitors: a cold first read of a sample of feeds,
+  K quiet poll cycles over every feed, then real run loops while a few feeds change, timing
+  how long each change takes to reach the callback;
+* floor   -- a bare aiohttp loop doing only conditional GETs with the same session settings
+  and the same per-host limit: the least work any poller can do;
+* naive   -- what a user would write first: plain GET + feedparser.parse every cycle (run on
+  the sample of feeds, reported per feed and scaled to N, since it costs ~40 ms per feed).
+
+Usage: python bench/bench.py [--feeds N] [--cycles K]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import multiprocessing
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import feedparser
+from aiohttp import web
+
+# The project root is not a package: make status_tracker importable from bench/.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import status_tracker as st
+
+ENTRIES = 25
+MAX_AGE = 2  # seconds; real Statuspage sends 10, shortened so detection fits in the run
+WORDS = ("api", "requests", "error", "elevated", "latency", "investigating", "customers",
+         "region", "database", "deploy", "rollback", "monitoring", "queue", "workers",
+         "webhooks", "degraded", "partial", "outage", "mitigation", "engineers", "dashboard",
+         "recovery")
+
+
+# --- Synthetic feeds in the real shapes ---
+
+
+def _text(rng: random.Random, length: int) -> str:
+    words: list[str] = []
+    size = 0
+    while size < length:
+        word = rng.choice(WORDS)
+        words.append(word)
+        size += len(word) + 1
+    return " ".join(words).capitalize() + "."
+
+
+def _entry_budget(i: int) -> int:
+    """Bytes of text per entry so that the feed lands between 20 and 60 KB."""
+    target = 20_000 + (i * 7919) % 40_000
+    return max(200, target // ENTRIES - 450)
+
+
+def statuspage_feed(i: int, version: int) -> bytes:
+    rng = random.Random(i * 1000 + version)
+    base = datetime(2026, 11, 1, tzinfo=UTC) + timedelta(hours=i % 500)
+    entries = []
+    for n in range(version, version + ENTRIES):
+        number = 1_000_000 - n
+        when = base - timedelta(hours=n * 7)
+        steps = []
+        for s, status in enumerate(("Resolved", "Monitoring", "Identified", "Investigating")
+                                   [: 2 + n % 3]):
+            at = when - timedelta(minutes=20 * s)
+            steps.append(f"&lt;p&gt;&lt;small&gt;{at:%b} &lt;var data-var='date'&gt;{at.day}"
+                         f"&lt;/var&gt;, &lt;var data-var='time'&gt;{at:%H:%M}&lt;/var&gt; UTC"
+                         f"&lt;/small&gt;&lt;br&gt;&lt;strong&gt;{status}&lt;/strong&gt; - "
+                         f"{_text(rng, _entry_budget(i) // 4)}&lt;/p&gt;")
+        entries.append(
+            f"<entry><id>tag:sp{i}.bench.test,2005:Incident/{number}</id>"
+            f"<published>{when - timedelta(hours=1):%Y-%m-%dT%H:%M:%SZ}</published>"
+            f"<updated>{when:%Y-%m-%dT%H:%M:%SZ}</updated>"
+            f'<link rel="alternate" type="text/html" href="https://sp{i}.bench.test/incidents/'
+            f'{number}"/><title>{_text(rng, 40)}</title><content type="html">'
+            + "".join(steps) + "</content></entry>")
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n<feed xml:lang="en-US" '
+            f'xmlns="http://www.w3.org/2005/Atom"><id>tag:sp{i}.bench.test,2005:/history</id>'
+            f"<title>Bench {i} Status - Incident History</title>"
+            f"<updated>{base:%Y-%m-%dT%H:%M:%SZ}</updated>\n" + "\n".join(entries)
+            + "\n</feed>\n").encode()
+
+
+def incidentio_parts(i: int, version: int) -> tuple[bytes, bytes]:
+    """The feed split around its feed-level timestamp, which the server re-stamps each time."""
+    rng = random.Random(i * 1000 + version + 500)
+    base = datetime(2026, 11, 1, tzinfo=UTC) + timedelta(hours=i % 500)
+    entries = []
+    for n in range(version, version + ENTRIES):
+        ulid = f"01K{i:07d}{1_000_000 - n:07d}"
+        status = "Investigating" if n == version and version else "Resolved"
+        html = (f"<b>Status: {status}</b><br/><br/>{_text(rng, _entry_budget(i) // 2)}<br/><br/>"
+                "<b>Affected components</b><ul><li>Conversations (Operational)</li>"
+                "<li>API (Operational)</li></ul>")
+        when = base - timedelta(hours=n * 7)
+        entries.append(
+            f'<entry><title type="html"><![CDATA[{_text(rng, 40)}]]></title>'
+            f"<id>https://io{i}.bench.test//incidents/{ulid}</id>"
+            f'<link href="https://io{i}.bench.test//incidents/{ulid}"/>'
+            f"<updated>{when:%Y-%m-%dT%H:%M:%S}.000Z</updated>"
+            f'<summary type="html"><![CDATA[{html}]]></summary>'
+            f'<content type="html"><![CDATA[{html}]]></content></entry>')
+    head = ('<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
+            f"<id>https://io{i}.bench.test/</id><title>Bench {i} status</title><updated>")
+    tail = ("</updated><generator>incident.io</generator>\n" + "\n".join(entries)
+            + "\n</feed>\n")
+    return head.encode(), tail.encode()
+
+
+# --- The server (its own process) ---
+
+
+class FeedFarm:
+    def __init__(self, feeds: int) -> None:
+        self.half = feeds // 2
+        self.version: dict[str, int] = {}
+        self.sp: dict[int, bytes] = {}
+        self.io: dict[int, tuple[bytes, bytes]] = {}
+
+    def sp_body(self, i: int) -> tuple[bytes, str]:
+        version = self.version.get(f"sp{i}", 0)
+        if i not in self.sp:
+            self.sp[i] = statuspage_feed(i, version)
+        return self.sp[i], f'W/"sp-{i}-{version}"'
+
+    def io_body(self, i: int) -> bytes:
+        if i not in self.io:
+            self.io[i] = incidentio_parts(i, self.version.get(f"io{i}", 0))
+        head, tail = self.io[i]
+        return head + datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ").encode() + tail
+
+    async def statuspage(self, request: web.Request) -> web.Response:
+        body, etag = self.sp_body(int(request.match_info["i"]))
+        headers = {"ETag": etag, "Cache-Control": f"max-age={MAX_AGE}",
+                   "Content-Type": "application/atom+xml"}
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers=headers)
+        return web.Response(body=body, headers=headers)
+
+    async def incidentio(self, request: web.Request) -> web.Response:
+        return web.Response(body=self.io_body(int(request.match_info["i"])),
+                            headers={"Cache-Control": "public",
+                                     "Content-Type": "application/atom+xml"})
+
+    async def change(self, request: web.Request) -> web.Response:
+        kind, i = request.match_info["kind"], int(request.match_info["i"])
+        self.version[f"{kind}{i}"] = self.version.get(f"{kind}{i}", 0) + 1
+        if kind == "sp":
+            self.sp.pop(i, None)
+        else:
+            self.io.pop(i, None)
+        return web.Response(text="ok")
+
+    async def meta(self, request: web.Request) -> web.Response:
+        """Validators and fingerprints, so a client can start warm as after a restart."""
+        sp = {i: [self.sp_body(i)[1], st.body_fingerprint(self.sp_body(i)[0])]
+              for i in range(self.half)}
+        io_ = {i: st.body_fingerprint(self.io_body(i)) for i in range(self.half)}
+        return web.json_response({"sp": sp, "io": io_})
+
+
+def serve(feeds: int, port_queue: Any) -> None:
+    farm = FeedFarm(feeds)
+    app = web.Application()
+    app.router.add_get("/sp/{i}", farm.statuspage)
+    app.router.add_get("/io/{i}", farm.incidentio)
+    app.router.add_post("/change/{kind}/{i}", farm.change)
+    app.router.add_get("/meta", farm.meta)
+
+    async def start() -> None:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=4096)
+        await site.start()
+        port_queue.put(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        await asyncio.Event().wait()
+
+    asyncio.run(start())
+
+
+# --- Measuring ---
+
+
+def peak_rss_mb() -> float | None:
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+@dataclass
+class Cycle:
+    cpu: float
+    wall: float
+
+
+async def measure(step: Callable[[], Awaitable[Any]]) -> Cycle:
+    cpu, wall = time.process_time(), time.perf_counter()
+    await step()
+    return Cycle(time.process_time() - cpu, time.perf_counter() - wall)
+
+
+class Floor:
+    """The least work a poller can do: conditional GETs, the body read, nothing else."""
+
+    def __init__(self, session: aiohttp.ClientSession, limiter: st.HostLimiter) -> None:
+        self.session = session
+        self.limiter = limiter
+        self.etags: dict[str, str] = {}
+        self.received = 0
+
+    async def get(self, url: str) -> None:
+        headers = dict(st.REQUEST_HEADERS)
+        if url in self.etags:
+            headers["If-None-Match"] = self.etags[url]
+        async with self.limiter(url), self.session.get(url, headers=headers) as resp:
+            self.received += len(await resp.read())
+            if "ETag" in resp.headers:
+                self.etags[url] = resp.headers["ETag"]
+
+    async def cycle(self, feed_urls: list[str]) -> None:
+        await asyncio.gather(*(self.get(u) for u in feed_urls))
+
+
+def count_parses() -> list[int]:
+    calls = [0]
+    real = feedparser.parse
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        return real(*args, **kwargs)
+
+    feedparser.parse = counting
+    return calls
+
+
+async def poll_all(monitors: list[st.StatusPageMonitor]) -> None:
+    await asyncio.gather(*(m.poll() for m in monitors))
+
+
+def new_session() -> aiohttp.ClientSession:
+    # The settings run_tracker uses (timeouts included), shared by every contender.
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
+                                 cookie_jar=aiohttp.DummyCookieJar(), timeout=st.TIMEOUT)
+
+
+def urls(port: int, kind: str, count: int) -> list[str]:
+    return [f"http://127.0.0.1:{port}/{kind}/{i}" for i in range(count)]
+
+
+def seed_known(kind: str, i: int, now: datetime) -> dict[str, st.Seen]:
+    """What a state file holds for a feed read before: one Seen per entry, with its steps."""
+    known = {}
+    for n in range(ENTRIES):
+        if kind == "sp":
+            key = f"tag:sp{i}.bench.test,2005:Incident/{1_000_000 - n}"
+        else:
+            key = f"https://io{i}.bench.test//incidents/01K{i:07d}{1_000_000 - n:07d}"
+        steps = tuple(f"{i:06x}{n:04x}{s:06x}" for s in range(2 + n % 3)) if kind == "sp" else ()
+        known[key] = st.Seen(now - timedelta(hours=n * 7), f"{i:08x}{n:08x}", steps, now)
+    return known
+
+
+async def run_tracker(port: int, args: argparse.Namespace) -> dict[str, Any]:
+    half = args.feeds // 2
+    parses = count_parses()
+    arrivals: dict[str, float] = {}
+
+    def callback(event: st.IncidentEvent) -> None:
+        if event.incident is not None and event.kind == "new":
+            arrivals.setdefault(event.feed, time.time())
+
+    async with new_session() as session:
+        meta = await (await session.get(f"http://127.0.0.1:{port}/meta")).json()
+        limiter = st.HostLimiter(args.per_host)
+        monitors: dict[str, list[st.StatusPageMonitor]] = {}
+        now = datetime.now(UTC)
+        for kind in ("sp", "io"):
+            monitors[kind] = [
+                st.StatusPageMonitor(f"{kind}{i}", url, session, callback,
+                                     interval=args.interval, limiter=limiter)
+                for i, url in enumerate(urls(port, kind, half))]
+        sample = {kind: monitors[kind][: args.sample] for kind in monitors}
+        cold = await measure(lambda: asyncio.gather(
+            *(m.poll() for ms in sample.values() for m in ms)))
+        cold_feeds = sum(len(ms) for ms in sample.values())
+        for kind, ms in monitors.items():
+            for i, mon in enumerate(ms[args.sample:], start=args.sample):
+                etag, fingerprint = (meta["sp"][str(i)] if kind == "sp"
+                                     else (None, meta["io"][str(i)]))
+                mon.state = st.FeedState(etag=etag, fingerprint=fingerprint, entries=ENTRIES,
+                                         known=seed_known(kind, i, now), first_sight=False)
+        # Tracker and floor cycles alternate on the same session, so both are measured under
+        # the same conditions; run-to-run drift on a shared machine is larger than the gap.
+        floor = Floor(session, limiter)
+        feed_urls = {kind: urls(port, kind, half) for kind in monitors}
+        await asyncio.gather(*(floor.cycle(us) for us in feed_urls.values()))  # learn validators
+        floor.received = 0
+        quiet: dict[str, list[Cycle]] = {kind: [] for kind in monitors}
+        floor_quiet: dict[str, list[Cycle]] = {kind: [] for kind in monitors}
+        parses_before = parses[0]
+        bytes_before = sum(m.stats.bytes for ms in monitors.values() for m in ms)
+        for kind, ms in monitors.items():
+            for _ in range(args.cycles):
+                # Each lambda is awaited at once, so the loop variables are the right ones.
+                quiet[kind].append(await measure(lambda: poll_all(ms)))  # noqa: B023
+                floor_quiet[kind].append(await measure(
+                    lambda: floor.cycle(feed_urls[kind])))  # noqa: B023
+        quiet_parses = parses[0] - parses_before
+        quiet_bytes = (sum(m.stats.bytes for ms in monitors.values() for m in ms)
+                       - bytes_before) / args.cycles
+        failures = sum(m.stats.errors for ms in monitors.values() for m in ms)
+
+        stop = asyncio.Event()
+        everything = [m for ms in monitors.values() for m in ms]
+        tasks = [asyncio.create_task(m.run(stop)) for m in everything]
+        await asyncio.sleep(args.interval * 1.5)  # every monitor is on its schedule by now
+        published = {}
+        for kind in ("sp", "io"):
+            for i in random.Random(3).sample(range(half), min(3, half)):
+                await (await session.post(f"http://127.0.0.1:{port}/change/{kind}/{i}")).read()
+                published[f"{kind}{i}"] = time.time()
+                await asyncio.sleep(random.Random(i).uniform(0, args.interval / 3))
+        deadline = time.time() + args.interval + 5
+        while set(published) - set(arrivals) and time.time() < deadline:
+            await asyncio.sleep(0.05)
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    latencies = [arrivals[f] - t for f, t in published.items() if f in arrivals]
+    return {
+        "cold_cpu_per_feed": cold.cpu / max(1, cold_feeds),
+        "quiet": {k: [c.__dict__ for c in v] for k, v in quiet.items()},
+        "floor_quiet": {k: [c.__dict__ for c in v] for k, v in floor_quiet.items()},
+        "floor_bytes": floor.received / args.cycles,
+        "quiet_parses": quiet_parses, "quiet_bytes": quiet_bytes, "failures": failures,
+        "latency_max": max(latencies) if latencies else None,
+        "missed": sorted(set(published) - set(arrivals)),
+        "rss": peak_rss_mb(),
+    }
+
+
+async def run_floor(port: int, args: argparse.Namespace) -> dict[str, Any]:
+    """The floor alone in a process, for its peak RSS (its CPU is measured beside the
+    tracker's, in the tracker's process)."""
+    half = args.feeds // 2
+    async with new_session() as session:
+        floor = Floor(session, st.HostLimiter(args.per_host))
+        for _ in range(args.cycles + 1):
+            for kind in ("sp", "io"):
+                await floor.cycle(urls(port, kind, half))
+    return {"rss": peak_rss_mb()}
+
+
+async def run_naive(port: int, args: argparse.Namespace) -> dict[str, Any]:
+    parses = count_parses()
+    received = [0]
+    async with new_session() as session:
+        limiter = st.HostLimiter(args.per_host)
+
+        async def get_and_parse(url: str) -> None:
+            async with limiter(url), session.get(url) as resp:
+                body = await resp.read()
+            received[0] += len(body)
+            feedparser.parse(io.BytesIO(body))
+
+        async def cycle(feed_urls: list[str]) -> None:
+            await asyncio.gather(*(get_and_parse(u) for u in feed_urls))
+
+        quiet: dict[str, list[Cycle]] = {}
+        for kind in ("sp", "io"):
+            feed_urls = urls(port, kind, args.sample)
+            quiet[kind] = [await measure(lambda: cycle(feed_urls))  # noqa: B023
+                           for _ in range(args.cycles)]
+    return {"quiet": {k: [c.__dict__ for c in v] for k, v in quiet.items()},
+            "quiet_bytes": received[0] / args.cycles, "parses": parses[0],
+            "rss": peak_rss_mb()}
+
+
+CONTENDERS: dict[str, Callable[[int, argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]]] = {
+    "floor": run_floor, "tracker": run_tracker, "naive": run_naive}
+
+
+def contender(name: str, port: int, args: argparse.Namespace, results: Any) -> None:
+    results.put((name, asyncio.run(CONTENDERS[name](port, args))))
+
+
+# --- Report ---
+
+
+def per_cycle(result: dict[str, Any], kind: str, field: str, key: str = "quiet") -> float:
+    """The median cycle: one slow cycle (a GC pause, a busy neighbour) does not move it."""
+    return float(statistics.median(c[field] for c in result[key][kind]))
+
+
+def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
+    half = args.feeds // 2
+    scale = half / args.sample  # the naive poller ran on the sample only
+    tracker, floor, naive = results["tracker"], results["floor"], results["naive"]
+    rows: list[tuple[str, str, str, str]] = []
+
+    def fmt(value: float | None, unit: str = "", digits: int = 3) -> str:
+        return "n/a" if value is None else f"{value:.{digits}f}{unit}"
+
+    for kind, label in (("sp", f"{half} feeds with validators (304)"),
+                        ("io", f"{half} re-stamped feeds, no validators")):
+        rows.append((f"CPU s / quiet cycle, {label}", fmt(per_cycle(tracker, kind, "cpu")),
+                     fmt(per_cycle(tracker, kind, "cpu", "floor_quiet")),
+                     fmt(per_cycle(naive, kind, "cpu") * scale)))
+        rows.append((f"wall s / quiet cycle, {label}", fmt(per_cycle(tracker, kind, "wall")),
+                     fmt(per_cycle(tracker, kind, "wall", "floor_quiet")),
+                     fmt(per_cycle(naive, kind, "wall") * scale)))
+    rows.append(("bytes received / quiet cycle", f"{tracker['quiet_bytes']:,.0f}",
+                 f"{tracker['floor_bytes']:,.0f}", f"{naive['quiet_bytes'] * scale:,.0f}"))
+    rows.append(("feedparser calls, all quiet cycles", str(tracker["quiet_parses"]), "0",
+                 f"{naive['parses'] * scale:,.0f}"))
+    rows.append(("peak RSS MB", fmt(tracker["rss"], digits=0), fmt(floor["rss"], digits=0),
+                 fmt(naive["rss"], digits=0) + f" ({2 * args.sample} feeds)"))
+    rows.append(("detection latency, max of 6 changes", fmt(tracker["latency_max"], " s", 2),
+                 "-", "-"))
+    rows.append(("cold first read, CPU per feed", fmt(tracker["cold_cpu_per_feed"] * 1000,
+                                                       " ms", 1), "-", "-"))
+    widths = [max(len(r[c]) for r in [("", "tracker", "floor", "naive"), *rows])
+              for c in range(4)]
+    lines = [" | ".join(h.ljust(w) for h, w in zip(("", "tracker", "floor", "naive (scaled)"),
+                                                    widths, strict=True))]
+    lines.append("-+-".join("-" * w for w in widths))
+    lines += [" | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
+
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:.2f}" if b > 0 else "n/a"
+
+    t_sp, f_sp = per_cycle(tracker, "sp", "cpu"), per_cycle(tracker, "sp", "cpu", "floor_quiet")
+    t_io, f_io = per_cycle(tracker, "io", "cpu"), per_cycle(tracker, "io", "cpu", "floor_quiet")
+    n_all = (per_cycle(naive, "sp", "cpu") + per_cycle(naive, "io", "cpu")) * scale
+    total_wall = per_cycle(tracker, "sp", "wall") + per_cycle(tracker, "io", "wall")
+    lines += [
+        "",
+        f"tracker/floor CPU, feeds with validators:     {ratio(t_sp, f_sp)}  (target <= 1.5)",
+        f"tracker/floor CPU, re-stamped feeds:          {ratio(t_io, f_io)}  (target <= 2.5)",
+        f"naive/tracker CPU, quiet cycle over all feeds: {ratio(n_all, t_sp + t_io)}  "
+        "(target >= 50)",
+        f"feedparser calls in quiet cycles (tracker):   {tracker['quiet_parses']}  (target 0)",
+        f"quiet cycle over all {args.feeds} feeds, wall: {total_wall:.2f} s; "
+        f"detection latency max {fmt(tracker['latency_max'], ' s', 2)} with interval "
+        f"{args.interval:g} s (target <= {args.interval + 1:g} s)",
+    ]
+    if tracker["missed"] or tracker["failures"]:
+        lines.append(f"PROBLEM: changes never reported: {tracker['missed']}; "
+                     f"failed polls: {tracker['failures']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--feeds", type=int, default=2000,
+                        help="feeds served, half of each kind (default 2000)")
+    parser.add_argument("--cycles", type=int, default=5, help="quiet cycles (default 5)")
+    parser.add_argument("--sample", type=int, default=40,
+                        help="feeds of each kind read cold and by the naive poller (default 40)")
+    parser.add_argument("--interval", type=float, default=3.0,
+                        help="poll interval while timing detection (default 3)")
+    parser.add_argument("--per-host", type=int, default=64,
+                        help="requests in flight to the one local host (default 64)")
+    parser.add_argument("--json", action="store_true", help="print raw results as JSON too")
+    args = parser.parse_args(argv)
+    if args.feeds < 2 or args.cycles < 1 or args.sample < 1:
+        parser.error("--feeds >= 2, --cycles >= 1 and --sample >= 1")
+    args.sample = min(args.sample, args.feeds // 2)
+
+    ctx = multiprocessing.get_context("spawn")
+    ports, results_queue = ctx.Queue(), ctx.Queue()
+    server = ctx.Process(target=serve, args=(args.feeds, ports), daemon=True)
+    server.start()
+    started = time.perf_counter()
+    try:
+        port = ports.get(timeout=30)
+        results: dict[str, dict[str, Any]] = {}
+        for name in CONTENDERS:  # one at a time: each gets the machine to itself
+            proc = ctx.Process(target=contender, args=(name, port, args, results_queue))
+            proc.start()
+            got, result = results_queue.get(timeout=600)
+            proc.join()
+            results[got] = result
+    finally:
+        server.terminate()
+        server.join()
+    print(f"status_tracker bench: {args.feeds} feeds ({args.feeds // 2} Statuspage-like with "
+          f"ETag, {args.feeds // 2} incident.io-like re-stamped), {args.cycles} quiet cycles, "
+          f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, aiohttp "
+          f"{aiohttp.__version__}, feedparser {feedparser.__version__}")
+    print(report(results, args))
+    print(f"(bench ran {time.perf_counter() - started:.1f} s)")
+    if args.json:
+        print(json.dumps(results, indent=1))
+    return 1 if results["tracker"]["missed"] or results["tracker"]["failures"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
