@@ -714,6 +714,12 @@ class FeedStats:
                 f"{self.errors} errors")
 
 
+def backoff_delay(failures: int, base: float, cap: float, rng: random.Random) -> float:
+    """Exponential backoff with full jitter between `base` and the capped exponential."""
+    ceiling = max(base, min(cap, base * 2 ** min(failures, 30)))
+    return rng.uniform(base, ceiling)
+
+
 def _wall_clock() -> datetime:
     return datetime.now(UTC)
 
@@ -762,7 +768,6 @@ class StatusPageMonitor:
         self.failing_reason: str | None = None
         self.down = False
         self.gone = False
-        self.ok = False  # read successfully at least once
         self.next_delay = interval
         self._empty_streak = 0
 
@@ -779,7 +784,6 @@ class StatusPageMonitor:
             await self._failed(exc)
             return False
         await self._recovered()
-        self.ok = True
         self.next_delay = self._schedule(result.fresh_for)
         if changed and self.on_change is not None:
             await self.on_change()
@@ -791,12 +795,13 @@ class StatusPageMonitor:
             log.warning("%s: feed moved permanently to %s; polling the new address "
                         "(update your feed list)", self.name, result.moved_to)
             self.url = result.moved_to
-        changed = (result.etag, result.last_modified) != (state.etag, state.last_modified)
+        before = (state.etag, state.last_modified)
         # Validators are refreshed from every 200 and 304 (http.md 2): a stale one never heals.
         if result.etag is not None:
             state.etag = result.etag
         if result.last_modified is not None:
             state.last_modified = result.last_modified
+        changed = (state.etag, state.last_modified) != before
         state.last_polled = now
         if result.status == 304 or result.body is None:
             self.stats.not_modified += 1
@@ -808,10 +813,16 @@ class StatusPageMonitor:
             log.debug("%s: body unchanged apart from the feed date; not parsed", self.name)
             return changed
         self.stats.parses += 1
-        if len(result.body) > INLINE_PARSE_LIMIT:
-            incidents = await asyncio.to_thread(parse_feed, result.body)
-        else:
-            incidents = parse_feed(result.body)
+        try:
+            if len(result.body) > INLINE_PARSE_LIMIT:
+                incidents = await asyncio.to_thread(parse_feed, result.body)
+            else:
+                incidents = parse_feed(result.body)
+        except FeedError:
+            raise
+        except Exception as exc:  # hostile bytes must not end this feed's watch
+            log.debug("%s: parser traceback", self.name, exc_info=True)
+            raise FeedError(f"could not parse the feed: {clean_text(repr(exc))[:160]}") from None
         self._check_not_emptied(incidents)
         changes, state.known = decide(state.known, incidents, first_sight=state.first_sight,
                                       now=now, history=self.history)
@@ -863,9 +874,8 @@ class StatusPageMonitor:
         if not self.down and (self.failures >= self.failure_threshold or exc.gone):
             self.down = True
             await self._emit(IncidentEvent(self.name, "feed_down", error=reason, at=self.now()))
-        base = max(self.interval, MIN_BACKOFF)
-        ceiling = max(base, min(self.max_interval, base * 2 ** min(self.failures, 30)))
-        delay = self.rng.uniform(base, ceiling)  # full jitter, never below the interval
+        delay = backoff_delay(self.failures, max(self.interval, MIN_BACKOFF), self.max_interval,
+                              self.rng)
         if exc.retry_after is not None:
             delay = max(delay, min(exc.retry_after, self.max_interval))
         self.next_delay = delay
@@ -1140,12 +1150,6 @@ def webhook_body(url: str, event: IncidentEvent) -> str:
 
 def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def backoff_delay(failures: int, base: float, cap: float, rng: random.Random) -> float:
-    """Exponential backoff with full jitter between `base` and the capped exponential."""
-    ceiling = max(base, min(cap, base * 2 ** min(failures, 30)))
-    return rng.uniform(base, ceiling)
 
 
 class WebhookSender:
@@ -1554,19 +1558,28 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextI
 async def _watch(monitors: Sequence[StatusPageMonitor], senders: Sequence[WebhookSender],
                  stop: asyncio.Event) -> None:
     polling = [asyncio.create_task(m.run(stop), name=m.name) for m in monitors]
-    delivering = [asyncio.create_task(s.run(stop)) for s in senders]
+    delivering = [asyncio.create_task(s.run(stop), name=f"webhook {s.label}") for s in senders]
     stopper = asyncio.create_task(stop.wait())
     # A monitor ends on its own only when its feed is gone (HTTP 410); asyncio.wait, unlike
     # gather, leaves no future holding an exception nobody retrieves.
     all_gone = asyncio.create_task(asyncio.wait(polling))
     waiters = (stopper, all_gone, *polling, *delivering)
+    for worker in (*polling, *delivering):
+        worker.add_done_callback(_report_crash)
     try:
         await asyncio.wait((stopper, all_gone), return_when=asyncio.FIRST_COMPLETED)
     finally:
         stop.set()
-        for task in waiters:
-            task.cancel()  # an in-flight request must not hold up a Ctrl+C for 30 seconds
+        for waiter in waiters:
+            waiter.cancel()  # an in-flight request must not hold up a Ctrl+C for 30 seconds
         await asyncio.gather(*waiters, return_exceptions=True)
+
+
+def _report_crash(task: asyncio.Task[Any]) -> None:
+    """A task that ends with an exception is a bug: say so loudly instead of going quiet."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.critical("%s stopped by an internal error: %r", task.get_name(), exc,
+                     exc_info=exc)
 
 
 def _install_signal_handlers(stop: asyncio.Event, interrupted: list[bool]) -> Callable[[], None]:

@@ -652,6 +652,53 @@ async def test_failures_are_logged_once_retried_with_backoff_and_never_clear_the
     assert mon.next_delay >= 10
 
 
+async def test_a_304_without_validators_is_not_a_state_change() -> None:
+    saves: list[int] = []
+
+    async def on_change() -> None:
+        saves.append(1)
+
+    with aioresponses() as mock:
+        mock.get(FEED_URL, body=atom(OPENAI_RESOLVED), headers={"ETag": '"a"'})
+        mock.get(FEED_URL, status=304)
+        mock.get(FEED_URL, status=304, headers={"ETag": '"b"'})
+        async with aiohttp.ClientSession() as session:
+            mon = monitor(session, FEED_URL, Spy(), on_change=on_change)
+            for _ in range(3):
+                assert await mon.poll()
+    assert len(saves) == 2 and mon.state.etag == '"b"'
+
+
+async def test_a_parser_crash_on_hostile_bytes_is_a_feed_error_not_a_dead_watch(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def exploding(body: bytes) -> list[st.Incident]:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(st, "parse_feed", exploding)
+    spy = Spy()
+    with aioresponses() as mock:
+        for _ in range(3):
+            mock.get(FEED_URL, body=atom(OPENAI_ACTIVE))
+        async with aiohttp.ClientSession() as session:
+            mon = monitor(session, FEED_URL, spy)
+            assert [await mon.poll() for _ in range(3)] == [False, False, False]
+    assert spy.kinds() == [("feed_down", "could not parse the feed: "
+                                         "RecursionError('maximum recursion depth exceeded')")]
+
+
+async def test_a_bug_that_kills_a_monitor_is_reported_loudly(
+        session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture) -> None:
+    class Buggy(st.StatusPageMonitor):
+        async def run(self, stop: asyncio.Event,
+                      sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
+            raise ZeroDivisionError("oops")
+
+    buggy = Buggy("Buggy", "http://127.0.0.1:9/", session, Spy())
+    await asyncio.wait_for(st._watch([buggy], [], asyncio.Event()), 5)
+    [record] = [r for r in caplog.records if r.levelno == logging.CRITICAL]
+    assert record.getMessage() == "Buggy stopped by an internal error: ZeroDivisionError('oops')"
+
+
 # --- The monitor's loop and the scheduler ---
 
 
