@@ -71,7 +71,8 @@ REQUEST_HEADERS: Mapping[str, str] = {
 }
 DEFAULT_INTERVAL = 60.0
 DEFAULT_MAX_INTERVAL = 600.0  # ceiling on server hints and backoff: an alert is never hours late
-START_SPREAD = 5.0  # first polls spread over this many seconds so 100 feeds don't fire at once
+START_SPREAD = 5.0  # first polls spread over at least this many seconds (within the interval)
+FIRST_POLLS_PER_SECOND = 200  # a large fleet spreads its first polls wider: no bursts for ever
 SCHEDULE_JITTER = 0.5  # seconds of jitter on the normal schedule, small enough for latency goals
 MIN_BACKOFF = 1.0  # backoff base when --interval is 0, so a broken feed never spins
 DEFAULT_PER_HOST = 4  # requests in flight per host; more gets pollers blocked by CDNs
@@ -894,20 +895,31 @@ class StatusPageMonitor:
         return delay + self.rng.uniform(0, min(SCHEDULE_JITTER, delay * 0.1))
 
     async def run(self, stop: asyncio.Event,
-                  sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
-        """Poll until `stop` is set or the feed is gone; `sleep` is injectable for tests."""
+                  sleep: Callable[[float], Awaitable[None]] | None = None,
+                  clock: Callable[[], float] | None = None) -> None:
+        """Poll until `stop` is set or the feed is gone; `sleep` and `clock` are for tests."""
         wait = sleep or (lambda delay: _sleep_until(stop, delay))
+        clock = clock or asyncio.get_running_loop().time
         delay = self.rng.uniform(0, min(self.interval, self.start_spread))
         while not stop.is_set():
             if delay > 0:
                 await wait(delay)
                 if stop.is_set():
                     break
+            started = clock()
             await self.poll()
             if self.gone:
                 log.error("%s: stopped watching: %s", self.name, self.failing_reason)
                 return
-            delay = self.next_delay
+            # Counted from the start of the poll: time spent queueing behind other feeds in a
+            # busy loop must not stretch every period beyond the interval.
+            delay = max(0.0, started + self.next_delay - clock())
+
+
+def start_spread(feeds: int, interval: float) -> float:
+    """Seconds over which the first polls of `feeds` feeds are spread: at least START_SPREAD,
+    wider for a large fleet, never beyond one interval (so every feed is read in the first)."""
+    return min(interval, max(START_SPREAD, feeds / FIRST_POLLS_PER_SECOND))
 
 
 async def _sleep_until(stop: asyncio.Event, delay: float) -> None:
@@ -1532,6 +1544,7 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextI
                 max_interval=settings.max_interval, history=settings.history,
                 failure_threshold=settings.failure_threshold, limiter=limiter,
                 state=store.feed(feed.url) if store is not None else None, on_change=save,
+                start_spread=start_spread(len(settings.feeds), settings.interval),
             )
             for feed in settings.feeds
         ]

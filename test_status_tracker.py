@@ -718,9 +718,36 @@ async def test_run_polls_on_schedule_and_honours_cache_max_age(server: FeedServe
     await mon.run(stop, sleep=fake_sleep)
     assert len(delays) == 3 and mon.stats.polls == 2
     assert 0 <= delays[0] <= 5  # random start offset within the spread
-    assert 240 <= delays[1] <= 240.5  # max-age 300 minus Age 60, plus a little jitter
+    assert 239.9 <= delays[1] <= 240.5  # max-age 300 minus Age 60, plus a little jitter
     server.routes["/feed"].headers = {"Cache-Control": "max-age=99999"}
     assert await mon.poll() and 250 <= mon.next_delay <= 250.5  # clamped to --max-interval
+
+
+async def test_the_next_poll_is_counted_from_the_start_of_a_slow_poll(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    server.routes["/feed"] = Route(body=atom(OPENAI_RESOLVED))
+    stop, delays, clock = asyncio.Event(), [], [1000.0]
+    mon = monitor(session, server.url("/feed"), Spy(), interval=30, start_spread=0)
+    real_poll = mon.poll
+
+    async def slow_poll() -> bool:
+        clock[0] += 7  # this poll waited 7 s behind other feeds
+        return await real_poll()
+
+    async def fake_sleep(delay: float) -> None:
+        delays.append(delay)
+        stop.set()
+
+    mon.poll = slow_poll  # type: ignore[method-assign]
+    await mon.run(stop, sleep=fake_sleep, clock=lambda: clock[0])
+    assert delays == [pytest.approx(mon.next_delay - 7)] and 23 <= delays[0] <= 23.5
+
+
+def test_a_large_fleet_spreads_its_first_polls_within_one_interval() -> None:
+    assert st.start_spread(10, 60) == 5
+    assert st.start_spread(10_000, 60) == 50
+    assert st.start_spread(10_000, 15) == 15
+    assert st.start_spread(10, 2) == 2
 
 
 async def test_http_410_stops_the_feed_for_good(server: FeedServer,

@@ -298,7 +298,8 @@ async def run_tracker(port: int, args: argparse.Namespace) -> dict[str, Any]:
         for kind in ("sp", "io"):
             monitors[kind] = [
                 st.StatusPageMonitor(f"{kind}{i}", url, session, callback,
-                                     interval=args.interval, limiter=limiter)
+                                     interval=args.interval, limiter=limiter,
+                                     start_spread=st.start_spread(args.feeds, args.interval))
                 for i, url in enumerate(urls(port, kind, half))]
         sample = {kind: monitors[kind][: args.sample] for kind in monitors}
         cold = await measure(lambda: asyncio.gather(
