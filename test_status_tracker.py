@@ -1207,6 +1207,32 @@ async def test_restart_reports_nothing_twice_and_everything_missed_while_stopped
         None, 'W/"1"', 'W/"1"', 'W/"2"']
 
 
+async def test_every_save_in_a_long_run_writes_the_latest_state_of_each_feed(
+        tmp_path: Path) -> None:
+    store = st.StateStore(tmp_path / "state.json")
+    other = "https://other.test/feed"
+    store.feed(other).first_sight = False
+    with aioresponses() as mock:
+        mock.get(FEED_URL, body=atom(OPENAI_RESOLVED))
+        mock.get(FEED_URL, body=atom(OPENAI_ACTIVE, OPENAI_RESOLVED))
+        async with aiohttp.ClientSession() as session:
+            mon = monitor(session, FEED_URL, Spy(), state=store.feed(FEED_URL),
+                          on_change=store.save)
+            assert await mon.poll()
+            first = json.loads(store.path.read_text())
+            assert await mon.poll()
+    second = json.loads(store.path.read_text())
+    assert list(first["feeds"][FEED_URL]["incidents"]) == [
+        "https://status.openai.com//incidents/01KOLD"]
+    assert sorted(second["feeds"][FEED_URL]["incidents"]) == [
+        "https://status.openai.com//incidents/01KACTIVE",
+        "https://status.openai.com//incidents/01KOLD"]
+    assert set(second["feeds"]) == {FEED_URL, other}
+    reloaded = st.StateStore(store.path)
+    reloaded.load()
+    assert reloaded.feeds[FEED_URL].known == store.feeds[FEED_URL].known
+
+
 async def test_a_feed_added_since_the_last_run_is_treated_as_first_sight(
         tmp_path: Path, server: FeedServer) -> None:
     server.routes["/openai"] = Route(body=atom(OPENAI_RESOLVED))

@@ -478,8 +478,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--feeds", type=int, default=2000,
                         help="feeds served, half of each kind (default 2000)")
     parser.add_argument("--cycles", type=int, default=5, help="quiet cycles (default 5)")
-    parser.add_argument("--sample", type=int, default=40,
-                        help="feeds of each kind read cold and by the naive poller (default 40)")
+    parser.add_argument("--sample", type=int, default=20,
+                        help="feeds of each kind read cold and by the naive poller (default 20)")
     parser.add_argument("--interval", type=float, default=3.0,
                         help="poll interval while timing detection (default 3)")
     parser.add_argument("--per-host", type=int, default=64,
