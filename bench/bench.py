@@ -437,8 +437,28 @@ async def run_state(port: int, args: argparse.Namespace) -> dict[str, Any]:
             "load": load, "size": size, "whole_size": len(whole)}
 
 
+async def run_parse(port: int, args: argparse.Namespace) -> dict[str, Any]:
+    """What a parse costs: feedparser as it ships, without its HTML sanitiser (the tracker
+    reduces every field to plain text itself), and the tracker's whole parse_feed."""
+    async with new_session() as session:
+        bodies = [await (await session.get(u)).read()
+                  for kind in ("sp", "io") for u in urls(port, kind, args.sample)]
+    costs = {}
+    for name, parse in (
+            ("feedparser", lambda b: feedparser.parse(io.BytesIO(b))),
+            ("feedparser without sanitiser", lambda b: feedparser.parse(
+                io.BytesIO(b), sanitize_html=False, resolve_relative_uris=False)),
+            ("parse_feed", st.parse_feed)):
+        cpu = time.process_time()
+        for body in bodies:
+            parse(body)
+        costs[name] = (time.process_time() - cpu) / len(bodies)
+    return {"per_feed": costs, "kb": sum(map(len, bodies)) / len(bodies) / 1024}
+
+
 CONTENDERS: dict[str, Callable[[int, argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]]] = {
-    "floor": run_floor, "tracker": run_tracker, "naive": run_naive, "state": run_state}
+    "floor": run_floor, "tracker": run_tracker, "naive": run_naive, "state": run_state,
+    "parse": run_parse}
 
 
 def contender(name: str, port: int, args: argparse.Namespace, results: Any) -> None:
@@ -515,6 +535,10 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         f"write + fsync in a thread {state['write'] * 1000:.0f} ms; load at start "
         f"{state['load'] * 1000:.0f} ms",
     ]
+    parse = results["parse"]
+    lines.append(
+        f"one parse of a {parse['kb']:.0f} KB feed (CPU): " + ", ".join(
+            f"{name} {cost * 1000:.1f} ms" for name, cost in parse["per_feed"].items()))
     if tracker["missed"] or tracker["failures"]:
         lines.append(f"PROBLEM: changes never reported: {tracker['missed']}; "
                      f"failed polls: {tracker['failures']}")
