@@ -1622,6 +1622,7 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextI
             for monitor in monitors:
                 log.info("%s", monitor.stats.line(monitor.name))
             for sender in senders:
+                log.info("webhook %s: %d events delivered", sender.label, sender.delivered)
                 if sender.outbox:
                     log.warning("webhook %s: %d events still queued%s", sender.label,
                                 len(sender.outbox),

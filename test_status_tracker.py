@@ -1387,6 +1387,7 @@ async def test_the_outbox_survives_a_restart_and_is_delivered_after_it(
     settings.drain_seconds = 5
     assert await run_once(settings) == (0, "")
     assert receiver.events() == [("active", "Elevated error rates in ChatGPT")]
+    assert "webhook http://127.0.0.1/…: 1 events delivered" in caplog.text
     assert json.loads(settings.state.read_text())["outbox"] == {  # type: ignore[union-attr]
         server.url("/hook/SECRET-PATH"): []}
     assert "SECRET-PATH" not in caplog.text
