@@ -1370,6 +1370,7 @@ async def test_a_permanent_4xx_is_logged_once_with_the_reply_and_dropped(
 
 async def test_the_outbox_survives_a_restart_and_is_delivered_after_it(
         tmp_path: Path, server: FeedServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="status_tracker")
     receiver = Receiver(statuses=[503] * 1000)
     server.routes["/hook/SECRET-PATH"] = Route(handler=receiver)
     server.routes["/openai"] = Route(body=atom(OPENAI_ACTIVE))
