@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import hashlib
+import hmac
 import io
 import json
 import logging
@@ -956,13 +958,27 @@ ESCAPES = atom(incidentio_entry("01KESC", "Pwned &#x1b;[2J title \u202e", "Inves
                                 "ring&#7; \x1b]8;;http://evil.test\x07click\x1b]8;;\x07"))
 
 
+async def moved(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPMovedPermanently(location="/new-home")
+
+
+def first_full_then_empty() -> Route:
+    served = [atom(OPENAI_ACTIVE, OPENAI_RESOLVED)]
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=served.pop() if served else atom())
+
+    return Route(handler=handler)
+
+
 @dataclass
 class BadCase:
     route: Route
     reason: str  # what the tracker says, once
     min_delay: float = 10.0  # the interval: backoff never polls sooner
     max_delay: float = 100.0  # --max-interval
-    fails: bool = True
+    results: tuple[bool, ...] = (False, False, False)
+    down: bool = True  # three failures make a feed_down event
 
 
 BAD_CASES: dict[str, BadCase] = {
@@ -987,6 +1003,17 @@ BAD_CASES: dict[str, BadCase] = {
     "huge body": BadCase(Route(body=b"<feed>" + b" " * (2 * 1024 * 1024)),
                          "response larger than 1 MiB; abandoned"),
     "410": BadCase(Route(status=410), "gone (HTTP 410): the feed was removed; polling stopped"),
+    "a feed that drops to zero entries": BadCase(
+        first_full_then_empty(), "feed suddenly has no entries (had 2)",
+        results=(True, False, False), down=False),
+    # Not failures: the feed is read, and only what is said and scheduled is checked.
+    "301 to a new address": BadCase(
+        Route(handler=moved), "feed moved permanently to", min_delay=10, max_delay=10.5,
+        results=(True, True, True), down=False),
+    "entity-expansion payload": BadCase(Route(body=BILLION_LAUGHS), "", min_delay=10,
+                                        max_delay=10.5, results=(True, True, True), down=False),
+    "escape-sequence payload": BadCase(Route(body=ESCAPES), "", min_delay=10, max_delay=10.5,
+                                       results=(True, True, True), down=False),
 }
 
 
@@ -1002,6 +1029,7 @@ async def test_a_bad_server_is_survived_reported_once_and_never_stops_a_healthy_
         case_name: str) -> None:
     case = BAD_CASES[case_name]
     server.routes["/bad"] = case.route
+    server.routes["/new-home"] = Route(body=atom(OPENAI_RESOLVED))
     server.routes["/healthy"] = Route(body=atom(OPENAI_RESOLVED))
     bad_spy, healthy_spy = Spy(), Spy()
     timeout = aiohttp.ClientTimeout(total=5, sock_connect=2, sock_read=0.2)
@@ -1013,13 +1041,24 @@ async def test_a_bad_server_is_survived_reported_once_and_never_stops_a_healthy_
     server.routes["/healthy"].body = atom(OPENAI_ACTIVE, OPENAI_RESOLVED)
     results += [await poll_pair(bad, healthy) for _ in range(2)]
 
-    assert results == [False, False, False] if not bad.gone else results[0] is False
+    assert tuple(results) == case.results
     assert case.min_delay <= bad.next_delay <= case.max_delay
     warnings = [r.getMessage() for r in caplog.records
                 if r.levelno >= logging.WARNING and r.getMessage().startswith("Example: ")]
-    assert len(warnings) == 1 and case.reason in warnings[0], warnings
-    assert bad_spy.kinds() == [("feed_down", warnings[0].removeprefix("Example: "))]
-    assert bad.state.known == {}  # a broken read never counts as "no incidents"
+    if case.reason:
+        assert len(warnings) == 1 and case.reason in warnings[0], warnings
+    else:
+        assert warnings == []
+    downs = [(k, e) for k, e in bad_spy.kinds() if k == "feed_down"]
+    assert downs == ([("feed_down", warnings[0].removeprefix("Example: "))] if case.down else [])
+    if not case.results[0]:
+        assert bad.state.known == {}  # a broken read never counts as "no incidents"
+    printed = io.StringIO()
+    for event in bad_spy.events:
+        st.ConsolePrinter(printed)(event)
+        printed.write(st.webhook_body("https://hooks.example.test/x", event))
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]",
+                         printed.getvalue())
     assert healthy_spy.kinds() == [("new", "Elevated error rates in ChatGPT")]
 
 
@@ -1347,8 +1386,8 @@ async def test_a_receiver_that_fails_twice_gets_every_event_once_in_order(
     assert receiver.attempts == 5
     assert len(delays) == 2 and delays[1] >= 1  # 429 Retry-After: 1
     for body, headers in zip(receiver.bodies, receiver.headers, strict=True):
-        assert headers["X-Status-Tracker-Signature"] == st.sign("s3cret", body)
-        assert headers["X-Status-Tracker-Signature"].startswith("sha256=")
+        expected = hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+        assert headers["X-Status-Tracker-Signature"] == f"sha256={expected}"
     assert "TOKEN123" not in caplog.text
     assert caplog.text.count("webhook http://127.0.0.1/…: HTTP 500; will retry") == 1
 

@@ -442,7 +442,7 @@ async def run_parse(port: int, args: argparse.Namespace) -> dict[str, Any]:
     reduces every field to plain text itself), and the tracker's whole parse_feed."""
     async with new_session() as session:
         bodies = [await (await session.get(u)).read()
-                  for kind in ("sp", "io") for u in urls(port, kind, min(args.sample, 10))]
+                  for kind in ("sp", "io") for u in urls(port, kind, min(args.sample, 5))]
     parsers: dict[str, Callable[[bytes], object]] = {
         "feedparser": lambda b: feedparser.parse(io.BytesIO(b)),
         "feedparser without sanitiser": lambda b: feedparser.parse(
@@ -553,7 +553,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--feeds", type=int, default=2000,
                         help="feeds served, half of each kind (default 2000)")
-    parser.add_argument("--cycles", type=int, default=5, help="quiet cycles (default 5)")
+    parser.add_argument("--cycles", type=int, default=3, help="quiet cycles (default 3)")
     parser.add_argument("--sample", type=int, default=20,
                         help="feeds of each kind read cold and by the naive poller (default 20)")
     parser.add_argument("--interval", type=float, default=3.0,
