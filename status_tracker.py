@@ -799,7 +799,7 @@ class StatusPageMonitor:
         state = self.state
         if result.moved_to and result.moved_to != self.url:
             log.warning("%s: feed moved permanently to %s; polling the new address "
-                        "(update your feed list)", self.name, result.moved_to)
+                        "(update your feed list)", self.name, clean_text(result.moved_to))
             self.url = result.moved_to
         before = (state.etag, state.last_modified)
         # Validators are refreshed from every 200 and 304 (http.md 2): a stale one never heals.
