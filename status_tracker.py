@@ -1105,19 +1105,51 @@ class StateStore:
         self._lock_handle: IO[bytes] | None = None
         self._save_lock = asyncio.Lock()
         self._requested = 0  # save() calls so far
+        self._lost_lock = False
         self._written = 0  # the last of those calls whose changes are on disk
         self.replace: Callable[[str, Path], None] = os.replace
 
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
     def acquire(self) -> None:
         """Take the lock file beside the state file (the state file itself gets renamed over)."""
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        handle = open(lock_path, "a+b")  # noqa: SIM115 -- held open for the whole run
+        handle = open(self.lock_path, "a+b")  # noqa: SIM115 -- held open for the whole run
         if not _lock(handle):
             handle.close()
             raise StateLockedError(
                 f"state file {self.path} is in use by another status_tracker "
-                f"(lock {lock_path} is held); stop that one or use another --state")
+                f"(lock {self.lock_path} is held); stop that one or use another --state")
         self._lock_handle = handle
+
+    def _still_owner(self) -> bool:
+        """Whether the lock file on disk is still the one this process holds.
+
+        Deleting the lock file of a running tracker lets a second one lock a new file, and
+        both would write the state. Checked before every write: a deleted lock is taken
+        again; one that another process took means this one stops writing, loudly.
+        """
+        if self._lost_lock:
+            return False
+        if self._lock_handle is None:
+            return True  # not locked by design (a store used without acquire, as in tests)
+        try:
+            same = os.stat(self.lock_path).st_ino == os.fstat(self._lock_handle.fileno()).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return True
+        self.release()
+        try:
+            self.acquire()
+        except (StateLockedError, OSError):
+            self._lost_lock = True
+            log.critical("lock file %s was removed and another status_tracker took %s: this "
+                         "one no longer writes it", self.lock_path, self.path)
+            return False
+        log.warning("lock file %s was removed while running; took it again", self.lock_path)
+        return True
 
     def release(self) -> None:
         if self._lock_handle is not None:
@@ -1190,6 +1222,8 @@ class StateStore:
             if self._written >= wanted:
                 return
             covered = self._requested
+            if not self._still_owner():
+                return
             pieces = self.pieces(_wall_clock())
             await asyncio.to_thread(write_atomic, self.path, pieces, replace=self.replace)
             self._written = covered

@@ -1295,6 +1295,8 @@ async def test_a_crash_between_temp_file_and_rename_leaves_the_old_state_intact(
         st.write_atomic(path, '{"version": 1, "feeds": {"new": 1}}', replace=crash)
     assert path.read_text() == '{"version": 1, "feeds": {}}'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
+    if sys.platform != "win32":
+        assert path.stat().st_mode & 0o777 == 0o600  # webhook URLs in it carry tokens
     (tmp_path / ".state.json.abc.tmp").write_text("half")  # as a hard crash would leave it
     st.StateStore(path).load()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
@@ -1338,6 +1340,32 @@ async def test_a_second_process_on_the_same_state_file_refuses_to_start(
     assert f"status_tracker.py: error: state file {path} is in use by another status_tracker" \
         in capsys.readouterr().err
     st.StateStore(path).acquire()  # free again once the owner let go
+
+
+async def test_a_deleted_lock_file_is_taken_again_or_writing_stops_loudly(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "state.json"
+    first = st.StateStore(path)
+    first.acquire()
+    first.feed("https://a.test/feed").first_sight = False
+    first.lock_path.unlink()
+    await first.save()  # nobody else took it: this process locks a new file and writes
+    assert "was removed while running; took it again" in caplog.text
+    assert json.loads(path.read_text())["feeds"] == {
+        "https://a.test/feed": {"etag": None, "last_modified": None, "fingerprint": None,
+                                "entries": 0, "incidents": {}}}
+    first.lock_path.unlink()
+    second = st.StateStore(path)
+    second.acquire()  # a second tracker started in the gap
+    before = path.read_text()
+    first.feed("https://b.test/feed").first_sight = False
+    await first.save()
+    await first.save()
+    assert path.read_text() == before
+    [record] = [r for r in caplog.records if r.levelno == logging.CRITICAL]
+    assert "another status_tracker took" in record.getMessage()
+    second.release()
+    first.release()
 
 
 def test_webhook_payloads_are_shaped_for_slack_discord_and_generic_receivers() -> None:
