@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import feedparser
 import pytest
 from aiohttp import web
 from aioresponses import aioresponses
@@ -537,13 +538,13 @@ FEED_URL = "https://status.example.test/history.atom"
 def parse_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts feedparser calls made by the tracker."""
     calls: list[int] = []
-    real = st.feedparser.parse
+    real = feedparser.parse
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(st.feedparser, "parse", counting)
+    monkeypatch.setattr(feedparser, "parse", counting)
     return calls
 
 
@@ -692,7 +693,8 @@ async def test_a_bug_that_kills_a_monitor_is_reported_loudly(
         session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture) -> None:
     class Buggy(st.StatusPageMonitor):
         async def run(self, stop: asyncio.Event,
-                      sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
+                      sleep: Callable[[float], Awaitable[None]] | None = None,
+                      clock: Callable[[], float] | None = None) -> None:
             raise ZeroDivisionError("oops")
 
     buggy = Buggy("Buggy", "http://127.0.0.1:9/", session, Spy())
