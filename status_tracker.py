@@ -1315,7 +1315,7 @@ class WebhookSender:
             reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
             return self._retry(reason, None)
         if 200 <= status < 300:
-            self.outbox.pop(0)
+            self._settle(entry)
             self.delivered += 1
             if self.failing is not None:
                 log.warning("webhook %s: delivering again", self.label)
@@ -1325,8 +1325,14 @@ class WebhookSender:
             return self._retry(f"HTTP {status}", retry_after)
         log.error("webhook %s: HTTP %d, dropping event %s: %s", self.label, status,
                   entry["event_id"], clean_text(text)[:200])
-        self.outbox.pop(0)
+        self._settle(entry)
         return None
+
+    def _settle(self, entry: dict[str, str]) -> None:
+        # By identity: while the POST was in flight, a full outbox may already have dropped
+        # this entry, and popping blindly would then lose the next, undelivered one.
+        if self.outbox and self.outbox[0] is entry:
+            self.outbox.pop(0)
 
     def _retry(self, reason: str, retry_after: float | None) -> float:
         self.failures += 1

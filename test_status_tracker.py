@@ -1512,6 +1512,25 @@ def test_a_config_error_names_the_file_and_key_and_exits_2(
     assert message in capsys.readouterr().err
 
 
+async def test_an_event_dropped_by_a_full_outbox_during_delivery_takes_no_other_with_it(
+        server: FeedServer, session: aiohttp.ClientSession,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(st, "MAX_OUTBOX", 2)
+    outbox: list[dict[str, str]] = []
+    sender = st.WebhookSender(server.url("/hook"), session, outbox)
+    events = [st.IncidentEvent("F", "new", incident(id=f"i{n}")) for n in range(3)]
+
+    async def slow_receiver(request: web.Request) -> web.StreamResponse:
+        sender(events[2])  # arrives while the head is in flight; the full outbox drops it
+        return web.Response(text="ok")
+
+    server.routes["/hook"] = Route(handler=slow_receiver)
+    sender(events[0])
+    sender(events[1])
+    assert await sender.send_next() is None
+    assert [e["event_id"] for e in outbox] == [events[1].event_id, events[2].event_id]
+
+
 def test_the_outbox_is_bounded_and_says_what_it_dropped(
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr(st, "MAX_OUTBOX", 2)
