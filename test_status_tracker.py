@@ -9,11 +9,13 @@ import hmac
 import io
 import json
 import logging
+import os
 import random
 import re
 import signal
 import sys
 import threading
+import types
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -1368,6 +1370,52 @@ async def test_a_deleted_lock_file_is_taken_again_or_writing_stops_loudly(
     assert "another status_tracker took" in record.getMessage()
     second.release()
     first.release()
+
+
+def test_the_windows_lock_path_refuses_a_second_owner(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """msvcrt only exists on Windows: a stand-in with its semantics (a locked byte range
+    refuses another handle) exercises the branch here."""
+    held: set[tuple[int, int]] = set()
+
+    class FakeMsvcrt(types.ModuleType):
+        LK_NBLCK = 2
+
+        def locking(self, fd: int, mode: int, nbytes: int) -> None:
+            info = os.fstat(fd)
+            if mode != self.LK_NBLCK or nbytes != 1 or (info.st_dev, info.st_ino) in held:
+                raise OSError(36, "Resource deadlock avoided")
+            held.add((info.st_dev, info.st_ino))
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setitem(sys.modules, "msvcrt", FakeMsvcrt("msvcrt"))
+    first, second = st.StateStore(tmp_path / "s.json"), st.StateStore(tmp_path / "s.json")
+    first.acquire()
+    with pytest.raises(st.StateLockedError, match="is in use by another status_tracker"):
+        second.acquire()
+    first.release()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="sends itself a POSIX SIGTERM")
+async def test_sigterm_still_stops_the_tracker_without_loop_signal_handlers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows' event loops have no add_signal_handler: SIGTERM then goes through
+    signal.signal and is handed to the loop thread-safely."""
+    loop = asyncio.get_running_loop()
+
+    def unsupported(*args: Any) -> None:
+        raise NotImplementedError
+
+    monkeypatch.setattr(loop, "add_signal_handler", unsupported)
+    before = signal.getsignal(signal.SIGTERM)
+    stop, interrupted = asyncio.Event(), list[bool]()
+    undo = st._install_signal_handlers(stop, interrupted)
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.wait_for(stop.wait(), 5)
+    finally:
+        undo()
+    assert interrupted == [] and signal.getsignal(signal.SIGTERM) == before
 
 
 def test_webhook_payloads_are_shaped_for_slack_discord_and_generic_receivers() -> None:
