@@ -801,23 +801,16 @@ class StatusPageMonitor:
             log.warning("%s: feed moved permanently to %s; polling the new address "
                         "(update your feed list)", self.name, clean_text(result.moved_to))
             self.url = result.moved_to
-        before = (state.etag, state.last_modified)
-        # Validators are refreshed from every 200 and 304 (http.md 2): a stale one never heals.
-        if result.etag is not None:
-            state.etag = result.etag
-        if result.last_modified is not None:
-            state.last_modified = result.last_modified
-        changed = (state.etag, state.last_modified) != before
         state.last_polled = now
-        if result.status == 304 or result.body is None:
+        if result.body is None:
             self.stats.not_modified += 1
             log.debug("%s: not modified", self.name)
-            return changed
+            return self._refresh_validators(result)
         self.stats.bytes += len(result.body)
         fingerprint = body_fingerprint(result.body)
         if fingerprint == state.fingerprint and not state.first_sight:
             log.debug("%s: body unchanged apart from the feed date; not parsed", self.name)
-            return changed
+            return self._refresh_validators(result)
         self.stats.parses += 1
         try:
             if len(result.body) > INLINE_PARSE_LIMIT:
@@ -838,9 +831,25 @@ class StatusPageMonitor:
         state.first_sight = False
         state.fingerprint = fingerprint
         state.entries = len(incidents)
+        self._refresh_validators(result)
         for kind, incident in changes:
             await self._emit(IncidentEvent(self.name, kind, incident))
         return True
+
+    def _refresh_validators(self, result: FetchResult) -> bool:
+        """Keep the validators a response carried; True when they changed.
+
+        Refreshed from every 304 and every 200 (http.md 2: a stale one never heals), but from
+        a 200 only once its body was read: the validators of a body that failed to parse
+        would earn a 304 next time, and the whole document would never be read.
+        """
+        state = self.state
+        before = (state.etag, state.last_modified)
+        if result.etag is not None:
+            state.etag = result.etag
+        if result.last_modified is not None:
+            state.last_modified = result.last_modified
+        return (state.etag, state.last_modified) != before
 
     def _check_not_emptied(self, incidents: list[Incident]) -> None:
         # An empty feed is normal (Azure when all is well), but a sudden drop from N entries to

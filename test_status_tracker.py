@@ -580,6 +580,24 @@ async def test_validators_are_sent_back_verbatim_and_refreshed_from_every_304(
     assert spy.events == []
 
 
+async def test_validators_of_a_body_that_failed_to_parse_are_not_kept() -> None:
+    """Otherwise the next poll gets a 304 for the broken body, counts as recovered, and the
+    whole document is never read until the feed changes again."""
+    whole = atom(OPENAI_ACTIVE, OPENAI_RESOLVED)
+    spy = Spy()
+    with aioresponses() as mock:
+        mock.get(FEED_URL, body=atom(OPENAI_RESOLVED), headers={"ETag": '"v1"'})
+        mock.get(FEED_URL, body=whole[:-300], headers={"ETag": '"v2"'})  # cut off in transit
+        mock.get(FEED_URL, body=whole, headers={"ETag": '"v2"'})
+        async with aiohttp.ClientSession() as session:
+            mon = monitor(session, FEED_URL, spy)
+            assert [await mon.poll() for _ in range(3)] == [True, False, True]
+        headers = sent_headers(mock)
+    assert [h.get("If-None-Match") for h in headers] == [None, '"v1"', '"v1"']
+    assert spy.kinds() == [("new", "Elevated error rates in ChatGPT")]
+    assert mon.state.etag == '"v2"'
+
+
 async def test_a_feed_without_validators_is_parsed_only_when_an_entry_changes(
         parse_calls: list[int]) -> None:
     spy = Spy()
