@@ -645,24 +645,24 @@ async def fetch(
     try:
         async with session.get(url, headers=headers, timeout=timeout,
                                allow_redirects=True) as resp:
-            moved_to = None
-            if resp.history and all(r.status in (301, 308) for r in resp.history):
-                moved_to = str(resp.url)
-            status = resp.status
-            if status == 304:
-                return FetchResult(304, None, resp.headers.get("ETag"),
-                                   resp.headers.get("Last-Modified"),
-                                   freshness_seconds(resp.headers, now), moved_to)
-            body = bytearray()
-            async for chunk in resp.content.iter_chunked(64 * 1024):
-                body.extend(chunk)
-                if len(body) > max_body:
-                    raise FeedError(f"response larger than {max_body // (1024 * 1024)} MiB; "
-                                    "abandoned")
-            _raise_for_status(status, resp.headers, bytes(body[:4096]), now)
-            return FetchResult(status, bytes(body), resp.headers.get("ETag"),
+            body: bytes | None = None
+            if resp.status == 200:
+                data = bytearray()
+                async for chunk in resp.content.iter_chunked(64 * 1024):
+                    data.extend(chunk)
+                    if len(data) > max_body:
+                        raise FeedError(f"response larger than {max_body // (1024 * 1024)} "
+                                        "MiB; abandoned")
+                body = bytes(data)
+                _check_feed_body(resp.headers.get("Content-Type", ""), body[:4096])
+            elif resp.status != 304:
+                # Only the start of an error page is looked at: never download all of it.
+                _raise_for_status(resp.status, resp.headers, await resp.content.read(4096), now)
+            permanent = resp.history and all(r.status in (301, 308) for r in resp.history)
+            return FetchResult(resp.status, body, resp.headers.get("ETag"),
                                resp.headers.get("Last-Modified"),
-                               freshness_seconds(resp.headers, now), moved_to)
+                               freshness_seconds(resp.headers, now),
+                               str(resp.url) if permanent else None)
     except FeedError:
         raise
     except TimeoutError:
@@ -678,7 +678,8 @@ async def fetch(
 
 
 def _raise_for_status(status: int, headers: Mapping[str, str], head: bytes,
-                      now: datetime) -> None:
+                      now: datetime) -> typing.NoReturn:
+    """The one-line reason for a response that is neither 200 nor 304."""
     if status == 410:
         raise FeedError("gone (HTTP 410): the feed was removed; polling stopped", gone=True)
     retry_after = retry_after_seconds(headers.get("Retry-After"), now)
@@ -690,8 +691,11 @@ def _raise_for_status(status: int, headers: Mapping[str, str], head: bytes,
         raise FeedError(f"blocked by bot protection (HTTP {status})", retry_after=retry_after)
     if status >= 400:
         raise FeedError(f"HTTP {status}", retry_after=retry_after if status in (429, 503) else None)
-    if status != 200:
-        raise FeedError(f"unexpected HTTP {status}")
+    raise FeedError(f"unexpected HTTP {status}")
+
+
+def _check_feed_body(content_type: str, head: bytes) -> None:
+    """A 200 must carry a feed: an empty body or an HTML page is an error, not "all clear"."""
     if not head.strip():
         raise FeedError("empty response")
     if _looks_like_html(content_type, head) and b"<rss" not in head and b"<feed" not in head:

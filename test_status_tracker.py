@@ -1007,6 +1007,8 @@ BAD_CASES: dict[str, BadCase] = {
     "slow drip past the read timeout": BadCase(Route(handler=slow_drip), "timed out"),
     "connection reset": BadCase(Route(handler=connection_reset), "connection failed"),
     "500": BadCase(Route(status=500, body=b"Internal Server Error"), "HTTP 500"),
+    "500 with a huge error page (only its start is read)": BadCase(
+        Route(status=500, body=b"<p>oops</p>" + b" " * (3 * 1024 * 1024)), "HTTP 500"),
     "429 with Retry-After seconds": BadCase(
         Route(status=429, headers={"Retry-After": "70"}), "HTTP 429", min_delay=70),
     "503 with Retry-After as a date past the ceiling": BadCase(
