@@ -553,7 +553,7 @@ def _iso(value: datetime | None) -> str | None:
 def redact_url(url: str) -> str:
     """Scheme and host only: webhook URLs carry their secret in the path or query."""
     parts = urllib.parse.urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or ''}/…" if parts.path.strip("/") else url
+    return f"{parts.scheme}://{parts.hostname or ''}/…"
 
 
 def _http_date_delay(value: str, now: datetime) -> float | None:

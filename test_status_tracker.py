@@ -1599,6 +1599,17 @@ async def test_an_event_dropped_by_a_full_outbox_during_delivery_takes_no_other_
     assert [e["event_id"] for e in outbox] == [events[1].event_id, events[2].event_id]
 
 
+@pytest.mark.parametrize("url", [
+    "https://hooks.slack.com/services/T0/B0/SECRET",
+    "https://example.test/?token=SECRET",
+    "https://user:SECRET@example.test",
+    "https://example.test/#SECRET",
+])
+def test_a_webhook_url_in_logs_shows_scheme_and_host_only(url: str) -> None:
+    assert "SECRET" not in st.redact_url(url)
+    assert st.redact_url(url).startswith(url.split(":")[0] + "://")
+
+
 def test_the_outbox_is_bounded_and_says_what_it_dropped(
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr(st, "MAX_OUTBOX", 2)
