@@ -32,6 +32,7 @@ import inspect
 import io
 import json
 import logging
+import math
 import os
 import random
 import re
@@ -1463,11 +1464,13 @@ _CONFIG_KEYS = {"interval", "max_interval", "per_host", "failure_threshold", "hi
 
 
 def _config_number(where: str, value: object, *, whole: bool = False) -> float:
-    ok = isinstance(value, int) if whole else isinstance(value, int | float)
-    if not ok or isinstance(value, bool) or value < 0 or (whole and value < 1):  # type: ignore[operator]
-        kind = "a whole number >= 1" if whole else "a number >= 0"
-        raise ConfigError(f"{where}: expected {kind}, got {value!r}")
-    return float(value)  # type: ignore[arg-type]
+    # TOML booleans are ints to Python, and TOML allows nan and inf: all three are mistakes.
+    number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if number is not None and math.isfinite(number) and number >= (1 if whole else 0) and (
+            not whole or isinstance(number, int)):
+        return float(number)
+    kind = "a whole number >= 1" if whole else "a number >= 0"
+    raise ConfigError(f"{where}: expected {kind}, got {value!r}")
 
 
 def load_config(path: Path) -> dict[str, Any]:

@@ -1565,6 +1565,10 @@ interval = 30
 
 @pytest.mark.parametrize(("text", "message"), [
     ("interval = -3", "tracker.toml: interval: expected a number >= 0, got -3"),
+    ("interval = nan", "tracker.toml: interval: expected a number >= 0, got nan"),
+    ("max_interval = inf", "tracker.toml: max_interval: expected a number >= 0, got inf"),
+    ("per_host = 2.5", "tracker.toml: per_host: expected a whole number >= 1, got 2.5"),
+    ("history = true", "tracker.toml: history: expected a whole number >= 1, got True"),
     ("intervall = 3", "tracker.toml: intervall: unknown key"),
     ("[[feeds]]\nname = 'A'\nurl = 'nope'", "tracker.toml: feeds[0].url: not an http(s) URL"),
     ("[[feeds]]\nurl = 'https://a.test/'", "tracker.toml: feeds[0].name: missing or empty"),
@@ -1574,8 +1578,9 @@ interval = 30
 def test_a_config_error_names_the_file_and_key_and_exits_2(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str) -> None:
     path = write_config(tmp_path, text)
+    # --once and a refused local feed: a config wrongly accepted fails fast, never hangs.
     with pytest.raises(SystemExit) as exit_info:
-        st.main(["--config", str(path)])
+        st.main(["--config", str(path), "--once", "--feed", "X=http://127.0.0.1:9/feed"])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
 
