@@ -913,12 +913,17 @@ def test_cli_rejects_bad_arguments_with_one_line_and_exit_2(
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 @pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
 async def test_cli_reports_a_change_between_polls_and_stops_cleanly_on_a_signal(
-        server: FeedServer, signum: int, exit_code: int) -> None:
+        server: FeedServer, tmp_path: Path, signum: int, exit_code: int) -> None:
     gh_v1 = atom(statuspage_entry(1, "Git operations degraded", [INVESTIGATING]))
     server.routes["/openai"] = Route(body=atom(OPENAI_RESOLVED))
     server.routes["/github"] = Route(body=gh_v1, headers={"ETag": 'W/"gh1"'})
+    # Sends half a body and then nothing: its request is still in flight at the signal, and
+    # the 15 s read timeout is far beyond the 5 s this test waits for the exit.
+    server.routes["/hang"] = Route(handler=slow_drip)
+    state = tmp_path / "state.json"
     proc = await asyncio.create_subprocess_exec(
         sys.executable, str(HERE / "status_tracker.py"), "--interval", "0.2",
+        "--state", str(state), "--feed", f"Hang={server.url('/hang')}",
         "--feed", f"OpenAI={server.url('/openai')}", "--feed", f"GitHub={server.url('/github')}",
         cwd=HERE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
@@ -945,6 +950,11 @@ async def test_cli_reports_a_change_between_polls_and_stops_cleanly_on_a_signal(
     assert "Event:    New incident" in out and "Event:    Update" in out
     assert out.count("Incident: Elevated error rates in ChatGPT") == 1
     assert re.search(r"GitHub: \d+ polls, [1-9]\d* not modified \(304\)", err), err
+    assert "Hang: 1 polls, 0 not modified (304), 0 bytes received" in err
+    saved = json.loads(state.read_text())
+    assert set(saved["feeds"]) == {server.url("/openai"), server.url("/github")}
+    assert "https://status.openai.com//incidents/01KACTIVE" in saved["feeds"][
+        server.url("/openai")]["incidents"]
 
 
 # --- Reliability: every bad server, with a healthy feed polled alongside ---
@@ -1296,6 +1306,16 @@ async def test_every_save_in_a_long_run_writes_the_latest_state_of_each_feed(
     assert reloaded.feeds[FEED_URL].known == store.feeds[FEED_URL].known
 
 
+def test_a_feed_no_longer_polled_for_30_days_leaves_the_state_file(tmp_path: Path) -> None:
+    store = st.StateStore(tmp_path / "state.json")
+    for url, days in (("https://kept.test/feed", 29), ("https://gone.test/feed", 31)):
+        store.feed(url).first_sight = False
+        store.feed(url).last_polled = NOW - timedelta(days=days)
+    store.feed("https://never-read.test/feed")
+    saved = json.loads("".join(store.pieces(NOW)))
+    assert list(saved["feeds"]) == ["https://kept.test/feed"]
+
+
 async def test_a_feed_added_since_the_last_run_is_treated_as_first_sight(
         tmp_path: Path, server: FeedServer) -> None:
     server.routes["/openai"] = Route(body=atom(OPENAI_RESOLVED))
@@ -1488,6 +1508,32 @@ async def test_a_receiver_that_fails_twice_gets_every_event_once_in_order(
         assert headers["X-Status-Tracker-Signature"] == f"sha256={expected}"
     assert "TOKEN123" not in caplog.text
     assert caplog.text.count("webhook http://127.0.0.1/…: HTTP 500; will retry") == 1
+
+
+@pytest.mark.parametrize(("status", "kept"), [
+    (408, True), (429, True), (500, True), (503, True),
+    (400, False), (401, False), (404, False), (301, False),
+])
+async def test_which_webhook_replies_are_retried_and_which_drop_the_event(
+        server: FeedServer, session: aiohttp.ClientSession, status: int, kept: bool) -> None:
+    async def reply(request: web.Request) -> web.StreamResponse:
+        return web.Response(status=status, headers={"Location": "/elsewhere"})
+
+    server.routes["/hook"] = Route(handler=reply)
+    outbox: list[dict[str, str]] = []
+    sender = st.WebhookSender(server.url("/hook"), session, outbox)
+    sender(st.IncidentEvent("F", "new", incident()))
+    delay = await sender.send_next()
+    assert (delay is not None, len(outbox)) == ((True, 1) if kept else (False, 0))
+
+
+async def test_a_receiver_that_cannot_be_reached_keeps_the_event_for_a_retry(
+        session: aiohttp.ClientSession) -> None:
+    outbox: list[dict[str, str]] = []
+    sender = st.WebhookSender("http://127.0.0.1:9/hook", session, outbox)  # nothing listens
+    sender(st.IncidentEvent("F", "new", incident()))
+    delay = await sender.send_next()
+    assert delay is not None and 1 <= delay <= st.WEBHOOK_MAX_DELAY and len(outbox) == 1
 
 
 async def test_a_permanent_4xx_is_logged_once_with_the_reply_and_dropped(
