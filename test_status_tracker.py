@@ -313,6 +313,9 @@ def test_parse_statuspage_step_times_convert_zones_and_infer_the_year() -> None:
     [inc] = st.parse_feed(atom(statuspage_entry(1, "New year", [step],
                                                 updated="2027-01-01T08:00:00Z")))
     assert inc.steps[0].at == datetime(2027, 1, 1, 7, 50, tzinfo=UTC)
+    [inc] = st.parse_feed(atom(statuspage_entry(1, "Zone", [
+        ("Dec 31, 23:50 XYZT", "Investigating", "Unknown zone.")], updated="2027-01-01T08:00:00Z")))
+    assert inc.steps[0].at is None and st._at_step(inc, inc.steps[0]).updated == inc.updated
     old = ("Dec 30, 10:00 UTC", "Investigating", "Last year.")
     [inc] = st.parse_feed(atom(statuspage_entry(1, "x", [old], updated="2027-01-02T00:00:00Z")))
     assert inc.steps[0].at == datetime(2026, 12, 30, 10, 0, tzinfo=UTC)
@@ -772,6 +775,15 @@ def test_a_large_fleet_spreads_its_first_polls_within_one_interval() -> None:
     assert st.start_spread(10_000, 60) == 50
     assert st.start_spread(10_000, 15) == 15
     assert st.start_spread(10, 2) == 2
+
+
+def test_freshness_comes_from_max_age_minus_age_else_expires_against_the_server_date() -> None:
+    assert st.freshness_seconds({"Cache-Control": "public, max-age=300", "Age": "60"}, NOW) == 240
+    assert st.freshness_seconds({"Expires": "Tue, 03 Nov 2026 15:02:00 GMT",
+                                 "Date": "Tue, 03 Nov 2026 15:01:00 GMT"}, NOW) == 60
+    assert st.freshness_seconds({"Expires": "Tue, 03 Nov 2026 15:02:00 GMT"}, NOW) == 120
+    assert st.freshness_seconds({"Cache-Control": "no-cache, max-age=300"}, NOW) is None
+    assert st.freshness_seconds({"Expires": "0"}, NOW) is None
 
 
 async def test_http_410_stops_the_feed_for_good(server: FeedServer,
