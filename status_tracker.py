@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import email.utils
@@ -30,19 +31,24 @@ import hmac
 import html.parser
 import inspect
 import io
+import itertools
 import json
 import logging
 import math
 import os
+import queue
 import random
 import re
 import signal
+import stat
 import sys
 import tempfile
+import threading
 import time
 import tomllib
 import typing
 import urllib.parse
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -89,7 +95,15 @@ FORGET_AFTER = timedelta(days=30)  # how long an incident that left the feed is 
 CONSOLE_MESSAGE = 600  # characters of the message shown on the console
 CLOSED_STATUSES = frozenset({"resolved", "completed", "postmortem"})
 _NO_TIME = datetime.min.replace(tzinfo=UTC)  # sorts undated entries first
-EXIT_OK, EXIT_FEED_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+MIN_INTERVAL = 0.5  # shortest --interval: 0 polled one feed 1,300 times a second
+ONCE_POLL_SECONDS = 60.0  # --once: polls still running after this are abandoned as failed
+ONCE_DRAIN_SECONDS = 30.0  # --once: then webhook deliveries get this long before exit
+STOP_FLUSH_SECONDS = 1.0  # after a stop, how long queued console output may take to drain
+CONSOLE_BACKLOG = 1000  # events held for a stdout nobody reads before newer ones are dropped
+PARSE_THREADS = 2  # large feeds parsed at once off the loop (one per core here)
+MAX_CONFIG_BYTES = 1024 * 1024
+# 70 is EX_SOFTWARE (sysexits.h): a bug stopped a task, so a supervisor should restart us.
+EXIT_OK, EXIT_FEED_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
 
 
 class FeedError(Exception):
@@ -176,6 +190,10 @@ class FeedState:
     known: dict[str, Seen] = field(default_factory=dict)
     first_sight: bool = True
     last_polled: datetime | None = None
+    # Consecutive failed polls and whether feed_down was sent: kept in the state file so that
+    # cron mode (--once --state) reports a feed down after as many failed reads as watch mode.
+    failures: int = 0
+    down: bool = False
     # This feed's "url":{…} member as last written to the state file; whoever changes the fields
     # above (the monitor, after a poll that changed something) clears it.
     saved: str | None = field(default=None, repr=False, compare=False)
@@ -189,7 +207,9 @@ _ESCAPE_SEQUENCES = re.compile(
     r"|(?:\x1b[PX^_]|[\x90\x98\x9e\x9f])[^\x1b\x9c]*(?:\x1b\\|\x9c)?"  # DCS, SOS, PM, APC
     r"|\x1b[ -/]*[0-~]?"  # any other escape
 )
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Lone surrogates come from undecodable bytes (argv, headers): they cannot be printed or saved.
+_UNPRINTABLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _BLOCK_TAGS = frozenset(
     {"br", "p", "div", "li", "ul", "ol", "tr", "td", "th", "hr", "h1", "h2", "h3", "h4",
      "h5", "h6", "blockquote", "pre", "table", "section", "article", "header", "footer"}
@@ -419,6 +439,24 @@ def _strip_doctype(body: bytes) -> bytes:
     return _DOCTYPE.sub(b"", body, count=1)
 
 
+_ENTRY_START = re.compile(rb"<(?:[\w.-]+:)?(?:entry|item)[\s>/]")
+_ENTRY_END = re.compile(rb"</(?:[\w.-]+:)?(?:entry|item)\s*>")
+
+
+def cut_entries(body: bytes, limit: int = MAX_ENTRIES) -> bytes:
+    """The document with only its first `limit` entries, so a feed of 50,000 entries costs no
+    more to parse than one of `limit`: the part from the first extra entry up to the end of
+    the last one is removed, and what follows it (closing tags) is kept."""
+    starts = _ENTRY_START.finditer(body)
+    extra = next(itertools.islice(starts, limit, None), None)
+    if extra is None:
+        return body
+    ends = collections.deque(_ENTRY_END.finditer(body, extra.start()), maxlen=1)
+    if not ends:
+        return body[: extra.start()]
+    return body[: extra.start()] + body[ends[0].end():]
+
+
 def parse_feed(body: bytes) -> list[Incident]:
     """Turn a feed document into incidents; raise FeedError when the bytes are not a feed."""
     if not body.strip():
@@ -426,7 +464,7 @@ def parse_feed(body: bytes) -> list[Incident]:
     # BytesIO: a str or bytes argument may be taken for a file name or a URL by feedparser.
     # Its HTML sanitiser is most of its cost (bench: "one parse") and buys nothing here: every
     # field is reduced to plain text by html_to_text, which drops all markup and scripts.
-    parsed = feedparser.parse(io.BytesIO(_strip_doctype(body)), sanitize_html=False,
+    parsed = feedparser.parse(io.BytesIO(cut_entries(_strip_doctype(body))), sanitize_html=False,
                               resolve_relative_uris=False)
     if not parsed.get("version") and not parsed.entries:
         head = body[:512].lstrip().lower()
@@ -438,10 +476,7 @@ def parse_feed(body: bytes) -> list[Incident]:
         # A cut-off body still yields the entries before the cut, the last one truncated: its
         # shortened text would be reported as an update. Wait for a whole document instead.
         raise FeedError("malformed feed: the document is cut off before its end")
-    entries = parsed.entries[:MAX_ENTRIES]
-    if len(parsed.entries) > MAX_ENTRIES:
-        log.debug("feed has %d entries; reading the first %d", len(parsed.entries), MAX_ENTRIES)
-    return _merge_update_entries([_parse_entry(e) for e in entries])
+    return _merge_update_entries([_parse_entry(e) for e in parsed.entries[:MAX_ENTRIES]])
 
 
 _FEED_LEVEL_DATE = re.compile(
@@ -554,28 +589,59 @@ def _iso(value: datetime | None) -> str | None:
 
 def redact_url(url: str) -> str:
     """Scheme and host only: webhook URLs carry their secret in the path or query."""
-    parts = urllib.parse.urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or ''}/…"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return "(an unreadable URL)"
+    return clean_text(f"{parts.scheme}://{host}/…")
+
+
+_URL_IN_TEXT = re.compile(r"(?i)\b(?:https?|wss?)://[^\s'\"<>]+")
+
+
+def redact_urls_in(text: str) -> str:
+    """Library error texts quote whole URLs (aiohttp: "…, url='…'"): keep scheme and host."""
+    return _URL_IN_TEXT.sub(lambda m: redact_url(m[0]), text)
+
+
+def _http_date(value: str) -> datetime | None:
+    """An HTTP date in any of RFC 9110 5.6.7's three forms, in UTC; None when unreadable."""
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    # asctime and RFC 850 dates carry no zone, and HTTP dates are always GMT.
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
 
 
 def _http_date_delay(value: str, now: datetime) -> float | None:
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    when = _http_date(value)
+    if when is None:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
+    try:
+        return max(0.0, (when - now).total_seconds())
+    except OverflowError:
+        return None
+
+
+_ASCII_DIGITS = re.compile(r"[0-9]{1,12}")  # str.isdigit accepts "²", which float() refuses
+
+
+def _seconds(value: str) -> float | None:
+    value = value.strip()
+    return float(value) if _ASCII_DIGITS.fullmatch(value) else None
 
 
 def retry_after_seconds(value: str | None, now: datetime) -> float | None:
     """Retry-After as seconds, from delta-seconds or an HTTP date (RFC 9110 10.2.3)."""
     if not value:
         return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    return _http_date_delay(value, now)
+    seconds = _seconds(value)
+    return seconds if seconds is not None else _http_date_delay(value, now)
+
+
+_MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?([0-9]{1,12})(?![0-9])")
 
 
 def freshness_seconds(headers: Mapping[str, str], now: datetime) -> float | None:
@@ -583,16 +649,23 @@ def freshness_seconds(headers: Mapping[str, str], now: datetime) -> float | None
     cache_control = headers.get("Cache-Control", "").lower()
     if "no-store" in cache_control or "no-cache" in cache_control:
         return None
-    if match := re.search(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", cache_control):
-        age = headers.get("Age", "0").strip()
-        return max(0.0, float(match[1]) - (float(age) if age.isdigit() else 0.0))
+    if match := _MAX_AGE.search(cache_control):
+        return max(0.0, float(match[1]) - (_seconds(headers.get("Age", "")) or 0.0))
     if expires := headers.get("Expires"):
-        base = headers.get("Date")
-        if base:
-            with contextlib.suppress(TypeError, ValueError, IndexError):
-                now = email.utils.parsedate_to_datetime(base)
-        return _http_date_delay(expires, now)
+        # Expires is read against the server's own clock (its Date), so skew does not matter.
+        base = _http_date(headers.get("Date", "")) or now
+        return _http_date_delay(expires, base)
     return None
+
+
+_PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]{1,1024}")
+
+
+def _validator(value: str | None) -> str | None:
+    """A validator fit to send back; RFC 9110 allows obs-text (bytes >= 0x80) in one, but it
+    reaches us decoded and would not be sent back byte for byte, so the feed is then polled
+    without it."""
+    return value if value is not None and _PRINTABLE_ASCII.fullmatch(value) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -657,25 +730,35 @@ async def fetch(
                                         "MiB; abandoned")
                 body = bytes(data)
                 _check_feed_body(resp.headers.get("Content-Type", ""), body[:4096])
-            elif resp.status != 304:
+            elif resp.status == 304:
+                if "If-None-Match" not in headers and "If-Modified-Since" not in headers:
+                    # Nothing to be "not modified" against: taken as a read, it would hide
+                    # the feed for as long as the server keeps answering so.
+                    raise FeedError("server answered 304 to an unconditional request")
+            else:
                 # Only the start of an error page is looked at: never download all of it.
                 _raise_for_status(resp.status, resp.headers, await resp.content.read(4096), now)
             permanent = resp.history and all(r.status in (301, 308) for r in resp.history)
-            return FetchResult(resp.status, body, resp.headers.get("ETag"),
-                               resp.headers.get("Last-Modified"),
+            return FetchResult(resp.status, body, _validator(resp.headers.get("ETag")),
+                               _validator(resp.headers.get("Last-Modified")),
                                freshness_seconds(resp.headers, now),
                                str(resp.url) if permanent else None)
     except FeedError:
         raise
     except TimeoutError:
         raise FeedError("timed out") from None
+    except aiohttp.ClientConnectorDNSError as exc:
+        raise FeedError(f"cannot resolve host {clean_text(exc.host)}: DNS lookup failed "
+                        f"({clean_text(str(exc.os_error.strerror or exc.os_error))})") from None
     except aiohttp.ClientConnectorError as exc:
-        raise FeedError(f"cannot connect: {clean_text(str(exc.os_error) or type(exc).__name__)}"
-                        ) from None
+        raise FeedError(f"cannot connect to {clean_text(exc.host)}: "
+                        f"{clean_text(str(exc.os_error) or type(exc).__name__)}") from None
     except aiohttp.TooManyRedirects:
         raise FeedError("too many redirects") from None
+    except aiohttp.InvalidURL:
+        raise FeedError("invalid URL (in a redirect or the feed list)") from None
     except (aiohttp.ClientError, OSError) as exc:
-        detail = clean_text(str(exc))[:160] or type(exc).__name__
+        detail = clean_text(redact_urls_in(str(exc)))[:160] or type(exc).__name__
         raise FeedError(f"connection failed: {detail}") from None
 
 
@@ -750,7 +833,7 @@ class StatusPageMonitor:
         failure_threshold: int = DEFAULT_FAILURE_THRESHOLD,
         limiter: HostLimiter | None = None,
         state: FeedState | None = None,
-        on_change: Callable[[], Awaitable[None]] | None = None,
+        on_change: Callable[[], Awaitable[object]] | None = None,
         max_body: int = MAX_BODY,
         timeout: aiohttp.ClientTimeout = TIMEOUT,
         start_spread: float = START_SPREAD,
@@ -774,15 +857,26 @@ class StatusPageMonitor:
         self.now = now
         self.rng = rng or random.Random()
         self.stats = FeedStats()
-        self.failures = 0
         self.failing_reason: str | None = None
-        self.down = False
         self.gone = False
         self.next_delay = interval
         self._empty_streak = 0
 
+    @property
+    def failures(self) -> int:
+        return self.state.failures
+
+    @property
+    def down(self) -> bool:
+        return self.state.down
+
     async def poll(self) -> bool:
-        """Poll once; report what changed; set next_delay. True when the feed was read."""
+        """Poll once; report what changed; set next_delay. True when the feed was read.
+
+        Whatever goes wrong in this one poll, expected (network, HTTP, a bad feed) or not (a
+        bug that odd input set off), is one failed poll: reported, counted toward feed_down
+        and retried with backoff. It never ends the watch.
+        """
         self.stats.polls += 1
         now = self.now()
         try:
@@ -791,7 +885,11 @@ class StatusPageMonitor:
                                      max_body=self.max_body, timeout=self.timeout)
             changed = await self._apply(result, now)
         except FeedError as exc:
-            await self._failed(exc)
+            await self._failed(str(exc), retry_after=exc.retry_after, gone=exc.gone)
+            return False
+        except Exception as exc:
+            detail = clean_text(redact_urls_in(f"{type(exc).__name__}: {exc}"))[:200]
+            await self._failed(f"internal error while polling: {detail}", unexpected=exc)
             return False
         await self._recovered()
         self.next_delay = self._schedule(result.fresh_for)
@@ -820,7 +918,7 @@ class StatusPageMonitor:
         self.stats.parses += 1
         try:
             if len(result.body) > INLINE_PARSE_LIMIT:
-                incidents = await asyncio.to_thread(parse_feed, result.body)
+                incidents = await in_daemon_thread(parse_feed, result.body)
             else:
                 incidents = parse_feed(result.body)
         except FeedError:
@@ -881,32 +979,43 @@ class StatusPageMonitor:
                       clean_text(repr(exc))[:200])
             log.debug("callback traceback", exc_info=True)
 
-    async def _failed(self, exc: FeedError) -> None:
+    async def _failed(self, reason: str, *, retry_after: float | None = None,
+                      gone: bool = False, unexpected: BaseException | None = None) -> None:
+        state = self.state
         self.stats.errors += 1
-        self.failures += 1
-        reason = str(exc)
+        state.failures += 1
+        state.saved = None
         if reason != self.failing_reason:
-            log.warning("%s: %s", self.name, reason)
+            if unexpected is not None:
+                # Its traceback once, so the bug can be found; the watch goes on regardless.
+                log.error("%s: %s", self.name, reason, exc_info=unexpected)
+            else:
+                log.warning("%s: %s", self.name, reason)
             self.failing_reason = reason
         else:
             log.debug("%s: still failing: %s", self.name, reason)
-        if exc.gone:
+        if gone:
             self.gone = True
-        if not self.down and (self.failures >= self.failure_threshold or exc.gone):
-            self.down = True
+        if not state.down and (state.failures >= self.failure_threshold or gone):
+            state.down = True
             await self._emit(IncidentEvent(self.name, "feed_down", error=reason, at=self.now()))
-        delay = backoff_delay(self.failures, max(self.interval, MIN_BACKOFF), self.max_interval,
+            if self.on_change is not None:
+                await self.on_change()
+        delay = backoff_delay(state.failures, max(self.interval, MIN_BACKOFF), self.max_interval,
                               self.rng)
-        if exc.retry_after is not None:
-            delay = max(delay, min(exc.retry_after, self.max_interval))
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.max_interval))
         self.next_delay = delay
 
     async def _recovered(self) -> None:
+        state = self.state
         if self.failing_reason is not None:
-            log.warning("%s: reading again after %d failed polls", self.name, self.failures)
-        if self.down:
+            log.warning("%s: reading again after %d failed polls", self.name, state.failures)
+        if state.down:
             await self._emit(IncidentEvent(self.name, "feed_recovered", at=self.now()))
-        self.failures, self.failing_reason, self.down = 0, None, False
+        if state.failures or state.down:
+            state.saved = None
+        state.failures, state.down, self.failing_reason = 0, False, None
 
     def _schedule(self, fresh_for: float | None) -> float:
         delay = self.interval
@@ -940,6 +1049,54 @@ def start_spread(feeds: int, interval: float) -> float:
     """Seconds over which the first polls of `feeds` feeds are spread: at least START_SPREAD,
     wider for a large fleet, never beyond one interval (so every feed is read in the first)."""
     return min(interval, max(START_SPREAD, feeds / FIRST_POLLS_PER_SECOND))
+
+
+_T = typing.TypeVar("_T")
+_R = typing.TypeVar("_R")
+_PARSE_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary())
+
+
+async def in_daemon_thread(func: Callable[[_T], _R], arg: _T) -> _R:
+    """`func(arg)` in a daemon thread, at most PARSE_THREADS at once per loop.
+
+    asyncio.to_thread's pool is joined when asyncio.run returns, so a stop would wait for a
+    parse of several seconds to finish; a daemon thread is simply left behind.
+    """
+    loop = asyncio.get_running_loop()
+    slots = _PARSE_SLOTS.setdefault(loop, asyncio.Semaphore(PARSE_THREADS))
+    async with slots:
+        future: asyncio.Future[_R] = loop.create_future()
+
+        def settle(result: _R | None, error: BaseException | None) -> None:
+            if future.done():
+                return  # cancelled by a stop while the thread ran
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(typing.cast(_R, result))
+
+        def work() -> None:
+            result, error = None, None
+            try:
+                result = func(arg)
+            except BaseException as exc:  # handed to the awaiting task, which decides
+                error = exc
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(settle, result, error)
+
+        threading.Thread(target=work, name="status_tracker parse", daemon=True).start()
+        return await future
+
+
+async def _wait_either(first: asyncio.Event, second: asyncio.Event) -> None:
+    """Until either event is set."""
+    waiters = [asyncio.ensure_future(first.wait()), asyncio.ensure_future(second.wait())]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 async def _sleep_until(stop: asyncio.Event, delay: float) -> None:
@@ -996,20 +1153,127 @@ def event_to_dict(event: IncidentEvent) -> dict[str, Any]:
     }
 
 
-class ConsolePrinter:
-    """The default callback: a readable block per event on stdout (or JSON lines)."""
+class TextSink(typing.Protocol):
+    """Where console text goes: a text stream, or the CLI's StdoutWriter."""
 
-    def __init__(self, stream: TextIO | None = None, *, as_json: bool = False) -> None:
+    def write(self, text: str, /) -> object: ...
+
+    def flush(self) -> object: ...
+
+
+class ConsolePrinter:
+    """The default callback: a readable block per event on stdout (or JSON lines).
+
+    A stdout that was closed (EPIPE, as `| head -1` does) is said once on stderr and no
+    longer written; the event still reaches every other output.
+    """
+
+    label = "console"
+
+    def __init__(self, stream: TextSink | None = None, *, as_json: bool = False) -> None:
         self.stream = stream
         self.as_json = as_json
+        self.closed = False
 
     def __call__(self, event: IncidentEvent) -> None:
         stream = self.stream or sys.stdout
+        if self.closed or stream is None:  # sys.stdout is None under pythonw
+            return
         if self.as_json:
-            stream.write(json.dumps(event_to_dict(event), ensure_ascii=False) + "\n")
+            text = json.dumps(event_to_dict(event), ensure_ascii=False) + "\n"
         else:
-            stream.write(format_event(event) + "\n\n")
-        stream.flush()
+            text = format_event(event) + "\n\n"
+        try:
+            stream.write(text)
+            stream.flush()
+        except (OSError, ValueError) as exc:  # ValueError: the stream was closed
+            self.closed = True
+            log.warning("stdout cannot be written (%s): no longer printing events; webhooks "
+                        "and the state file go on", clean_text(str(exc)) or type(exc).__name__)
+
+
+class StdoutWriter:
+    """stdout written by a thread, so a reader that stopped reading blocks that thread and
+    never the event loop: polling, delivery and SIGTERM go on. At most `backlog` writes wait;
+    newer ones are dropped beyond that, said once on stderr.
+
+    It writes to the file descriptor, not through sys.stdout: a thread stuck inside
+    sys.stdout.write would hold its lock, and the interpreter's final flush would then
+    abort the process at exit.
+    """
+
+    def __init__(self, stream: TextIO, *, backlog: int = CONSOLE_BACKLOG) -> None:
+        self._queue: queue.Queue[str | None] = queue.Queue(maxsize=backlog)
+        self.dropped = 0
+        self.broken = False
+        encoding = getattr(stream, "encoding", None) or "utf-8"
+        self._write_out: Callable[[str], None]
+        if sys.platform == "win32" and stream.isatty():
+            # The Windows console needs Python's own console writer for Unicode; it is not a
+            # pipe that a stalled reader can block.
+            def console(text: str) -> None:
+                stream.write(text)
+                stream.flush()
+
+            self._write_out = console
+        else:
+            fd = stream.fileno()
+
+            def to_fd(text: str) -> None:
+                data = memoryview(text.encode(encoding, "replace"))
+                while data:
+                    data = data[os.write(fd, data):]
+
+            self._write_out = to_fd
+        self._thread = threading.Thread(target=self._work, name="status_tracker stdout",
+                                        daemon=True)
+        self._thread.start()
+
+    def write(self, text: str) -> None:
+        if self.broken:
+            return
+        try:
+            self._queue.put_nowait(text)
+        except queue.Full:
+            self.dropped += 1
+            if self.dropped == 1:
+                log.warning("stdout is not being read: %d events wait for it; dropping newer "
+                            "ones from the console (webhooks and the state file go on)",
+                            self._queue.maxsize)
+
+    def flush(self) -> None:
+        """Nothing to do: the thread writes each piece straight to the descriptor."""
+
+    def _work(self) -> None:
+        while (text := self._queue.get()) is not None:
+            try:
+                if not self.broken:
+                    self._write_out(text)
+            except Exception as exc:  # EPIPE above all; whatever it is, stdout is done
+                self.broken = True
+                reason = exc.strerror if isinstance(exc, OSError) else None
+                log.warning("stdout cannot be written (%s): no longer printing events; webhooks "
+                            "and the state file go on",
+                            clean_text(reason or type(exc).__name__))
+            finally:
+                self._queue.task_done()
+        self._queue.task_done()
+
+    @property
+    def idle(self) -> bool:
+        return self.broken or self._queue.unfinished_tasks == 0
+
+    async def drain(self, seconds: float, stop: asyncio.Event | None = None) -> bool:
+        """Wait up to `seconds` for what is queued to be written; True when it was."""
+        deadline = time.monotonic() + seconds
+        while not self.idle and time.monotonic() < deadline and not (stop and stop.is_set()):
+            await asyncio.sleep(0.02)
+        written = self.idle
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait(None)  # lets the thread end once it is unblocked
+        if not written:
+            log.warning("stdout is not being read: exiting with output not yet printed")
+        return written
 
 
 # --- State file ---
@@ -1027,12 +1291,20 @@ def _epoch(value: datetime | None) -> float | None:
 def _feed_to_json(state: FeedState) -> dict[str, Any]:
     # Each incident is a compact list [updated, digest, steps, last_seen] with times in epoch
     # seconds: a feed's memory is most of the file, and 10,000 feeds make 250,000 of these.
-    return {
+    data: dict[str, Any] = {
         "etag": state.etag, "last_modified": state.last_modified,
         "fingerprint": state.fingerprint, "entries": state.entries,
         "incidents": {key: [_epoch(s.updated), s.digest, s.steps, _epoch(s.last_seen)]
                       for key, s in state.known.items()},
     }
+    # Written only when set, so a healthy feed's entry stays as it always was.
+    if state.failures:
+        data["failures"] = state.failures
+    if state.down:
+        data["down"] = True
+    if state.first_sight:
+        data["first_sight"] = True  # failed from the start: never read, no baseline yet
+    return data
 
 
 def _from_epoch(value: object) -> datetime | None:
@@ -1061,9 +1333,14 @@ def _feed_from_json(data: Mapping[str, Any], times: dict[float, datetime],
     for key, (updated, digest, steps, last_seen) in data["incidents"].items():
         known[key] = Seen(when(updated), str(digest), tuple(map(str, steps)),
                           when(last_seen) or _wall_clock())
-    return FeedState(etag=data.get("etag"), last_modified=data.get("last_modified"),
+    failures = data.get("failures", 0)
+    if not isinstance(failures, int) or isinstance(failures, bool) or failures < 0:
+        raise ValueError(f"bad failure count {failures!r}")
+    return FeedState(etag=_validator(data.get("etag")),
+                     last_modified=_validator(data.get("last_modified")),
                      fingerprint=data.get("fingerprint"), entries=int(data.get("entries", 0)),
-                     known=known, first_sight=False, last_polled=last_polled)
+                     known=known, first_sight=data.get("first_sight") is True,
+                     last_polled=last_polled, failures=failures, down=data.get("down") is True)
 
 
 # No indent: with one, CPython falls back to its pure-Python encoder (10x slower); and one
@@ -1090,8 +1367,34 @@ def write_atomic(path: Path, text: str | Sequence[str], *,
         raise
 
 
-class StateLockedError(Exception):
+class StateFileError(Exception):
+    """The --state path cannot be used; the message says why in one line (exit 2)."""
+
+
+class StateLockedError(StateFileError):
     pass
+
+
+def check_state_path(path: Path) -> None:
+    """Refuse, before anything is created or renamed, a path that is no place for state."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        if not path.parent.is_dir():
+            raise StateFileError(f"state file {path}: folder {path.parent} does not exist; "
+                                 "create it first") from None
+        return
+    except OSError as exc:
+        raise StateFileError(f"state file {path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
+        raise StateFileError(f"state file {path}: is a folder; give a file name in it")
+    if not stat.S_ISREG(mode):
+        raise StateFileError(f"state file {path}: not a regular file (a device or a pipe)")
+
+
+# A state file of ours starts so (the encoder never writes spaces); anything else is somebody
+# else's file given by mistake, and is never renamed or replaced.
+_OUR_FILE = re.compile(rb'\s*\{\s*"version"\s*:')
 
 
 def _lock(handle: IO[bytes]) -> bool:
@@ -1113,15 +1416,24 @@ def _lock(handle: IO[bytes]) -> bool:
 class StateStore:
     """The --state file: per-feed memory plus the webhook outbox, owned by one process."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, clock: Callable[[], float] = time.monotonic,
+                 rng: random.Random | None = None,
+                 write: Callable[[Path, Sequence[str]], None] | None = None) -> None:
         self.path = path
         self.feeds: dict[str, FeedState] = {}
         self.outbox: dict[str, list[dict[str, str]]] = {}
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self._write = write or write_atomic
         self._lock_handle: IO[bytes] | None = None
         self._save_lock = asyncio.Lock()
         self._requested = 0  # save() calls so far
         self._written = 0  # the last of those calls whose changes are on disk
         self._lost_lock = False
+        self.failures = 0  # consecutive failed writes
+        self.failing: str | None = None
+        self.retry_at: float | None = None  # while failing: when the next write is tried
+        self._retry_wanted = asyncio.Event()
 
     @property
     def lock_path(self) -> Path:
@@ -1129,7 +1441,11 @@ class StateStore:
 
     def acquire(self) -> None:
         """Take the lock file beside the state file (the state file itself gets renamed over)."""
-        handle = open(self.lock_path, "a+b")  # noqa: SIM115 -- held open for the whole run
+        try:
+            handle = open(self.lock_path, "a+b")  # noqa: SIM115 -- held open for the whole run
+        except OSError as exc:
+            raise StateFileError(f"state file {self.path}: cannot create its lock file "
+                                 f"{self.lock_path}: {exc.strerror or exc}") from None
         if not _lock(handle):
             handle.close()
             raise StateLockedError(
@@ -1175,10 +1491,20 @@ class StateStore:
         for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
             with contextlib.suppress(OSError):
                 stale.unlink()  # left by a crash between writing and renaming
-        if not self.path.exists():
-            return
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StateFileError(f"state file {self.path}: cannot read it: "
+                                 f"{exc.strerror or exc}") from None
+        if not raw.strip():
+            return  # created empty by hand: nothing remembered yet
+        if not _OUR_FILE.match(raw):
+            raise StateFileError(f"state file {self.path}: not a status_tracker state file; "
+                                 "refusing to replace it (give another --state path)")
+        try:
+            data = json.loads(raw.decode("utf-8"))
             if not isinstance(data, dict) or not isinstance(data.get("version"), int):
                 raise ValueError("not a status_tracker state file")
             if data["version"] > STATE_VERSION:
@@ -1190,10 +1516,15 @@ class StateStore:
                      for url, f in data.get("feeds", {}).items()}
             outbox = {url: [dict(e) for e in entries]
                       for url, entries in data.get("outbox", {}).items()}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             aside = self.path.with_name(
                 f"{self.path.name}.bad-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}")
-            os.replace(self.path, aside)
+            try:
+                os.replace(self.path, aside)
+            except OSError as move_error:
+                raise StateFileError(
+                    f"state file {self.path} is unusable ({clean_text(str(exc))[:160]}) and "
+                    f"cannot be set aside: {move_error.strerror or move_error}") from None
             log.warning("state file %s is unusable (%s); kept it as %s and starting afresh",
                         self.path, clean_text(str(exc))[:160], aside)
             return
@@ -1212,9 +1543,9 @@ class StateStore:
         """
         out, polled = [f'{{"version":{STATE_VERSION},"feeds":{{'], {}
         for url, state in self.feeds.items():
-            if state.first_sight or (state.last_polled is not None
-                                     and now - state.last_polled > FORGET_AFTER):
-                continue  # never read, or no longer polled for a long time
+            if (state.first_sight and not state.failures) or (
+                    state.last_polled is not None and now - state.last_polled > FORGET_AFTER):
+                continue  # nothing known yet, or no longer polled for a long time
             if state.saved is None:
                 state.saved = f"{_compact(url)}:{_compact(_feed_to_json(state))}"
             out.extend((state.saved, ","))
@@ -1224,23 +1555,73 @@ class StateStore:
         out.append(f'}},"polled":{_compact(polled)},"outbox":{_compact(self.outbox)}}}')
         return out
 
-    async def save(self) -> None:
-        """Write everything changed so far; returns once that is on disk.
+    @property
+    def pending(self) -> bool:
+        return self._written < self._requested
+
+    async def save(self, *, now: bool = False) -> bool:
+        """Write everything changed so far; True once that is on disk.
 
         Saves are coalesced: callers that queue behind a running write are all covered by the
-        next one, so a burst of changed polls costs one or two writes, not one each.
+        next one, so a burst of changed polls costs one or two writes, not one each. A write
+        that fails (disk full, read-only, EIO, permissions) is said once and retried with
+        backoff by keep_saving(); meanwhile saves return at once, and polling goes on. `now`
+        writes even while waiting for a retry (the last save before exit).
         """
         self._requested += 1
         wanted = self._requested
+        if not now and self.retry_at is not None:
+            return False
         async with self._save_lock:
             if self._written >= wanted:
-                return
+                return True
             covered = self._requested
             if not self._still_owner():
-                return
-            pieces = self.pieces(_wall_clock())
-            await asyncio.to_thread(write_atomic, self.path, pieces)
+                return False
+            try:
+                pieces = self.pieces(_wall_clock())
+                await asyncio.to_thread(self._write, self.path, pieces)
+            except Exception as exc:  # whatever broke the write, polling must go on
+                self._save_failed(exc)
+                return False
             self._written = covered
+            if self.failing is not None:
+                log.warning("state file %s: saved again after %d failed writes", self.path,
+                            self.failures)
+            self.failures, self.failing, self.retry_at = 0, None, None
+            return True
+
+    def _save_failed(self, exc: Exception) -> None:
+        self.failures += 1
+        if isinstance(exc, OSError):
+            reason = clean_text(exc.strerror or str(exc)) or type(exc).__name__
+        else:
+            reason = clean_text(f"{type(exc).__name__}: {exc}")[:200]
+        delay = backoff_delay(self.failures, MIN_BACKOFF, WEBHOOK_MAX_DELAY, self.rng)
+        if reason != self.failing:
+            log.error("state file %s: cannot save (%s); polling goes on, retrying with backoff",
+                      self.path, reason)
+            log.debug("state save traceback", exc_info=exc)
+            self.failing = reason
+        else:
+            log.debug("state file %s: still cannot save (%s)", self.path, reason)
+        self.retry_at = self.clock() + delay
+        self._retry_wanted.set()
+
+    async def keep_saving(self, stop: asyncio.Event,
+                          sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
+        """Retry a failed save with backoff until it is written or `stop` is set."""
+        wait = sleep or (lambda delay: _sleep_until(stop, delay))
+        while not stop.is_set():
+            if self.retry_at is None:
+                self._retry_wanted.clear()
+                await _wait_either(self._retry_wanted, stop)
+                continue
+            await wait(max(0.0, self.retry_at - self.clock()))
+            if stop.is_set():
+                break
+            self.retry_at = None
+            await self.save()
 
 
 # --- Webhooks ---
@@ -1282,7 +1663,7 @@ class WebhookSender:
         outbox: list[dict[str, str]],
         *,
         secret: str | None = None,
-        on_change: Callable[[], Awaitable[None]] | None = None,
+        on_change: Callable[[], Awaitable[object]] | None = None,
         max_delay: float = WEBHOOK_MAX_DELAY,
         rng: random.Random | None = None,
     ) -> None:
@@ -1296,6 +1677,8 @@ class WebhookSender:
         self.failures = 0
         self.failing: str | None = None
         self.delivered = 0
+        self.dropped = 0
+        self._rejections: set[str] = set()  # reasons already logged at ERROR
         self._wake = asyncio.Event()
 
     @property
@@ -1306,20 +1689,25 @@ class WebhookSender:
         if len(self.outbox) >= MAX_OUTBOX:
             # A receiver down for weeks must not grow the state file without end.
             dropped = self.outbox.pop(0)
+            self.dropped += 1
             log.error("webhook %s: %d events queued; dropped the oldest (%s)", self.label,
                       MAX_OUTBOX, dropped["event_id"])
         self.outbox.append({"event_id": event.event_id, "body": webhook_body(self.url, event)})
         self._wake.set()
 
     async def send_next(self) -> float | None:
-        """Try the oldest pending event; None when it left the outbox, else the retry delay."""
+        """Try the oldest pending event; None when it left the outbox, else the retry delay.
+
+        Any failure, a network error or one nobody foresaw, is a failed attempt: the event
+        stays first in the outbox and is tried again after the returned delay.
+        """
         entry = self.outbox[0]
-        body = entry["body"].encode()
-        headers = {"Content-Type": "application/json", "User-Agent": REQUEST_HEADERS["User-Agent"]}
-        if self.secret:
-            headers[SIGNATURE_HEADER] = sign(self.secret, body)
-        retry_after = None
         try:
+            body = entry["body"].encode()
+            headers = {"Content-Type": "application/json",
+                       "User-Agent": REQUEST_HEADERS["User-Agent"]}
+            if self.secret:
+                headers[SIGNATURE_HEADER] = sign(self.secret, body)
             async with self.session.post(self.url, data=body, headers=headers,
                                          timeout=WEBHOOK_TIMEOUT, allow_redirects=False) as resp:
                 text = (await resp.content.read(300)).decode("utf-8", "replace")
@@ -1328,6 +1716,10 @@ class WebhookSender:
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
             return self._retry(reason, None)
+        except Exception as exc:
+            log.debug("webhook %s: traceback", self.label, exc_info=exc)
+            detail = clean_text(redact_urls_in(f"{type(exc).__name__}: {exc}"))[:200]
+            return self._retry(f"internal error while delivering: {detail}", None)
         if 200 <= status < 300:
             self._settle(entry)
             self.delivered += 1
@@ -1337,8 +1729,17 @@ class WebhookSender:
             return None
         if status == 429 or status >= 500 or status == 408:
             return self._retry(f"HTTP {status}", retry_after)
-        log.error("webhook %s: HTTP %d, dropping event %s: %s", self.label, status,
-                  entry["event_id"], clean_text(text)[:200])
+        # Any other reply rejects the event for good: retrying cannot help, and holding it
+        # would hold every later event behind it.
+        self.dropped += 1
+        reason = f"HTTP {status}"
+        if reason not in self._rejections:
+            self._rejections.add(reason)
+            log.error("webhook %s: %s refuses the event for good, so it was dropped (further "
+                      "drops for this reason are counted in the exit summary): %s", self.label,
+                      reason, clean_text(text)[:200])
+        else:
+            log.debug("webhook %s: %s, dropped event %s", self.label, reason, entry["event_id"])
         self._settle(entry)
         return None
 
@@ -1412,7 +1813,8 @@ class Settings:
     state: Path | None = None
     webhooks: list[str] = field(default_factory=list)
     webhook_secret: str | None = None
-    drain_seconds: float = 30.0  # --once: how long to keep delivering before exit
+    drain_seconds: float = ONCE_DRAIN_SECONDS  # --once: how long to keep delivering
+    once_poll_seconds: float = ONCE_POLL_SECONDS  # --once: how long polls may take
 
 
 class ConfigError(Exception):
@@ -1420,29 +1822,68 @@ class ConfigError(Exception):
 
 
 def check_url(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"not an http(s) URL: {url!r}")
+    """An http(s) URL with a host and a valid port. The ValueError never repeats the URL:
+    its path or query may hold a secret."""
+    if not url or any(c.isspace() or not c.isprintable() for c in url):
+        raise ValueError("not a valid URL: it contains spaces or control characters")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port, host = parts.port, parts.hostname
+    except ValueError:
+        raise ValueError("not a valid URL: bad port or brackets") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError("not an http(s) URL")
+    if not host:
+        raise ValueError("not an http(s) URL: it has no host")
+    if port == 0:
+        raise ValueError("not a valid URL: port 0")
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        raise ValueError("not a valid URL: bad host name") from None
     return url
+
+
+def url_identity(url: str) -> tuple[str, str, int, str]:
+    """What makes two spellings of a URL the same resource (case of host, default port)."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or (443 if scheme == "https" else 80)
+    rest = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
+    return scheme, (parts.hostname or "").lower(), port, rest
+
+
+def feed_name(text: str) -> str:
+    """A feed name as it will be printed: through the same sanitiser as feed text, so a name
+    cannot forge a log line or move the cursor."""
+    return clean_text(text)[:MAX_TITLE]
 
 
 def _feed_arg(text: str) -> FeedConfig:
     name, sep, url = text.partition("=")
-    if not sep or not name.strip():
-        raise argparse.ArgumentTypeError(f"expected NAME=URL, got {text!r}")
+    if not sep or not feed_name(name):
+        raise argparse.ArgumentTypeError(f"expected NAME=URL, got {clean_text(text)[:40]!r}")
     try:
-        return FeedConfig(name.strip(), check_url(url.strip()))
+        return FeedConfig(feed_name(name), check_url(url.strip()))
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        raise argparse.ArgumentTypeError(f"feed {feed_name(name)!r}: {exc}") from None
 
 
 def _non_negative(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not a number: {clean_text(text)[:40]!r}") from None
     if not value >= 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
+def _interval_arg(text: str) -> float:
+    value = _non_negative(text)
+    if value < MIN_INTERVAL:
+        raise argparse.ArgumentTypeError(
+            f"must be at least {MIN_INTERVAL:g} seconds, got {text!r}")
     return value
 
 
@@ -1455,45 +1896,69 @@ def _positive_int(text: str) -> int:
 def _webhook_arg(text: str) -> str:
     try:
         return check_url(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an http(s) URL: {redact_url(text)!r}") from None
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{exc} (the value is not shown: a webhook URL holds its secret)") from None
 
 
 _CONFIG_KEYS = {"interval", "max_interval", "per_host", "failure_threshold", "history", "state",
                 "webhooks", "webhook_secret", "feeds"}
 
 
-def _config_number(where: str, value: object, *, whole: bool = False) -> float:
+def _config_number(where: str, value: object, *, whole: bool = False,
+                   minimum: float = 0) -> float:
     # TOML booleans are ints to Python, and TOML allows nan and inf: all three are mistakes.
     number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
-    if number is not None and math.isfinite(number) and number >= (1 if whole else 0) and (
+    least = max(minimum, 1 if whole else 0)
+    if number is not None and math.isfinite(number) and number >= least and (
             not whole or isinstance(number, int)):
         return float(number)
-    kind = "a whole number >= 1" if whole else "a number >= 0"
+    kind = f"a whole number >= {least:g}" if whole else f"a number >= {least:g}"
     raise ConfigError(f"{where}: expected {kind}, got {value!r}")
+
+
+def _read_config(path: Path) -> str:
+    """The text of a config file: a regular file of at most MAX_CONFIG_BYTES (a FIFO would
+    block and /dev/zero never ends), UTF-8 with or without a byte order mark."""
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"{path}: not a regular file")
+        if info.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // 1024} KiB; "
+                              "not a config file?")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 def load_config(path: Path) -> dict[str, Any]:
     """Read and check a TOML config file; every error names the file and the key."""
+    path = path.expanduser()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        data = tomllib.loads(_read_config(path))
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     out: dict[str, Any] = {}
     for key, value in data.items():
         where = f"{path}: {key}"
         if key not in _CONFIG_KEYS:
             raise ConfigError(f"{where}: unknown key (known: {', '.join(sorted(_CONFIG_KEYS))})")
-        if key in ("interval", "max_interval"):
+        if key == "interval":
+            out[key] = _config_number(where, value, minimum=MIN_INTERVAL)
+        elif key == "max_interval":
             out[key] = _config_number(where, value)
         elif key in ("per_host", "failure_threshold", "history"):
             out[key] = int(_config_number(where, value, whole=True))
         elif key in ("state", "webhook_secret"):
             if not isinstance(value, str) or not value:
                 raise ConfigError(f"{where}: expected a non-empty string")
-            out[key] = Path(value) if key == "state" else value
+            out[key] = Path(value).expanduser() if key == "state" else value
         elif key == "webhooks":
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"{where}: expected a list of URLs")
@@ -1520,7 +1985,7 @@ def _config_feeds(path: Path, value: object) -> list[FeedConfig]:
         if unknown:
             raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown key")
         name, url = item.get("name"), item.get("url")
-        if not isinstance(name, str) or not name.strip():
+        if not isinstance(name, str) or not feed_name(name):
             raise ConfigError(f"{where}.name: missing or empty")
         if not isinstance(url, str):
             raise ConfigError(f"{where}.url: missing")
@@ -1530,8 +1995,8 @@ def _config_feeds(path: Path, value: object) -> list[FeedConfig]:
             raise ConfigError(f"{where}.url: {exc}") from None
         interval = item.get("interval")
         if interval is not None:
-            interval = _config_number(f"{where}.interval", interval)
-        feeds.append(FeedConfig(name.strip(), url, interval))
+            interval = _config_number(f"{where}.interval", interval, minimum=MIN_INTERVAL)
+        feeds.append(FeedConfig(feed_name(name), url, interval))
     return feeds
 
 
@@ -1556,8 +2021,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "config file's feeds)")
     parser.add_argument("--config", type=Path, metavar="FILE",
                         help="TOML file with feeds, webhooks and settings; flags override it")
-    parser.add_argument("--interval", type=_non_negative, metavar="SECONDS",
-                        help=f"seconds between polls of a feed (default {DEFAULT_INTERVAL:g})")
+    parser.add_argument("--interval", type=_interval_arg, metavar="SECONDS",
+                        help=f"seconds between polls of a feed, at least {MIN_INTERVAL:g} "
+                             f"(default {DEFAULT_INTERVAL:g}; overrides every feed's own)")
     parser.add_argument("--max-interval", type=_non_negative, metavar="SECONDS",
                         help="ceiling for server cache hints, Retry-After and backoff "
                              f"(default {DEFAULT_MAX_INTERVAL:g})")
@@ -1589,6 +2055,14 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate:
         raise ConfigError(f"feed name {duplicate!r} is used twice")
+    first_name: dict[tuple[str, str, int, str], str] = {}
+    for feed in feeds:
+        other = first_name.setdefault(url_identity(feed.url), feed.name)
+        if other != feed.name:
+            raise ConfigError(f"feeds {other!r} and {feed.name!r} have the same URL")
+    if args.interval is not None:
+        # A flag is the user's latest word: it beats the config file's feeds too.
+        feeds = [dataclasses.replace(f, interval=None) for f in feeds]
 
     def pick(flag: Any, key: str, default: Any) -> Any:
         return flag if flag is not None else config.get(key, default)
@@ -1602,7 +2076,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         history=pick(args.history, "history", 0),
         once=args.once,
         as_json=args.json,
-        state=pick(args.state, "state", None),
+        state=args.state.expanduser() if args.state else config.get("state"),
         webhooks=args.webhook or config.get("webhooks", []),
         webhook_secret=args.webhook_secret or config.get("webhook_secret")
         or os.environ.get(SECRET_ENV),
@@ -1610,31 +2084,57 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 class Fanout:
-    """The callback main() installs: the console printer, then every webhook's outbox."""
+    """The callback main() installs: the console printer, then every webhook's outbox.
+
+    Each target is on its own: one that raises (a closed stdout, a bug in a body builder)
+    is logged and the event still reaches the others.
+    """
 
     def __init__(self, targets: Sequence[Callable[[IncidentEvent], None]]) -> None:
         self.targets = targets
 
     def __call__(self, event: IncidentEvent) -> None:
         for target in self.targets:
-            target(event)
+            try:
+                target(event)
+            except Exception as exc:
+                label = getattr(target, "label", type(target).__name__)
+                log.error("%s: could not take a %s event of %s: %s", label, event.kind,
+                          event.feed, clean_text(repr(exc))[:200])
+                log.debug("output traceback", exc_info=exc)
 
 
-async def run_tracker(settings: Settings, stop: asyncio.Event, *, stdout: TextIO | None = None,
+async def run_tracker(settings: Settings, stop: asyncio.Event, *, stdout: TextSink | None = None,
                       store: StateStore | None = None) -> int:
-    """Watch every feed on this loop until `stop` is set (or once); return the exit code."""
+    """Watch every feed on this loop until `stop` is set (or once); return the exit code.
+
+    Without `stdout`, events go to sys.stdout through a StdoutWriter thread.
+    """
     if store is None and settings.state is not None:
+        check_state_path(settings.state)
         store = StateStore(settings.state)
         store.acquire()
-        store.load()
+        try:
+            store.load()
+        except BaseException:
+            store.release()
+            raise
+    writer = None
+    if stdout is None and sys.stdout is not None:
+        writer = StdoutWriter(sys.stdout)
+        stdout = writer
     try:
-        return await _run_with_store(settings, stop, stdout, store)
+        code = await _run_with_store(settings, stop, stdout, store)
     finally:
         if store is not None and settings.state is not None:
             store.release()
+    if writer is not None:
+        seconds = STOP_FLUSH_SECONDS if stop.is_set() else settings.drain_seconds
+        await writer.drain(seconds)
+    return code
 
 
-async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextIO | None,
+async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextSink | None,
                           store: StateStore | None) -> int:
     save = store.save if store is not None else None
     connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
@@ -1666,50 +2166,104 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextI
         ]
         try:
             if settings.once:
-                results = await asyncio.gather(*(m.poll() for m in monitors))
-                deadline = time.monotonic() + settings.drain_seconds
-                await asyncio.gather(*(s.drain(deadline) for s in senders))
-                return EXIT_OK if all(results) else EXIT_FEED_FAILED
-            await _watch(monitors, senders, stop)
-            return EXIT_OK
+                code = await _once(monitors, senders, stop, settings)
+            else:
+                code = await _watch(monitors, senders, stop, store)
         finally:
-            if store is not None:
-                await store.save()
+            saved = store is None or await store.save(now=True)
             for monitor in monitors:
                 log.info("%s", monitor.stats.line(monitor.name))
             for sender in senders:
-                log.info("webhook %s: %d events delivered", sender.label, sender.delivered)
+                log.info("webhook %s: %d events delivered, %d dropped", sender.label,
+                         sender.delivered, sender.dropped)
                 if sender.outbox:
                     log.warning("webhook %s: %d events still queued%s", sender.label,
                                 len(sender.outbox),
                                 "; kept in the state file" if store is not None else " and lost")
+    if not saved:
+        log.error("state file %s: the last save before exit failed; the next run may report "
+                  "some events again", settings.state)
+        code = max(code, EXIT_FEED_FAILED)
+    return code
+
+
+async def _run_until(awaitables: Sequence[Awaitable[Any]], stop: asyncio.Event,
+                     seconds: float) -> list[asyncio.Task[Any]]:
+    """Run all at once until all are done, `stop` is set or `seconds` pass; cancel the rest."""
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
+    if tasks:
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            all_done = asyncio.ensure_future(asyncio.wait(tasks))
+            await asyncio.wait({stopper, all_done}, timeout=seconds,
+                               return_when=asyncio.FIRST_COMPLETED)
+            all_done.cancel()
+        finally:
+            stopper.cancel()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    return tasks
+
+
+async def _once(monitors: Sequence[StatusPageMonitor], senders: Sequence[WebhookSender],
+                stop: asyncio.Event, settings: Settings) -> int:
+    """Poll each feed once, then deliver what is queued: at most once_poll_seconds plus
+    drain_seconds in all, and a stop ends either part at once."""
+    polls = await _run_until([m.poll() for m in monitors], stop, settings.once_poll_seconds)
+    read = True
+    for monitor, task in zip(monitors, polls, strict=True):
+        if task.cancelled():
+            read = False
+            if not stop.is_set():
+                log.warning("%s: no answer within %gs; not read this time", monitor.name,
+                            settings.once_poll_seconds)
+        elif task.exception() is not None or not task.result():
+            read = False
+    deadline = time.monotonic() + settings.drain_seconds
+    await _run_until([s.drain(deadline) for s in senders], stop, settings.drain_seconds)
+    if any(s.dropped for s in senders):
+        return EXIT_FEED_FAILED
+    return EXIT_OK if read or stop.is_set() else EXIT_FEED_FAILED
 
 
 async def _watch(monitors: Sequence[StatusPageMonitor], senders: Sequence[WebhookSender],
-                 stop: asyncio.Event) -> None:
-    polling = [asyncio.create_task(m.run(stop), name=m.name) for m in monitors]
-    delivering = [asyncio.create_task(s.run(stop), name=f"webhook {s.label}") for s in senders]
+                 stop: asyncio.Event, store: StateStore | None = None) -> int:
+    """Run every monitor and sender until `stop`, or until every feed is gone; EXIT_INTERNAL
+    when a task died of a bug (a supervisor should restart a process missing a watcher)."""
+    polling = {asyncio.create_task(m.run(stop), name=m.name) for m in monitors}
+    others = {asyncio.create_task(s.run(stop), name=f"webhook {s.label}") for s in senders}
+    if store is not None:
+        others.add(asyncio.create_task(store.keep_saving(stop), name="state file"))
     stopper = asyncio.create_task(stop.wait())
-    # A monitor ends on its own only when its feed is gone (HTTP 410); asyncio.wait, unlike
-    # gather, leaves no future holding an exception nobody retrieves.
-    all_gone = asyncio.create_task(asyncio.wait(polling))
-    waiters = (stopper, all_gone, *polling, *delivering)
-    for worker in (*polling, *delivering):
-        worker.add_done_callback(_report_crash)
+    running = polling | others
+    code = EXIT_OK
     try:
-        await asyncio.wait((stopper, all_gone), return_when=asyncio.FIRST_COMPLETED)
+        while polling & running:
+            done, _ = await asyncio.wait({stopper, *running}, return_when=asyncio.FIRST_COMPLETED)
+            if stopper in done:
+                break
+            running -= done
+            crashed = [t for t in done if not t.cancelled() and t.exception() is not None]
+            if crashed:
+                for task in crashed:
+                    log.critical("%s stopped by an internal error; exiting so that it can be "
+                                 "restarted: %r", task.get_name(), task.exception(),
+                                 exc_info=task.exception())
+                code = EXIT_INTERNAL
+                break
+            if (others & done) and not stop.is_set():
+                # Senders and the saver end only on stop: ending otherwise is a bug too.
+                log.critical("%s ended unexpectedly; exiting", next(iter(others & done)
+                                                                   ).get_name())
+                code = EXIT_INTERNAL
+                break
     finally:
         stop.set()
-        for waiter in waiters:
-            waiter.cancel()  # an in-flight request must not hold up a Ctrl+C for 30 seconds
-        await asyncio.gather(*waiters, return_exceptions=True)
-
-
-def _report_crash(task: asyncio.Task[Any]) -> None:
-    """A task that ends with an exception is a bug: say so loudly instead of going quiet."""
-    if not task.cancelled() and (exc := task.exception()) is not None:
-        log.critical("%s stopped by an internal error: %r", task.get_name(), exc,
-                     exc_info=exc)
+        for task in (stopper, *polling, *others):
+            task.cancel()  # an in-flight request must not hold up a Ctrl+C for 30 seconds
+        await asyncio.gather(stopper, *polling, *others, return_exceptions=True)
+    return code
 
 
 def _install_signal_handlers(stop: asyncio.Event, interrupted: list[bool]) -> Callable[[], None]:
@@ -1774,7 +2328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("watching %d feeds (%s) every %gs", len(settings.feeds), names, settings.interval)
     try:
         return asyncio.run(_main_async(settings))
-    except StateLockedError as exc:
+    except StateFileError as exc:
         print(f"status_tracker.py: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
