@@ -98,7 +98,7 @@ _NO_TIME = datetime.min.replace(tzinfo=UTC)  # sorts undated entries first
 MIN_INTERVAL = 0.5  # shortest --interval: 0 polled one feed 1,300 times a second
 ONCE_POLL_SECONDS = 60.0  # --once: polls still running after this are abandoned as failed
 ONCE_DRAIN_SECONDS = 30.0  # --once: then webhook deliveries get this long before exit
-STOP_FLUSH_SECONDS = 1.0  # after a stop, how long queued console output may take to drain
+STOP_FLUSH_SECONDS = 0.5  # after a stop, how long queued console output may take to drain
 CONSOLE_BACKLOG = 1000  # events held for a stdout nobody reads before newer ones are dropped
 PARSE_THREADS = 2  # large feeds parsed at once off the loop (one per core here)
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -254,6 +254,10 @@ def html_to_text(markup: str) -> str:
     extractor.feed(markup)
     extractor.close()
     return clean_text("".join(extractor.parts))
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _clip(text: str, limit: int) -> str:
@@ -443,7 +447,7 @@ _ENTRY_START = re.compile(rb"<(?:[\w.-]+:)?(?:entry|item)[\s>/]")
 _ENTRY_END = re.compile(rb"</(?:[\w.-]+:)?(?:entry|item)\s*>")
 
 
-def cut_entries(body: bytes, limit: int = MAX_ENTRIES) -> bytes:
+def cut_entries(body: bytes, limit: int) -> bytes:
     """The document with only its first `limit` entries, so a feed of 50,000 entries costs no
     more to parse than one of `limit`: the part from the first extra entry up to the end of
     the last one is removed, and what follows it (closing tags) is kept."""
@@ -464,7 +468,8 @@ def parse_feed(body: bytes) -> list[Incident]:
     # BytesIO: a str or bytes argument may be taken for a file name or a URL by feedparser.
     # Its HTML sanitiser is most of its cost (bench: "one parse") and buys nothing here: every
     # field is reduced to plain text by html_to_text, which drops all markup and scripts.
-    parsed = feedparser.parse(io.BytesIO(cut_entries(_strip_doctype(body))), sanitize_html=False,
+    document = cut_entries(_strip_doctype(body), MAX_ENTRIES)
+    parsed = feedparser.parse(io.BytesIO(document), sanitize_html=False,
                               resolve_relative_uris=False)
     if not parsed.get("version") and not parsed.entries:
         head = body[:512].lstrip().lower()
@@ -1188,8 +1193,13 @@ class ConsolePrinter:
             stream.flush()
         except (OSError, ValueError) as exc:  # ValueError: the stream was closed
             self.closed = True
-            log.warning("stdout cannot be written (%s): no longer printing events; webhooks "
-                        "and the state file go on", clean_text(str(exc)) or type(exc).__name__)
+            _say_stdout_gone(exc)
+
+
+def _say_stdout_gone(exc: Exception) -> None:
+    reason = exc.strerror if isinstance(exc, OSError) else None
+    log.warning("stdout cannot be written (%s): no longer printing events; webhooks and the "
+                "state file go on", clean_text(reason or type(exc).__name__))
 
 
 class StdoutWriter:
@@ -1251,10 +1261,7 @@ class StdoutWriter:
                     self._write_out(text)
             except Exception as exc:  # EPIPE above all; whatever it is, stdout is done
                 self.broken = True
-                reason = exc.strerror if isinstance(exc, OSError) else None
-                log.warning("stdout cannot be written (%s): no longer printing events; webhooks "
-                            "and the state file go on",
-                            clean_text(reason or type(exc).__name__))
+                _say_stdout_gone(exc)
             finally:
                 self._queue.task_done()
         self._queue.task_done()
@@ -1390,11 +1397,24 @@ def check_state_path(path: Path) -> None:
         raise StateFileError(f"state file {path}: is a folder; give a file name in it")
     if not stat.S_ISREG(mode):
         raise StateFileError(f"state file {path}: not a regular file (a device or a pipe)")
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(64)
+    except OSError as exc:
+        raise StateFileError(f"state file {path}: cannot read it: {exc.strerror or exc}"
+                             ) from None
+    _check_ours(path, head)
 
 
 # A state file of ours starts so (the encoder never writes spaces); anything else is somebody
 # else's file given by mistake, and is never renamed or replaced.
 _OUR_FILE = re.compile(rb'\s*\{\s*"version"\s*:')
+
+
+def _check_ours(path: Path, head: bytes) -> None:
+    if head.strip() and not _OUR_FILE.match(head):
+        raise StateFileError(f"state file {path}: not a status_tracker state file; refusing to "
+                             "replace it (give another --state path)")
 
 
 def _lock(handle: IO[bytes]) -> bool:
@@ -1500,9 +1520,7 @@ class StateStore:
                                  f"{exc.strerror or exc}") from None
         if not raw.strip():
             return  # created empty by hand: nothing remembered yet
-        if not _OUR_FILE.match(raw):
-            raise StateFileError(f"state file {self.path}: not a status_tracker state file; "
-                                 "refusing to replace it (give another --state path)")
+        _check_ours(self.path, raw[:64])
         try:
             data = json.loads(raw.decode("utf-8"))
             if not isinstance(data, dict) or not isinstance(data.get("version"), int):
@@ -1586,8 +1604,8 @@ class StateStore:
                 return False
             self._written = covered
             if self.failing is not None:
-                log.warning("state file %s: saved again after %d failed writes", self.path,
-                            self.failures)
+                log.warning("state file %s: saved again after %s", self.path,
+                            plural(self.failures, "failed write"))
             self.failures, self.failing, self.retry_at = 0, None, None
             return True
 
@@ -2098,7 +2116,8 @@ class Fanout:
             try:
                 target(event)
             except Exception as exc:
-                label = getattr(target, "label", type(target).__name__)
+                label = (getattr(target, "label", None) or getattr(target, "__name__", None)
+                         or type(target).__name__)
                 log.error("%s: could not take a %s event of %s: %s", label, event.kind,
                           event.feed, clean_text(repr(exc))[:200])
                 log.debug("output traceback", exc_info=exc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import hashlib
 import hmac
@@ -1687,6 +1688,593 @@ def test_the_outbox_is_bounded_and_says_what_it_dropped(
     assert [e["event_id"] for e in outbox] == [events[1].event_id, events[2].event_id]
     assert f"2 events queued; dropped the oldest ({events[0].event_id})" in caplog.text
     assert "KEY" not in caplog.text
+
+
+# --- Supervision: a poll, a save, a delivery is a unit that can fail ---
+
+
+class RawServer:
+    """A TCP server on 127.0.0.1 answering every request with fixed bytes: for replies that
+    aiohttp.web refuses to send (non-ASCII header bytes, broken framing)."""
+
+    def __init__(self, reply: bytes) -> None:
+        self.reply = reply
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def __aenter__(self) -> RawServer:
+        self.server = await asyncio.start_server(self._answer, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(self.reply)
+            await writer.drain()
+        writer.close()
+
+    def url(self, path: str = "/feed") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+def raw_reply(body: bytes, *headers: bytes) -> bytes:
+    head = b"".join(h + b"\r\n" for h in headers)
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: application/atom+xml\r\n" + head
+            + b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n"
+            + body)
+
+
+ASCTIME = "Sun Nov  6 08:49:37 1994"
+
+
+@pytest.mark.parametrize(("headers", "fresh_for"), [
+    ({"Date": ASCTIME, "Expires": "Sun Nov  6 08:59:37 1994"}, 600.0),  # asctime, RFC 9110 5.6.7
+    ({"Date": "Sunday, 06-Nov-94 08:49:37 GMT", "Expires": ASCTIME}, 0.0),  # RFC 850
+    ({"Expires": "Fri, 31 Dec 99999 23:59:59 GMT"}, None),
+    ({"Expires": "Mon, 01 Jan 9999999999999999999 00:00:00 GMT"}, None),
+    ({"Expires": "Thu, 01 Jan 1970 00:00:00 +9999"}, None),
+    ({"Date": "garbage", "Expires": "Tue, 03 Nov 2026 15:01:00 GMT"}, 60.0),
+    ({"Cache-Control": "max-age=²"}, None),
+    ({"Cache-Control": "max-age=٣٠"}, None),  # Arabic-Indic digits: float() takes them, HTTP not
+    ({"Cache-Control": "max-age=60", "Age": "²"}, 60.0),
+    ({"Cache-Control": "max-age=99999999999999999999"}, None),
+])
+def test_no_cache_header_value_can_raise(headers: dict[str, str], fresh_for: float | None
+                                         ) -> None:
+    assert st.freshness_seconds(headers, NOW) == fresh_for
+
+
+@pytest.mark.parametrize(("value", "seconds"), [
+    ("120", 120.0), (" 7 ", 7.0), ("²", None), ("٣", None), ("-5", None), ("1e3", None),
+    ("Fri, 31 Dec 99999 23:59:59 GMT", None), ("Tue, 03 Nov 2026 15:00:30 GMT", 30.0),
+    ("Mon, 01 Jan 9999999999999999999 00:00:00 GMT", None), (ASCTIME, 0.0),
+])
+def test_no_retry_after_value_can_raise(value: str, seconds: float | None) -> None:
+    assert st.retry_after_seconds(value, NOW) == seconds
+
+
+async def test_an_asctime_date_with_expires_is_read_normally(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    server.routes["/feed"] = Route(body=atom(OPENAI_ACTIVE), headers={
+        "Date": ASCTIME, "Expires": "Sun Nov  6 09:49:37 1994"})
+    spy = Spy()
+    mon = monitor(session, server.url("/feed"), spy, interval=60, max_interval=600)
+    assert await mon.poll() and spy.kinds() == [("active", "Elevated error rates in ChatGPT")]
+    assert 600 <= mon.next_delay <= 600.5  # one hour of freshness, clamped to the ceiling
+
+
+async def test_a_poll_that_raises_anything_is_one_failed_poll_never_the_end_of_the_watch(
+        server: FeedServer, session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    server.routes["/feed"] = Route(body=atom(OPENAI_ACTIVE))
+    real_decide = st.decide
+
+    def buggy_decide(*args: Any, **kwargs: Any) -> Any:
+        raise KeyError("a bug that odd input set off")
+
+    monkeypatch.setattr(st, "decide", buggy_decide)
+    spy = Spy()
+    mon = monitor(session, server.url("/feed"), spy, failure_threshold=3)
+    assert [await mon.poll() for _ in range(3)] == [False, False, False]
+    reason = "internal error while polling: KeyError: 'a bug that odd input set off'"
+    assert spy.kinds() == [("feed_down", reason)] and mon.stats.errors == 3
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert [(r.getMessage(), r.exc_info is not None) for r in errors] == [
+        (f"Example: {reason}", True)]  # once, with its traceback
+    assert 60 <= mon.next_delay <= 480  # backed off like any failure
+    monkeypatch.setattr(st, "decide", real_decide)
+    assert await mon.poll()
+    assert spy.kinds()[1:] == [("active", "Elevated error rates in ChatGPT"),
+                               ("feed_recovered", "")]
+
+
+async def test_a_304_to_an_unconditional_request_is_an_error_not_a_read(
+        server: FeedServer, session: aiohttp.ClientSession,
+        caplog: pytest.LogCaptureFixture) -> None:
+    server.routes["/feed"] = Route(status=304)
+    spy = Spy()
+    mon = monitor(session, server.url("/feed"), spy, failure_threshold=2)
+    assert [await mon.poll(), await mon.poll()] == [False, False]
+    reason = "server answered 304 to an unconditional request"
+    assert spy.kinds() == [("feed_down", reason)]
+    assert caplog.text.count(reason) == 1
+
+
+async def test_validators_that_are_not_printable_ascii_are_not_kept_and_the_state_saves(
+        tmp_path: Path, session: aiohttp.ClientSession) -> None:
+    store = st.StateStore(tmp_path / "state.json")
+    reply = raw_reply(atom(OPENAI_ACTIVE), b'ETag: "caf\xe9"',
+                      b"Last-Modified: Tue, 03 Nov 2026 14:00:00 GM\xd4")
+    async with RawServer(reply) as raw:
+        spy = Spy()
+        mon = monitor(session, raw.url(), spy, state=store.feed(raw.url()),
+                      on_change=store.save)
+        assert await mon.poll() and await mon.poll()
+    assert (mon.state.etag, mon.state.last_modified) == (None, None)
+    saved = json.loads((tmp_path / "state.json").read_text(encoding="utf-8"))
+    assert saved["feeds"][raw.url()]["etag"] is None
+    assert spy.kinds() == [("active", "Elevated error rates in ChatGPT")]
+
+
+@pytest.mark.parametrize("reply", [
+    b"HTTP/1.1 200 OK\r\nContent-Length: nope\r\n\r\nx",  # aiohttp quotes the URL in its error
+    b"HTTP/1.1 301 Moved\r\nLocation: http://[::1/secretpath\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n",
+])
+async def test_no_error_message_shows_a_url_path_query_userinfo_or_fragment(
+        session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture, reply: bytes) -> None:
+    async with RawServer(reply) as raw:
+        url = f"http://user:pw@127.0.0.1:{raw.port}/secretpath?token=SECRET#frag"
+        mon = monitor(session, url, Spy())
+        assert not await mon.poll()
+    assert mon.failing_reason and caplog.records
+    for secret in ("secretpath", "SECRET", "pw", "frag"):
+        assert secret not in caplog.text
+
+
+class FullDisk:
+    """A write_atomic stand-in for a disk that is full until `full` is cleared."""
+
+    def __init__(self) -> None:
+        self.full = True
+        self.attempts = 0
+
+    def __call__(self, path: Path, pieces: Any) -> None:
+        self.attempts += 1
+        if self.full:
+            raise OSError(28, "No space left on device")
+        st.write_atomic(path, pieces)
+
+
+async def wait_for_condition(check: Callable[[], bool], timeout: float = 5) -> None:
+    """For work done in a real thread (file writes): checked often, bounded."""
+    async def until() -> None:
+        while not check():
+            await asyncio.sleep(0.005)
+
+    await asyncio.wait_for(until(), timeout)
+
+
+async def test_a_full_disk_is_said_once_polling_goes_on_and_a_later_save_writes_everything(
+        tmp_path: Path, server: FeedServer, session: aiohttp.ClientSession,
+        caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "state.json"
+    disk, clock = FullDisk(), [100.0]
+    store = st.StateStore(path, clock=lambda: clock[0], rng=random.Random(3), write=disk)
+    server.routes["/feed"] = Route(body=atom(OPENAI_ACTIVE))
+    spy = Spy()
+    mon = monitor(session, server.url("/feed"), spy, state=store.feed(server.url("/feed")),
+                  on_change=store.save)
+    assert await mon.poll()
+    server.routes["/feed"].body = atom(OPENAI_ACTIVE, OPENAI_RESOLVED)
+    assert await mon.poll()  # still polling and reporting while the disk is full
+    assert [k for k, _ in spy.kinds()] == ["active", "new"]
+    assert disk.attempts == 1 and not path.exists()  # the second save waits for its retry
+    assert caplog.text.count("cannot save (No space left on device); polling goes on") == 1
+    assert "Traceback" not in caplog.text
+
+    disk.full = False
+    slept: list[float] = []
+    stop = asyncio.Event()
+
+    async def sleep(delay: float) -> None:
+        slept.append(delay)
+        clock[0] += delay
+
+    saver = asyncio.create_task(store.keep_saving(stop, sleep))
+    await wait_for_condition(path.exists)
+    stop.set()
+    await asyncio.wait_for(saver, 5)
+    assert len(slept) == 1 and 1 <= slept[0] <= 2  # the first backoff step
+    incidents = json.loads(path.read_text())["feeds"][server.url("/feed")]["incidents"]
+    assert set(incidents) == {"https://status.openai.com//incidents/01KACTIVE",
+                              "https://status.openai.com//incidents/01KOLD"}
+    assert "saved again after 1 failed write" in caplog.text
+
+
+async def test_a_webhook_retry_after_that_is_not_ascii_digits_is_a_retry_not_a_crash(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    async def reply(request: web.Request) -> web.StreamResponse:
+        return web.Response(status=503, headers={"Retry-After": "²"})
+
+    server.routes["/hook"] = Route(handler=reply)
+    outbox: list[dict[str, str]] = []
+    sender = st.WebhookSender(server.url("/hook"), session, outbox, rng=random.Random(1))
+    sender(st.IncidentEvent("F", "new", incident()))
+    delay = await sender.send_next()
+    assert delay is not None and 1 <= delay <= 2 and len(outbox) == 1
+
+
+async def test_a_webhook_retry_after_longer_than_any_backoff_is_honoured(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    async def reply(request: web.Request) -> web.StreamResponse:
+        return web.Response(status=429, headers={"Retry-After": "250"})
+
+    server.routes["/hook"] = Route(handler=reply)
+    sender = st.WebhookSender(server.url("/hook"), session, [], rng=random.Random(1))
+    sender(st.IncidentEvent("F", "new", incident()))
+    assert await sender.send_next() == 250  # the first backoff step is at most 2 s
+
+
+async def test_any_exception_in_a_delivery_is_a_failed_attempt_and_the_event_stays_queued(
+        server: FeedServer, session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    receiver = Receiver()
+    server.routes["/hook"] = Route(handler=receiver)
+    outbox: list[dict[str, str]] = []
+    sender = st.WebhookSender(server.url("/hook"), session, outbox, secret="s")
+    sender(st.IncidentEvent("F", "new", incident()))
+
+    def broken_sign(secret: str, body: bytes) -> str:
+        raise RuntimeError("signing broke")
+
+    monkeypatch.setattr(st, "sign", broken_sign)
+    assert await sender.send_next() is not None and len(outbox) == 1
+    assert "internal error while delivering: RuntimeError: signing broke; will retry" in (
+        caplog.text)
+    monkeypatch.undo()
+    assert await sender.send_next() is None and receiver.events() == [("new", "Title")]
+
+
+class ClosedStdout(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_closed_stdout_is_said_once_and_never_stops_the_other_outputs(
+        caplog: pytest.LogCaptureFixture) -> None:
+    printer, spy = st.ConsolePrinter(ClosedStdout()), Spy()
+    fanout = st.Fanout([printer, spy])
+    for title in ("One", "Two"):
+        fanout(st.IncidentEvent("F", "new", incident(title=title)))
+    assert spy.kinds() == [("new", "One"), ("new", "Two")] and printer.closed
+    assert caplog.text.count("stdout cannot be written (Broken pipe)") == 1
+
+
+def test_an_output_that_raises_does_not_keep_the_event_from_the_others(
+        caplog: pytest.LogCaptureFixture) -> None:
+    def broken(event: st.IncidentEvent) -> None:
+        raise ValueError("no")
+
+    spy = Spy()
+    st.Fanout([broken, spy])(st.IncidentEvent("F", "new", incident()))
+    assert spy.kinds() == [("new", "Title")]
+    assert "broken: could not take a new event of F: ValueError('no')" in caplog.text
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a pipe's write end as stdout")
+async def test_a_stdout_nobody_reads_never_blocks_the_loop_and_bounds_its_backlog(
+        caplog: pytest.LogCaptureFixture) -> None:
+    read_end, write_end = os.pipe()
+    stream = open(write_end, "w", encoding="utf-8")  # noqa: SIM115 -- closed below
+    try:
+        writer = st.StdoutWriter(stream, backlog=3)
+        block = "x" * 70_000 + "\n"  # more than a pipe holds: the thread blocks on the first
+        for _ in range(10):
+            writer.write(block)  # returns at once however full the pipe is
+        assert writer.dropped >= 6
+        assert caplog.text.count("stdout is not being read: 3 events wait for it") == 1
+        assert not await writer.drain(0.05)
+    finally:
+        os.close(read_end)  # the blocked thread now gets EPIPE and ends
+        await wait_for_condition(lambda: writer.broken)
+        stream.close()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a pipe's write end as stdout")
+async def test_a_stdout_closed_by_its_reader_is_said_once(caplog: pytest.LogCaptureFixture
+                                                          ) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    with open(write_end, "w", encoding="utf-8") as stream:
+        writer = st.StdoutWriter(stream)
+        writer.write("one\n")
+        writer.write("two\n")
+        assert await writer.drain(5) and writer.broken
+    assert caplog.text.count("stdout cannot be written (Broken pipe)") == 1
+
+
+def test_a_feed_beyond_the_entry_limit_is_cut_before_feedparser_sees_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(st, "MAX_ENTRIES", 5)
+    seen: list[bytes] = []
+    real_parse = feedparser.parse
+
+    def spy_parse(source: io.BytesIO, **options: Any) -> Any:
+        seen.append(source.getvalue())
+        return real_parse(io.BytesIO(source.getvalue()), **options)
+
+    monkeypatch.setattr(feedparser, "parse", spy_parse)
+    entries = [statuspage_entry(n, f"Incident {n}", [RESOLVED]) for n in range(50)]
+    found = st.parse_feed(atom(*entries))
+    assert [i.title for i in found] == [f"Incident {n}" for n in range(5)]
+    assert seen[0].count(b"<entry>") == 5 and seen[0].rstrip().endswith(b"</feed>")
+    items = [statuspage_item(f"c{n}", f"Item {n}", [RESOLVED]) for n in range(50)]
+    assert [i.title for i in st.parse_feed(rss(*items))] == [f"Item {n}" for n in range(5)]
+    assert seen[1].count(b"<item>") == 5 and seen[1].rstrip().endswith(b"</channel></rss>")
+
+
+async def test_a_stop_does_not_wait_for_a_parse_in_progress() -> None:
+    release = threading.Event()
+    task = asyncio.create_task(st.in_daemon_thread(lambda _: release.wait(30), None))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 5)
+    release.set()  # lets the thread end; nothing waited for it
+
+
+async def test_once_ends_within_its_bounds_when_a_feed_or_a_webhook_never_answers(
+        tmp_path: Path, server: FeedServer, caplog: pytest.LogCaptureFixture) -> None:
+    async def never(request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    server.routes["/openai"] = Route(body=atom(OPENAI_ACTIVE))
+    server.routes["/github"] = Route(handler=never)
+    server.routes["/hook"] = Route(handler=never)
+    settings = service_settings(tmp_path, server, webhooks=[server.url("/hook")],
+                                once_poll_seconds=0.3, drain_seconds=0.3)
+    code, out = await asyncio.wait_for(run_once(settings), 10)
+    assert code == 1 and "Elevated error rates in ChatGPT" in out
+    assert "GitHub: no answer within 0.3s; not read this time" in caplog.text
+    outbox = json.loads((tmp_path / "state.json").read_text())["outbox"]
+    assert len(outbox[server.url("/hook")]) == 1  # kept for the next run
+
+
+async def test_once_exits_1_when_a_webhook_refuses_an_event_for_good(
+        tmp_path: Path, server: FeedServer) -> None:
+    server.routes["/openai"] = Route(body=atom(OPENAI_ACTIVE))
+    server.routes["/github"] = Route(body=atom())
+    server.routes["/hook"] = Route(handler=Receiver(statuses=[404]))
+    settings = service_settings(tmp_path, server, webhooks=[server.url("/hook")])
+    assert (await run_once(settings))[0] == 1
+
+
+async def test_cron_mode_reports_feed_down_and_recovered_after_as_many_reads_as_watch_mode(
+        tmp_path: Path, server: FeedServer) -> None:
+    server.routes["/openai"] = Route(status=500)
+    server.routes["/github"] = Route(body=atom())
+    receiver = Receiver()
+    server.routes["/hook"] = Route(handler=receiver)
+    settings = service_settings(tmp_path, server, webhooks=[server.url("/hook")])
+    outputs = [await run_once(settings) for _ in range(4)]
+    assert [code for code, _ in outputs] == [1, 1, 1, 1]
+    assert ["feed down" in out for _, out in outputs] == [False, False, True, False]
+    server.routes["/openai"] = Route(body=atom(OPENAI_ACTIVE))
+    code, out = await run_once(settings)
+    assert code == 0 and "OpenAI - feed recovered" in out
+    assert "Incident: Elevated error rates in ChatGPT" in out  # its first read: a baseline
+    assert [json.loads(b)["kind"] for b in receiver.bodies] == [
+        "feed_down", "active", "feed_recovered"]
+
+
+# --- Paths and arguments are checked before anything is touched ---
+
+
+def run_main(*args: str) -> tuple[int, str]:
+    """main() with a refused local feed: a wrongly accepted argument fails fast."""
+    try:
+        code = st.main([*args, "--once", "--feed", "X=http://127.0.0.1:9/feed"])
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    return code, ""
+
+
+@pytest.mark.parametrize("kind", ["folder", "device", "fifo", "missing folder", "toml"])
+def test_a_state_path_that_is_no_state_file_is_refused_and_left_alone(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str) -> None:
+    if kind in ("device", "fifo") and sys.platform == "win32":
+        pytest.skip("POSIX special files")
+    target = {"folder": tmp_path / "dir", "device": Path(os.devnull),
+              "fifo": tmp_path / "fifo", "missing folder": tmp_path / "nope" / "state.json",
+              "toml": tmp_path / "tracker.toml"}[kind]
+    if kind == "folder":
+        target.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "toml":
+        target.write_text('interval = 60\n[[feeds]]\nname = "A"\n')
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, _ = run_main("--state", str(target))
+    err = capsys.readouterr().err
+    assert code == 2, err
+    [line] = err.strip().splitlines()[-1:]
+    assert line.startswith("status_tracker.py: error: state file") and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert not Path(os.devnull + ".lock").exists()
+    if kind == "toml":
+        assert target.read_text().startswith("interval = 60")
+
+
+def test_a_state_file_that_cannot_be_read_is_refused_not_set_aside(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "state.json"
+    path.write_text('{"version":1,"feeds":{},"outbox":{"http://h/x":[{"event_id":"e"}]}}')
+    real_read = Path.read_bytes
+
+    def denied(self: Path) -> bytes:
+        if self == path:  # what chmod 000 does for anyone but root
+            raise PermissionError(13, "Permission denied")
+        return real_read(self)
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    code, _ = run_main("--state", str(path))
+    assert code == 2
+    assert "state file" in capsys.readouterr().err and path.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json", "state.json.lock"]
+
+
+def test_home_is_expanded_in_state_and_config_paths(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("USERPROFILE", str(tmp_path))
+    (tmp_path / "t.toml").write_text('state = "~/from-config.json"\n')
+    from_flag = st.settings_from_args(st.build_parser().parse_args(["--state", "~/s.json"]))
+    from_config = st.settings_from_args(st.build_parser().parse_args(["--config", "~/t.toml"]))
+    assert (from_flag.state, from_config.state) == (tmp_path / "s.json",
+                                                    tmp_path / "from-config.json")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero", "huge"])
+def test_a_config_that_is_not_a_small_regular_file_is_refused_at_once(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str) -> None:
+    if kind in ("fifo", "zero") and sys.platform == "win32":
+        pytest.skip("POSIX special files")
+    path = {"fifo": tmp_path / "fifo", "zero": Path("/dev/zero"),
+            "huge": tmp_path / "huge.toml"}[kind]
+    if kind == "fifo":
+        os.mkfifo(path)  # opening it would wait for a writer for ever
+    elif kind == "huge":
+        path.write_text("# padding\n" * 120_000)
+    code, _ = run_main("--config", str(path))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert ("not a regular file" in err) if kind != "huge" else ("larger than 1024 KiB" in err)
+
+
+def test_a_config_with_a_utf8_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "t.toml"
+    path.write_bytes('\ufeffinterval = 90\n'.encode())
+    assert st.load_config(path) == {"interval": 90.0}
+
+
+def test_a_flag_overrides_every_feeds_own_interval_from_the_config(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "[[feeds]]\nname = 'A'\nurl = 'https://a.test/'\n"
+                                  "interval = 30\n")
+    args = st.build_parser().parse_args(["--config", str(path), "--interval", "5"])
+    settings = st.settings_from_args(args)
+    assert settings.interval == 5 and settings.feeds == [st.FeedConfig("A", "https://a.test/")]
+
+
+def test_feed_names_go_through_the_same_sanitiser_as_feed_text() -> None:
+    args = st.build_parser().parse_args(["--feed", "Evil\n[x] FAKE\x1b[31m\u202e=http://a.test/"])
+    assert args.feed == [st.FeedConfig("Evil [x] FAKE", "http://a.test/")]
+
+
+# --- Time bounds and outputs of the real CLI ---
+
+
+async def start_cli(*args: str, stdout: int | None = asyncio.subprocess.PIPE,
+                    prelude: str = "") -> asyncio.subprocess.Process:
+    """The real CLI as a process; `prelude` runs first in it (to slow a function down)."""
+    code = f"import sys, status_tracker as st\n{prelude}\nsys.exit(st.main(sys.argv[1:]))"
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, *args, cwd=HERE, stdout=stdout,
+        stderr=asyncio.subprocess.PIPE)
+
+
+async def stop_within(proc: asyncio.subprocess.Process, signum: int, seconds: float
+                      ) -> tuple[int, str]:
+    try:
+        proc.send_signal(signum)
+        assert proc.stderr is not None
+        err = await asyncio.wait_for(proc.stderr.read(), seconds)
+        return await asyncio.wait_for(proc.wait(), seconds), err.decode()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
+async def test_once_stops_within_2_seconds_on_a_signal_while_a_feed_hangs(
+        server: FeedServer, signum: int, exit_code: int) -> None:
+    server.routes["/hang"] = Route(handler=slow_drip)
+    proc = await start_cli("--once", "--feed", f"Hang={server.url('/hang')}")
+    await wait_for_condition(lambda: bool(server.requests), 10)
+    code, err = await stop_within(proc, signum, 2)
+    assert code == exit_code and "Traceback" not in err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+async def test_a_signal_during_a_long_parse_stops_the_cli_within_2_seconds(
+        server: FeedServer) -> None:
+    big = atom(*[statuspage_entry(n, f"Incident {n}", [RESOLVED]) for n in range(200)])
+    assert len(big) > st.INLINE_PARSE_LIMIT
+    server.routes["/big"] = Route(body=big)
+    prelude = ("import time\n"
+               "def slow(body):\n"
+               "    print('parsing', file=sys.stderr, flush=True)\n"
+               "    time.sleep(60)\n"
+               "st.parse_feed = slow")
+    proc = await start_cli("--interval", "0.5", "--feed", f"Big={server.url('/big')}",
+                           prelude=prelude)
+    assert proc.stderr is not None
+    await read_until(proc.stderr, "parsing")
+    code, err = await stop_within(proc, signal.SIGTERM, 2)
+    assert code == 0 and "Traceback" not in err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX pipes")
+async def test_cli_with_stdout_closed_still_delivers_every_event_to_webhooks(
+        server: FeedServer) -> None:
+    receiver = Receiver()
+    server.routes["/hook"] = Route(handler=receiver)
+    server.routes["/openai"] = Route(body=atom(OPENAI_ACTIVE, OPENAI_RESOLVED))
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # as `| head -0` would: every write gets EPIPE
+    try:
+        proc = await start_cli("--once", "--history", "2", "--webhook", server.url("/hook"),
+                               "--feed", f"OpenAI={server.url('/openai')}", stdout=write_end)
+    finally:
+        os.close(write_end)
+    assert proc.stderr is not None
+    err = (await asyncio.wait_for(proc.stderr.read(), 30)).decode()
+    assert await proc.wait() == 0, err
+    assert receiver.events() == [("history", "Sora slow"),
+                                 ("active", "Elevated error rates in ChatGPT")]
+    assert err.count("stdout cannot be written (Broken pipe)") == 1
+    assert "Traceback" not in err and "Exception ignored" not in err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX pipes and signals")
+async def test_cli_with_a_stdout_nobody_reads_keeps_delivering_and_stops_on_sigterm(
+        server: FeedServer) -> None:
+    receiver = Receiver()
+    server.routes["/hook"] = Route(handler=receiver)
+    entries = [incidentio_entry(f"01K{n:04d}", f"Incident number {n} " + "x" * 200,
+                                "Investigating", "Still looking. " * 20) for n in range(300)]
+    server.routes["/openai"] = Route(body=atom(*entries))
+    read_end, write_end = os.pipe()  # nobody reads: 300 blocks fill the pipe's 64 KiB
+    try:
+        proc = await start_cli("--interval", "0.5", "--webhook", server.url("/hook"),
+                               "--feed", f"OpenAI={server.url('/openai')}", stdout=write_end)
+        await wait_for_condition(lambda: len(receiver.bodies) == 300, 30)
+        code, err = await stop_within(proc, signal.SIGTERM, 2)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert code == 0 and "Traceback" not in err
+    assert "stdout is not being read" in err
 
 
 # --- The benchmark stays runnable ---
