@@ -914,6 +914,16 @@ async def test_cli_prints_nothing_unsafe_from_a_hostile_feed(server: FeedServer)
     (["--interval", "-1"], "must be a finite number >= 0"),
     (["--history", "many"], "must be a whole number >= 1"),
     (["--feed", "A=http://a.test/", "--feed", "A=http://b.test/"], "feed name 'A' is used twice"),
+    (["--feed", "A=http://a.test/x", "--feed", "B=HTTP://A.TEST:80/x"],
+     "feeds 'A' and 'B' have the same URL"),
+    (["--feed", "A=http://127.0.0.1:99999/feed"], "feed 'A': not a valid URL: bad port"),
+    (["--feed", "A=http://127.0.0.1:0/feed"], "feed 'A': not a valid URL: port 0"),
+    (["--feed", "A=http://exa mple.test/feed"], "contains spaces or control characters"),
+    (["--feed", "A=http:///feed"], "feed 'A': not an http(s) URL: it has no host"),
+    (["--interval", "0"], "must be at least 0.5 seconds"),
+    (["--interval", "0.4"], "must be at least 0.5 seconds"),
+    (["--webhook", "https://h.test:99999/TOKEN?key=SECRET"], "the value is not shown"),
+    (["--webhook", "ftp://h.test/TOKEN"], "not an http(s) URL"),
 ])
 def test_cli_rejects_bad_arguments_with_one_line_and_exit_2(
         capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
@@ -923,6 +933,7 @@ def test_cli_rejects_bad_arguments_with_one_line_and_exit_2(
     assert exit_info.value.code == 2 and out == ""
     [line] = err.splitlines()
     assert line.startswith("status_tracker.py: error:") and message in line
+    assert "TOKEN" not in line and "SECRET" not in line
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
