@@ -602,6 +602,18 @@ def redact_url(url: str) -> str:
     return clean_text(f"{parts.scheme}://{host}/…")
 
 
+def public_url(url: str) -> str:
+    """Scheme, host, port and path, for the one place a user must see where a feed went: a
+    query, userinfo or fragment may carry a token and is never shown."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+        host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname or ""
+    except ValueError:
+        return redact_url(url)
+    return clean_text(f"{parts.scheme}://{host}{port}{parts.path}")
+
+
 _URL_IN_TEXT = re.compile(r"(?i)\b(?:https?|wss?)://[^\s'\"<>]+")
 
 
@@ -908,7 +920,7 @@ class StatusPageMonitor:
         state = self.state
         if result.moved_to and result.moved_to != self.url:
             log.warning("%s: feed moved permanently to %s; polling the new address "
-                        "(update your feed list)", self.name, clean_text(result.moved_to))
+                        "(update your feed list)", self.name, public_url(result.moved_to))
             self.url = result.moved_to
         state.last_polled = now
         if result.body is None:
