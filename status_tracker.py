@@ -142,6 +142,11 @@ class Incident:
     published: datetime | None
     updated: datetime | None
     steps: tuple[Step, ...] = ()  # oldest first; empty where the feed keeps no timeline
+    code: str = ""  # Statuspage's incident id (the end of its link), for the JSON API
+    maintenance: bool = False  # a Statuspage maintenance window, not an incident
+    impact: str | None = None  # none, minor, major, critical, maintenance (from the API)
+    scheduled_for: datetime | None = None  # maintenance windows only
+    scheduled_until: datetime | None = None
 
     @property
     def active(self) -> bool:
@@ -224,33 +229,59 @@ def clean_text(text: str) -> str:
 
 
 class _TextExtractor(html.parser.HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, *, links: bool = False) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self._skip = 0
+        self._links = links
+        self._hrefs: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in ("script", "style"):
             self._skip += 1
         elif tag in _BLOCK_TAGS:
             self.parts.append(" ")
+        elif tag == "a" and self._links:
+            self._hrefs.append(next((v or "" for k, v in attrs if k == "href"), ""))
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("script", "style"):
             self._skip = max(0, self._skip - 1)
         elif tag in _BLOCK_TAGS:
             self.parts.append(" ")
+        elif tag == "a" and self._hrefs:
+            href = self._hrefs.pop()
+            if href.startswith(("http://", "https://")):
+                self.parts.append(f" ({href})")
 
     def handle_data(self, data: str) -> None:
         if not self._skip:
             self.parts.append(data)
 
 
+_KNOWN_TAG = re.compile(
+    r"</?(?:a|b|i|u|em|strong|br|p|div|span|li|ul|ol|small|code|pre|h[1-6])(?:\s[^<>]*)?/?>",
+    re.I)
+
+
 def html_to_text(markup: str) -> str:
-    """Plain, printable, single-line text from an HTML fragment (entities unescaped)."""
+    """Plain, printable, single-line text from an HTML fragment (entities unescaped).
+
+    Markup escaped twice (AWS puts "&lt;br&gt;" inside CDATA) still shows tags after one
+    pass: it gets more passes, and then its links keep their address as text.
+    """
     if "<" not in markup and "&" not in markup:
         return clean_text(markup)
-    extractor = _TextExtractor()
+    text = _extract_text(markup, links=False)
+    for _ in range(2):
+        if not _KNOWN_TAG.search(text):
+            break
+        text = _extract_text(text, links=True)
+    return text
+
+
+def _extract_text(markup: str, *, links: bool) -> str:
+    extractor = _TextExtractor(links=links)
     extractor.feed(markup)
     extractor.close()
     return clean_text("".join(extractor.parts))
@@ -343,64 +374,138 @@ def _entry_title(entry: Mapping[str, Any]) -> str:
 
 
 def _statuspage_steps(markup: str, reference: datetime | None) -> list[Step]:
-    steps = []
+    found = []
     for match in _STATUSPAGE_STEP.finditer(markup):
         when = html_to_text(match["when"])
         status = html_to_text(match["status"])
         message = _clip(html_to_text(match["body"]).lstrip("- "), MAX_MESSAGE)
         if status:
-            steps.append(Step(status, message, _step_time(when, reference),
-                              _digest(when, status, message)))
-    steps.reverse()  # Statuspage lists the newest first; steps are kept oldest first
+            found.append((when, status, message))
+    steps: list[Step] = []
+    current = ""
+    for when, word, message in reversed(found):  # Statuspage lists the newest first
+        # "Update" says only that text was added: the incident keeps its last real status.
+        is_update = word.lower() == "update"
+        current = (current or word) if is_update else word
+        steps.append(Step(current, message, _step_time(when, reference),
+                          _digest(when, word, message)))
     return steps
 
 
-def _parse_entry(entry: Mapping[str, Any]) -> Incident:
+@dataclass(frozen=True, slots=True)
+class RawEntry:
+    """What every platform reader starts from: one feedparser entry, its common fields read."""
+
+    id: str
+    title: str
+    link: str
+    markup: str
+    published: datetime | None
+    updated: datetime | None
+
+
+def _raw_entry(entry: Mapping[str, Any]) -> RawEntry:
     title = _entry_title(entry)
     link = clean_text(str(entry.get("link", "")))
     published = _struct_to_utc(entry.get("published_parsed"))
     # entry.get("updated") silently falls back to "published": look for the real field.
     updated = _struct_to_utc(entry["updated_parsed"]) if "updated_parsed" in entry else None
     ident = clean_text(str(entry.get("id") or "")) or link or _digest(title, _iso(published) or "")
-    markup = _entry_html(entry)
-    status, message = "", ""
-    components: tuple[str, ...] = ()
-    steps: tuple[Step, ...] = ()
+    return RawEntry(ident, title, link, _entry_html(entry), published, updated)
 
-    if match := _INCIDENT_IO_STATUS.search(markup):
-        # incident.io: "<b>Status: X</b>", the latest message, then the component list.
-        status = html_to_text(match[1])
-        rest = markup[match.end():]
-        comp_match = _INCIDENT_IO_COMPONENTS.search(rest)
-        if comp_match:
-            components = tuple(
-                c for c in (html_to_text(li) for li in _LIST_ITEM.findall(comp_match[1])) if c)
-            rest = rest[: comp_match.start()]
-        message = html_to_text(rest)
-    elif found := _statuspage_steps(markup, updated or published):
-        steps = tuple(found)
-        status, message = found[-1].status, found[-1].message
-        if updated is None:
-            # Statuspage RSS: pubDate is the creation time; the newest step says when it moved.
-            updated = max((s.at for s in found if s.at), default=published)
-    else:
-        message = html_to_text(markup)
-        if _GCP_UPDATE_ID.match(ident) and (match := _TITLE_PREFIX.match(title)):
-            status, title = match["prefix"].strip().capitalize(), match["rest"]
-            if affected := _GCP_AFFECTED.search(message):
-                components = tuple(p.strip() for p in affected[1].split(",") if p.strip())
-        elif match := _AWS_TITLE.match(title) if "status.aws.amazon.com" in ident else None:
-            rest = match["rest"]
-            resolved = bool(_RESOLVED_MARK.search(rest)) or "operating normally" in match[
-                "prefix"].lower()
-            status = "Resolved" if resolved else match["prefix"].strip()
-            title = _RESOLVED_MARK.sub("", rest).strip()
-        elif _RESOLVED_MARK.search(title):
-            status, title = "Resolved", _RESOLVED_MARK.sub("", title).strip()
-    return Incident(
-        id=ident, title=title, link=link, status=_clip(status, 60), components=components,
-        message=_clip(message, MAX_MESSAGE), published=published, updated=updated, steps=steps,
-    )
+
+def _incident(raw: RawEntry, **fields: Any) -> Incident:
+    values: dict[str, Any] = {
+        "id": raw.id, "title": raw.title, "link": raw.link, "status": "", "components": (),
+        "message": "", "published": raw.published, "updated": raw.updated, **fields}
+    values["status"] = _clip(values["status"], 60)
+    values["message"] = _clip(values["message"], MAX_MESSAGE)
+    return Incident(**values)
+
+
+def read_incidentio(raw: RawEntry) -> Incident | None:
+    """incident.io (OpenAI): "<b>Status: X</b>", the latest message, then the components."""
+    match = _INCIDENT_IO_STATUS.search(raw.markup)
+    if not match:
+        return None
+    rest = raw.markup[match.end():]
+    components: tuple[str, ...] = ()
+    if comp_match := _INCIDENT_IO_COMPONENTS.search(rest):
+        components = tuple(
+            c for c in (html_to_text(li) for li in _LIST_ITEM.findall(comp_match[1])) if c)
+        rest = rest[: comp_match.start()]
+    return _incident(raw, status=html_to_text(match[1]), message=html_to_text(rest),
+                     components=components)
+
+
+_STATUSPAGE_ID = re.compile(r"^tag:[^,]+,2005:Incident/\d+$")
+_STATUSPAGE_LINK = re.compile(r"^https?://[^/]+(?:/[^/]+)*/incidents/([A-Za-z0-9]+)/?$")
+_MAINTENANCE_WORDS = frozenset({"scheduled", "in progress", "verifying", "completed"})
+
+
+def read_statuspage(raw: RawEntry) -> Incident | None:
+    """Atlassian Statuspage: the whole timeline, newest first, one block per step."""
+    found = _statuspage_steps(raw.markup, raw.updated or raw.published)
+    if not found:
+        return None
+    updated = raw.updated
+    if updated is None:
+        # Statuspage RSS: pubDate is the creation time; the newest step says when it moved.
+        updated = max((s.at for s in found if s.at), default=raw.published)
+    code = ""
+    link = _STATUSPAGE_LINK.match(raw.link)
+    if link and (_STATUSPAGE_ID.match(raw.id) or raw.id == raw.link):
+        code = link[1]  # the API's incident id: the join key with /api/v2/incidents.json
+    maintenance = any(s.status.lower() in _MAINTENANCE_WORDS for s in found)
+    return _incident(raw, status=found[-1].status, message=found[-1].message, updated=updated,
+                     steps=tuple(found), code=code, maintenance=maintenance)
+
+
+def read_google_cloud(raw: RawEntry) -> Incident | None:
+    """Google Cloud: one entry per update, "RESOLVED: title", products at the end."""
+    match = _TITLE_PREFIX.match(raw.title) if _GCP_UPDATE_ID.match(raw.id) else None
+    if not match:
+        return None
+    message = html_to_text(raw.markup)
+    components: tuple[str, ...] = ()
+    if affected := _GCP_AFFECTED.search(message):
+        components = tuple(p.strip() for p in affected[1].split(",") if p.strip())
+    return _incident(raw, status=match["prefix"].strip().capitalize(), title=match["rest"],
+                     message=message, components=components)
+
+
+def read_aws(raw: RawEntry) -> Incident | None:
+    """AWS Health: "Service disruption: [RESOLVED] title", one item per update."""
+    match = _AWS_TITLE.match(raw.title) if "status.aws.amazon.com" in raw.id else None
+    if not match:
+        return None
+    rest = match["rest"]
+    resolved = bool(_RESOLVED_MARK.search(rest)) or "operating normally" in match[
+        "prefix"].lower()
+    return _incident(raw, status="Resolved" if resolved else match["prefix"].strip(),
+                     title=_RESOLVED_MARK.sub("", rest).strip(),
+                     message=html_to_text(raw.markup))
+
+
+def read_generic(raw: RawEntry) -> Incident:
+    """Any other feed: the text as it is; "[RESOLVED]" in a title is the one status known."""
+    if _RESOLVED_MARK.search(raw.title):
+        return _incident(raw, status="Resolved", title=_RESOLVED_MARK.sub("", raw.title).strip(),
+                         message=html_to_text(raw.markup))
+    return _incident(raw, message=html_to_text(raw.markup))
+
+
+# Tried in order; the first that recognises an entry reads it. A new platform is a new reader.
+READERS: tuple[Callable[[RawEntry], Incident | None], ...] = (
+    read_incidentio, read_statuspage, read_google_cloud, read_aws)
+
+
+def _parse_entry(entry: Mapping[str, Any]) -> Incident:
+    raw = _raw_entry(entry)
+    for reader in READERS:
+        if (found := reader(raw)) is not None:
+            return found
+    return read_generic(raw)
 
 
 def _merge_update_entries(incidents: list[Incident]) -> list[Incident]:
@@ -519,6 +624,12 @@ def _at_step(inc: Incident, step: Step) -> Incident:
                                updated=step.at or inc.updated)
 
 
+def _as_reported(inc: Incident) -> Incident:
+    """The incident at its newest step: the time shown is that step's own, not the entry's
+    <updated>, which Statuspage moves on any later edit."""
+    return _at_step(inc, inc.steps[-1]) if inc.steps else inc
+
+
 def _missed_steps(known_steps: Sequence[str], steps: Sequence[Step]) -> list[Step]:
     """Steps after the newest one already reported (an edited older step is not news)."""
     known = set(known_steps)
@@ -546,26 +657,30 @@ def decide(
         if seen is None:
             if first_sight:
                 if inc.active:
-                    changes.append(("active", inc))
+                    changes.append(("active", _as_reported(inc)))
                 elif inc.id in recent:
-                    changes.append(("history", inc))
+                    changes.append(("history", _as_reported(inc)))
             else:
                 log.debug("new incident %s", inc.id)
                 if len(inc.steps) > 1:
                     changes.append(("new", _at_step(inc, inc.steps[0])))
-                    changes.extend(("updated", _at_step(inc, s)) for s in inc.steps[1:-1])
-                    changes.append(("updated", inc))
+                    changes.extend(("updated", _at_step(inc, s)) for s in inc.steps[1:])
                 else:
-                    changes.append(("new", inc))
+                    changes.append(("new", _as_reported(inc)))
             remembered[inc.id] = Seen(inc.updated, digest, step_keys, now)
             continue
         moved = inc.updated is not None and (seen.updated is None or inc.updated > seen.updated)
-        missed = [s for s in _missed_steps(seen.steps, inc.steps) if s is not inc.steps[-1]]
+        fresh_steps = _missed_steps(seen.steps, inc.steps)
+        if inc.steps and not fresh_steps:
+            # A timeline whose steps are all known: a moved <updated> is an edit (Statuspage
+            # re-stamps entries days later), news only if the visible text changed.
+            moved = False
+        missed = [s for s in fresh_steps if s is not inc.steps[-1]]
         if moved or digest != seen.digest or missed:
             log.debug("updated incident %s (time moved: %s, %d missed steps)",
                       inc.id, moved, len(missed))
             changes.extend(("updated", _at_step(inc, s)) for s in missed)
-            changes.append(("updated", inc))
+            changes.append(("updated", _as_reported(inc)))
         newest = max((t for t in (seen.updated, inc.updated) if t), default=None)
         remembered[inc.id] = Seen(newest, digest, tuple(dict.fromkeys(seen.steps + step_keys)),
                                   now)
@@ -2352,6 +2467,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_from_args(args)
     except ConfigError as exc:
         parser.error(str(exc))
+    try:
+        if settings.state is not None:
+            check_state_path(settings.state)  # before anything is logged, created or renamed
+    except StateFileError as exc:
+        print(f"status_tracker.py: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if isinstance(sys.stdout, io.TextIOWrapper):
         # A Windows console may not encode every character a feed sends.
         sys.stdout.reconfigure(errors="replace")
