@@ -158,7 +158,7 @@ class IncidentEvent:
     """What the callback receives: an incident event, or a change in a feed's health."""
 
     feed: str
-    kind: str  # new, updated, active, history, feed_down, feed_recovered
+    kind: str  # new, updated, active, history, maintenance_*, feed_down, feed_recovered
     incident: Incident | None = None
     error: str | None = None
     at: datetime | None = None  # when a health event happened
@@ -199,6 +199,9 @@ class FeedState:
     # cron mode (--once --state) reports a feed down after as many failed reads as watch mode.
     failures: int = 0
     down: bool = False
+    # Maintenance windows by code: the last phase reported and when the window was last seen.
+    # None until the maintenance list was first read (that read is a baseline).
+    maintenances: dict[str, tuple[str, datetime]] | None = None
     # This feed's "url":{…} member as last written to the state file; whoever changes the fields
     # above (the monitor, after a poll that changed something) clears it.
     saved: str | None = field(default=None, repr=False, compare=False)
@@ -700,6 +703,221 @@ def prune(known: dict[str, Seen], now: datetime) -> dict[str, Seen]:
     return {k: s for k, s in known.items() if k not in forget}
 
 
+# --- Pure core: the Statuspage JSON API (components, impact, maintenance) ---
+
+IMPACTS = ("none", "minor", "major", "critical")  # ordered; "maintenance" stands apart
+_COMPONENT_STATUS = {
+    "operational": "Operational", "degraded_performance": "Degraded performance",
+    "partial_outage": "Partial outage", "major_outage": "Major outage",
+    "under_maintenance": "Under maintenance"}
+_MAINTENANCE_PHASES = ("scheduled", "started", "completed")
+_PHASE_OF = {"scheduled": "scheduled", "in_progress": "started", "verifying": "started",
+             "completed": "completed"}
+_PHASE_STATUS = {"scheduled": "Scheduled", "started": "In progress", "completed": "Completed"}
+MAX_API_BODY = 4 * 1024 * 1024
+
+
+class ApiShapeError(ValueError):
+    """A JSON body that is not what the Statuspage API sends; the message says what."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiUpdate:
+    status: str  # the API's word: investigating, identified, monitoring, update, resolved…
+    body: str
+    at: datetime | None
+    components: tuple[str, ...]  # "Name (Status)", as the console shows them
+
+
+@dataclass(frozen=True, slots=True)
+class ApiIncident:
+    """One incident or maintenance as /api/v2/incidents.json (or its siblings) describes it."""
+
+    code: str
+    title: str
+    status: str
+    impact: str | None
+    link: str
+    updates: tuple[ApiUpdate, ...]  # oldest first
+    components: tuple[str, ...]  # the incident's components with their current status
+    scheduled_for: datetime | None = None
+    scheduled_until: datetime | None = None
+
+
+def _api_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _api_text(value: object, limit: int) -> str:
+    return _clip(clean_text(value), limit) if isinstance(value, str) else ""
+
+
+def component_label(name: str, status: str) -> str:
+    word = _COMPONENT_STATUS.get(status) or _api_text(status.replace("_", " "), 40).capitalize()
+    return f"{name} ({word})" if word else name
+
+
+def component_name(label: str) -> str:
+    """The bare name in "Group - Name (Status)": what filters match, case aside."""
+    name = re.sub(r"\s*\([^()]*\)\s*$", "", label)
+    return name.rsplit(" - ", 1)[-1].strip().lower()
+
+
+def _components(raw: object) -> list[Mapping[str, Any]]:
+    # Real bodies have "affected_components": null, and other fields of the wrong type.
+    return [c for c in raw if isinstance(c, dict)] if isinstance(raw, list) else []
+
+
+def _read_api_item(item: Mapping[str, Any]) -> ApiIncident | None:
+    code = item.get("id")
+    if not isinstance(code, str) or not code:
+        return None
+    names = {c.get("id"): _api_text(c.get("name"), MAX_TITLE) for c in
+             _components(item.get("components"))}
+    current = tuple(component_label(names[c.get("id")], str(c.get("status", "")))
+                    for c in _components(item.get("components")) if names[c.get("id")])
+    updates = []
+    for raw in _components(item.get("incident_updates")):
+        affected = []
+        for comp in _components(raw.get("affected_components")):
+            # Update entries name a grouped component with its group ("Cloudflare Sites and
+            # Services - Gateway"); the incident's list has the name alone: use that one.
+            name = names.get(comp.get("code")) or _api_text(comp.get("name"), MAX_TITLE)
+            if name:
+                affected.append(component_label(name, str(comp.get("new_status", ""))))
+        updates.append(ApiUpdate(
+            _api_text(raw.get("status"), 40).lower(), _api_text(raw.get("body"), MAX_MESSAGE),
+            _api_time(raw.get("display_at")) or _api_time(raw.get("created_at")),
+            tuple(affected)))
+    updates.sort(key=lambda u: u.at or _NO_TIME)
+    impact = item.get("impact")
+    return ApiIncident(
+        code=code, title=_api_text(item.get("name"), MAX_TITLE),
+        status=_api_text(item.get("status"), 40).lower(),
+        impact=impact if impact in (*IMPACTS, "maintenance") else None,
+        link=_api_text(item.get("shortlink"), 300), updates=tuple(updates), components=current,
+        scheduled_for=_api_time(item.get("scheduled_for")),
+        scheduled_until=_api_time(item.get("scheduled_until")))
+
+
+def read_api_list(body: bytes, key: str) -> dict[str, ApiIncident]:
+    """The incidents (key "incidents") or maintenances ("scheduled_maintenances") of a
+    Statuspage API body, by code; ApiShapeError when the body is not that shape at all."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise ApiShapeError(f"not JSON: {clean_text(str(exc))[:80]}") from None
+    if not isinstance(data, dict) or not isinstance(data.get(key), list):
+        raise ApiShapeError(f"no {key!r} list in the body")
+    found = {}
+    for item in data[key]:
+        if isinstance(item, dict) and (read := _read_api_item(item)) is not None:
+            found[read.code] = read
+    return found
+
+
+def _update_for(inc: Incident, api: ApiIncident) -> ApiUpdate | None:
+    """The API update behind the step being reported: same minute (the feed shows minutes),
+    then the same text; else the newest."""
+    def same_text(update: ApiUpdate) -> bool:
+        return bool(inc.message) and update.body[:80] == inc.message[:80]
+
+    if inc.updated is not None:
+        near = [u for u in api.updates
+                if u.at is not None and abs((u.at - inc.updated).total_seconds()) < 60]
+        if near:
+            return next((u for u in near if same_text(u)), near[-1])
+    return next((u for u in reversed(api.updates) if same_text(u)),
+                api.updates[-1] if api.updates else None)
+
+
+def enrich(inc: Incident, api: ApiIncident | None) -> Incident:
+    """The incident with the components and impact that only the JSON API knows."""
+    if api is None:
+        return inc
+    update = _update_for(inc, api)
+    components = (update.components if update and update.components else api.components)
+    return dataclasses.replace(inc, components=components or inc.components, impact=api.impact)
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """Which incidents a feed reports: unknown components or impact always pass, so nothing
+    is dropped for want of information."""
+
+    components: tuple[str, ...] = ()
+    min_impact: str | None = None
+
+    def passes(self, inc: Incident) -> bool:
+        if self.components and inc.components:
+            wanted = {component_name(c) for c in self.components}
+            if not wanted & {component_name(c) for c in inc.components}:
+                return False
+        if self.min_impact and inc.impact in IMPACTS:
+            return IMPACTS.index(inc.impact) >= IMPACTS.index(self.min_impact)
+        return True
+
+
+def maintenance_events(
+    known: Mapping[str, tuple[str, datetime]] | None,
+    windows: Mapping[str, ApiIncident],
+    *,
+    now: datetime,
+) -> tuple[list[tuple[str, Incident]], dict[str, tuple[str, datetime]]]:
+    """Each phase of each maintenance window once: scheduled, started, completed (a phase
+    skipped between two reads is still reported). `known` None is the first read: windows
+    already over are only remembered."""
+    remembered = dict(known or {})
+    events: list[tuple[str, Incident]] = []
+    for code, window in sorted(windows.items(), key=lambda kv: kv[1].scheduled_for or _NO_TIME):
+        phase = _PHASE_OF.get(window.status)
+        if phase is None:
+            continue
+        before = remembered.get(code, ("", now))[0]
+        start = _MAINTENANCE_PHASES.index(before) + 1 if before else 0
+        if known is None and phase == "completed":
+            start = len(_MAINTENANCE_PHASES)
+        elif known is None and phase == "started":
+            start = 1  # already under way when watching began: say that, not "scheduled"
+        for step in _MAINTENANCE_PHASES[start:_MAINTENANCE_PHASES.index(phase) + 1]:
+            events.append((f"maintenance_{step}", _window_at(window, step)))
+        remembered[code] = (phase, now)
+    stale = [c for c, (_, seen) in remembered.items()
+             if c not in windows and now - seen > FORGET_AFTER]
+    for code in stale:
+        del remembered[code]
+    return events, remembered
+
+
+def _window_at(window: ApiIncident, phase: str) -> Incident:
+    wanted = {"scheduled": ("scheduled",), "started": ("in_progress", "verifying"),
+              "completed": ("completed",)}[phase]
+    update = next((u for u in reversed(window.updates) if u.status in wanted),
+                  window.updates[-1] if window.updates else None)
+    return Incident(
+        id=window.code, title=window.title, link=window.link, status=_PHASE_STATUS[phase],
+        components=(update.components if update and update.components else window.components),
+        message=update.body if update else "", published=window.scheduled_for,
+        updated=update.at if update else window.scheduled_for, code=window.code,
+        maintenance=True, impact="maintenance", scheduled_for=window.scheduled_for,
+        scheduled_until=window.scheduled_until)
+
+
+def api_base(feed_url: str) -> str | None:
+    """Where a Statuspage page's API lives: the feed's origin and path before /history.*."""
+    parts = urllib.parse.urlsplit(feed_url)
+    match = re.fullmatch(r"(.*)/history\.(?:atom|rss)", parts.path)
+    if not match:
+        return None
+    return f"{parts.scheme}://{parts.netloc}{match[1]}"
+
+
 # --- I/O edge: HTTP ---
 
 
@@ -833,17 +1051,27 @@ def _looks_like_html(content_type: str, body: bytes) -> bool:
     return "html" in content_type.lower() or head.startswith((b"<!doctype html", b"<html"))
 
 
+class Validated(typing.Protocol):
+    """Whatever keeps a resource's validators: a feed's state, an API source."""
+
+    etag: str | None
+    last_modified: str | None
+
+
 async def fetch(
     session: aiohttp.ClientSession,
     url: str,
-    state: FeedState,
+    state: Validated,
     *,
     now: datetime,
     max_body: int = MAX_BODY,
     timeout: aiohttp.ClientTimeout = TIMEOUT,
+    base_headers: Mapping[str, str] = REQUEST_HEADERS,
+    check_body: Callable[[str, bytes], None] | None = None,
 ) -> FetchResult:
     """One conditional GET; raise FeedError with a one-line reason on any failure."""
-    headers = dict(REQUEST_HEADERS)
+    check_body = check_body or _check_feed_body
+    headers = dict(base_headers)
     # Validators are opaque: sent back exactly as received, quotes and W/ included.
     if state.etag:
         headers["If-None-Match"] = state.etag
@@ -861,7 +1089,7 @@ async def fetch(
                         raise FeedError(f"response larger than {max_body // (1024 * 1024)} "
                                         "MiB; abandoned")
                 body = bytes(data)
-                _check_feed_body(resp.headers.get("Content-Type", ""), body[:4096])
+                check_body(resp.headers.get("Content-Type", ""), body[:4096])
             elif resp.status == 304:
                 if "If-None-Match" not in headers and "If-Modified-Since" not in headers:
                     # Nothing to be "not modified" against: taken as a read, it would hide
@@ -919,7 +1147,95 @@ def _check_feed_body(content_type: str, head: bytes) -> None:
         raise FeedError("not a feed: got an HTML page")
 
 
+API_HEADERS: Mapping[str, str] = {**REQUEST_HEADERS, "Accept": "application/json"}
+API_TIMEOUT = aiohttp.ClientTimeout(total=5, sock_connect=3, sock_read=4)  # events wait on it
+API_RETRY = 300.0  # after a failure, the API is left alone this long (events go out meanwhile)
+MAINTENANCE_REFRESH = 600.0  # maintenances are read again at least this often
+
+
+def _check_json_body(content_type: str, head: bytes) -> None:
+    if not head.strip():
+        raise FeedError("empty response")
+    if _looks_like_html(content_type, head):
+        raise FeedError("got an HTML page, not JSON")
+
+
+@dataclass(slots=True)
+class ApiSource:
+    """One API document: its validators and what was last read from it."""
+
+    url: str
+    key: str  # the list in the body: "incidents" or "scheduled_maintenances"
+    etag: str | None = None
+    last_modified: str | None = None
+    data: dict[str, ApiIncident] | None = None
+    read_at: float | None = None  # loop time of the last good read
+
+
+class StatuspageApi:
+    """A Statuspage page's JSON API beside its feed: read only when the feed changed (and
+    maintenances at most every 10 minutes otherwise), conditionally, through the same
+    per-host limit. When it fails, enrichment is off for a while, said once; the feed's
+    events go out without it, never held back."""
+
+    def __init__(self, base: str, feed: str) -> None:
+        self.feed = feed
+        self.incidents = ApiSource(f"{base}/api/v2/incidents.json", "incidents")
+        self.maintenances = ApiSource(f"{base}/api/v2/scheduled-maintenances.json",
+                                      "scheduled_maintenances")
+        self.failing: str | None = None
+        self.retry_at = 0.0
+        self.requests = 0
+
+    async def read(self, source: ApiSource, session: aiohttp.ClientSession,
+                   limiter: HostLimiter, *, now: datetime, clock: float
+                   ) -> dict[str, ApiIncident] | None:
+        """The source's items (from a 200, or the last ones on a 304); None when the API
+        cannot be used now."""
+        if self.failing is not None and clock < self.retry_at:
+            return None
+        self.requests += 1
+        try:
+            async with limiter(source.url):
+                result = await fetch(session, source.url, source, now=now,
+                                     max_body=MAX_API_BODY, timeout=API_TIMEOUT,
+                                     base_headers=API_HEADERS, check_body=_check_json_body)
+            if result.body is not None:
+                data = await asyncio.to_thread(read_api_list, result.body, source.key) if len(
+                    result.body) > INLINE_PARSE_LIMIT else read_api_list(result.body, source.key)
+                source.data = data
+            elif source.data is None:
+                raise FeedError("answered 304 before anything was read")
+            source.etag = result.etag or source.etag
+            source.last_modified = result.last_modified or source.last_modified
+        except (FeedError, ApiShapeError) as exc:
+            self._failed(str(exc), clock)
+            return None
+        source.read_at = clock
+        if self.failing is not None:
+            log.warning("%s: status API works again; events carry components again", self.feed)
+            self.failing = None
+        return source.data
+
+    def _failed(self, reason: str, clock: float) -> None:
+        if reason != self.failing:
+            log.warning("%s: status API %s: %s; events go out from the feed alone until it "
+                        "works again", self.feed, redact_url(self.incidents.url), reason)
+        self.failing = reason
+        self.retry_at = clock + API_RETRY
+
+
 # --- The monitor ---
+
+
+@dataclass(frozen=True, slots=True)
+class FeedOptions:
+    """Per-feed choices: the status API, which incidents to report, maintenance windows."""
+
+    api: str = "auto"  # auto: use a Statuspage feed's JSON API; off: the feed alone
+    api_url: str | None = None  # the page's base URL, where /api/v2/… lives
+    filter: EventFilter = EventFilter()
+    maintenance: bool = True
 
 Callback = Callable[[IncidentEvent], Awaitable[None] | None]
 
@@ -932,11 +1248,13 @@ class FeedStats:
     parses: int = 0
     events: int = 0
     errors: int = 0
+    api_requests: int = 0
 
     def line(self, name: str) -> str:
+        api = f", {self.api_requests} API requests" if self.api_requests else ""
         return (f"{name}: {self.polls} polls, {self.not_modified} not modified (304), "
                 f"{self.bytes} bytes received, {self.parses} parses, {self.events} events, "
-                f"{self.errors} errors")
+                f"{self.errors} errors{api}")
 
 
 def backoff_delay(failures: int, base: float, cap: float, rng: random.Random) -> float:
@@ -971,6 +1289,8 @@ class StatusPageMonitor:
         start_spread: float = START_SPREAD,
         now: Callable[[], datetime] = _wall_clock,
         rng: random.Random | None = None,
+        options: FeedOptions | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = name
         self.url = url
@@ -991,6 +1311,11 @@ class StatusPageMonitor:
         self.stats = FeedStats()
         self.failing_reason: str | None = None
         self.gone = False
+        self.options = options or FeedOptions()
+        self.monotonic = monotonic
+        self.api: StatuspageApi | None = None
+        self._api_decided = False
+        self.incidents: list[Incident] = []  # the last read, for the status board
         self.next_delay = interval
         self._empty_streak = 0
 
@@ -1015,7 +1340,11 @@ class StatusPageMonitor:
             async with self.limiter(self.url):
                 result = await fetch(self.session, self.url, self.state, now=now,
                                      max_body=self.max_body, timeout=self.timeout)
+            parses = self.stats.parses
             changed = await self._apply(result, now)
+            if self.stats.parses == parses and self._maintenance_due() and self.api:
+                # A quiet feed: maintenance windows still start and end on their own.
+                changed = await self._check_maintenances(self.api, now) or changed
         except FeedError as exc:
             await self._failed(str(exc), retry_after=exc.retry_after, gone=exc.gone)
             return False
@@ -1067,9 +1396,75 @@ class StatusPageMonitor:
         state.first_sight = False
         state.fingerprint = fingerprint
         state.entries = len(incidents)
+        self.incidents = incidents
         self._refresh_validators(result)
-        for kind, incident in changes:
+        api = self._statuspage_api(incidents)
+        if api is not None and self.options.maintenance:
+            await self._check_maintenances(api, now)
+        for kind, incident in await self._enriched(changes, api, now):
             await self._emit(IncidentEvent(self.name, kind, incident))
+        return True
+
+    def _maintenance_due(self) -> bool:
+        if self.api is None or not self.options.maintenance:
+            return False
+        read_at = self.api.maintenances.read_at
+        return read_at is None or self.monotonic() - read_at >= MAINTENANCE_REFRESH
+
+    def _statuspage_api(self, incidents: Sequence[Incident]) -> StatuspageApi | None:
+        """The page's JSON API, once the feed shows itself to be Statuspage's (by its entry
+        ids and links, never by host name) or the config names the API."""
+        if self._api_decided or self.options.api == "off":
+            return self.api
+        if not (self.options.api_url or any(i.code for i in incidents)):
+            return None  # nothing to judge by yet (an empty feed), or not Statuspage
+        self._api_decided = True
+        base = self.options.api_url or api_base(self.url)
+        if base is None:
+            log.info("%s: a Statuspage feed, but where its API lives is unknown (set api_url); "
+                     "events come from the feed alone", self.name)
+            return None
+        self.api = StatuspageApi(base.rstrip("/"), self.name)
+        return self.api
+
+    async def _enriched(self, changes: list[tuple[str, Incident]], api: StatuspageApi | None,
+                        now: datetime) -> list[tuple[str, Incident]]:
+        """Components and impact from the API, then this feed's filter. Maintenance entries
+        are left to the maintenance events when those are read (or muted)."""
+        data = None
+        if api is not None and any(inc.code for _, inc in changes):
+            data = await api.read(api.incidents, self.session, self.limiter, now=now,
+                                  clock=self.monotonic())
+            self.stats.api_requests = api.requests
+        as_maintenance = not self.options.maintenance or (
+            api is not None and api.maintenances.data is not None)
+        reported = []
+        for kind, inc in changes:
+            if data is not None and inc.code:
+                inc = enrich(inc, data.get(inc.code))
+            if inc.maintenance and as_maintenance:
+                log.debug("%s: %s is a maintenance window; not reported as an incident",
+                          self.name, inc.id)
+            elif not self.options.filter.passes(inc):
+                log.debug("%s: %s left out by the filter", self.name, inc.id)
+            else:
+                reported.append((kind, inc))
+        return reported
+
+    async def _check_maintenances(self, api: StatuspageApi, now: datetime) -> bool:
+        """Read the maintenance list and report each window's new phases; True when the
+        state changed."""
+        windows = await api.read(api.maintenances, self.session, self.limiter, now=now,
+                                 clock=self.monotonic())
+        self.stats.api_requests = api.requests
+        if windows is None:
+            return False
+        events, self.state.maintenances = maintenance_events(self.state.maintenances, windows,
+                                                              now=now)
+        self.state.saved = None
+        for kind, window in events:
+            if self.options.filter.passes(window):
+                await self._emit(IncidentEvent(self.name, kind, window))
         return True
 
     def _refresh_validators(self, result: FetchResult) -> bool:
@@ -1243,6 +1638,9 @@ _KIND_LABELS = {
     "updated": "Update",
     "active": "Ongoing (open when watching started)",
     "history": "Recent (history)",
+    "maintenance_scheduled": "Maintenance scheduled",
+    "maintenance_started": "Maintenance started",
+    "maintenance_completed": "Maintenance completed",
 }
 
 
@@ -1265,6 +1663,10 @@ def format_event(event: IncidentEvent, *, message_limit: int = CONSOLE_MESSAGE) 
         f"  Incident: {inc.title or '(untitled)'}",
         f"  Status:   {inc.status or 'unknown'}",
     ]
+    if inc.scheduled_for or inc.scheduled_until:
+        lines.append(f"  Window:   {_stamp(inc.scheduled_for)} to {_stamp(inc.scheduled_until)}")
+    elif inc.impact:
+        lines.append(f"  Impact:   {inc.impact}")
     if inc.message:
         lines.append(f"  Message:  {_clip(inc.message, message_limit)}")
     if inc.link:
@@ -1278,11 +1680,16 @@ def event_to_dict(event: IncidentEvent) -> dict[str, Any]:
     if inc is None:
         return {"kind": event.kind, "feed": event.feed, "error": event.error,
                 "at": _iso(event.at)}
-    return {
+    data = {
         "kind": event.kind, "feed": event.feed, "id": inc.id, "title": inc.title,
-        "status": inc.status, "components": list(inc.components), "message": inc.message,
-        "link": inc.link, "published": _iso(inc.published), "updated": _iso(inc.updated),
+        "status": inc.status, "components": list(inc.components), "impact": inc.impact,
+        "message": inc.message, "link": inc.link, "published": _iso(inc.published),
+        "updated": _iso(inc.updated),
     }
+    if inc.maintenance and event.kind.startswith("maintenance_"):
+        data["scheduled_for"] = _iso(inc.scheduled_for)
+        data["scheduled_until"] = _iso(inc.scheduled_until)
+    return data
 
 
 class TextSink(typing.Protocol):
@@ -1438,6 +1845,9 @@ def _feed_to_json(state: FeedState) -> dict[str, Any]:
         data["down"] = True
     if state.first_sight:
         data["first_sight"] = True  # failed from the start: never read, no baseline yet
+    if state.maintenances is not None:
+        data["maintenances"] = {code: [phase, _epoch(seen)]
+                                for code, (phase, seen) in state.maintenances.items()}
     return data
 
 
@@ -1470,11 +1880,19 @@ def _feed_from_json(data: Mapping[str, Any], times: dict[float, datetime],
     failures = data.get("failures", 0)
     if not isinstance(failures, int) or isinstance(failures, bool) or failures < 0:
         raise ValueError(f"bad failure count {failures!r}")
+    maintenances = None
+    if "maintenances" in data:
+        maintenances = {}
+        for code, (phase, seen) in data["maintenances"].items():
+            if phase not in _MAINTENANCE_PHASES:
+                raise ValueError(f"bad maintenance phase {phase!r}")
+            maintenances[str(code)] = (phase, when(seen) or _wall_clock())
     return FeedState(etag=_validator(data.get("etag")),
                      last_modified=_validator(data.get("last_modified")),
                      fingerprint=data.get("fingerprint"), entries=int(data.get("entries", 0)),
                      known=known, first_sight=data.get("first_sight") is True,
-                     last_polled=last_polled, failures=failures, down=data.get("down") is True)
+                     last_polled=last_polled, failures=failures, down=data.get("down") is True,
+                     maintenances=maintenances)
 
 
 # No indent: with one, CPython falls back to its pure-Python encoder (10x slower); and one
@@ -1943,6 +2361,7 @@ class FeedConfig:
     name: str
     url: str
     interval: float | None = None
+    options: FeedOptions = FeedOptions()
 
 
 @dataclass(slots=True)
@@ -2126,7 +2545,7 @@ def _config_feeds(path: Path, value: object) -> list[FeedConfig]:
         where = f"{path}: feeds[{i}]"
         if not isinstance(item, dict):
             raise ConfigError(f"{where}: expected a table with name and url")
-        unknown = set(item) - {"name", "url", "interval"}
+        unknown = set(item) - {"name", "url", "interval", *_FEED_OPTION_KEYS}
         if unknown:
             raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown key")
         name, url = item.get("name"), item.get("url")
@@ -2141,8 +2560,38 @@ def _config_feeds(path: Path, value: object) -> list[FeedConfig]:
         interval = item.get("interval")
         if interval is not None:
             interval = _config_number(f"{where}.interval", interval, minimum=MIN_INTERVAL)
-        feeds.append(FeedConfig(feed_name(name), url, interval))
+        feeds.append(FeedConfig(feed_name(name), url, interval, _feed_options(where, item)))
     return feeds
+
+
+_FEED_OPTION_KEYS = ("api", "api_url", "components", "min_impact", "maintenance")
+
+
+def _feed_options(where: str, item: Mapping[str, object]) -> FeedOptions:
+    api = item.get("api", "auto")
+    if api not in ("auto", "off"):
+        raise ConfigError(f"{where}.api: expected \"auto\" or \"off\", got {api!r}")
+    api_url = item.get("api_url")
+    if api_url is not None:
+        try:
+            check_url(api_url if isinstance(api_url, str) else "")
+        except ValueError as exc:
+            raise ConfigError(f"{where}.api_url: {exc}") from None
+    components = item.get("components", [])
+    if not isinstance(components, list) or not all(
+            isinstance(c, str) and c.strip() for c in components):
+        raise ConfigError(f"{where}.components: expected a list of component names")
+    min_impact = item.get("min_impact")
+    if min_impact is not None and min_impact not in IMPACTS:
+        raise ConfigError(f"{where}.min_impact: expected one of {', '.join(IMPACTS)}, "
+                          f"got {min_impact!r}")
+    maintenance = item.get("maintenance", True)
+    if not isinstance(maintenance, bool):
+        raise ConfigError(f"{where}.maintenance: expected true or false")
+    return FeedOptions(api=str(api), api_url=str(api_url) if api_url else None,
+                       filter=EventFilter(tuple(components),
+                                          str(min_impact) if min_impact else None),
+                       maintenance=maintenance)
 
 
 # --- CLI ---
@@ -2179,6 +2628,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print one JSON object per event")
     parser.add_argument("--history", type=_positive_int, metavar="N",
                         help="on first sight of a feed, also print its N most recent incidents")
+    parser.add_argument("--component", action="append", metavar="NAME",
+                        help="report only incidents touching this component (repeatable; for "
+                             "every feed; incidents whose components are unknown still pass)")
+    parser.add_argument("--min-impact", choices=IMPACTS, metavar="LEVEL",
+                        help="report only incidents of this impact or worse (none, minor, major, "
+                             "critical; unknown impact still passes)")
     parser.add_argument("--state", type=Path, metavar="PATH",
                         help="JSON file that keeps what was reported across restarts")
     parser.add_argument("--webhook", action="append", type=_webhook_arg, metavar="URL",
@@ -2208,6 +2663,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if args.interval is not None:
         # A flag is the user's latest word: it beats the config file's feeds too.
         feeds = [dataclasses.replace(f, interval=None) for f in feeds]
+    if args.component or args.min_impact:
+        feeds = [dataclasses.replace(f, options=dataclasses.replace(f.options, filter=EventFilter(
+            tuple(args.component or f.options.filter.components),
+            args.min_impact or f.options.filter.min_impact))) for f in feeds]
 
     def pick(flag: Any, key: str, default: Any) -> Any:
         return flag if flag is not None else config.get(key, default)
@@ -2307,6 +2766,7 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextS
                 failure_threshold=settings.failure_threshold, limiter=limiter,
                 state=store.feed(feed.url) if store is not None else None, on_change=save,
                 start_spread=start_spread(len(settings.feeds), settings.interval),
+                options=feed.options,
             )
             for feed in settings.feeds
         ]

@@ -886,7 +886,7 @@ def test_json_lines_carry_the_documented_keys() -> None:
     assert first == {
         "kind": "active", "feed": "OpenAI", "id": "https://status.openai.com//incidents/01KACTIVE",
         "title": "Elevated error rates in ChatGPT", "status": "Investigating",
-        "components": ["Conversations (Degraded performance)"],
+        "components": ["Conversations (Degraded performance)"], "impact": None,
         "message": "We are investigating elevated error rates.",
         "link": "https://status.openai.com//incidents/01KACTIVE", "published": None,
         "updated": "2026-11-03T14:32:00Z",
