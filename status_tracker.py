@@ -202,6 +202,7 @@ class FeedState:
     # Maintenance windows by code: the last phase reported and when the window was last seen.
     # None until the maintenance list was first read (that read is a baseline).
     maintenances: dict[str, tuple[str, datetime]] | None = None
+    statuspage: bool = False  # its entries showed it to be a Statuspage feed (it has an API)
     # This feed's "url":{…} member as last written to the state file; whoever changes the fields
     # above (the monitor, after a poll that changed something) clears it.
     saved: str | None = field(default=None, repr=False, compare=False)
@@ -443,6 +444,7 @@ def read_incidentio(raw: RawEntry) -> Incident | None:
 
 _STATUSPAGE_ID = re.compile(r"^tag:[^,]+,2005:Incident/\d+$")
 _STATUSPAGE_LINK = re.compile(r"^https?://[^/]+(?:/[^/]+)*/incidents/([A-Za-z0-9]+)/?$")
+_STATUSPAGE_FEED_ID = re.compile(rb"<id>\s*tag:[^,<]+,2005:/history\s*</id>")
 _MAINTENANCE_WORDS = frozenset({"scheduled", "in progress", "verifying", "completed"})
 
 
@@ -1398,6 +1400,8 @@ class StatusPageMonitor:
         state.entries = len(incidents)
         self.incidents = incidents
         self._refresh_validators(result)
+        if _STATUSPAGE_FEED_ID.search(result.body, 0, 4096):
+            self.state.statuspage = True  # known even while the feed has no entries
         api = self._statuspage_api(incidents)
         if api is not None and self.options.maintenance:
             await self._check_maintenances(api, now)
@@ -1406,7 +1410,7 @@ class StatusPageMonitor:
         return True
 
     def _maintenance_due(self) -> bool:
-        if self.api is None or not self.options.maintenance:
+        if self._statuspage_api(()) is None or self.api is None or not self.options.maintenance:
             return False
         read_at = self.api.maintenances.read_at
         return read_at is None or self.monotonic() - read_at >= MAINTENANCE_REFRESH
@@ -1416,7 +1420,9 @@ class StatusPageMonitor:
         ids and links, never by host name) or the config names the API."""
         if self._api_decided or self.options.api == "off":
             return self.api
-        if not (self.options.api_url or any(i.code for i in incidents)):
+        if any(i.code for i in incidents):
+            self.state.statuspage = True
+        if not (self.options.api_url or self.state.statuspage):
             return None  # nothing to judge by yet (an empty feed), or not Statuspage
         self._api_decided = True
         base = self.options.api_url or api_base(self.url)
@@ -1845,6 +1851,8 @@ def _feed_to_json(state: FeedState) -> dict[str, Any]:
         data["down"] = True
     if state.first_sight:
         data["first_sight"] = True  # failed from the start: never read, no baseline yet
+    if state.statuspage:
+        data["statuspage"] = True
     if state.maintenances is not None:
         data["maintenances"] = {code: [phase, _epoch(seen)]
                                 for code, (phase, seen) in state.maintenances.items()}
@@ -1892,7 +1900,7 @@ def _feed_from_json(data: Mapping[str, Any], times: dict[float, datetime],
                      fingerprint=data.get("fingerprint"), entries=int(data.get("entries", 0)),
                      known=known, first_sight=data.get("first_sight") is True,
                      last_polled=last_polled, failures=failures, down=data.get("down") is True,
-                     maintenances=maintenances)
+                     maintenances=maintenances, statuspage=data.get("statuspage") is True)
 
 
 # No indent: with one, CPython falls back to its pure-Python encoder (10x slower); and one

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gzip
 import hashlib
 import hmac
@@ -39,11 +40,12 @@ NOW = datetime(2026, 11, 3, 15, 0, tzinfo=UTC)
 # --- Feed builders: small documents in the shapes real status pages publish ---
 
 
-def atom(*entries: str, updated: str = "2026-11-03T14:54:30.659Z", generator: str = "") -> bytes:
+def atom(*entries: str, updated: str = "2026-11-03T14:54:30.659Z", generator: str = "",
+         feed_id: str = "https://status.example.test/") -> bytes:
     gen = f"<generator>{generator}</generator>" if generator else ""
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">\n'
-        f"<id>https://status.example.test/</id><title>Example status</title>"
+        f"<id>{feed_id}</id><title>Example status</title>"
         f"<updated>{updated}</updated>{gen}\n" + "\n".join(entries) + "\n</feed>\n"
     ).encode()
 
@@ -2351,6 +2353,290 @@ async def test_cli_with_a_stdout_nobody_reads_keeps_delivering_and_stops_on_sigt
         os.close(write_end)
     assert code == 0 and "Traceback" not in err
     assert "stdout is not being read" in err
+
+
+# --- Components, filters and maintenance: the Statuspage JSON API beside the feed ---
+
+
+def api_update(status: str, body: str, at: str,
+               affected: list[tuple[str, str, str]] | None = None) -> dict[str, Any]:
+    """One incident_updates[] item; affected is (code, name, new_status) or None (as sent)."""
+    return {"id": f"u{abs(hash((status, at))) % 10**8}", "status": status, "body": body,
+            "created_at": at, "display_at": at, "updated_at": at,
+            "affected_components": None if affected is None else [
+                {"code": code, "name": name, "old_status": "operational", "new_status": new}
+                for code, name, new in affected]}
+
+
+def api_incident(code: str, name: str, impact: str, updates: list[dict[str, Any]],
+                 components: list[tuple[str, str, str]], status: str = "investigating",
+                 **extra: Any) -> dict[str, Any]:
+    """One incidents[] item, updates given newest first as the API lists them."""
+    return {"id": code, "name": name, "status": status, "impact": impact,
+            "shortlink": f"https://stspg.example.test/{code}", "incident_updates": updates,
+            "components": [{"id": cid, "name": cname, "status": cstatus, "group": False}
+                           for cid, cname, cstatus in components],
+            "reminder_intervals": "[]", **extra}  # a string where a list belongs, as sent
+
+
+def api_body(key: str, *items: dict[str, Any]) -> bytes:
+    return json.dumps({"page": {"id": "p1", "name": "Example"}, key: list(items)}).encode()
+
+
+def maintenance(code: str, status: str, updates: list[dict[str, Any]]) -> dict[str, Any]:
+    return api_incident(code, "Database upgrade", "maintenance", updates,
+                        [("c-db", "Database", "under_maintenance")], status=status,
+                        scheduled_for="2026-11-03T16:00:00.000Z",
+                        scheduled_until="2026-11-03T17:00:00.000Z")
+
+
+ACTIONS_DOWN = api_incident("code1", "Actions degraded", "major", [
+    api_update("identified", "The cause is a bad deploy.", "2026-11-03T14:10:05.120Z",
+               [("c-act", "Actions", "partial_outage")]),
+    api_update("investigating", "We are investigating errors.", "2026-11-03T14:00:12.400Z",
+               [("c-act", "Actions", "major_outage")]),
+], [("c-act", "Actions", "partial_outage")])
+
+
+def statuspage_site(server: FeedServer, feed: bytes, incidents: bytes | None = None,
+                    maintenances: bytes | None = None) -> str:
+    """A Statuspage page at the paths the real ones use; returns the feed URL."""
+    def etag(body: bytes) -> dict[str, str]:
+        return {"ETag": f'W/"{hashlib.sha256(body).hexdigest()[:12]}"'}
+
+    incidents = incidents or api_body("incidents")
+    maintenances = maintenances or api_body("scheduled_maintenances")
+    server.routes["/history.atom"] = Route(body=feed, headers=etag(feed))
+    server.routes["/api/v2/incidents.json"] = Route(body=incidents, headers=etag(incidents))
+    server.routes["/api/v2/scheduled-maintenances.json"] = Route(
+        body=maintenances, headers=etag(maintenances))
+    return server.url("/history.atom")
+
+
+def api_requests(server: FeedServer) -> list[str]:
+    return [p for p, _ in server.requests if p.startswith("/api/")]
+
+
+def test_api_bodies_are_read_defensively_and_group_prefixes_dropped() -> None:
+    cloudflare = api_incident("cf1", "Gateway errors", "minor", [
+        api_update("investigating", "Looking.", "2026-11-03T14:00:00Z",
+                   [("c-gw", "Cloudflare Sites and Services - Gateway", "degraded_performance")]),
+        api_update("update", "No components named here.", "2026-11-03T14:05:00Z"),
+    ], [("c-gw", "Gateway", "degraded_performance")])
+    odd = {"id": "odd", "impact": "catastrophic", "incident_updates": "none",
+           "components": None, "name": "\x1b[31mRed\x1b[0m title"}
+    body = json.dumps({"incidents": [cloudflare, odd, {"no": "id"}, "x"]}).encode()
+    found = st.read_api_list(body, "incidents")
+    assert list(found) == ["cf1", "odd"]
+    assert [u.components for u in found["cf1"].updates] == [
+        ("Gateway (Degraded performance)",), ()]
+    odd_read = found["odd"]
+    assert (odd_read.title, odd_read.impact, odd_read.updates) == ("Red title", None, ())
+    for bad, why in [(b"<html>", "not JSON"), (b'{"incidents": {}}', "no 'incidents' list"),
+                     (b"[1]", "no 'incidents' list")]:
+        with pytest.raises(st.ApiShapeError, match=why):
+            st.read_api_list(bad, "incidents")
+
+
+def test_filters_match_component_names_ignoring_case_group_and_status() -> None:
+    actions = incident(components=("CI - Actions (Major outage)",), impact="minor")
+    unknown = incident(components=(), impact=None)
+    only_actions = st.EventFilter(components=("actions", "API Requests"))
+    assert only_actions.passes(actions) and only_actions.passes(unknown)
+    assert not only_actions.passes(incident(components=("Pages (Degraded performance)",)))
+    major = st.EventFilter(min_impact="major")
+    assert not major.passes(actions) and major.passes(unknown)
+    assert major.passes(incident(impact="critical")) and major.passes(incident(impact="major"))
+
+
+async def test_statuspage_events_carry_the_components_and_impact_of_the_step_reported(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    url = statuspage_site(server, atom(statuspage_entry(1, "Actions degraded", [INVESTIGATING])),
+                          api_body("incidents", ACTIONS_DOWN))
+    spy = Spy()
+    mon = monitor(session, url, spy)
+    assert await mon.poll()
+    [(kind, first)] = [(e.kind, e.incident) for e in spy.events]
+    assert first is not None and (kind, first.components, first.impact) == (
+        "active", ("Actions (Major outage)",), "major")
+    assert sorted(api_requests(server)) == ["/api/v2/incidents.json",
+                                            "/api/v2/scheduled-maintenances.json"]
+    server.requests.clear()
+    assert await mon.poll() and api_requests(server) == []  # a 304: the API is not asked
+
+    server.routes["/history.atom"] = Route(body=atom(statuspage_entry(
+        1, "Actions degraded", [IDENTIFIED, INVESTIGATING], updated="2026-11-03T14:10:30Z")),
+        headers={"ETag": 'W/"f2"'})
+    assert await mon.poll()
+    update = spy.events[-1].incident
+    assert update is not None and (update.status, update.components, update.updated) == (
+        "Identified", ("Actions (Partial outage)",), datetime(2026, 11, 3, 14, 10, tzinfo=UTC))
+    assert len(api_requests(server)) == 2  # at most two API requests per change
+    body = json.loads(st.webhook_body("https://hooks.example.test/x", spy.events[-1]))
+    assert (body["components"], body["impact"]) == (["Actions (Partial outage)"], "major")
+
+
+@pytest.mark.parametrize("broken", [
+    Route(status=500), Route(body=b"<html>maintenance</html>"), Route(body=b'{"incidents": 7}')])
+async def test_an_api_that_fails_leaves_the_feed_events_going_out_at_once_said_once(
+        server: FeedServer, session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture,
+        broken: Route) -> None:
+    url = statuspage_site(server, atom(statuspage_entry(1, "Actions degraded", [INVESTIGATING])))
+    server.routes["/api/v2/incidents.json"] = broken
+    server.routes["/api/v2/scheduled-maintenances.json"] = broken
+    clock = [0.0]
+    spy = Spy()
+    mon = monitor(session, url, spy, monotonic=lambda: clock[0])
+    assert await mon.poll()
+    server.routes["/history.atom"] = Route(body=atom(statuspage_entry(
+        1, "Actions degraded", [IDENTIFIED, INVESTIGATING])), headers={"ETag": 'W/"f2"'})
+    server.requests.clear()
+    assert await mon.poll()
+    assert [(e.kind, e.incident.components if e.incident else ()) for e in spy.events] == [
+        ("active", ()), ("updated", ())]
+    assert api_requests(server) == []  # left alone for a while, not asked at every change
+    assert caplog.text.count("events go out from the feed alone until it works again") == 1
+
+    statuspage_site(server, atom(statuspage_entry(
+        1, "Actions degraded", [MONITORING, IDENTIFIED, INVESTIGATING])),
+        api_body("incidents", ACTIONS_DOWN))
+    clock[0] += st.API_RETRY
+    assert await mon.poll()
+    assert spy.events[-1].incident is not None
+    assert spy.events[-1].incident.impact == "major"
+    assert "status API works again" in caplog.text
+
+
+async def test_filters_leave_out_what_they_exclude_but_remember_it(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    pages = api_incident("code2", "Pages slow", "minor", [api_update(
+        "investigating", "Pages builds are slow.", "2026-11-03T14:00:00Z",
+        [("c-pg", "Pages", "degraded_performance")])], [("c-pg", "Pages", "degraded_performance")])
+    unknown = statuspage_entry(3, "Something odd", [INVESTIGATING])  # not in the API body
+    url = statuspage_site(server, atom(statuspage_entry(1, "Actions degraded", [INVESTIGATING]),
+                                       statuspage_entry(2, "Pages slow", [INVESTIGATING]), unknown),
+                          api_body("incidents", ACTIONS_DOWN, pages))
+    for options, titles in [
+        (st.EventFilter(components=("actions",)), ["Actions degraded", "Something odd"]),
+        (st.EventFilter(min_impact="major"), ["Actions degraded", "Something odd"]),
+        (st.EventFilter(components=("Pages",), min_impact="critical"), ["Something odd"]),
+    ]:
+        spy = Spy()
+        state = st.FeedState()
+        mon = monitor(session, url, spy, state=state, options=st.FeedOptions(filter=options))
+        assert await mon.poll()
+        assert sorted(t for _, t in spy.kinds()) == titles
+        assert len(state.known) == 3  # filtered out, still known: clearing it later is quiet
+        unfiltered = monitor(session, url, spy, state=dataclasses.replace(
+            state, etag=None, fingerprint=None))
+        assert await unfiltered.poll() and sorted(t for _, t in spy.kinds()) == titles
+
+
+async def test_an_incidentio_feed_at_a_history_path_never_asks_a_statuspage_api(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    url = statuspage_site(server, atom(OPENAI_ACTIVE))
+    assert await monitor(session, url, Spy()).poll()
+    assert api_requests(server) == []
+
+
+WINDOW_SCHEDULED = api_update("scheduled", "We will upgrade the database.",
+                              "2026-11-03T12:00:00Z", [("c-db", "Database", "operational")])
+WINDOW_STARTED = api_update("in_progress", "Upgrade under way.", "2026-11-03T16:00:00Z",
+                            [("c-db", "Database", "under_maintenance")])
+WINDOW_DONE = api_update("completed", "Done.", "2026-11-03T16:50:00Z",
+                         [("c-db", "Database", "operational")])
+
+
+async def test_maintenance_is_announced_scheduled_started_completed_once_each_across_restarts(
+        tmp_path: Path, server: FeedServer) -> None:
+    in_feed = statuspage_entry(9, "Database upgrade", [
+        ("Nov 3, 12:00 UTC", "Scheduled", "We will upgrade the database.")])
+    # An empty Statuspage feed: its feed-level id says what it is.
+    statuspage_site(server, atom(feed_id="tag:status.example.test,2005:/history"),
+                    maintenances=api_body("scheduled_maintenances"))
+    settings = service_settings(tmp_path, server, feeds=[
+        st.FeedConfig("Example", server.url("/history.atom"))], as_json=True)
+    assert (await run_once(settings))[1] == ""  # first sight: nothing scheduled yet
+
+    def serve(feed: bytes, *updates: dict[str, Any]) -> None:
+        status = {"scheduled": "scheduled", "in_progress": "in_progress",
+                  "completed": "completed"}[updates[0]["status"]]
+        window = maintenance("code9", status, list(updates))
+        statuspage_site(server, feed, maintenances=api_body("scheduled_maintenances", window))
+
+    def events(out: str) -> list[tuple[str, str, list[str], str | None]]:
+        return [(e["kind"], e["status"], e["components"], e.get("scheduled_for"))
+                for e in map(json.loads, out.splitlines())]
+
+    serve(atom(feed_id="tag:status.example.test,2005:/history"), WINDOW_SCHEDULED)
+    assert events((await run_once(settings))[1]) == [
+        ("maintenance_scheduled", "Scheduled", ["Database (Operational)"],
+         "2026-11-03T16:00:00Z")]
+    serve(atom(in_feed), WINDOW_SCHEDULED)  # the feed now shows the window too
+    assert (await run_once(settings))[1] == ""  # nothing new: not again, not as an incident
+    serve(atom(in_feed), WINDOW_DONE, WINDOW_STARTED, WINDOW_SCHEDULED)  # both between runs
+    assert [k for k, *_ in events((await run_once(settings))[1])] == [
+        "maintenance_started", "maintenance_completed"]
+    assert (await run_once(settings))[1] == ""
+
+
+async def test_muted_maintenance_is_not_reported_at_all(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    in_feed = statuspage_entry(9, "Database upgrade", [
+        ("Nov 3, 16:00 UTC", "In progress", "Upgrade under way.")])
+    url = statuspage_site(server, atom(in_feed), maintenances=api_body(
+        "scheduled_maintenances", maintenance("code9", "in_progress",
+                                              [WINDOW_STARTED, WINDOW_SCHEDULED])))
+    spy = Spy()
+    assert await monitor(session, url, spy).poll()
+    assert spy.kinds() == [("maintenance_started", "Database upgrade")]
+    muted = Spy()
+    assert await monitor(session, url, muted,
+                         options=st.FeedOptions(maintenance=False)).poll()
+    assert muted.kinds() == []
+
+
+def test_feed_api_and_filter_keys_in_the_config_file(tmp_path: Path) -> None:
+    path = write_config(tmp_path, """
+[[feeds]]
+name = "GitHub"
+url = "https://www.githubstatus.com/history.atom"
+components = ["Actions", "API Requests"]
+min_impact = "major"
+maintenance = false
+
+[[feeds]]
+name = "Mirror"
+url = "https://status.example.test/feed"
+api_url = "https://status.example.test"
+""")
+    github, mirror = st.settings_from_args(st.build_parser().parse_args(
+        ["--config", str(path)])).feeds
+    assert github.options == st.FeedOptions(
+        filter=st.EventFilter(("Actions", "API Requests"), "major"), maintenance=False)
+    assert mirror.options == st.FeedOptions(api_url="https://status.example.test")
+    flagged = st.settings_from_args(st.build_parser().parse_args(
+        ["--config", str(path), "--component", "Pages", "--min-impact", "critical"])).feeds
+    assert [f.options.filter for f in flagged] == [st.EventFilter(("Pages",), "critical")] * 2
+    assert st.api_base("https://www.githubstatus.com/history.atom") == (
+        "https://www.githubstatus.com")
+    assert st.api_base("https://status.example.test/pages/x/history.rss") == (
+        "https://status.example.test/pages/x")
+    assert st.api_base("https://status.openai.com/feed.atom") is None
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("api = 'sometimes'", "feeds[0].api: expected \"auto\" or \"off\""),
+    ("api_url = 'ftp://x'", "feeds[0].api_url: not an http(s) URL"),
+    ("components = 'Actions'", "feeds[0].components: expected a list of component names"),
+    ("min_impact = 'huge'", "feeds[0].min_impact: expected one of none, minor, major, critical"),
+    ("maintenance = 'no'", "feeds[0].maintenance: expected true or false"),
+])
+def test_a_bad_feed_option_names_the_feed_and_key(tmp_path: Path, text: str, message: str
+                                                  ) -> None:
+    path = write_config(tmp_path, f"[[feeds]]\nname = 'A'\nurl = 'https://a.test/'\n{text}\n")
+    with pytest.raises(st.ConfigError, match=re.escape(message)):
+        st.load_config(path)
 
 
 # --- The benchmark stays runnable ---
