@@ -760,8 +760,13 @@ def _api_text(value: object, limit: int) -> str:
     return _clip(clean_text(value), limit) if isinstance(value, str) else ""
 
 
+def status_word(status: str) -> str:
+    """"major_outage" as people say it: "Major outage"."""
+    return _COMPONENT_STATUS.get(status) or _api_text(status.replace("_", " "), 40).capitalize()
+
+
 def component_label(name: str, status: str) -> str:
-    word = _COMPONENT_STATUS.get(status) or _api_text(status.replace("_", " "), 40).capitalize()
+    word = status_word(status)
     return f"{name} ({word})" if word else name
 
 
@@ -2361,6 +2366,201 @@ class WebhookSender:
                 await self.on_change()
 
 
+# --- The status board (--status) ---
+
+BOARD_MAINTENANCE_AHEAD = timedelta(days=7)
+# Best to worst; "incident" is an open incident whose impact the source does not say.
+_BOARD_LEVELS = ("operational", "maintenance", "degraded", "incident", "minor", "major",
+                 "critical", "feed failing")
+_BOARD_COLOURS = {"operational": "32", "maintenance": "34", "degraded": "33", "incident": "33",
+                  "minor": "33", "major": "31", "critical": "1;31", "feed failing": "1;31"}
+
+
+@dataclass(slots=True)
+class BoardEntry:
+    """What the board shows of one provider."""
+
+    name: str
+    error: str | None = None  # the feed (or its API) could not be read
+    components: list[tuple[str, str]] = field(default_factory=list)  # (name, status) not ok
+    incidents: list[Incident] = field(default_factory=list)  # open ones
+    maintenance: list[Incident] = field(default_factory=list)  # under way or due within 7 days
+    watcher_failures: int = 0  # failed polls the running tracker's state file records
+
+    @property
+    def level(self) -> str:
+        if self.error is not None:
+            return "feed failing"
+        impacts = [i.impact for i in self.incidents if i.impact in IMPACTS]
+        if impacts:
+            worst = max(impacts, key=IMPACTS.index)
+            if worst in ("minor", "major", "critical"):
+                return worst
+        if self.incidents:
+            return "incident"
+        if self.components:
+            return "degraded"
+        return "maintenance" if any(m.status == "In progress" for m in self.maintenance) else (
+            "operational")
+
+
+def read_api_summary(body: bytes) -> tuple[list[tuple[str, str]], dict[str, ApiIncident],
+                                          dict[str, ApiIncident]]:
+    """summary.json: components not operational (groups left out: their members say it),
+    open incidents and maintenances by code."""
+    incidents = read_api_list(body, "incidents")
+    try:
+        maintenances = read_api_list(body, "scheduled_maintenances")
+    except ApiShapeError:
+        maintenances = {}  # incident.io's compatible summary has no maintenance list
+    data = json.loads(body)
+    components = []
+    for comp in _components(data.get("components")):
+        name, status = _api_text(comp.get("name"), MAX_TITLE), str(comp.get("status", ""))
+        if name and status != "operational" and comp.get("group") is not True:
+            components.append((name, status_word(status)))
+    return components, incidents, maintenances
+
+
+def _age(since: datetime | None, now: datetime) -> str:
+    if since is None:
+        return "age unknown"
+    minutes = max(0, int((now - since).total_seconds() // 60))
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h" if minutes < 48 * 60 else f"{minutes // 1440} days"
+
+
+def render_board(entries: Sequence[BoardEntry], *, now: datetime, colour: bool) -> str:
+    """The board as plain aligned text, worst provider first."""
+    ordered = sorted(entries, key=lambda e: (-_BOARD_LEVELS.index(e.level), e.name.lower()))
+    width = max((len(e.name) for e in ordered), default=0)
+    lines = []
+    for entry in ordered:
+        level = entry.level
+        shown = f"\x1b[{_BOARD_COLOURS[level]}m{level}\x1b[0m" if colour else level
+        detail = f": {entry.error}" if entry.error else ""
+        if entry.watcher_failures:
+            detail += f" (the watcher's state: {plural(entry.watcher_failures, 'failed poll')})"
+        lines.append(f"{entry.name.ljust(width)}  {shown}{detail}")
+        for name, status in entry.components:
+            lines.append(f"  component    {name}: {status}")
+        for inc in entry.incidents:
+            impact = f", {inc.impact}" if inc.impact else ""
+            lines.append(f"  incident     {inc.title} ({inc.status or 'open'}{impact}, "
+                         f"{_age(inc.published or inc.updated, now)})")
+        for window in entry.maintenance:
+            lines.append(f"  maintenance  {window.title} ({window.status.lower()}, "
+                         f"{_stamp(window.scheduled_for)} to {_stamp(window.scheduled_until)})")
+    return "\n".join(lines)
+
+
+def board_to_dict(entries: Sequence[BoardEntry], *, now: datetime) -> dict[str, Any]:
+    ordered = sorted(entries, key=lambda e: (-_BOARD_LEVELS.index(e.level), e.name.lower()))
+    return {"at": _iso(now), "feeds": [{
+        "feed": e.name, "level": e.level, "error": e.error,
+        "components": [{"name": n, "status": s} for n, s in e.components],
+        "incidents": [{"id": i.id, "title": i.title, "status": i.status, "impact": i.impact,
+                       "components": list(i.components), "link": i.link,
+                       "since": _iso(i.published or i.updated)} for i in e.incidents],
+        "maintenance": [{"title": m.title, "status": m.status, "link": m.link,
+                         "scheduled_for": _iso(m.scheduled_for),
+                         "scheduled_until": _iso(m.scheduled_until)} for m in e.maintenance],
+    } for e in ordered]}
+
+
+async def read_board_entry(session: aiohttp.ClientSession, feed: FeedConfig,
+                           limiter: HostLimiter, now: datetime) -> BoardEntry:
+    """One provider, read live: its feed, and for a Statuspage page its summary.json."""
+    entry = BoardEntry(feed.name)
+    try:
+        async with limiter(feed.url):
+            result = await fetch(session, feed.url, FeedState(), now=now)
+        if result.body is None:
+            raise FeedError("no body")  # cannot happen: the GET was unconditional
+        incidents = (await in_daemon_thread(parse_feed, result.body)
+                     if len(result.body) > INLINE_PARSE_LIMIT else parse_feed(result.body))
+    except FeedError as exc:
+        entry.error = str(exc)
+        return entry
+    entry.incidents = [_as_reported(i) for i in incidents if i.active and not i.maintenance]
+    for inc in entry.incidents:  # incident.io names component states in the feed itself
+        for label in inc.components:
+            match = re.fullmatch(r"(.+?) \(([^()]+)\)", label)
+            if match and match[2].lower() != "operational":
+                entry.components.append((match[1], match[2]))
+    statuspage = any(i.code for i in incidents) or bool(
+        _STATUSPAGE_FEED_ID.search(result.body, 0, 4096))
+    base = feed.options.api_url or (api_base(feed.url) if statuspage else None)
+    if base is None or feed.options.api == "off":
+        return entry
+    source = ApiSource(f"{base.rstrip('/')}/api/v2/summary.json", "incidents")
+    try:
+        async with limiter(source.url):
+            summary = await fetch(session, source.url, source, now=now, max_body=MAX_API_BODY,
+                                  timeout=API_TIMEOUT, base_headers=API_HEADERS,
+                                  check_body=_check_json_body)
+        if summary.body is None:
+            raise FeedError("no body")
+        components, open_incidents, windows = read_api_summary(summary.body)
+    except (FeedError, ApiShapeError) as exc:
+        entry.error = f"status API: {exc}"
+        return entry
+    entry.components = components
+    entry.incidents = [enrich(i, open_incidents.get(i.code)) for i in entry.incidents]
+    known = {i.code for i in entry.incidents}
+    for code, api_incident in open_incidents.items():  # opened after the feed was written
+        if code not in known:
+            entry.incidents.append(Incident(
+                id=code, title=api_incident.title, link=api_incident.link,
+                status=api_incident.status.capitalize(), components=api_incident.components,
+                message="", published=api_incident.updates[0].at if api_incident.updates
+                else None, updated=None, code=code, impact=api_incident.impact))
+    if feed.options.maintenance:
+        for window in windows.values():
+            phase = _PHASE_OF.get(window.status)
+            due = (window.scheduled_for is None
+                   or window.scheduled_for <= now + BOARD_MAINTENANCE_AHEAD) and (
+                window.scheduled_until is None or window.scheduled_until >= now)
+            if phase == "started" or (phase == "scheduled" and due):
+                entry.maintenance.append(_window_at(window, phase))
+        entry.maintenance.sort(key=lambda w: w.scheduled_for or _NO_TIME)
+    return entry
+
+
+async def run_status(settings: Settings, *, stdout: TextIO | None = None,
+                     colour: bool | None = None) -> int:
+    """--status: read every provider once and print the board; 0 when every source was read.
+    A --state file is only read (no lock, never written): a running tracker may own it."""
+    out = stdout or sys.stdout
+    watcher: dict[str, FeedState] = {}
+    if settings.state is not None and settings.state.exists():
+        store = StateStore(settings.state)
+        try:
+            store.load()
+            watcher = store.feeds
+        except StateFileError as exc:
+            log.warning("%s; the board shows live reads only", exc)
+    now = _wall_clock()
+    limiter = HostLimiter(settings.per_host)
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector,
+                                     cookie_jar=aiohttp.DummyCookieJar()) as session:
+        entries = list(await asyncio.gather(*(
+            read_board_entry(session, feed, limiter, now) for feed in settings.feeds)))
+    for feed, entry in zip(settings.feeds, entries, strict=True):
+        if (known := watcher.get(feed.url)) is not None:
+            entry.watcher_failures = known.failures
+    if settings.as_json:
+        out.write(json.dumps(board_to_dict(entries, now=now), ensure_ascii=False) + "\n")
+    else:
+        if colour is None:
+            colour = out.isatty() and not os.environ.get("NO_COLOR")
+        out.write(render_board(entries, now=now, colour=colour) + "\n")
+    out.flush()
+    return EXIT_OK if all(e.error is None for e in entries) else EXIT_FEED_FAILED
+
+
 # --- Configuration ---
 
 
@@ -2381,6 +2581,7 @@ class Settings:
     failure_threshold: int = DEFAULT_FAILURE_THRESHOLD
     history: int = 0
     once: bool = False
+    status: bool = False
     as_json: bool = False
     state: Path | None = None
     webhooks: list[str] = field(default_factory=list)
@@ -2633,6 +2834,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"requests in flight per host (default {DEFAULT_PER_HOST})")
     parser.add_argument("--once", action="store_true",
                         help="poll each feed once, report, exit 0 if all were read, else 1")
+    parser.add_argument("--status", action="store_true",
+                        help="print the current state of every provider once (worst first: "
+                             "feed health, components, open incidents, maintenance) and exit; "
+                             "exit 0 if every source was read, else 1")
     parser.add_argument("--json", action="store_true", help="print one JSON object per event")
     parser.add_argument("--history", type=_positive_int, metavar="N",
                         help="on first sight of a feed, also print its N most recent incidents")
@@ -2687,6 +2892,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         failure_threshold=config.get("failure_threshold", DEFAULT_FAILURE_THRESHOLD),
         history=pick(args.history, "history", 0),
         once=args.once,
+        status=args.status,
         as_json=args.json,
         state=args.state.expanduser() if args.state else config.get("state"),
         webhooks=args.webhook or config.get("webhooks", []),
@@ -2941,6 +3147,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StateFileError as exc:
         print(f"status_tracker.py: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if settings.status:
+        try:
+            return asyncio.run(run_status(settings))
+        except KeyboardInterrupt:
+            return EXIT_INTERRUPTED
     if isinstance(sys.stdout, io.TextIOWrapper):
         # A Windows console may not encode every character a feed sends.
         sys.stdout.reconfigure(errors="replace")

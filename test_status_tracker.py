@@ -2639,6 +2639,69 @@ def test_a_bad_feed_option_names_the_feed_and_key(tmp_path: Path, text: str, mes
         st.load_config(path)
 
 
+def board_site(server: FeedServer) -> None:
+    window = maintenance("code9", "scheduled", [WINDOW_SCHEDULED])
+    summary = {"page": {}, "components": [
+        {"id": "grp", "name": "Compute", "status": "partial_outage", "group": True},
+        {"id": "c-act", "name": "Actions", "status": "partial_outage", "group": False},
+        {"id": "c-git", "name": "Git Operations", "status": "operational"}],
+        "incidents": [ACTIONS_DOWN], "scheduled_maintenances": [window]}
+    statuspage_site(server, atom(statuspage_entry(1, "Actions degraded", [INVESTIGATING]),
+                                 feed_id="tag:status.example.test,2005:/history"))
+    server.routes["/api/v2/summary.json"] = Route(body=json.dumps(summary).encode())
+    server.routes["/openai"] = Route(body=atom(OPENAI_ACTIVE, OPENAI_RESOLVED))
+    server.routes["/quiet"] = Route(body=atom(OPENAI_RESOLVED))
+    server.routes["/broken"] = Route(status=503, body=b"down")
+
+
+async def test_status_board_prints_every_provider_worst_first_and_exits_1_on_a_failed_read(
+        server: FeedServer) -> None:
+    board_site(server)
+    code, out, err = await run_cli(
+        "--status", "--feed", f"Quiet={server.url('/quiet')}",
+        "--feed", f"OpenAI={server.url('/openai')}",
+        "--feed", f"GitHub={server.url('/history.atom')}",
+        "--feed", f"Broken={server.url('/broken')}")
+    assert code == 1, err
+    lines = out.splitlines()
+    assert lines[0] == "Broken  feed failing: HTTP 503"
+    assert lines[1:4] == ["GitHub  major", "  component    Actions: Partial outage",
+                          lines[3]]  # the age depends on today's date
+    assert re.fullmatch(r"  incident     Actions degraded \(Investigating, major, \d+ days\)",
+                        lines[3])
+    assert "Database upgrade" not in out  # its window is long over
+    assert lines[4].startswith("OpenAI  incident") and lines[-1] == "Quiet   operational"
+    assert "\x1b" not in out  # no colour when stdout is not a terminal
+
+
+async def test_status_board_as_json_and_in_colour_only_where_asked(server: FeedServer) -> None:
+    board_site(server)
+    window = maintenance("code9", "scheduled", [WINDOW_SCHEDULED])
+    soon, after = ((datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+                   for days in (2, 3))
+    window["scheduled_for"], window["scheduled_until"] = soon, after  # due within 7 days
+    server.routes["/api/v2/summary.json"] = Route(body=json.dumps({
+        "incidents": [], "components": [], "scheduled_maintenances": [window]}).encode())
+    settings = st.Settings(feeds=[st.FeedConfig("GitHub", server.url("/history.atom"))],
+                           status=True, as_json=True)
+    out = io.StringIO()
+    assert await st.run_status(settings, stdout=out) == 0
+    [github] = json.loads(out.getvalue())["feeds"]
+    assert github == {
+        "feed": "GitHub", "level": "incident", "error": None, "components": [],
+        "incidents": [{"id": "tag:status.example.test,2005:Incident/1",
+                       "title": "Actions degraded", "status": "Investigating", "impact": None,
+                       "components": [], "link": "https://status.example.test/incidents/code1",
+                       "since": "2026-11-03T14:00:00Z"}],
+        "maintenance": [{"title": "Database upgrade", "status": "Scheduled",
+                         "link": "https://stspg.example.test/code9", "scheduled_for": soon,
+                         "scheduled_until": after}]}
+    settings.as_json = False
+    coloured = io.StringIO()
+    assert await st.run_status(settings, stdout=coloured, colour=True) == 0
+    assert coloured.getvalue().startswith("GitHub  \x1b[33mincident\x1b[0m\n")
+
+
 # --- The benchmark stays runnable ---
 
 
