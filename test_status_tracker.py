@@ -2714,5 +2714,7 @@ async def test_the_benchmark_runs_end_to_end_at_a_tiny_size() -> None:
     text = out.decode()
     assert proc.returncode == 0, text + err.decode()
     assert "feedparser calls in quiet cycles (tracker):   0  (target 0)" in text
+    assert re.search(r"status API requests per quiet cycle: +0  \(target 0\); per Statuspage "
+                     r"change: [12]  \(target <= 2\)", text), text
     assert re.search(r"detection latency, max of 6 changes +\| \d+\.\d\d s", text), text
     assert "PROBLEM" not in text

@@ -1,10 +1,11 @@
 """Benchmark: status_tracker against the naive poller and the floor, on one local server.
 
 One run starts an aiohttp.web server on 127.0.0.1 (in its own process) serving N synthetic
-status feeds, half Statuspage-like (25 entries, weak ETag, 304 on If-None-Match, max-age) and
-half incident.io-like (25 entries, no validators, the feed-level <updated> re-stamped on every
-request), each 20-60 KB. Then, each in a fresh process of its own so CPU time and peak RSS
-belong to it alone, it runs:
+status feeds, half Statuspage-like (25 entries, weak ETag, 304 on If-None-Match, max-age, at
+/sp/<i>/history.atom with the page's JSON API beside it: /sp/<i>/api/v2/incidents.json and
+scheduled-maintenances.json) and half incident.io-like (25 entries, no validators, the
+feed-level <updated> re-stamped on every request), each 20-60 KB. Then, each in a fresh
+process of its own so CPU time and peak RSS belong to it alone, it runs:
 
 * tracker -- status_tracker's own StatusPageMonitors: a cold first read of a sample of feeds,
   K quiet poll cycles over every feed, then real run loops while a few feeds change, timing
@@ -99,6 +100,23 @@ def statuspage_feed(i: int, version: int) -> bytes:
             + "\n</feed>\n").encode()
 
 
+def statuspage_api(i: int, version: int, key: str) -> bytes:
+    """The page's API body: its incidents (by the codes in the feed's links), or its (empty)
+    maintenance list."""
+    if key == "scheduled_maintenances":
+        return json.dumps({"page": {"id": f"sp{i}"}, key: []}).encode()
+    items = [{"id": str(1_000_000 - n), "name": f"Incident {n}", "status": "resolved",
+              "impact": ("minor", "major", "critical")[n % 3],
+              "components": [{"id": "c1", "name": "API", "status": "operational"}],
+              "incident_updates": [{"status": "resolved", "body": "Resolved.",
+                                    "created_at": "2026-11-01T00:00:00Z",
+                                    "affected_components": [{"code": "c1", "name": "API",
+                                                             "old_status": "major_outage",
+                                                             "new_status": "operational"}]}]}
+             for n in range(version, version + ENTRIES)]
+    return json.dumps({"page": {"id": f"sp{i}"}, key: items}).encode()
+
+
 def incidentio_parts(i: int, version: int) -> tuple[bytes, bytes]:
     """The feed split around its feed-level timestamp, which the server re-stamps each time."""
     rng = random.Random(i * 1000 + version + 500)
@@ -134,6 +152,7 @@ class FeedFarm:
         self.version: dict[str, int] = {}
         self.sp: dict[int, bytes] = {}
         self.io: dict[int, tuple[bytes, bytes]] = {}
+        self.api_requests = 0
 
     def sp_body(self, i: int) -> tuple[bytes, str]:
         version = self.version.get(f"sp{i}", 0)
@@ -154,6 +173,21 @@ class FeedFarm:
         if request.headers.get("If-None-Match") == etag:
             return web.Response(status=304, headers=headers)
         return web.Response(body=body, headers=headers)
+
+    async def api(self, request: web.Request) -> web.Response:
+        i = int(request.match_info["i"])
+        key = ("incidents" if request.match_info["doc"] == "incidents"
+               else "scheduled_maintenances")
+        version = self.version.get(f"sp{i}", 0)
+        etag = f'W/"api-{i}-{key}-{version}"'
+        self.api_requests += 1
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers={"ETag": etag})
+        return web.Response(body=statuspage_api(i, version, key),
+                            headers={"ETag": etag, "Content-Type": "application/json"})
+
+    async def count(self, request: web.Request) -> web.Response:
+        return web.json_response({"api_requests": self.api_requests})
 
     async def incidentio(self, request: web.Request) -> web.Response:
         return web.Response(body=self.io_body(int(request.match_info["i"])),
@@ -180,7 +214,9 @@ class FeedFarm:
 def serve(feeds: int, port_queue: Any) -> None:
     farm = FeedFarm(feeds)
     app = web.Application()
-    app.router.add_get("/sp/{i}", farm.statuspage)
+    app.router.add_get("/sp/{i}/history.atom", farm.statuspage)
+    app.router.add_get("/sp/{i}/api/v2/{doc}.json", farm.api)
+    app.router.add_get("/api-requests", farm.count)
     app.router.add_get("/io/{i}", farm.incidentio)
     app.router.add_post("/change/{kind}/{i}", farm.change)
     app.router.add_get("/meta", farm.meta)
@@ -265,7 +301,14 @@ def new_session() -> aiohttp.ClientSession:
 
 
 def urls(port: int, kind: str, count: int) -> list[str]:
-    return [f"http://127.0.0.1:{port}/{kind}/{i}" for i in range(count)]
+    tail = "/history.atom" if kind == "sp" else ""
+    return [f"http://127.0.0.1:{port}/{kind}/{i}{tail}" for i in range(count)]
+
+
+async def api_requests(session: aiohttp.ClientSession, port: int) -> int:
+    """The API requests the server has answered so far."""
+    async with session.get(f"http://127.0.0.1:{port}/api-requests") as resp:
+        return int((await resp.json())["api_requests"])
 
 
 def seed_known(kind: str, i: int, now: datetime) -> dict[str, st.Seen]:
@@ -310,7 +353,12 @@ async def run_tracker(port: int, args: argparse.Namespace) -> dict[str, Any]:
                 etag, fingerprint = (meta["sp"][str(i)] if kind == "sp"
                                      else (None, meta["io"][str(i)]))
                 mon.state = st.FeedState(etag=etag, fingerprint=fingerprint, entries=ENTRIES,
-                                         known=seed_known(kind, i, now), first_sight=False)
+                                         known=seed_known(kind, i, now), first_sight=False,
+                                         statuspage=kind == "sp", maintenances={})
+        # As after a restart: each Statuspage feed's first poll reads its maintenance list
+        # once (windows may have begun meanwhile); the quiet cycles measured come after.
+        await poll_all([m for ms in monitors.values() for m in ms])
+        api_before = await api_requests(session, port)
         # Tracker and floor cycles alternate on the same session, so both are measured under
         # the same conditions; run-to-run drift on a shared machine is larger than the gap.
         floor = Floor(session, limiter)
@@ -328,6 +376,7 @@ async def run_tracker(port: int, args: argparse.Namespace) -> dict[str, Any]:
                 floor_quiet[kind].append(await measure(
                     lambda: floor.cycle(feed_urls[kind])))  # noqa: B023
         quiet_parses = parses[0] - parses_before
+        quiet_api = (await api_requests(session, port) - api_before) / args.cycles
         quiet_bytes = (sum(m.stats.bytes for ms in monitors.values() for m in ms)
                        - bytes_before) / args.cycles
         failures = sum(m.stats.errors for ms in monitors.values() for m in ms)
@@ -337,6 +386,7 @@ async def run_tracker(port: int, args: argparse.Namespace) -> dict[str, Any]:
         tasks = [asyncio.create_task(m.run(stop)) for m in everything]
         await asyncio.sleep(args.interval * 1.5)  # every monitor is on its schedule by now
         published = {}
+        api_before_changes = await api_requests(session, port)
         for kind in ("sp", "io"):
             for i in random.Random(3).sample(range(half), min(3, half)):
                 await (await session.post(f"http://127.0.0.1:{port}/change/{kind}/{i}")).read()
@@ -345,6 +395,9 @@ async def run_tracker(port: int, args: argparse.Namespace) -> dict[str, Any]:
         deadline = time.time() + args.interval + 5
         while set(published) - set(arrivals) and time.time() < deadline:
             await asyncio.sleep(0.05)
+        sp_changes = sum(1 for f in published if f.startswith("sp"))
+        api_per_change = (await api_requests(session, port) - api_before_changes) / max(
+            1, sp_changes)
         stop.set()
         for task in tasks:
             task.cancel()
@@ -356,6 +409,7 @@ async def run_tracker(port: int, args: argparse.Namespace) -> dict[str, Any]:
         "floor_quiet": {k: [c.__dict__ for c in v] for k, v in floor_quiet.items()},
         "floor_bytes": floor.received / args.cycles,
         "quiet_parses": quiet_parses, "quiet_bytes": quiet_bytes, "failures": failures,
+        "quiet_api": quiet_api, "api_per_change": api_per_change,
         "latency_max": max(latencies) if latencies else None,
         "missed": sorted(set(published) - set(arrivals)),
         "rss": peak_rss_mb(),
@@ -409,7 +463,7 @@ async def run_state(port: int, args: argparse.Namespace) -> dict[str, Any]:
     store = st.StateStore(folder / "state.json")
     for i in range(args.feeds):
         kind = "sp" if i % 2 == 0 else "io"
-        store.feeds[f"http://127.0.0.1:{port}/{kind}/{i}"] = st.FeedState(
+        store.feeds[urls(port, kind, i + 1)[-1]] = st.FeedState(
             etag=f'W/"{kind}-{i}-0"' if kind == "sp" else None, fingerprint=f"{i:032x}",
             entries=ENTRIES, known=seed_known(kind, i, now), first_sight=False, last_polled=now)
     cpu = time.process_time()
@@ -498,6 +552,9 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
                  f"{tracker['floor_bytes']:,.0f}", f"{naive['quiet_bytes'] * scale:,.0f}"))
     rows.append(("feedparser calls, all quiet cycles", str(tracker["quiet_parses"]), "0",
                  f"{naive['parses'] * scale:,.0f}"))
+    rows.append(("status API requests / quiet cycle", f"{tracker['quiet_api']:g}", "-", "-"))
+    rows.append(("status API requests / Statuspage change", f"{tracker['api_per_change']:g}",
+                 "-", "-"))
     rows.append(("peak RSS MB", fmt(tracker["rss"], digits=0), fmt(floor["rss"], digits=0),
                  fmt(naive["rss"], digits=0) + f" ({2 * args.sample} feeds)"))
     rows.append(("detection latency, max of 6 changes", fmt(tracker["latency_max"], " s", 2),
@@ -525,6 +582,8 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         f"naive/tracker CPU, quiet cycle over all feeds: {ratio(n_all, t_sp + t_io)}  "
         "(target >= 50)",
         f"feedparser calls in quiet cycles (tracker):   {tracker['quiet_parses']}  (target 0)",
+        f"status API requests per quiet cycle:          {tracker['quiet_api']:g}  (target 0); "
+        f"per Statuspage change: {tracker['api_per_change']:g}  (target <= 2)",
         f"quiet cycle over all {args.feeds} feeds, wall: {total_wall:.2f} s; "
         f"detection latency max {fmt(tracker['latency_max'], ' s', 2)} with interval "
         f"{args.interval:g} s (target <= {max(args.interval, MAX_AGE) + 1:g} s: the next poll "
