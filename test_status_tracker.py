@@ -8,6 +8,7 @@ import dataclasses
 import gzip
 import hashlib
 import hmac
+import importlib.util
 import io
 import json
 import logging
@@ -2475,6 +2476,20 @@ async def test_statuspage_events_carry_the_components_and_impact_of_the_step_rep
     body = json.loads(st.webhook_body("https://hooks.example.test/x", spy.events[-1]))
     assert (body["components"], body["impact"]) == (["Actions (Partial outage)"], "major")
 
+    pages = api_incident("code2", "Pages slow", "minor", [api_update(
+        "investigating", "Pages builds are slow.", "2026-11-03T14:00:00Z",
+        [("c-pg", "Pages", "degraded_performance")])], [("c-pg", "Pages", "degraded_performance")])
+    statuspage_site(server, atom(statuspage_entry(2, "Pages slow", [INVESTIGATING]),
+                                 statuspage_entry(1, "Actions degraded",
+                                                  [IDENTIFIED, INVESTIGATING],
+                                                  updated="2026-11-03T14:10:30Z")),
+                    api_body("incidents", pages, ACTIONS_DOWN))
+    assert await mon.poll()
+    new = spy.events[-1]
+    assert new.kind == "new" and new.incident is not None
+    assert (new.incident.components, new.incident.impact) == (
+        ("Pages (Degraded performance)",), "minor")
+
 
 @pytest.mark.parametrize("broken", [
     Route(status=500), Route(body=b"<html>maintenance</html>"), Route(body=b'{"incidents": 7}')])
@@ -2700,6 +2715,32 @@ async def test_status_board_as_json_and_in_colour_only_where_asked(server: FeedS
     coloured = io.StringIO()
     assert await st.run_status(settings, stdout=coloured, colour=True) == 0
     assert coloured.getvalue().startswith("GitHub  \x1b[33mincident\x1b[0m\n")
+
+
+async def test_the_readme_example_pages_give_enriched_events_and_a_board() -> None:
+    spec = importlib.util.spec_from_file_location("local_pages", HERE / "examples" /
+                                                  "local_pages.py")
+    assert spec is not None and spec.loader is not None
+    pages = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pages)
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", pages.Pages().handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    try:
+        code, out, err = await run_cli("--once", "--feed", f"GitHub={base}/github/history.atom")
+        assert code == 0, err
+        assert "Event:    Maintenance scheduled" in out and "Impact:   major" in out
+        assert "Product: GitHub - Actions (Major outage)" in out
+        code, out, _ = await run_cli("--status", "--feed", f"GitHub={base}/github/history.atom",
+                                     "--feed", f"Broken={base}/broken/feed.atom")
+        assert code == 1 and out.splitlines()[:2] == [
+            "Broken  feed failing: HTTP 503", "GitHub  major"]
+    finally:
+        await runner.cleanup()
 
 
 # --- The benchmark stays runnable ---
