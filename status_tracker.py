@@ -29,6 +29,7 @@ import email.utils
 import hashlib
 import hmac
 import html.parser
+import importlib.util
 import inspect
 import io
 import itertools
@@ -49,6 +50,7 @@ import tomllib
 import typing
 import urllib.parse
 import weakref
+import zoneinfo
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -1637,6 +1639,12 @@ async def _wait_either(first: asyncio.Event, second: asyncio.Event) -> None:
             waiter.cancel()
 
 
+async def _wait_event_or(event: asyncio.Event, stop: asyncio.Event, seconds: float) -> None:
+    """Until `event` or `stop` is set, or `seconds` pass."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(_wait_either(event, stop), seconds)
+
+
 async def _sleep_until(stop: asyncio.Event, delay: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), delay)
@@ -2000,6 +2008,8 @@ class StateStore:
         self.path = path
         self.feeds: dict[str, FeedState] = {}
         self.outbox: dict[str, list[dict[str, str]]] = {}
+        # Per route: events held by quiet hours or a digest, {"since": epoch, "events": [...]}.
+        self.held: dict[str, dict[str, Any]] = {}
         self.clock = clock
         self.rng = rng or random.Random()
         self._write = write or write_atomic
@@ -2092,6 +2102,8 @@ class StateStore:
                      for url, f in data.get("feeds", {}).items()}
             outbox = {url: [dict(e) for e in entries]
                       for url, entries in data.get("outbox", {}).items()}
+            held = {url: {"since": h.get("since"), "events": [dict(e) for e in h["events"]]}
+                    for url, h in data.get("held", {}).items()}
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             aside = self.path.with_name(
                 f"{self.path.name}.bad-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}")
@@ -2104,7 +2116,7 @@ class StateStore:
             log.warning("state file %s is unusable (%s); kept it as %s and starting afresh",
                         self.path, clean_text(str(exc))[:160], aside)
             return
-        self.feeds, self.outbox = feeds, outbox
+        self.feeds, self.outbox, self.held = feeds, outbox, held
 
     def feed(self, url: str) -> FeedState:
         if url not in self.feeds:
@@ -2128,7 +2140,9 @@ class StateStore:
             polled[url] = _epoch(state.last_polled)
         if polled:
             out.pop()  # the last comma
-        out.append(f'}},"polled":{_compact(polled)},"outbox":{_compact(self.outbox)}}}')
+        held = {url: h for url, h in self.held.items() if h.get("events")}
+        out.append(f'}},"polled":{_compact(polled)},"outbox":{_compact(self.outbox)},'
+                   f'"held":{_compact(held)}}}')
         return out
 
     @property
@@ -2209,28 +2223,318 @@ WEBHOOK_MAX_DELAY = 300.0
 MAX_OUTBOX = 10_000  # events queued per webhook; about a year of a busy page's updates
 
 
-def webhook_body(url: str, event: IncidentEvent) -> str:
-    """The POST body, shaped for Slack, Discord, or as the generic JSON event."""
-    host = (urllib.parse.urlsplit(url).hostname or "").lower()
-    path = urllib.parse.urlsplit(url).path
-    text = format_event(event)
+FORMATS = ("auto", "slack", "discord", "teams", "ntfy", "json", "apprise")
+KINDS = ("new", "updated", "active", "history", "maintenance_scheduled", "maintenance_started",
+         "maintenance_completed", "feed_down", "feed_recovered")
+_TEAMS_HOSTS = (".logic.azure.com", ".powerautomate.com", ".powerplatform.com")
+SLACK_LIMIT = 39_000  # Slack truncates text past 40,000 characters
+DISCORD_LIMIT = 2000  # Discord refuses content longer than this
+NTFY_LIMIT = 4000  # ntfy turns a message past 4,096 bytes into an attachment
+TEAMS_LIMIT = 20_000  # Teams refuses cards past about 28 KB: the text stays well under
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One notification destination and what reaches it."""
+
+    url: str
+    feeds: tuple[str, ...] = ()  # empty: every feed
+    filter: EventFilter = EventFilter()  # components and min_impact
+    kinds: tuple[str, ...] = ()  # empty: every kind
+    format: str = "auto"
+    quiet_hours: tuple[int, int] | None = None  # minutes after local midnight: from, until
+    timezone: str = "UTC"
+    digest: float | None = None  # seconds per batch
+    secret: str | None = None
+    urgent: bool = False  # feed_down is never held by quiet hours
+
+    @property
+    def resolved_format(self) -> str:
+        return resolve_format(self.url, self.format)
+
+    def accepts(self, event: IncidentEvent) -> bool:
+        """Filters apply to every kind, health events included; unknown components or
+        impact pass."""
+        if self.feeds and event.feed.lower() not in {f.lower() for f in self.feeds}:
+            return False
+        if self.kinds and event.kind not in self.kinds:
+            return False
+        return event.incident is None or self.filter.passes(event.incident)
+
+    def quiet_at(self, now: datetime) -> bool:
+        if self.quiet_hours is None:
+            return False
+        # Local wall-clock time each time: correct across DST changes by construction.
+        local = now.astimezone(zoneinfo.ZoneInfo(self.timezone))
+        minute, (start, end) = local.hour * 60 + local.minute, self.quiet_hours
+        return start <= minute < end if start < end else minute >= start or minute < end
+
+
+def resolve_format(url: str, fmt: str) -> str:
+    """What "auto" means for a URL: Slack, Discord and Teams Workflows by host, Apprise for
+    any scheme but http(s), else the generic JSON event."""
+    if fmt != "auto":
+        return fmt
+    parts = urllib.parse.urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme.lower() not in ("http", "https"):
+        return "apprise"
     if host == "hooks.slack.com":
-        # Slack treats <, > and & as markup (<!channel> pings everyone): escape them.
-        slack = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        return json.dumps({"text": slack}, ensure_ascii=False)
-    if host.endswith(("discord.com", "discordapp.com")) and path.startswith("/api/webhooks"):
-        # Feed text could say @everyone: Discord must not turn it into a mention.
-        return json.dumps({"content": _clip(text, 2000), "allowed_mentions": {"parse": []}},
+        return "slack"
+    if host.endswith(("discord.com", "discordapp.com")) and parts.path.startswith(
+            "/api/webhooks"):
+        return "discord"
+    if host.endswith(_TEAMS_HOSTS):
+        return "teams"
+    return "json"
+
+
+def _slack_escape(text: str) -> str:
+    # Slack treats <, > and & as markup (<!channel> pings everyone).
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_MARKDOWN = re.compile(r"([\\`*_~|>#\[\]])")
+_CARD_MARKUP = re.compile(r"([*_\]])")
+
+
+def _markdown_escape(text: str) -> str:
+    """Feed text shown as itself in Discord, which renders Markdown and honours backslashes."""
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
+def _card_escape(text: str) -> str:
+    """Feed text shown as itself in a Teams card, whose Markdown (bold, italic, links) has no
+    documented escape: a zero-width space after *, _ and ] keeps them from pairing up."""
+    return _CARD_MARKUP.sub("\\1\u200b", text)
+
+
+def _escaped(events: Sequence[IncidentEvent], escape: Callable[[str], str]
+             ) -> list[IncidentEvent]:
+    """The events with every text that came from a feed escaped; links are left whole."""
+    out = []
+    for event in events:
+        inc = event.incident
+        if inc is not None:
+            inc = dataclasses.replace(
+                inc, title=escape(inc.title), status=escape(inc.status),
+                message=escape(inc.message), components=tuple(map(escape, inc.components)))
+        out.append(dataclasses.replace(event, feed=escape(event.feed), incident=inc,
+                                       error=escape(event.error) if event.error else None))
+    return out
+
+
+def _event_line(event: IncidentEvent) -> str:
+    """One line of a digest."""
+    inc = event.incident
+    if inc is None:
+        what = f"feed down: {event.error}" if event.kind == "feed_down" else "feed recovered"
+        return f"{_stamp(event.at)}  {what}"
+    components = f" ({', '.join(inc.components)})" if inc.components else ""
+    label = _KIND_LABELS.get(event.kind, event.kind)
+    return (f"{_stamp(inc.updated or inc.published)}  {label}: {inc.title or '(untitled)'} - "
+            f"{inc.status or 'unknown'}{components}")
+
+
+def _digest_groups(events: Sequence[IncidentEvent]) -> list[tuple[str, list[IncidentEvent]]]:
+    """Events by feed (feeds in the order they first appear), each feed's in time order, so
+    the newest state of each incident comes last."""
+    groups: dict[str, list[IncidentEvent]] = {}
+    for event in events:
+        groups.setdefault(event.feed, []).append(event)
+    return [(feed, sorted(group, key=_event_time)) for feed, group in groups.items()]
+
+
+def _event_time(event: IncidentEvent) -> datetime:
+    inc = event.incident
+    return (inc.updated or inc.published if inc else event.at) or _NO_TIME
+
+
+def _digest_text(events: Sequence[IncidentEvent]) -> str:
+    lines = [f"Status digest: {plural(len(events), 'event')}"]
+    for feed, group in _digest_groups(events):
+        lines.append(feed)
+        lines.extend(f"  {_event_line(e)}" for e in group)
+    return "\n".join(lines)
+
+
+def _title(events: Sequence[IncidentEvent]) -> str:
+    if len(events) > 1:
+        return f"Status digest: {plural(len(events), 'event')}"
+    event = events[0]
+    inc = event.incident
+    if inc is None:
+        return f"{event.feed}: feed {'down' if event.kind == 'feed_down' else 'recovered'}"
+    return f"{event.feed}: {inc.title or '(untitled)'} - {inc.status or 'unknown'}"
+
+
+def _text(events: Sequence[IncidentEvent]) -> str:
+    if len(events) > 1:
+        return _digest_text(events)
+    return format_event(events[0], message_limit=MAX_MESSAGE)
+
+
+def _worst_impact(events: Sequence[IncidentEvent]) -> str | None:
+    impacts = [e.incident.impact for e in events if e.incident and e.incident.impact in IMPACTS]
+    return max(impacts, key=IMPACTS.index) if impacts else None
+
+
+def _teams_body(events: Sequence[IncidentEvent]) -> dict[str, Any]:
+    """A message with one Adaptive Card: what Teams Workflows accept (connectors retired)."""
+    def block(text: str, **style: Any) -> dict[str, Any]:
+        return {"type": "TextBlock", "text": _card_escape(_clip(text, TEAMS_LIMIT // 4)),
+                "wrap": True, **style}
+
+    body: list[dict[str, Any]] = [block(_title(events), weight="Bolder", size="Medium")]
+    actions = []
+    if len(events) == 1 and (inc := events[0].incident) is not None:
+        facts = [("Status", inc.status or "unknown"), ("Feed", events[0].feed)]
+        if inc.components:
+            facts.append(("Components", ", ".join(inc.components)))
+        if inc.impact:
+            facts.append(("Impact", inc.impact))
+        if inc.scheduled_for:
+            facts.append(("Window", f"{_stamp(inc.scheduled_for)} to "
+                                    f"{_stamp(inc.scheduled_until)}"))
+        body.append({"type": "FactSet", "facts": [
+            {"title": t, "value": _card_escape(_clip(v, 500))} for t, v in facts]})
+        if inc.message:
+            body.append(block(inc.message))
+        if inc.link.startswith(("http://", "https://")):
+            actions.append({"type": "Action.OpenUrl", "title": "Open", "url": inc.link})
+    elif len(events) == 1:
+        body.append(block(events[0].error or "The feed reads again."))
+    else:
+        for feed, group in _digest_groups(events):
+            body.append(block(feed, weight="Bolder"))
+            body.append(block("\n".join(_event_line(e) for e in group)))
+    card: dict[str, Any] = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                            "type": "AdaptiveCard", "version": "1.4", "body": body}
+    if actions:
+        card["actions"] = actions
+    return {"type": "message", "attachments": [{
+        "contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None,
+        "content": card}]}
+
+
+_NTFY_PRIORITY = {"critical": 5, "major": 4, "minor": 3, "none": 2}
+
+
+def _ntfy_body(url: str, events: Sequence[IncidentEvent]) -> dict[str, Any]:
+    """ntfy's JSON publish form, posted to the server root; the topic is the URL's path."""
+    topic = urllib.parse.urlsplit(url).path.strip("/").split("/")[0]
+    impact = _worst_impact(events)
+    down = any(e.kind == "feed_down" for e in events)
+    tags = ["rotating_light"] if impact in ("major", "critical") or down else ["warning"]
+    if all(e.incident is not None and not e.incident.active for e in events):
+        tags = ["white_check_mark"]
+    if any(e.kind.startswith("maintenance_") for e in events):
+        tags = ["wrench"]
+    body: dict[str, Any] = {
+        "topic": topic, "title": _clip(_title(events), 200),
+        "message": _clip(_text(events), NTFY_LIMIT), "tags": tags,
+        "priority": 4 if down else _NTFY_PRIORITY.get(impact or "", 3)}
+    link = events[0].incident.link if len(events) == 1 and events[0].incident else ""
+    if link.startswith(("http://", "https://")):
+        body["click"] = link
+    return body
+
+
+def render(route_url: str, fmt: str, events: Sequence[IncidentEvent]) -> str:
+    """The body sent for one event, or one digest of several, in the route's format."""
+    text = _text(events)
+    if fmt == "slack":
+        return json.dumps({"text": _clip(_slack_escape(text), SLACK_LIMIT)}, ensure_ascii=False)
+    if fmt == "discord":
+        # allowed_mentions off: feed text saying @everyone must ping nobody.
+        return json.dumps({"content": _clip(_text(_escaped(events, _markdown_escape)),
+                                            DISCORD_LIMIT),
+                           "allowed_mentions": {"parse": []}}, ensure_ascii=False)
+    if fmt == "teams":
+        return json.dumps(_teams_body(events), ensure_ascii=False)
+    if fmt == "ntfy":
+        return json.dumps(_ntfy_body(route_url, events), ensure_ascii=False)
+    if fmt == "apprise":
+        failing = any(e.kind == "feed_down" for e in events) or _worst_impact(events) in (
+            "major", "critical")
+        return json.dumps({"title": _title(events), "body": text,
+                           "type": "failure" if failing else "warning"}, ensure_ascii=False)
+    if len(events) == 1:
+        return json.dumps({**event_to_dict(events[0]), "event_id": events[0].event_id},
                           ensure_ascii=False)
-    return json.dumps({**event_to_dict(event), "event_id": event.event_id}, ensure_ascii=False)
+    return json.dumps({"kind": "digest", "event_id": _digest_id(events), "events": [
+        {**event_to_dict(e), "event_id": e.event_id} for e in events]}, ensure_ascii=False)
+
+
+def _digest_id(events: Sequence[IncidentEvent]) -> str:
+    return hashlib.sha256("\x1f".join(e.event_id for e in events).encode()).hexdigest()[:32]
+
+
+def webhook_body(url: str, event: IncidentEvent) -> str:
+    """The POST body for one event, in the format the URL implies."""
+    return render(url, resolve_format(url, "auto"), [event])
+
+
+def event_from_dict(data: Mapping[str, Any]) -> IncidentEvent:
+    """An event back from its --json object (how held events wait in the state file)."""
+    def when(key: str) -> datetime | None:
+        value = data.get(key)
+        return _api_time(value) if isinstance(value, str) else None
+
+    if "title" not in data:
+        return IncidentEvent(str(data["feed"]), str(data["kind"]), error=data.get("error"),
+                             at=when("at"))
+    inc = Incident(
+        id=str(data["id"]), title=str(data["title"]), link=str(data.get("link") or ""),
+        status=str(data.get("status") or ""), components=tuple(map(str, data["components"])),
+        message=str(data.get("message") or ""), published=when("published"),
+        updated=when("updated"), impact=data.get("impact"),
+        maintenance=str(data["kind"]).startswith("maintenance_"),
+        scheduled_for=when("scheduled_for"), scheduled_until=when("scheduled_until"))
+    return IncidentEvent(str(data["feed"]), str(data["kind"]), inc)
 
 
 def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+APPRISE_TIMEOUT = 30.0  # one Apprise notify() call, run off the loop
+
+
+def apprise_available() -> bool:
+    return importlib.util.find_spec("apprise") is not None
+
+
+def _apprise_label(url: str) -> str:
+    """Apprise's own privacy form of a URL (tokens masked), or just its scheme."""
+    with contextlib.suppress(Exception):
+        import apprise
+
+        plugin = apprise.Apprise.instantiate(url)
+        if plugin:
+            return clean_text(str(plugin.url(privacy=True)).split("?")[0])
+    return f"{clean_text(url.split(':', 1)[0])}://…"
+
+
+def _apprise_notify(job: tuple[str, Mapping[str, str]]) -> bool:
+    """One blocking Apprise delivery; True when Apprise says it was sent."""
+    import apprise
+
+    url, payload = job
+    sender = apprise.Apprise()
+    if not sender.add(url):
+        raise ValueError("Apprise does not understand this URL")
+    return bool(sender.notify(body=payload["body"], title=payload["title"],
+                              notify_type=payload.get("type", "warning")))
+
+
 class WebhookSender:
-    """Delivers one webhook's outbox in order, at least once; never blocks polling."""
+    """Delivers one route's outbox in order, at least once; never blocks polling.
+
+    Events the route does not want are left out. Inside quiet hours, or on a digest route,
+    events wait in `held` (kept in the state file) and go out together as one digest message:
+    at the end of the quiet hours, or once per digest period.
+    """
 
     def __init__(
         self,
@@ -2238,38 +2542,78 @@ class WebhookSender:
         session: aiohttp.ClientSession,
         outbox: list[dict[str, str]],
         *,
+        route: Route | None = None,
+        held: dict[str, Any] | None = None,
         secret: str | None = None,
         on_change: Callable[[], Awaitable[object]] | None = None,
         max_delay: float = WEBHOOK_MAX_DELAY,
         rng: random.Random | None = None,
+        now: Callable[[], datetime] = _wall_clock,
     ) -> None:
         self.url = url
+        self.route = route or Route(url)
+        self.format = self.route.resolved_format
         self.session = session
         self.outbox = outbox
-        self.secret = secret
+        self.held: dict[str, Any] = held if held is not None else {}
+        self.held.setdefault("events", [])
+        self.secret = self.route.secret or secret
         self.on_change = on_change
         self.max_delay = max_delay
         self.rng = rng or random.Random()
+        self.now = now
         self.failures = 0
         self.failing: str | None = None
         self.delivered = 0
         self.dropped = 0
         self._rejections: set[str] = set()  # reasons already logged at ERROR
         self._wake = asyncio.Event()
-
-    @property
-    def label(self) -> str:
-        return redact_url(self.url)
+        self.label = (_apprise_label(url) if self.format == "apprise" else redact_url(url))
 
     def __call__(self, event: IncidentEvent) -> None:
+        if not self.route.accepts(event):
+            return
+        urgent = self.route.urgent and event.kind == "feed_down"
+        now = self.now()
+        if not urgent and (self.route.digest or self.route.quiet_at(now)):
+            if not self.held["events"]:
+                self.held["since"] = _epoch(now)
+            self.held["events"].append({**event_to_dict(event), "event_id": event.event_id})
+            self._wake.set()
+            return
+        self._enqueue(event.event_id, render(self.url, self.format, [event]))
+
+    def _enqueue(self, event_id: str, body: str) -> None:
         if len(self.outbox) >= MAX_OUTBOX:
             # A receiver down for weeks must not grow the state file without end.
             dropped = self.outbox.pop(0)
             self.dropped += 1
             log.error("webhook %s: %d events queued; dropped the oldest (%s)", self.label,
                       MAX_OUTBOX, dropped["event_id"])
-        self.outbox.append({"event_id": event.event_id, "body": webhook_body(self.url, event)})
+        self.outbox.append({"event_id": event_id, "body": body})
         self._wake.set()
+
+    def flush_due_in(self, now: datetime) -> float | None:
+        """Seconds until the held events are due to go out (0: now); None when none wait."""
+        if not self.held["events"]:
+            return None
+        if self.route.quiet_at(now):
+            return 30.0  # looked at again soon: the end of quiet hours is local wall time
+        since = _from_epoch(self.held.get("since")) or now
+        if self.route.digest is None:
+            return 0.0
+        return max(0.0, (since - now).total_seconds() + self.route.digest)
+
+    def flush(self, now: datetime) -> bool:
+        """Turn the held events into one outbox entry if they are due; True if it did."""
+        if self.flush_due_in(now) != 0.0:
+            return False
+        events = [event_from_dict(e) for e in self.held["events"]]
+        self.held["events"] = []
+        self.held.pop("since", None)
+        event_id = events[0].event_id if len(events) == 1 else _digest_id(events)
+        self._enqueue(event_id, render(self.url, self.format, events))
+        return True
 
     async def send_next(self) -> float | None:
         """Try the oldest pending event; None when it left the outbox, else the retry delay.
@@ -2278,13 +2622,19 @@ class WebhookSender:
         stays first in the outbox and is tried again after the returned delay.
         """
         entry = self.outbox[0]
+        if self.format == "apprise":
+            return await self._send_apprise(entry)
         try:
             body = entry["body"].encode()
             headers = {"Content-Type": "application/json",
                        "User-Agent": REQUEST_HEADERS["User-Agent"]}
             if self.secret:
                 headers[SIGNATURE_HEADER] = sign(self.secret, body)
-            async with self.session.post(self.url, data=body, headers=headers,
+            url = self.url
+            if self.format == "ntfy":  # ntfy's JSON form goes to the server root
+                parts = urllib.parse.urlsplit(url)
+                url = urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/", "", ""))
+            async with self.session.post(url, data=body, headers=headers,
                                          timeout=WEBHOOK_TIMEOUT, allow_redirects=False) as resp:
                 text = (await resp.content.read(300)).decode("utf-8", "replace")
                 status = resp.status
@@ -2297,11 +2647,7 @@ class WebhookSender:
             detail = clean_text(redact_urls_in(f"{type(exc).__name__}: {exc}"))[:200]
             return self._retry(f"internal error while delivering: {detail}", None)
         if 200 <= status < 300:
-            self._settle(entry)
-            self.delivered += 1
-            if self.failing is not None:
-                log.warning("webhook %s: delivering again", self.label)
-            self.failures, self.failing = 0, None
+            self._delivered(entry)
             return None
         if status == 429 or status >= 500 or status == 408:
             return self._retry(f"HTTP {status}", retry_after)
@@ -2318,6 +2664,30 @@ class WebhookSender:
             log.debug("webhook %s: %s, dropped event %s", self.label, reason, entry["event_id"])
         self._settle(entry)
         return None
+
+    async def _send_apprise(self, entry: dict[str, str]) -> float | None:
+        """Apprise blocks: it runs in a daemon thread with a timeout; its failure is a
+        failed attempt like any other."""
+        try:
+            payload = json.loads(entry["body"])
+            sent = await asyncio.wait_for(in_daemon_thread(_apprise_notify, (self.url, payload)),
+                                          APPRISE_TIMEOUT)
+        except TimeoutError:
+            return self._retry("timed out", None)
+        except Exception as exc:
+            detail = clean_text(redact_urls_in(f"{type(exc).__name__}: {exc}"))[:200]
+            return self._retry(f"Apprise failed: {detail}", None)
+        if not sent:
+            return self._retry("Apprise could not deliver", None)
+        self._delivered(entry)
+        return None
+
+    def _delivered(self, entry: dict[str, str]) -> None:
+        self._settle(entry)
+        self.delivered += 1
+        if self.failing is not None:
+            log.warning("webhook %s: delivering again", self.label)
+        self.failures, self.failing = 0, None
 
     def _settle(self, entry: dict[str, str]) -> None:
         # By identity: while the POST was in flight, a full outbox may already have dropped
@@ -2340,13 +2710,15 @@ class WebhookSender:
         """Deliver until `stop` is set."""
         wait = sleep or (lambda delay: _sleep_until(stop, delay))
         while not stop.is_set():
+            if self.flush(self.now()) and self.on_change is not None:
+                await self.on_change()
             if not self.outbox:
+                due = self.flush_due_in(self.now())
                 self._wake.clear()
-                waiter = asyncio.ensure_future(self._wake.wait())
-                stopper = asyncio.ensure_future(stop.wait())
-                await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-                waiter.cancel()
-                stopper.cancel()
+                if due is not None:
+                    await _wait_event_or(self._wake, stop, due)
+                else:
+                    await _wait_either(self._wake, stop)
                 continue
             delay = await self.send_next()
             if delay is None:
@@ -2357,7 +2729,9 @@ class WebhookSender:
 
     async def drain(self, deadline: float,
                     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
-        """Deliver what is pending until `deadline` (time.monotonic); the rest stays queued."""
+        """Deliver what is pending until `deadline` (time.monotonic); the rest stays queued
+        (held events wait for their time, in the state file)."""
+        self.flush(self.now())
         while self.outbox and time.monotonic() < deadline:
             delay = await self.send_next()
             if delay is not None:
@@ -2585,6 +2959,7 @@ class Settings:
     as_json: bool = False
     state: Path | None = None
     webhooks: list[str] = field(default_factory=list)
+    routes: list[Route] = field(default_factory=list)  # [[notify]] in the config file
     webhook_secret: str | None = None
     drain_seconds: float = ONCE_DRAIN_SECONDS  # --once: how long to keep delivering
     once_poll_seconds: float = ONCE_POLL_SECONDS  # --once: how long polls may take
@@ -2675,7 +3050,7 @@ def _webhook_arg(text: str) -> str:
 
 
 _CONFIG_KEYS = {"interval", "max_interval", "per_host", "failure_threshold", "history", "state",
-                "webhooks", "webhook_secret", "feeds"}
+                "webhooks", "webhook_secret", "feeds", "notify"}
 
 
 def _config_number(where: str, value: object, *, whole: bool = False,
@@ -2743,7 +3118,99 @@ def load_config(path: Path) -> dict[str, Any]:
             out[key] = list(value)
         elif key == "feeds":
             out[key] = _config_feeds(path, value)
+        elif key == "notify":
+            out[key] = _config_routes(path, value)
     return out
+
+
+_ROUTE_KEYS = {"url", "feeds", "components", "min_impact", "kinds", "format", "quiet_hours",
+               "timezone", "digest", "secret", "urgent"}
+_QUIET_HOURS = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)\s*-\s*([01]?\d|2[0-3]):([0-5]\d)")
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h)?")
+
+
+def _strings(where: str, value: object, allowed: Sequence[str] = ()) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ConfigError(f"{where}: expected a list of strings")
+    bad = [v for v in value if allowed and v not in allowed]
+    if bad:
+        raise ConfigError(f"{where}: unknown {bad[0]!r} (known: {', '.join(allowed)})")
+    return tuple(value)
+
+
+def _config_routes(path: Path, value: object) -> list[Route]:
+    """[[notify]] tables; every error names the file, the route's index and the key."""
+    if not isinstance(value, list):
+        raise ConfigError(f"{path}: notify: expected an array of tables ([[notify]])")
+    routes = []
+    for i, item in enumerate(value):
+        where = f"{path}: notify[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where}: expected a table with a url")
+        if unknown := set(item) - _ROUTE_KEYS:
+            raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown key")
+        routes.append(_config_route(where, item))
+    return routes
+
+
+def _config_route(where: str, item: Mapping[str, Any]) -> Route:
+    url = item.get("url")
+    fmt = item.get("format", "auto")
+    if fmt not in FORMATS:
+        raise ConfigError(f"{where}.format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    if not isinstance(url, str) or not url:
+        raise ConfigError(f"{where}.url: missing")
+    if resolve_format(url, fmt) == "apprise":
+        if not re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", url):
+            raise ConfigError(f"{where}.url: not a URL (the value is not shown: it may hold "
+                              "a secret)")
+        if not apprise_available():
+            raise ConfigError(f"{where}.url: a non-http URL is sent through Apprise, which is "
+                              "not installed: pip install apprise")
+    else:
+        try:
+            check_url(url)
+        except ValueError as exc:
+            raise ConfigError(f"{where}.url: {exc} (the value is not shown: it holds its "
+                              "secret)") from None
+    quiet = None
+    if (hours := item.get("quiet_hours")) is not None:
+        match = _QUIET_HOURS.fullmatch(hours.strip()) if isinstance(hours, str) else None
+        if not match:
+            raise ConfigError(f"{where}.quiet_hours: expected \"HH:MM-HH:MM\", got {hours!r}")
+        start, end = int(match[1]) * 60 + int(match[2]), int(match[3]) * 60 + int(match[4])
+        if start == end:
+            raise ConfigError(f"{where}.quiet_hours: the window is empty")
+        quiet = (start, end)
+    zone = item.get("timezone", "UTC")
+    try:
+        zoneinfo.ZoneInfo(zone if isinstance(zone, str) else "")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{where}.timezone: unknown time zone {zone!r} (on a system without "
+                          "time zone data: pip install tzdata)") from None
+    digest = None
+    if (text := item.get("digest")) is not None:
+        match = _DURATION.fullmatch(text.strip()) if isinstance(text, str) else None
+        if not match or float(match[1]) <= 0:
+            raise ConfigError(f"{where}.digest: expected a duration such as \"15m\", \"1h\" "
+                              f"or \"90s\", got {text!r}")
+        digest = float(match[1]) * {"s": 1, "m": 60, "h": 3600}[match[2] or "s"]
+    min_impact = item.get("min_impact")
+    if min_impact is not None and min_impact not in IMPACTS:
+        raise ConfigError(f"{where}.min_impact: expected one of {', '.join(IMPACTS)}, "
+                          f"got {min_impact!r}")
+    secret = item.get("secret")
+    if secret is not None and (not isinstance(secret, str) or not secret):
+        raise ConfigError(f"{where}.secret: expected a non-empty string")
+    urgent = item.get("urgent", False)
+    if not isinstance(urgent, bool):
+        raise ConfigError(f"{where}.urgent: expected true or false")
+    return Route(
+        url=url, feeds=_strings(f"{where}.feeds", item.get("feeds", [])),
+        filter=EventFilter(_strings(f"{where}.components", item.get("components", [])),
+                           min_impact),
+        kinds=_strings(f"{where}.kinds", item.get("kinds", []), KINDS), format=fmt,
+        quiet_hours=quiet, timezone=str(zone), digest=digest, secret=secret, urgent=urgent)
 
 
 def _config_feeds(path: Path, value: object) -> list[FeedConfig]:
@@ -2876,6 +3343,11 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if args.interval is not None:
         # A flag is the user's latest word: it beats the config file's feeds too.
         feeds = [dataclasses.replace(f, interval=None) for f in feeds]
+    route_urls = [r.url for r in config.get("notify", [])]
+    for url in {*route_urls, *(args.webhook or config.get("webhooks", []))}:
+        if route_urls.count(url) > 1:
+            raise ConfigError(f"{redact_url(url)}: the same URL is in two [[notify]] routes; "
+                              "give each destination one route")
     if args.component or args.min_impact:
         feeds = [dataclasses.replace(f, options=dataclasses.replace(f.options, filter=EventFilter(
             tuple(args.component or f.options.filter.components),
@@ -2896,9 +3368,19 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         as_json=args.json,
         state=args.state.expanduser() if args.state else config.get("state"),
         webhooks=args.webhook or config.get("webhooks", []),
+        routes=config.get("notify", []),
         webhook_secret=args.webhook_secret or config.get("webhook_secret")
         or os.environ.get(SECRET_ENV),
     )
+
+
+def all_routes(settings: Settings) -> list[Route]:
+    """The config's [[notify]] routes, then each --webhook (or webhooks = […]) URL not among
+    them as a route with the defaults."""
+    routes = list(settings.routes)
+    known = {r.url for r in routes}
+    routes += [Route(url) for url in dict.fromkeys(settings.webhooks) if url not in known]
+    return routes
 
 
 class Fanout:
@@ -2960,16 +3442,19 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextS
     async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar()
                                      ) as session:
         senders = []
-        for url in settings.webhooks:
-            outbox = store.outbox.setdefault(url, []) if store is not None else []
-            senders.append(WebhookSender(url, session, outbox, secret=settings.webhook_secret,
-                                         on_change=save))
+        for route in all_routes(settings):
+            outbox = store.outbox.setdefault(route.url, []) if store is not None else []
+            held = store.held.setdefault(route.url, {}) if store is not None else {}
+            senders.append(WebhookSender(route.url, session, outbox, route=route, held=held,
+                                         secret=settings.webhook_secret, on_change=save))
         if store is not None:
-            for url in set(store.outbox) - set(settings.webhooks):
-                dropped = store.outbox.pop(url)
+            configured = {s.url for s in senders}
+            for url in (set(store.outbox) | set(store.held)) - configured:
+                dropped = len(store.outbox.pop(url, [])) + len(
+                    store.held.pop(url, {}).get("events", []))
                 if dropped:
                     log.warning("dropped %d undelivered events for a webhook no longer "
-                                "configured (%s)", len(dropped), redact_url(url))
+                                "configured (%s)", dropped, redact_url(url))
         callback = Fanout([ConsolePrinter(stdout, as_json=settings.as_json), *senders])
         limiter = HostLimiter(settings.per_host)
         monitors = [
@@ -3000,6 +3485,10 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextS
                     log.warning("webhook %s: %d events still queued%s", sender.label,
                                 len(sender.outbox),
                                 "; kept in the state file" if store is not None else " and lost")
+                if sender.held["events"]:
+                    log.info("webhook %s: %d events held for quiet hours or a digest%s",
+                             sender.label, len(sender.held["events"]),
+                             "; kept in the state file" if store is not None else " and lost")
     if not saved:
         log.error("state file %s: the last save before exit failed; the next run may report "
                   "some events again", settings.state)

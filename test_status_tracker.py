@@ -1556,7 +1556,13 @@ def test_webhook_payloads_are_shaped_for_slack_discord_and_generic_receivers() -
     assert "&lt;!channel&gt;" in slack["text"] and "<" not in slack["text"]
     assert "Link:     https://status.openai.com//incidents/01K" in slack["text"]
     discord = json.loads(st.webhook_body("https://discord.com/api/webhooks/1/SECRET", event))
-    assert discord == {"content": st.format_event(event), "allowed_mentions": {"parse": []}}
+    assert discord == {"content": st.format_event(event).replace("channel>", "channel\\>"),
+                       "allowed_mentions": {"parse": []}}
+    marked = st.IncidentEvent("OpenAI", "new", incident(
+        title="**Big** [click](https://evil.test) _now_", link="https://x.test/a_b*c"))
+    content = json.loads(st.webhook_body("https://discord.com/api/webhooks/1/S", marked))["content"]
+    assert "Incident: \\*\\*Big\\*\\* \\[click\\](https://evil.test) \\_now\\_" in content
+    assert "Link:     https://x.test/a_b*c" in content  # the link stays a link
     generic = json.loads(st.webhook_body("https://example.test/hook", event))
     assert generic == {**st.event_to_dict(event), "event_id": event.event_id}
     again = st.IncidentEvent("OpenAI", "new", st.parse_feed(atom(incidentio_entry(
