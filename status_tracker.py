@@ -2510,7 +2510,7 @@ def _apprise_label(url: str) -> str:
     with contextlib.suppress(Exception):
         import apprise
 
-        plugin = apprise.Apprise.instantiate(url)
+        plugin: Any = apprise.Apprise.instantiate(url)  # its url() is untyped
         if plugin:
             return clean_text(str(plugin.url(privacy=True)).split("?")[0])
     return f"{clean_text(url.split(':', 1)[0])}://…"

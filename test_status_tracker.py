@@ -2154,6 +2154,244 @@ async def test_cron_mode_reports_feed_down_and_recovered_after_as_many_reads_as_
         "feed_down", "active", "feed_recovered"]
 
 
+# --- Notifications: routes, formats, quiet hours, digests ---
+
+
+def health(feed: str, kind: str = "feed_down") -> st.IncidentEvent:
+    return st.IncidentEvent(feed, kind, error="HTTP 503" if kind == "feed_down" else None, at=NOW)
+
+
+def test_a_route_takes_only_the_feeds_components_impact_and_kinds_it_names() -> None:
+    route = st.Route("https://hooks.example.test/x", feeds=("GitHub",),
+                     filter=st.EventFilter(("Actions",), "major"), kinds=("new", "feed_down"))
+    actions = incident(components=("Actions (Major outage)",), impact="critical")
+    assert route.accepts(st.IncidentEvent("github", "new", actions))
+    assert not route.accepts(st.IncidentEvent("OpenAI", "new", actions))
+    assert not route.accepts(st.IncidentEvent("GitHub", "updated", actions))
+    assert not route.accepts(st.IncidentEvent("GitHub", "new", dataclasses.replace(
+        actions, impact="minor")))
+    assert route.accepts(st.IncidentEvent("GitHub", "new", incident()))  # unknown: passes
+    assert route.accepts(health("GitHub")) and not route.accepts(health("OpenAI"))
+
+
+@pytest.mark.parametrize(("url", "fmt"), [
+    ("https://hooks.slack.com/services/T/B/X", "slack"),
+    ("https://discord.com/api/webhooks/1/X", "discord"),
+    ("https://prod-01.westeurope.logic.azure.com:443/workflows/abc", "teams"),
+    ("https://x.environment.api.powerplatform.com/powerautomate/flows/1", "teams"),
+    ("https://ntfy.example.test/alerts", "json"),
+    ("tgram://bot/chat", "apprise"),
+])
+def test_auto_picks_the_format_by_host_and_scheme(url: str, fmt: str) -> None:
+    assert st.resolve_format(url, "auto") == fmt
+
+
+def test_each_format_escapes_markup_and_keeps_to_its_size_limit() -> None:
+    hostile = st.IncidentEvent("GitHub", "new", incident(
+        title="<!channel> **pwn** [x](https://evil.test) @everyone", message="m" * 50_000,
+        components=("Actions (Major outage)",), impact="major", link="https://x.test/i1"))
+    slack = json.loads(st.render("https://hooks.slack.com/x", "slack", [hostile]))["text"]
+    assert "&lt;!channel&gt;" in slack and len(slack) <= st.SLACK_LIMIT
+    discord = json.loads(st.render("https://discord.com/api/webhooks/1/x", "discord",
+                                   [hostile]))
+    assert discord["allowed_mentions"] == {"parse": []}
+    assert "\\*\\*pwn\\*\\*" in discord["content"] and len(discord["content"]) <= 2000
+    card = json.loads(st.render("https://a.logic.azure.com/w", "teams", [hostile]))
+    text = json.dumps(card)
+    assert "**pwn**" not in text and "](https://evil.test)" not in text and len(text) < 28_000
+    ntfy = json.loads(st.render("https://ntfy.example.test/alerts", "ntfy", [hostile]))
+    assert len(ntfy["message"].encode()) <= 4096 and ntfy["priority"] == 4
+
+
+async def test_every_http_format_reaches_a_receiver_in_its_shape_and_signed(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    receiver = Receiver()
+    server.routes["/workflows/teams"] = Route(handler=receiver)
+    server.routes["/"] = Route(handler=receiver)  # ntfy posts to the server root
+    event = st.IncidentEvent("GitHub", "updated", incident(
+        title="Actions degraded", status="Identified", components=("Actions (Partial outage)",),
+        impact="major", message="A bad deploy.", link="https://status.example.test/i/1"))
+    for path, fmt in (("/workflows/teams", "teams"), ("/alerts", "ntfy")):
+        route = st.Route(server.url(path), format=fmt, secret="s3")
+        sender = st.WebhookSender(route.url, session, [], route=route)
+        sender(event)
+        assert await sender.send_next() is None
+    teams, ntfy = (json.loads(b) for b in receiver.bodies)
+    [attachment] = teams["attachments"]
+    assert (teams["type"], attachment["contentType"]) == (
+        "message", "application/vnd.microsoft.card.adaptive")
+    card = attachment["content"]
+    assert card["type"] == "AdaptiveCard" and card["actions"] == [
+        {"type": "Action.OpenUrl", "title": "Open", "url": "https://status.example.test/i/1"}]
+    assert card["body"][1]["facts"] == [
+        {"title": "Status", "value": "Identified"}, {"title": "Feed", "value": "GitHub"},
+        {"title": "Components", "value": "Actions (Partial outage)"},
+        {"title": "Impact", "value": "major"}]
+    assert ntfy == {"topic": "alerts", "title": "GitHub: Actions degraded - Identified",
+                    "message": st.format_event(event, message_limit=st.MAX_MESSAGE),
+                    "tags": ["rotating_light"], "priority": 4,
+                    "click": "https://status.example.test/i/1"}
+    assert [p for p, _ in server.requests] == ["/workflows/teams", "/"]
+    for body, headers in zip(receiver.bodies, receiver.headers, strict=True):
+        expected = hmac.new(b"s3", body, hashlib.sha256).hexdigest()
+        assert headers["X-Status-Tracker-Signature"] == f"sha256={expected}"
+
+
+def test_quiet_hours_hold_events_and_deliver_one_digest_at_their_end(
+        session: aiohttp.ClientSession) -> None:
+    clock = [datetime(2026, 11, 3, 21, 30, tzinfo=UTC)]  # 22:30 in Berlin
+    route = st.Route("https://hooks.example.test/x", quiet_hours=(22 * 60, 7 * 60),
+                     timezone="Europe/Berlin", urgent=True)
+    outbox: list[dict[str, str]] = []
+    sender = st.WebhookSender(route.url, session, outbox, route=route, now=lambda: clock[0])
+    sender(st.IncidentEvent("GitHub", "new", incident(title="First")))
+    sender(st.IncidentEvent("OpenAI", "new", incident(id="i2", title="Second")))
+    sender(health("OpenAI"))  # urgent: never held
+    assert [json.loads(e["body"])["kind"] for e in outbox] == ["feed_down"]
+    assert len(sender.held["events"]) == 2 and not sender.flush(clock[0])
+    clock[0] = datetime(2026, 11, 4, 5, 59, tzinfo=UTC)  # 06:59 local: still quiet
+    assert not sender.flush(clock[0])
+    clock[0] = datetime(2026, 11, 4, 6, 0, tzinfo=UTC)  # 07:00 local
+    assert sender.flush(clock[0]) and sender.held["events"] == []
+    digest = json.loads(outbox[-1]["body"])
+    assert digest["kind"] == "digest" and [e["title"] for e in digest["events"]] == [
+        "First", "Second"]
+    sender(st.IncidentEvent("GitHub", "updated", incident(title="After")))
+    assert json.loads(outbox[-1]["body"])["title"] == "After"  # out of quiet hours: at once
+
+
+def test_quiet_hours_follow_local_time_across_a_dst_change() -> None:
+    route = st.Route("https://x.test/", quiet_hours=(22 * 60, 7 * 60), timezone="Europe/Berlin")
+    # Berlin moves from UTC+1 to UTC+2 on 2026-03-29 at 01:00 UTC.
+    assert route.quiet_at(datetime(2026, 3, 28, 5, 30, tzinfo=UTC))  # 06:30 CET
+    assert not route.quiet_at(datetime(2026, 3, 28, 6, 0, tzinfo=UTC))  # 07:00 CET
+    assert route.quiet_at(datetime(2026, 3, 29, 4, 30, tzinfo=UTC))  # 06:30 CEST
+    assert not route.quiet_at(datetime(2026, 3, 29, 5, 0, tzinfo=UTC))  # 07:00 CEST
+    assert route.quiet_at(datetime(2026, 3, 28, 21, 0, tzinfo=UTC))  # 22:00 CET
+    assert not route.quiet_at(datetime(2026, 3, 29, 19, 59, tzinfo=UTC))  # 21:59 CEST
+
+
+def test_a_digest_route_sends_one_message_per_period_grouped_by_feed(
+        session: aiohttp.ClientSession) -> None:
+    clock = [NOW]
+    route = st.Route("https://hooks.slack.com/services/T/B/X", digest=900)
+    outbox: list[dict[str, str]] = []
+    sender = st.WebhookSender(route.url, session, outbox, route=route, now=lambda: clock[0])
+    at = NOW - timedelta(minutes=30)
+    for feed, title, status, minutes in [("GitHub", "Actions", "Investigating", 0),
+                                         ("OpenAI", "ChatGPT", "Investigating", 5),
+                                         ("GitHub", "Actions", "Resolved", 10)]:
+        sender(st.IncidentEvent(feed, "updated", incident(
+            title=title, status=status, updated=at + timedelta(minutes=minutes))))
+    assert sender.flush_due_in(clock[0]) == 900 and not sender.flush(clock[0])
+    clock[0] += timedelta(seconds=900)
+    assert sender.flush(clock[0])
+    assert json.loads(outbox[0]["body"])["text"] == (
+        "Status digest: 3 events\n"
+        "GitHub\n"
+        "  2026-11-03 14:30:00 UTC  Update: Actions - Investigating\n"
+        "  2026-11-03 14:40:00 UTC  Update: Actions - Resolved\n"
+        "OpenAI\n"
+        "  2026-11-03 14:35:00 UTC  Update: ChatGPT - Investigating")
+
+
+async def test_held_events_survive_a_restart_in_the_middle_of_quiet_hours(
+        tmp_path: Path, server: FeedServer) -> None:
+    receiver = Receiver()
+    server.routes["/hook"] = Route(handler=receiver)
+    server.routes["/openai"] = Route(body=atom(OPENAI_ACTIVE))
+    server.routes["/github"] = Route(body=atom())
+    minute = datetime.now(UTC).hour * 60 + datetime.now(UTC).minute
+    quiet = st.Route(server.url("/hook"), quiet_hours=((minute - 60) % 1440, (minute + 60) % 1440))
+    settings = service_settings(tmp_path, server, routes=[quiet])
+    assert (await run_once(settings))[0] == 0
+    held = json.loads((tmp_path / "state.json").read_text())["held"][server.url("/hook")]
+    assert [e["title"] for e in held["events"]] == ["Elevated error rates in ChatGPT"]
+    assert (await run_once(settings))[0] == 0 and receiver.bodies == []  # a restart, still quiet
+    settings.routes = [dataclasses.replace(quiet, quiet_hours=None)]  # the window has ended
+    assert (await run_once(settings))[0] == 0
+    assert receiver.events() == [("active", "Elevated error rates in ChatGPT")]
+    assert json.loads((tmp_path / "state.json").read_text())["held"] == {}
+
+
+async def test_apprise_routes_deliver_through_apprise_to_a_loopback_receiver(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    pytest.importorskip("apprise", reason="Apprise is optional; CI installs it")
+    bodies: list[dict[str, Any]] = []
+
+    async def apprise_json(request: web.Request) -> web.StreamResponse:
+        bodies.append(await request.json())
+        return web.Response(text="ok")
+
+    server.routes["/apprise"] = Route(handler=apprise_json)
+    url = f"json://127.0.0.1:{server.port}/apprise?token=SECRET"
+    route = st.Route(url)
+    sender = st.WebhookSender(url, session, [], route=route)
+    assert "SECRET" not in sender.label and sender.format == "apprise"
+    sender(st.IncidentEvent("GitHub", "new", incident(title="Actions degraded",
+                                                      impact="critical")))
+    assert await sender.send_next() is None
+    [body] = bodies
+    assert (body["title"], body["type"]) == ("GitHub: Actions degraded - Investigating",
+                                             "failure")
+    assert "Incident: Actions degraded" in body["message"]
+
+
+def test_notify_routes_in_the_config_file(tmp_path: Path) -> None:
+    path = write_config(tmp_path, """
+webhooks = ["https://hooks.example.test/plain"]
+
+[[notify]]
+url = "https://hooks.slack.com/services/T/B/X"
+feeds = ["GitHub"]
+components = ["Actions"]
+min_impact = "major"
+kinds = ["new", "updated", "feed_down"]
+quiet_hours = "22:00-07:00"
+timezone = "Europe/Berlin"
+digest = "15m"
+secret = "s"
+urgent = true
+""")
+    settings = st.settings_from_args(st.build_parser().parse_args(["--config", str(path)]))
+    assert st.all_routes(settings) == [
+        st.Route("https://hooks.slack.com/services/T/B/X", feeds=("GitHub",),
+                 filter=st.EventFilter(("Actions",), "major"),
+                 kinds=("new", "updated", "feed_down"), quiet_hours=(1320, 420),
+                 timezone="Europe/Berlin", digest=900.0, secret="s", urgent=True),
+        st.Route("https://hooks.example.test/plain")]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("url = 'https://a.test/'\nformat = 'pager'", "notify[0].format: expected one of auto,"),
+    ("url = 'https://a.test/'\nquiet_hours = '22-7'", 'notify[0].quiet_hours: expected "HH:MM'),
+    ("url = 'https://a.test/'\ntimezone = 'Mars/Olympus'",
+     "notify[0].timezone: unknown time zone 'Mars/Olympus' (on a system without time zone "
+     "data: pip install tzdata)"),
+    ("url = 'https://a.test/'\ndigest = 'soon'", "notify[0].digest: expected a duration"),
+    ("url = 'https://a.test/'\nkinds = ['new', 'everything']",
+     "notify[0].kinds: unknown 'everything'"),
+    ("url = 'https://a.test:99999/TOKEN'", "notify[0].url: not a valid URL: bad port"),
+    ("url = 'https://a.test/'\npager = true", "notify[0].pager: unknown key"),
+])
+def test_a_route_error_names_the_file_the_index_and_the_key(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str) -> None:
+    path = write_config(tmp_path, f"[[notify]]\n{text}\n")
+    code, _ = run_main("--config", str(path))
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "TOKEN" not in err
+
+
+def test_an_apprise_route_without_apprise_installed_says_how_to_get_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(st, "apprise_available", lambda: False)
+    path = write_config(tmp_path, "[[notify]]\nurl = 'tgram://123:ABC/456'\n")
+    code, _ = run_main("--config", str(path))
+    err = capsys.readouterr().err
+    assert code == 2 and "pip install apprise" in err and "ABC" not in err
+
+
 # --- Paths and arguments are checked before anything is touched ---
 
 
