@@ -2388,7 +2388,8 @@ def _teams_body(events: Sequence[IncidentEvent]) -> dict[str, Any]:
     body: list[dict[str, Any]] = [block(_title(events), weight="Bolder", size="Medium")]
     actions = []
     if len(events) == 1 and (inc := events[0].incident) is not None:
-        facts = [("Status", inc.status or "unknown"), ("Feed", events[0].feed)]
+        facts = [("Event", _KIND_LABELS.get(events[0].kind, events[0].kind)),
+                 ("Status", inc.status or "unknown"), ("Feed", events[0].feed)]
         if inc.components:
             facts.append(("Components", ", ".join(inc.components)))
         if inc.impact:

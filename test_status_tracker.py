@@ -2224,7 +2224,8 @@ async def test_every_http_format_reaches_a_receiver_in_its_shape_and_signed(
     assert card["type"] == "AdaptiveCard" and card["actions"] == [
         {"type": "Action.OpenUrl", "title": "Open", "url": "https://status.example.test/i/1"}]
     assert card["body"][1]["facts"] == [
-        {"title": "Status", "value": "Identified"}, {"title": "Feed", "value": "GitHub"},
+        {"title": "Event", "value": "Update"}, {"title": "Status", "value": "Identified"},
+        {"title": "Feed", "value": "GitHub"},
         {"title": "Components", "value": "Actions (Partial outage)"},
         {"title": "Impact", "value": "major"}]
     assert ntfy == {"topic": "alerts", "title": "GitHub: Actions degraded - Identified",
