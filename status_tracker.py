@@ -53,7 +53,7 @@ import weakref
 import zoneinfo
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import IO, Any, TextIO
 
@@ -2265,9 +2265,14 @@ class Route:
         if self.quiet_hours is None:
             return False
         # Local wall-clock time each time: correct across DST changes by construction.
-        local = now.astimezone(zoneinfo.ZoneInfo(self.timezone))
+        local = now.astimezone(_zone(self.timezone))
         minute, (start, end) = local.hour * 60 + local.minute, self.quiet_hours
         return start <= minute < end if start < end else minute >= start or minute < end
+
+
+def _zone(name: str) -> tzinfo:
+    # UTC needs no time zone database (Windows has none unless the tzdata package is there).
+    return UTC if name.upper() == "UTC" else zoneinfo.ZoneInfo(name)
 
 
 def resolve_format(url: str, fmt: str) -> str:
@@ -3185,7 +3190,7 @@ def _config_route(where: str, item: Mapping[str, Any]) -> Route:
         quiet = (start, end)
     zone = item.get("timezone", "UTC")
     try:
-        zoneinfo.ZoneInfo(zone if isinstance(zone, str) else "")
+        _zone(zone if isinstance(zone, str) else "")
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"{where}.timezone: unknown time zone {zone!r} (on a system without "
                           "time zone data: pip install tzdata)") from None
