@@ -59,6 +59,7 @@ from typing import IO, Any, TextIO
 
 import aiohttp
 import feedparser
+from aiohttp import web
 
 log = logging.getLogger("status_tracker")
 
@@ -205,6 +206,7 @@ class FeedState:
     # None until the maintenance list was first read (that read is a baseline).
     maintenances: dict[str, tuple[str, datetime]] | None = None
     statuspage: bool = False  # its entries showed it to be a Statuspage feed (it has an API)
+    open_incidents: int = 0  # in its last read
     # This feed's "url":{…} member as last written to the state file; whoever changes the fields
     # above (the monitor, after a poll that changed something) clears it.
     saved: str | None = field(default=None, repr=False, compare=False)
@@ -772,6 +774,9 @@ def component_label(name: str, status: str) -> str:
     return f"{name} ({word})" if word else name
 
 
+_COMPONENT_LABEL = re.compile(r"(.+?) \(([^()]+)\)")
+
+
 def component_name(label: str) -> str:
     """The bare name in "Group - Name (Status)": what filters match, case aside."""
     name = re.sub(r"\s*\([^()]*\)\s*$", "", label)
@@ -1258,6 +1263,10 @@ class FeedStats:
     events: int = 0
     errors: int = 0
     api_requests: int = 0
+    modified: int = 0  # 200s that were parsed and read
+    unchanged: int = 0  # 200s whose entries had not changed (not parsed)
+    events_by_kind: dict[str, int] = field(default_factory=dict)
+    last_success: float | None = None  # epoch seconds of the last good read
 
     def line(self, name: str) -> str:
         api = f", {self.api_requests} API requests" if self.api_requests else ""
@@ -1325,6 +1334,7 @@ class StatusPageMonitor:
         self.api: StatuspageApi | None = None
         self._api_decided = False
         self.incidents: list[Incident] = []  # the last read, for the status board
+        self.components: dict[str, str] = {}  # name -> status key, where known
         self.next_delay = interval
         self._empty_streak = 0
 
@@ -1362,6 +1372,7 @@ class StatusPageMonitor:
             await self._failed(f"internal error while polling: {detail}", unexpected=exc)
             return False
         await self._recovered()
+        self.stats.last_success = time.time()
         self.next_delay = self._schedule(result.fresh_for)
         if changed:
             self.state.saved = None
@@ -1384,6 +1395,7 @@ class StatusPageMonitor:
         fingerprint = body_fingerprint(result.body)
         if fingerprint == state.fingerprint and not state.first_sight:
             log.debug("%s: body unchanged apart from the feed date; not parsed", self.name)
+            self.stats.unchanged += 1
             return self._refresh_validators(result)
         self.stats.parses += 1
         try:
@@ -1406,6 +1418,9 @@ class StatusPageMonitor:
         state.fingerprint = fingerprint
         state.entries = len(incidents)
         self.incidents = incidents
+        state.open_incidents = sum(1 for i in incidents if i.active and not i.maintenance)
+        self._note_components(incidents)
+        self.stats.modified += 1
         self._refresh_validators(result)
         if _STATUSPAGE_FEED_ID.search(result.body, 0, 4096):
             self.state.statuspage = True  # known even while the feed has no entries
@@ -1449,6 +1464,11 @@ class StatusPageMonitor:
             data = await api.read(api.incidents, self.session, self.limiter, now=now,
                                   clock=self.monotonic())
             self.stats.api_requests = api.requests
+            if data:
+                self._note_components(Incident(
+                    id=a.code, title="", link="", status="", components=a.components,
+                    message="", published=None, updated=a.updates[-1].at if a.updates else None)
+                    for a in data.values())
         as_maintenance = not self.options.maintenance or (
             api is not None and api.maintenances.data is not None)
         reported = []
@@ -1508,8 +1528,19 @@ class StatusPageMonitor:
                     self.name, self._empty_streak)
         self._empty_streak = 0
 
+    def _note_components(self, incidents: Iterable[Incident]) -> None:
+        """Each component's latest known status (incident.io names them in the feed; for
+        Statuspage the API does), newest incident last so that it wins."""
+        for inc in sorted(incidents, key=_sort_key):
+            for label in inc.components:
+                if match := _COMPONENT_LABEL.fullmatch(label):
+                    key = match[2].lower().replace(" ", "_")
+                    if key in _COMPONENT_STATUS:
+                        self.components[match[1]] = key
+
     async def _emit(self, event: IncidentEvent) -> None:
         self.stats.events += 1
+        self.stats.events_by_kind[event.kind] = self.stats.events_by_kind.get(event.kind, 0) + 1
         try:
             outcome = self.on_incident_update(event)
             if inspect.isawaitable(outcome):
@@ -1771,16 +1802,20 @@ class StdoutWriter:
         self.broken = False
         encoding = getattr(stream, "encoding", None) or "utf-8"
         self._write_out: Callable[[str], None]
-        if sys.platform == "win32" and stream.isatty():
-            # The Windows console needs Python's own console writer for Unicode; it is not a
-            # pipe that a stalled reader can block.
-            def console(text: str) -> None:
-                stream.write(text)
-                stream.flush()
 
-            self._write_out = console
-        else:
+        def through_stream(text: str) -> None:
+            stream.write(text)
+            stream.flush()
+
+        try:
             fd = stream.fileno()
+        except (OSError, ValueError):  # io.UnsupportedOperation: a stream with no descriptor
+            fd = -1
+        if fd < 0 or (sys.platform == "win32" and stream.isatty()):
+            # No descriptor (an IDE, a test harness), or the Windows console, which needs
+            # Python's own console writer for Unicode and is not a pipe a reader can stall.
+            self._write_out = through_stream
+        else:
 
             def to_fd(text: str) -> None:
                 data = memoryview(text.encode(encoding, "replace"))
@@ -1866,6 +1901,8 @@ def _feed_to_json(state: FeedState) -> dict[str, Any]:
         data["first_sight"] = True  # failed from the start: never read, no baseline yet
     if state.statuspage:
         data["statuspage"] = True
+    if state.open_incidents:
+        data["open"] = state.open_incidents
     if state.maintenances is not None:
         data["maintenances"] = {code: [phase, _epoch(seen)]
                                 for code, (phase, seen) in state.maintenances.items()}
@@ -1913,7 +1950,8 @@ def _feed_from_json(data: Mapping[str, Any], times: dict[float, datetime],
                      fingerprint=data.get("fingerprint"), entries=int(data.get("entries", 0)),
                      known=known, first_sight=data.get("first_sight") is True,
                      last_polled=last_polled, failures=failures, down=data.get("down") is True,
-                     maintenances=maintenances, statuspage=data.get("statuspage") is True)
+                     maintenances=maintenances, statuspage=data.get("statuspage") is True,
+                     open_incidents=int(data.get("open", 0)))
 
 
 # No indent: with one, CPython falls back to its pure-Python encoder (10x slower); and one
@@ -2572,6 +2610,7 @@ class WebhookSender:
         self.failing: str | None = None
         self.delivered = 0
         self.dropped = 0
+        self.attempts_failed = 0
         self._rejections: set[str] = set()  # reasons already logged at ERROR
         self._wake = asyncio.Event()
         self.label = (_apprise_label(url) if self.format == "apprise" else redact_url(url))
@@ -2703,6 +2742,7 @@ class WebhookSender:
 
     def _retry(self, reason: str, retry_after: float | None) -> float:
         self.failures += 1
+        self.attempts_failed += 1
         if reason != self.failing:
             log.warning("webhook %s: %s; will retry", self.label, reason)
             self.failing = reason
@@ -2941,6 +2981,180 @@ async def run_status(settings: Settings, *, stdout: TextIO | None = None,
     return EXIT_OK if all(e.error is None for e in entries) else EXIT_FEED_FAILED
 
 
+# --- Monitoring: /metrics, /healthz, /readyz, /status ---
+
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+POLL_RESULTS = ("modified", "not_modified", "unchanged", "error")
+
+
+def _label(value: str) -> str:
+    """A label value as the exposition format wants it: backslash, quote, newline escaped."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+class Monitoring:
+    """What the tracker knows of itself, as Prometheus metrics and health endpoints; served
+    read-only on the same event loop by aiohttp.web."""
+
+    def __init__(self, monitors: Sequence[StatusPageMonitor],
+                 senders: Sequence[WebhookSender]) -> None:
+        self.monitors = monitors
+        self.senders = senders
+        self.dead: str | None = None  # the task that died, if one did
+        self.bound: tuple[str, int] | None = None  # where it listens, once started
+        self._feed_labels = {id(m): f'feed="{_label(m.name)}"' for m in monitors}
+
+    def render(self) -> str:
+        """The whole exposition (text format 0.0.4): HELP and TYPE once per family, then its
+        samples. Built as one list of lines; at 10,000 feeds that is about 100,000 lines."""
+        out: list[str] = []
+
+        def family(name: str, kind: str, help_text: str) -> None:
+            out.append(f"# HELP {name} {help_text}")
+            out.append(f"# TYPE {name} {kind}")
+
+        monitors = self.monitors
+        labels = self._feed_labels
+        family("status_tracker_build_info", "gauge", "Always 1; the version is a label.")
+        out.append(f'status_tracker_build_info{{version="{_label(__version__)}"}} 1')
+        polled = [m for m in monitors if m.stats.polls]
+        family("status_tracker_feed_up", "gauge",
+               "1 when the feed was read at its last poll, 0 while it fails.")
+        out.extend(f"status_tracker_feed_up{{{labels[id(m)]}}} {0 if m.failures else 1}"
+                   for m in polled)
+        family("status_tracker_feed_last_success_timestamp_seconds", "gauge",
+               "Unix time of the feed's last good read.")
+        out.extend(f"status_tracker_feed_last_success_timestamp_seconds{{{labels[id(m)]}}} "
+                   f"{_number(m.stats.last_success)}"
+                   for m in monitors if m.stats.last_success is not None)
+        family("status_tracker_polls_total", "counter", "Polls by result.")
+        for m in monitors:
+            st_ = m.stats
+            for result, count in zip(POLL_RESULTS, (st_.modified, st_.not_modified,
+                                                     st_.unchanged, st_.errors), strict=True):
+                out.append(f'status_tracker_polls_total{{{labels[id(m)]},result="{result}"}} '
+                           f"{count}")
+        family("status_tracker_parses_total", "counter", "Feed documents parsed.")
+        out.extend(f"status_tracker_parses_total{{{labels[id(m)]}}} {m.stats.parses}"
+                   for m in monitors)
+        family("status_tracker_bytes_received_total", "counter",
+               "Feed bytes received (after decompression).")
+        out.extend(f"status_tracker_bytes_received_total{{{labels[id(m)]}}} {m.stats.bytes}"
+                   for m in monitors)
+        family("status_tracker_events_total", "counter", "Events reported, by kind.")
+        for m in monitors:
+            for kind, count in m.stats.events_by_kind.items():
+                out.append(f'status_tracker_events_total{{{labels[id(m)]},kind="{kind}"}} '
+                           f"{count}")
+        family("status_tracker_open_incidents", "gauge",
+               "Incidents open in the feed's last read.")
+        out.extend(f"status_tracker_open_incidents{{{labels[id(m)]}}} "
+                   f"{m.state.open_incidents}" for m in monitors if not m.state.first_sight)
+        family("status_tracker_component_status", "gauge",
+               "1 for the component's current status, 0 for the others (where known).")
+        for m in monitors:
+            for component, current in m.components.items():
+                prefix = f'status_tracker_component_status{{{labels[id(m)]},' \
+                         f'component="{_label(component)}",status="'
+                out.extend(f'{prefix}{status}"}} {1 if status == current else 0}'
+                           for status in _COMPONENT_STATUS)
+        family("status_tracker_webhook_outbox_events", "gauge",
+               "Events waiting for delivery (queued, and held by quiet hours or a digest).")
+        route_labels = [f'webhook="{_label(s.label)}",route="{i}"'
+                        for i, s in enumerate(self.senders)]
+        out.extend(f"status_tracker_webhook_outbox_events{{{label}}} "
+                   f"{len(s.outbox) + len(s.held['events'])}"
+                   for label, s in zip(route_labels, self.senders, strict=True))
+        family("status_tracker_webhook_deliveries_total", "counter",
+               "Delivery attempts by result.")
+        for label, s in zip(route_labels, self.senders, strict=True):
+            for result, count in (("delivered", s.delivered), ("dropped", s.dropped),
+                                  ("failed", s.attempts_failed)):
+                out.append(f'status_tracker_webhook_deliveries_total{{{label},'
+                           f'result="{result}"}} {count}')
+        out.append("")
+        return "\n".join(out)
+
+    def board(self) -> dict[str, Any]:
+        """/status: the status board from what the watch knows, no extra request."""
+        now = _wall_clock()
+        entries = []
+        for m in self.monitors:
+            entry = BoardEntry(m.name, error=m.failing_reason if m.failures else None)
+            api = m.api.incidents.data if m.api is not None else None
+            entry.incidents = [enrich(_as_reported(i), (api or {}).get(i.code))
+                               for i in m.incidents if i.active and not i.maintenance]
+            entry.components = [(name, status_word(key)) for name, key in m.components.items()
+                                 if key != "operational"]
+            windows = m.api.maintenances.data if m.api is not None else None
+            for window in (windows or {}).values():
+                phase = _PHASE_OF.get(window.status)
+                if phase == "started" or (phase == "scheduled" and (
+                        window.scheduled_until is None or window.scheduled_until >= now)):
+                    entry.maintenance.append(_window_at(window, phase))
+            entry.watcher_failures = m.failures
+            entries.append(entry)
+        return board_to_dict(entries, now=now)
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        return web.Response(body=self.render().encode(),
+                            headers={"Content-Type": METRICS_CONTENT_TYPE})
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        # A provider being down is not ill health (that is feed_up); a dead task is.
+        if self.dead is not None:
+            return web.Response(status=503, text=f"a task died: {self.dead}\n")
+        return web.Response(text="ok\n")
+
+    async def readyz(self, request: web.Request) -> web.Response:
+        waiting = sum(1 for m in self.monitors if not m.stats.polls)
+        if waiting:
+            return web.Response(status=503, text=f"{plural(waiting, 'feed')} not polled yet\n")
+        return web.Response(text="ready\n")
+
+    async def status(self, request: web.Request) -> web.Response:
+        return web.json_response(self.board(), dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+    async def start(self, host: str, port: int) -> web.AppRunner:
+        """Bind and serve; a port in use raises StartupError (exit 2)."""
+        app = web.Application()
+        app.router.add_get("/metrics", self.metrics)
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/readyz", self.readyz)
+        app.router.add_get("/status", self.status)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise StartupError(f"--metrics {host}:{port}: cannot listen there: "
+                               f"{exc.strerror or exc}") from None
+        address = runner.addresses[0]
+        self.bound = (str(address[0]), int(address[1]))
+        return runner
+
+
+class StartupError(Exception):
+    """Something the user asked for cannot start (a port in use); exit 2 with this line."""
+
+
+def metrics_address(text: str) -> tuple[str, int]:
+    """"PORT" (on 127.0.0.1) or "HOST:PORT" ("[::1]:9100" for IPv6)."""
+    host, sep, port = text.strip().rpartition(":")
+    if not sep:
+        host = "127.0.0.1"
+    host = host.strip("[]")
+    if not port.isdigit() or not 0 < int(port) < 65536 or (sep and not host):
+        raise ValueError(f"expected PORT or HOST:PORT, got {clean_text(text)[:40]!r}")
+    return host, int(port)
+
+
 # --- Configuration ---
 
 
@@ -2966,6 +3180,7 @@ class Settings:
     state: Path | None = None
     webhooks: list[str] = field(default_factory=list)
     routes: list[Route] = field(default_factory=list)  # [[notify]] in the config file
+    metrics: tuple[str, int] | None = None  # where /metrics and the health endpoints listen
     webhook_secret: str | None = None
     drain_seconds: float = ONCE_DRAIN_SECONDS  # --once: how long to keep delivering
     once_poll_seconds: float = ONCE_POLL_SECONDS  # --once: how long polls may take
@@ -3047,6 +3262,13 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
+def _metrics_arg(text: str) -> tuple[str, int]:
+    try:
+        return metrics_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _webhook_arg(text: str) -> str:
     try:
         return check_url(text)
@@ -3056,7 +3278,7 @@ def _webhook_arg(text: str) -> str:
 
 
 _CONFIG_KEYS = {"interval", "max_interval", "per_host", "failure_threshold", "history", "state",
-                "webhooks", "webhook_secret", "feeds", "notify"}
+                "webhooks", "webhook_secret", "feeds", "notify", "metrics"}
 
 
 def _config_number(where: str, value: object, *, whole: bool = False,
@@ -3126,6 +3348,11 @@ def load_config(path: Path) -> dict[str, Any]:
             out[key] = _config_feeds(path, value)
         elif key == "notify":
             out[key] = _config_routes(path, value)
+        elif key == "metrics":
+            try:
+                out[key] = metrics_address(str(value) if isinstance(value, int | str) else "")
+            except ValueError as exc:
+                raise ConfigError(f"{where}: {exc}") from None
     return out
 
 
@@ -3327,6 +3554,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "their own format)")
     parser.add_argument("--webhook-secret", metavar="SECRET",
                         help=f"sign webhook bodies with HMAC-SHA256 (or set {SECRET_ENV})")
+    parser.add_argument("--metrics", type=_metrics_arg, metavar="[HOST:]PORT",
+                        help="serve /metrics (Prometheus), /healthz, /readyz and /status there "
+                             "while watching (PORT alone listens on 127.0.0.1)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug diagnostics")
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -3375,6 +3605,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         state=args.state.expanduser() if args.state else config.get("state"),
         webhooks=args.webhook or config.get("webhooks", []),
         routes=config.get("notify", []),
+        metrics=args.metrics or config.get("metrics"),
         webhook_secret=args.webhook_secret or config.get("webhook_secret")
         or os.environ.get(SECRET_ENV),
     )
@@ -3412,7 +3643,8 @@ class Fanout:
 
 
 async def run_tracker(settings: Settings, stop: asyncio.Event, *, stdout: TextSink | None = None,
-                      store: StateStore | None = None) -> int:
+                      store: StateStore | None = None,
+                      on_monitoring: Callable[[Monitoring], None] | None = None) -> int:
     """Watch every feed on this loop until `stop` is set (or once); return the exit code.
 
     Without `stdout`, events go to sys.stdout through a StdoutWriter thread.
@@ -3431,7 +3663,7 @@ async def run_tracker(settings: Settings, stop: asyncio.Event, *, stdout: TextSi
         writer = StdoutWriter(sys.stdout)
         stdout = writer
     try:
-        code = await _run_with_store(settings, stop, stdout, store)
+        code = await _run_with_store(settings, stop, stdout, store, on_monitoring)
     finally:
         if store is not None and settings.state is not None:
             store.release()
@@ -3442,7 +3674,8 @@ async def run_tracker(settings: Settings, stop: asyncio.Event, *, stdout: TextSi
 
 
 async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextSink | None,
-                          store: StateStore | None) -> int:
+                          store: StateStore | None,
+                          on_monitoring: Callable[[Monitoring], None] | None = None) -> int:
     save = store.save if store is not None else None
     connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
     async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar()
@@ -3475,12 +3708,24 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextS
             )
             for feed in settings.feeds
         ]
+        monitoring = Monitoring(monitors, senders)
+        served = None
+        if settings.metrics is not None and not settings.once:
+            served = await monitoring.start(*settings.metrics)
+            log.info("serving /metrics, /healthz, /readyz and /status on http://%s:%d/",
+                     *(monitoring.bound or settings.metrics))
+        elif settings.metrics is not None:
+            log.info("--metrics is served while watching, not with --once")
+        if on_monitoring is not None:
+            on_monitoring(monitoring)
         try:
             if settings.once:
                 code = await _once(monitors, senders, stop, settings)
             else:
-                code = await _watch(monitors, senders, stop, store)
+                code = await _watch(monitors, senders, stop, store, monitoring)
         finally:
+            if served is not None:
+                await served.cleanup()
             saved = store is None or await store.save(now=True)
             for monitor in monitors:
                 log.info("%s", monitor.stats.line(monitor.name))
@@ -3543,7 +3788,8 @@ async def _once(monitors: Sequence[StatusPageMonitor], senders: Sequence[Webhook
 
 
 async def _watch(monitors: Sequence[StatusPageMonitor], senders: Sequence[WebhookSender],
-                 stop: asyncio.Event, store: StateStore | None = None) -> int:
+                 stop: asyncio.Event, store: StateStore | None = None,
+                 monitoring: Monitoring | None = None) -> int:
     """Run every monitor and sender until `stop`, or until every feed is gone; EXIT_INTERNAL
     when a task died of a bug (a supervisor should restart a process missing a watcher)."""
     polling = {asyncio.create_task(m.run(stop), name=m.name) for m in monitors}
@@ -3560,6 +3806,8 @@ async def _watch(monitors: Sequence[StatusPageMonitor], senders: Sequence[Webhoo
                 break
             running -= done
             crashed = [t for t in done if not t.cancelled() and t.exception() is not None]
+            if crashed and monitoring is not None:
+                monitoring.dead = crashed[0].get_name()
             if crashed:
                 for task in crashed:
                     log.critical("%s stopped by an internal error; exiting so that it can be "
@@ -3654,7 +3902,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("watching %d feeds (%s) every %gs", len(settings.feeds), names, settings.interval)
     try:
         return asyncio.run(_main_async(settings))
-    except StateFileError as exc:
+    except (StateFileError, StartupError) as exc:
         print(f"status_tracker.py: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -2393,6 +2393,166 @@ def test_an_apprise_route_without_apprise_installed_says_how_to_get_it(
     assert code == 2 and "pip install apprise" in err and "ABC" not in err
 
 
+# --- Monitoring: /metrics, /healthz, /readyz, /status ---
+
+_SAMPLE = re.compile(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?(?:\d+(?:\.\d+)?(?:e[+-]?\d+)?|'
+                     r'NaN|\+Inf|-Inf))')
+_LABEL_PAIR = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"(,|$)')
+
+
+def parse_exposition(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """A strict reader of the Prometheus text format 0.0.4: every sample's family has HELP and
+    TYPE first, once; counters end in _total; label values are escaped; no series twice."""
+    assert text.endswith("\n")
+    types: dict[str, str] = {}
+    helps: set[str] = set()
+    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for line in text[:-1].split("\n"):
+        if line.startswith("# HELP "):
+            name = line.split(" ")[2]
+            assert name not in helps, f"HELP twice for {name}"
+            helps.add(name)
+        elif line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ")
+            assert name in helps and name not in types and kind in ("counter", "gauge")
+            assert (kind == "counter") == name.endswith("_total"), name
+            types[name] = kind
+        else:
+            match = _SAMPLE.fullmatch(line)
+            assert match, f"not a sample line: {line!r}"
+            name, raw_labels, value = match[1], match[2] or "", match[3]
+            assert name in types, f"sample before its TYPE: {line!r}"
+            labels = []
+            rest = raw_labels
+            while rest:
+                pair = _LABEL_PAIR.match(rest)
+                assert pair, f"bad labels in {line!r}"
+                unescaped = pair[2].replace("\\n", "\n").replace('\\"', '"').replace("\\\\", "\\")
+                labels.append((pair[1], unescaped))
+                rest = rest[pair.end():]
+            key = (name, tuple(labels))
+            assert key not in samples, f"series twice: {key}"
+            samples[key] = float(value)
+    return samples
+
+
+def series(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str,
+           **labels: str) -> float:
+    [value] = [v for (n, ls), v in samples.items()
+               if n == name and all((k, labels[k]) in ls for k in labels)]
+    return value
+
+
+async def test_metrics_follow_the_feeds_counters_only_go_up_and_feed_up_flips(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    server.routes["/openai"] = Route(body=atom(OPENAI_ACTIVE, OPENAI_RESOLVED))
+    server.routes["/flaky"] = Route(body=atom(OPENAI_RESOLVED), headers={"ETag": '"v1"'})
+    odd = monitor(session, server.url("/openai"), Spy())
+    odd.name = 'Open "AI" \\ beta'
+    flaky = monitor(session, server.url("/flaky"), Spy(), failure_threshold=1)
+    sender = st.WebhookSender("https://hooks.slack.com/services/T/B/SECRET", session, [])
+    monitoring = st.Monitoring([odd, flaky], [sender])
+    before = parse_exposition(monitoring.render())
+    assert series(before, "status_tracker_build_info", version=st.__version__) == 1
+    assert not [k for k in before if k[0] == "status_tracker_feed_up"]  # nothing polled yet
+
+    assert await odd.poll() and await flaky.poll() and await flaky.poll()  # 200, then 304
+    first = parse_exposition(monitoring.render())
+    assert series(first, "status_tracker_feed_up", feed='Open "AI" \\ beta') == 1
+    assert series(first, "status_tracker_polls_total", feed="Example", result="not_modified") == 1
+    assert series(first, "status_tracker_events_total", feed='Open "AI" \\ beta',
+                  kind="active") == 1
+    assert series(first, "status_tracker_open_incidents", feed='Open "AI" \\ beta') == 1
+    assert series(first, "status_tracker_component_status", feed='Open "AI" \\ beta',
+                  component="Conversations", status="degraded_performance") == 1
+    assert series(first, "status_tracker_component_status", feed='Open "AI" \\ beta',
+                  component="Conversations", status="operational") == 0
+    assert series(first, "status_tracker_webhook_outbox_events",
+                  webhook="https://hooks.slack.com/…") == 0
+    assert "SECRET" not in monitoring.render()
+
+    server.routes["/flaky"] = Route(status=500)
+    assert not await flaky.poll()
+    down = parse_exposition(monitoring.render())
+    assert series(down, "status_tracker_feed_up", feed="Example") == 0
+    assert series(down, "status_tracker_polls_total", feed="Example", result="error") == 1
+    server.routes["/flaky"] = Route(body=atom(OPENAI_RESOLVED))
+    assert await flaky.poll()
+    up = parse_exposition(monitoring.render())
+    assert series(up, "status_tracker_feed_up", feed="Example") == 1
+    for later, earlier in ((first, before), (down, first), (up, down)):
+        for key, value in earlier.items():
+            if key[0].endswith("_total"):
+                assert later[key] >= value, key
+
+
+async def test_the_endpoints_answer_over_loopback_while_watching(server: FeedServer) -> None:
+    server.routes["/openai"] = Route(body=atom(OPENAI_ACTIVE))
+    server.routes["/hang"] = Route(handler=slow_drip)
+    settings = st.Settings(feeds=[st.FeedConfig("OpenAI", server.url("/openai")),
+                                  st.FeedConfig("Hang", server.url("/hang"))],
+                           interval=60, metrics=("127.0.0.1", 0))
+    stop = asyncio.Event()
+    ready: list[st.Monitoring] = []
+    watch = asyncio.create_task(st.run_tracker(settings, stop, stdout=io.StringIO(),
+                                               on_monitoring=ready.append))
+    try:
+        await wait_for_condition(lambda: bool(ready) and ready[0].bound is not None)
+        host, port = ready[0].bound  # type: ignore[misc]
+        base = f"http://{host}:{port}"
+        async with aiohttp.ClientSession() as client:
+            async def get(path: str) -> tuple[int, str, str]:
+                async with client.get(base + path) as resp:
+                    return resp.status, resp.headers["Content-Type"], await resp.text()
+
+            assert (await get("/healthz"))[:1] == (200,)
+            status, _, text = await get("/readyz")
+            assert status == 503 and "not polled yet" in text  # Hang's first poll hangs
+            await wait_for_condition(lambda: ready[0].monitors[0].stats.polls > 0)
+            status, ctype, text = await get("/metrics")
+            assert status == 200 and ctype.startswith("text/plain; version=0.0.4")
+            assert series(parse_exposition(text), "status_tracker_feed_up", feed="OpenAI") == 1
+            status, _, text = await get("/status")
+            board = json.loads(text)
+            assert status == 200 and [f["feed"] for f in board["feeds"]] == ["OpenAI", "Hang"]
+            assert board["feeds"][0]["incidents"][0]["title"] == "Elevated error rates in ChatGPT"
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(watch, 5) == 0
+
+
+async def test_a_stdout_without_a_file_descriptor_is_written_through_the_stream() -> None:
+    stream = io.StringIO()  # what an IDE or a test harness may put in sys.stdout
+    writer = st.StdoutWriter(stream)
+    writer.write("one\n")
+    assert await writer.drain(5) and stream.getvalue() == "one\n"
+
+
+def test_a_metrics_port_in_use_is_one_line_and_exit_2(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = st.main(["--metrics", str(port), "--feed", "X=http://127.0.0.1:9/feed"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.splitlines()[-1].startswith(
+        f"status_tracker.py: error: --metrics 127.0.0.1:{port}: cannot listen there")
+
+
+@pytest.mark.parametrize(("text", "address"), [
+    ("9100", ("127.0.0.1", 9100)), ("0.0.0.0:9100", ("0.0.0.0", 9100)),
+    ("[::1]:9100", ("::1", 9100))])
+def test_metrics_addresses(text: str, address: tuple[str, int]) -> None:
+    assert st.metrics_address(text) == address
+    for bad in ("nope", "host:", "70000", ":80"):
+        with pytest.raises(ValueError):
+            st.metrics_address(bad)
+
+
 # --- Paths and arguments are checked before anything is touched ---
 
 
