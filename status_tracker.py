@@ -207,6 +207,7 @@ class FeedState:
     maintenances: dict[str, tuple[str, datetime]] | None = None
     statuspage: bool = False  # its entries showed it to be a Statuspage feed (it has an API)
     open_incidents: int = 0  # in its last read
+    maintenances_tried: datetime | None = None  # the last read of the maintenance list
     # This feed's "url":{…} member as last written to the state file; whoever changes the fields
     # above (the monitor, after a poll that changed something) clears it.
     saved: str | None = field(default=None, repr=False, compare=False)
@@ -755,32 +756,55 @@ def _api_time(value: object) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):  # "0001-01-01T00:00:00+01:00" overflows in UTC
         return None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _api_id(value: object) -> str | None:
+    """An id from the API as printable text (it becomes an event id), or None."""
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return clean_text(str(value))[:64] or None
+    return None
 
 
 def _api_text(value: object, limit: int) -> str:
     return _clip(clean_text(value), limit) if isinstance(value, str) else ""
 
 
-def status_word(status: str) -> str:
-    """"major_outage" as people say it: "Major outage"."""
+def status_word(status: object) -> str:
+    """"major_outage" as people say it: "Major outage"; "" for no status."""
+    if not isinstance(status, str):
+        return ""
     return _COMPONENT_STATUS.get(status) or _api_text(status.replace("_", " "), 40).capitalize()
 
 
-def component_label(name: str, status: str) -> str:
+def component_label(name: str, status: object) -> str:
     word = status_word(status)
     return f"{name} ({word})" if word else name
 
 
-_COMPONENT_LABEL = re.compile(r"(.+?) \(([^()]+)\)")
+_COMPONENT_LABEL = re.compile(r"(.+) \(([^()]+)\)")
+# The status words a label ends with, on Statuspage and incident.io.
+_STATUS_WORDS = frozenset(w.lower() for w in (*_COMPONENT_STATUS.values(), "Full outage"))
+MAX_COMPONENTS = 50  # per event: a hostile body could name thousands
 
 
-def component_name(label: str) -> str:
-    """The bare name in "Group - Name (Status)": what filters match, case aside."""
-    name = re.sub(r"\s*\([^()]*\)\s*$", "", label)
-    return name.rsplit(" - ", 1)[-1].strip().lower()
+def label_name(label: str) -> str:
+    """The component's own name in "Name (Status)", as filters compare it (case aside).
+    Only a trailing status word is dropped: "Claude API (api.anthropic.com)" keeps its own."""
+    match = _COMPONENT_LABEL.fullmatch(label)
+    if match and match[2].strip().lower() in _STATUS_WORDS:
+        label = match[1]
+    return label.strip().lower()
+
+
+def component_matches(wanted: str, label: str) -> bool:
+    """A filter name against an event's component: the same name, or that name inside a
+    group ("Cloudflare Sites and Services - Gateway"), or with a qualifier in parentheses
+    ("Claude API (api.anthropic.com)" for "Claude API")."""
+    want, name = wanted.strip().lower(), label_name(label)
+    return name == want or name.endswith(" - " + want) or name.startswith(want + " (")
 
 
 def _components(raw: object) -> list[Mapping[str, Any]]:
@@ -789,33 +813,39 @@ def _components(raw: object) -> list[Mapping[str, Any]]:
 
 
 def _read_api_item(item: Mapping[str, Any]) -> ApiIncident | None:
-    code = item.get("id")
-    if not isinstance(code, str) or not code:
+    code = _api_id(item.get("id"))
+    if code is None:
         return None
-    names = {c.get("id"): _api_text(c.get("name"), MAX_TITLE) for c in
-             _components(item.get("components"))}
-    current = tuple(component_label(names[c.get("id")], str(c.get("status", "")))
-                    for c in _components(item.get("components")) if names[c.get("id")])
+    names: dict[str, str] = {}
+    current = []
+    for comp in _components(item.get("components")):
+        name = _api_text(comp.get("name"), MAX_TITLE)
+        if name:
+            if (key := _api_id(comp.get("id"))) is not None:
+                names[key] = name
+            current.append(component_label(name, comp.get("status")))
     updates = []
     for raw in _components(item.get("incident_updates")):
         affected = []
         for comp in _components(raw.get("affected_components")):
             # Update entries name a grouped component with its group ("Cloudflare Sites and
             # Services - Gateway"); the incident's list has the name alone: use that one.
-            name = names.get(comp.get("code")) or _api_text(comp.get("name"), MAX_TITLE)
+            key = _api_id(comp.get("code"))
+            name = (names.get(key) if key else None) or _api_text(comp.get("name"), MAX_TITLE)
             if name:
-                affected.append(component_label(name, str(comp.get("new_status", ""))))
+                affected.append(component_label(name, comp.get("new_status")))
         updates.append(ApiUpdate(
             _api_text(raw.get("status"), 40).lower(), _api_text(raw.get("body"), MAX_MESSAGE),
             _api_time(raw.get("display_at")) or _api_time(raw.get("created_at")),
-            tuple(affected)))
+            tuple(affected[:MAX_COMPONENTS])))
     updates.sort(key=lambda u: u.at or _NO_TIME)
     impact = item.get("impact")
     return ApiIncident(
         code=code, title=_api_text(item.get("name"), MAX_TITLE),
         status=_api_text(item.get("status"), 40).lower(),
         impact=impact if impact in (*IMPACTS, "maintenance") else None,
-        link=_api_text(item.get("shortlink"), 300), updates=tuple(updates), components=current,
+        link=_api_text(item.get("shortlink"), 300), updates=tuple(updates),
+        components=tuple(current[:MAX_COMPONENTS]),
         scheduled_for=_api_time(item.get("scheduled_for")),
         scheduled_until=_api_time(item.get("scheduled_until")))
 
@@ -831,7 +861,11 @@ def read_api_list(body: bytes, key: str) -> dict[str, ApiIncident]:
         raise ApiShapeError(f"no {key!r} list in the body")
     found = {}
     for item in data[key]:
-        if isinstance(item, dict) and (read := _read_api_item(item)) is not None:
+        try:
+            read = _read_api_item(item) if isinstance(item, dict) else None
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError):
+            read = None  # one odd item in a changed shape; the others still count
+        if read is not None:
             found[read.code] = read
     return found
 
@@ -869,10 +903,9 @@ class EventFilter:
     min_impact: str | None = None
 
     def passes(self, inc: Incident) -> bool:
-        if self.components and inc.components:
-            wanted = {component_name(c) for c in self.components}
-            if not wanted & {component_name(c) for c in inc.components}:
-                return False
+        if self.components and inc.components and not any(
+                component_matches(w, c) for w in self.components for c in inc.components):
+            return False
         if self.min_impact and inc.impact in IMPACTS:
             return IMPACTS.index(inc.impact) >= IMPACTS.index(self.min_impact)
         return True
@@ -894,6 +927,10 @@ def maintenance_events(
         if phase is None:
             continue
         before = remembered.get(code, ("", now))[0]
+        if before and _MAINTENANCE_PHASES.index(before) >= _MAINTENANCE_PHASES.index(phase):
+            # Nothing new, or the list went backwards (a stale copy): keep what was said.
+            remembered[code] = (before, now)
+            continue
         start = _MAINTENANCE_PHASES.index(before) + 1 if before else 0
         if known is None and phase == "completed":
             start = len(_MAINTENANCE_PHASES)
@@ -1174,6 +1211,11 @@ def _check_json_body(content_type: str, head: bytes) -> None:
         raise FeedError("got an HTML page, not JSON")
 
 
+def _api_label(url: str) -> str:
+    """Host and document only ("https://www.githubstatus.com/…/incidents.json")."""
+    return f"{redact_url(url)}/{clean_text(url.rsplit('/', 1)[-1])}"
+
+
 @dataclass(slots=True)
 class ApiSource:
     """One API document: its validators and what was last read from it."""
@@ -1184,6 +1226,8 @@ class ApiSource:
     last_modified: str | None = None
     data: dict[str, ApiIncident] | None = None
     read_at: float | None = None  # loop time of the last good read
+    failing: str | None = None  # why the last read failed; said once
+    retry_at: float = 0.0  # while failing: not asked again before this
 
 
 class StatuspageApi:
@@ -1197,16 +1241,15 @@ class StatuspageApi:
         self.incidents = ApiSource(f"{base}/api/v2/incidents.json", "incidents")
         self.maintenances = ApiSource(f"{base}/api/v2/scheduled-maintenances.json",
                                       "scheduled_maintenances")
-        self.failing: str | None = None
-        self.retry_at = 0.0
         self.requests = 0
 
     async def read(self, source: ApiSource, session: aiohttp.ClientSession,
                    limiter: HostLimiter, *, now: datetime, clock: float
                    ) -> dict[str, ApiIncident] | None:
-        """The source's items (from a 200, or the last ones on a 304); None when the API
-        cannot be used now."""
-        if self.failing is not None and clock < self.retry_at:
+        """The source's items (from a 200, or the last ones on a 304); None when it cannot be
+        used now. Each source fails on its own: a missing maintenance list leaves the
+        incidents' components alone."""
+        if source.failing is not None and clock < source.retry_at:
             return None
         self.requests += 1
         try:
@@ -1222,21 +1265,20 @@ class StatuspageApi:
                 raise FeedError("answered 304 before anything was read")
             source.etag = result.etag or source.etag
             source.last_modified = result.last_modified or source.last_modified
-        except (FeedError, ApiShapeError) as exc:
-            self._failed(str(exc), clock)
+        except Exception as exc:  # whatever the API does, the feed's events still go out
+            reason = str(exc) if isinstance(exc, FeedError | ApiShapeError) else clean_text(
+                redact_urls_in(f"{type(exc).__name__}: {exc}"))[:160]
+            if reason != source.failing:
+                log.warning("%s: status API %s: %s; events go out from the feed alone until "
+                            "it works again", self.feed, _api_label(source.url), reason)
+                log.debug("status API traceback", exc_info=exc)
+            source.failing, source.retry_at = reason, clock + API_RETRY
             return None
         source.read_at = clock
-        if self.failing is not None:
-            log.warning("%s: status API works again; events carry components again", self.feed)
-            self.failing = None
+        if source.failing is not None:
+            log.warning("%s: status API %s works again", self.feed, _api_label(source.url))
+            source.failing = None
         return source.data
-
-    def _failed(self, reason: str, clock: float) -> None:
-        if reason != self.failing:
-            log.warning("%s: status API %s: %s; events go out from the feed alone until it "
-                        "works again", self.feed, redact_url(self.incidents.url), reason)
-        self.failing = reason
-        self.retry_at = clock + API_RETRY
 
 
 # --- The monitor ---
@@ -1267,6 +1309,7 @@ class FeedStats:
     unchanged: int = 0  # 200s whose entries had not changed (not parsed)
     events_by_kind: dict[str, int] = field(default_factory=dict)
     last_success: float | None = None  # epoch seconds of the last good read
+    version: int = 0  # bumped when a poll has ended: what /metrics caches its lines by
 
     def line(self, name: str) -> str:
         api = f", {self.api_requests} API requests" if self.api_requests else ""
@@ -1354,6 +1397,12 @@ class StatusPageMonitor:
         and retried with backoff. It never ends the watch.
         """
         self.stats.polls += 1
+        try:
+            return await self._poll()
+        finally:
+            self.stats.version += 1
+
+    async def _poll(self) -> bool:
         now = self.now()
         try:
             async with self.limiter(self.url):
@@ -1363,7 +1412,8 @@ class StatusPageMonitor:
             changed = await self._apply(result, now)
             if self.stats.parses == parses and self._maintenance_due() and self.api:
                 # A quiet feed: maintenance windows still start and end on their own.
-                changed = await self._check_maintenances(self.api, now) or changed
+                await self._check_maintenances(self.api, now)
+                changed = True  # the time of the try is kept, whatever came of it
         except FeedError as exc:
             await self._failed(str(exc), retry_after=exc.retry_after, gone=exc.gone)
             return False
@@ -1424,18 +1474,28 @@ class StatusPageMonitor:
         self._refresh_validators(result)
         if _STATUSPAGE_FEED_ID.search(result.body, 0, 4096):
             self.state.statuspage = True  # known even while the feed has no entries
-        api = self._statuspage_api(incidents)
-        if api is not None and self.options.maintenance:
-            await self._check_maintenances(api, now)
-        for kind, incident in await self._enriched(changes, api, now):
+        try:
+            api = self._statuspage_api(incidents)
+            windows = None
+            if api is not None and self.options.maintenance:
+                windows = await self._check_maintenances(api, now)
+            reported = await self._enriched(changes, api, now, windows)
+        except Exception as exc:
+            # What the feed says is already remembered: it must go out, API or not.
+            log.error("%s: components and filters could not be applied (%s); reporting from "
+                      "the feed alone", self.name, clean_text(repr(exc))[:200], exc_info=exc)
+            reported = changes
+        for kind, incident in reported:
             await self._emit(IncidentEvent(self.name, kind, incident))
         return True
 
     def _maintenance_due(self) -> bool:
+        """A quiet feed's maintenance list is read at most every 10 minutes; the last try is
+        in the state file, so cron mode keeps to that across runs too."""
         if self._statuspage_api(()) is None or self.api is None or not self.options.maintenance:
             return False
-        read_at = self.api.maintenances.read_at
-        return read_at is None or self.monotonic() - read_at >= MAINTENANCE_REFRESH
+        tried = self.state.maintenances_tried
+        return tried is None or (self.now() - tried).total_seconds() >= MAINTENANCE_REFRESH
 
     def _statuspage_api(self, incidents: Sequence[Incident]) -> StatuspageApi | None:
         """The page's JSON API, once the feed shows itself to be Statuspage's (by its entry
@@ -1456,9 +1516,15 @@ class StatusPageMonitor:
         return self.api
 
     async def _enriched(self, changes: list[tuple[str, Incident]], api: StatuspageApi | None,
-                        now: datetime) -> list[tuple[str, Incident]]:
-        """Components and impact from the API, then this feed's filter. Maintenance entries
-        are left to the maintenance events when those are read (or muted)."""
+                        now: datetime, windows: Mapping[str, ApiIncident] | None
+                        ) -> list[tuple[str, Incident]]:
+        """Components and impact from the API, then this feed's filter.
+
+        A feed entry for a maintenance window that the maintenance list just read reports
+        (`windows`) is left to the maintenance events, and so are all of them when maintenance
+        is muted. When the list could not be read, the feed's step goes out as it is, and its
+        phase is remembered so the list does not say it again later.
+        """
         data = None
         if api is not None and any(inc.code for _, inc in changes):
             data = await api.read(api.incidents, self.session, self.limiter, now=now,
@@ -1469,36 +1535,51 @@ class StatusPageMonitor:
                     id=a.code, title="", link="", status="", components=a.components,
                     message="", published=None, updated=a.updates[-1].at if a.updates else None)
                     for a in data.values())
-        as_maintenance = not self.options.maintenance or (
-            api is not None and api.maintenances.data is not None)
+        covered = {code for code, w in (windows or {}).items() if w.status in _PHASE_OF}
         reported = []
         for kind, inc in changes:
             if data is not None and inc.code:
                 inc = enrich(inc, data.get(inc.code))
-            if inc.maintenance and as_maintenance:
+            if (inc.code and inc.code in covered) or (inc.maintenance
+                                                      and not self.options.maintenance):
                 log.debug("%s: %s is a maintenance window; not reported as an incident",
                           self.name, inc.id)
             elif not self.options.filter.passes(inc):
                 log.debug("%s: %s left out by the filter", self.name, inc.id)
             else:
+                if inc.maintenance and inc.code:
+                    self._remember_phase(inc)
                 reported.append((kind, inc))
         return reported
 
-    async def _check_maintenances(self, api: StatuspageApi, now: datetime) -> bool:
-        """Read the maintenance list and report each window's new phases; True when the
-        state changed."""
+    def _remember_phase(self, inc: Incident) -> None:
+        phase = _PHASE_OF.get(inc.status.lower().replace(" ", "_"))
+        known = self.state.maintenances
+        if phase is None or known is None:
+            return  # before the list's first read there is nothing to keep in step with
+        before = known.get(inc.code, ("", inc.updated or _NO_TIME))[0]
+        if not before or _MAINTENANCE_PHASES.index(phase) > _MAINTENANCE_PHASES.index(before):
+            known[inc.code] = (phase, self.now())
+            self.state.saved = None
+
+    async def _check_maintenances(self, api: StatuspageApi, now: datetime
+                                  ) -> dict[str, ApiIncident] | None:
+        """Read the maintenance list and report each window's new phases; the windows read,
+        or None when the list could not be read now."""
+        self.state.maintenances_tried = now
+        self.state.saved = None
         windows = await api.read(api.maintenances, self.session, self.limiter, now=now,
                                  clock=self.monotonic())
         self.stats.api_requests = api.requests
         if windows is None:
-            return False
+            return None
         events, self.state.maintenances = maintenance_events(self.state.maintenances, windows,
                                                               now=now)
         self.state.saved = None
         for kind, window in events:
             if self.options.filter.passes(window):
                 await self._emit(IncidentEvent(self.name, kind, window))
-        return True
+        return windows
 
     def _refresh_validators(self, result: FetchResult) -> bool:
         """Keep the validators a response carried; True when they changed.
@@ -1903,6 +1984,8 @@ def _feed_to_json(state: FeedState) -> dict[str, Any]:
         data["statuspage"] = True
     if state.open_incidents:
         data["open"] = state.open_incidents
+    if state.maintenances_tried is not None:
+        data["maintenances_tried"] = _epoch(state.maintenances_tried)
     if state.maintenances is not None:
         data["maintenances"] = {code: [phase, _epoch(seen)]
                                 for code, (phase, seen) in state.maintenances.items()}
@@ -1912,9 +1995,12 @@ def _feed_to_json(state: FeedState) -> dict[str, Any]:
 def _from_epoch(value: object) -> datetime | None:
     if value is None:
         return None
-    if not isinstance(value, int | float) or isinstance(value, bool):
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
         raise ValueError(f"bad time {value!r}")
-    return datetime.fromtimestamp(value, UTC)
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"bad time {value!r}") from None
 
 
 def _feed_from_json(data: Mapping[str, Any], times: dict[float, datetime],
@@ -1951,7 +2037,8 @@ def _feed_from_json(data: Mapping[str, Any], times: dict[float, datetime],
                      known=known, first_sight=data.get("first_sight") is True,
                      last_polled=last_polled, failures=failures, down=data.get("down") is True,
                      maintenances=maintenances, statuspage=data.get("statuspage") is True,
-                     open_incidents=int(data.get("open", 0)))
+                     open_incidents=int(data.get("open", 0)),
+                     maintenances_tried=_from_epoch(data.get("maintenances_tried")))
 
 
 # No indent: with one, CPython falls back to its pure-Python encoder (10x slower); and one
@@ -2112,9 +2199,13 @@ class StateStore:
             self._lock_handle.close()
             self._lock_handle = None
 
-    def load(self) -> None:
-        """Read the file; set aside (never overwrite) one that is unreadable or from the future."""
-        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+    def load(self, *, read_only: bool = False) -> None:
+        """Read the file; set aside (never overwrite) one that is unreadable or from the future.
+
+        `read_only` (the status board beside a running tracker) touches nothing in the folder:
+        no leftover temp file removed (it may be the owner's write in flight), nothing renamed.
+        """
+        for stale in () if read_only else self.path.parent.glob(f".{self.path.name}.*.tmp"):
             with contextlib.suppress(OSError):
                 stale.unlink()  # left by a crash between writing and renaming
         try:
@@ -2142,7 +2233,10 @@ class StateStore:
                       for url, entries in data.get("outbox", {}).items()}
             held = {url: {"since": h.get("since"), "events": [dict(e) for e in h["events"]]}
                     for url, h in data.get("held", {}).items()}
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
+            if read_only:
+                raise StateFileError(f"state file {self.path}: unusable "
+                                     f"({clean_text(str(exc))[:160]})") from None
             aside = self.path.with_name(
                 f"{self.path.name}.bad-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}")
             try:
@@ -2801,7 +2895,8 @@ class BoardEntry:
     """What the board shows of one provider."""
 
     name: str
-    error: str | None = None  # the feed (or its API) could not be read
+    error: str | None = None  # the feed could not be read
+    api_error: str | None = None  # the feed was read, its summary.json not
     components: list[tuple[str, str]] = field(default_factory=list)  # (name, status) not ok
     incidents: list[Incident] = field(default_factory=list)  # open ones
     maintenance: list[Incident] = field(default_factory=list)  # under way or due within 7 days
@@ -2860,6 +2955,8 @@ def render_board(entries: Sequence[BoardEntry], *, now: datetime, colour: bool) 
         level = entry.level
         shown = f"\x1b[{_BOARD_COLOURS[level]}m{level}\x1b[0m" if colour else level
         detail = f": {entry.error}" if entry.error else ""
+        if entry.api_error:
+            detail += f" (status API: {entry.api_error})"
         if entry.watcher_failures:
             detail += f" (the watcher's state: {plural(entry.watcher_failures, 'failed poll')})"
         lines.append(f"{entry.name.ljust(width)}  {shown}{detail}")
@@ -2878,9 +2975,11 @@ def render_board(entries: Sequence[BoardEntry], *, now: datetime, colour: bool) 
 def board_to_dict(entries: Sequence[BoardEntry], *, now: datetime) -> dict[str, Any]:
     ordered = sorted(entries, key=lambda e: (-_BOARD_LEVELS.index(e.level), e.name.lower()))
     return {"at": _iso(now), "feeds": [{
-        "feed": e.name, "level": e.level, "error": e.error,
+        "feed": e.name, "level": e.level, "error": e.error, "api_error": e.api_error,
+        "watcher_failures": e.watcher_failures,
         "components": [{"name": n, "status": s} for n, s in e.components],
-        "incidents": [{"id": i.id, "title": i.title, "status": i.status, "impact": i.impact,
+        "incidents": [{"id": i.id, "code": i.code or None, "title": i.title,
+                       "status": i.status, "impact": i.impact,
                        "components": list(i.components), "link": i.link,
                        "since": _iso(i.published or i.updated)} for i in e.incidents],
         "maintenance": [{"title": m.title, "status": m.status, "link": m.link,
@@ -2891,7 +2990,18 @@ def board_to_dict(entries: Sequence[BoardEntry], *, now: datetime) -> dict[str, 
 
 async def read_board_entry(session: aiohttp.ClientSession, feed: FeedConfig,
                            limiter: HostLimiter, now: datetime) -> BoardEntry:
-    """One provider, read live: its feed, and for a Statuspage page its summary.json."""
+    """One provider, read live: its feed, and for a Statuspage page its summary.json. A
+    hostile source spoils its own line of the board, never the others'."""
+    try:
+        return await _read_board_entry(session, feed, limiter, now)
+    except Exception as exc:
+        log.debug("%s: board traceback", feed.name, exc_info=exc)
+        detail = clean_text(redact_urls_in(f"{type(exc).__name__}: {exc}"))[:160]
+        return BoardEntry(feed.name, error=f"internal error while reading: {detail}")
+
+
+async def _read_board_entry(session: aiohttp.ClientSession, feed: FeedConfig,
+                            limiter: HostLimiter, now: datetime) -> BoardEntry:
     entry = BoardEntry(feed.name)
     try:
         async with limiter(feed.url):
@@ -2924,7 +3034,7 @@ async def read_board_entry(session: aiohttp.ClientSession, feed: FeedConfig,
             raise FeedError("no body")
         components, open_incidents, windows = read_api_summary(summary.body)
     except (FeedError, ApiShapeError) as exc:
-        entry.error = f"status API: {exc}"
+        entry.api_error = str(exc)
         return entry
     entry.components = components
     entry.incidents = [enrich(i, open_incidents.get(i.code)) for i in entry.incidents]
@@ -2957,7 +3067,7 @@ async def run_status(settings: Settings, *, stdout: TextIO | None = None,
     if settings.state is not None and settings.state.exists():
         store = StateStore(settings.state)
         try:
-            store.load()
+            store.load(read_only=True)
             watcher = store.feeds
         except StateFileError as exc:
             log.warning("%s; the board shows live reads only", exc)
@@ -2978,7 +3088,8 @@ async def run_status(settings: Settings, *, stdout: TextIO | None = None,
             colour = out.isatty() and not os.environ.get("NO_COLOR")
         out.write(render_board(entries, now=now, colour=colour) + "\n")
     out.flush()
-    return EXIT_OK if all(e.error is None for e in entries) else EXIT_FEED_FAILED
+    read = all(e.error is None and e.api_error is None for e in entries)
+    return EXIT_OK if read else EXIT_FEED_FAILED
 
 
 # --- Monitoring: /metrics, /healthz, /readyz, /status ---
@@ -2992,10 +3103,6 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
 class Monitoring:
     """What the tracker knows of itself, as Prometheus metrics and health endpoints; served
     read-only on the same event loop by aiohttp.web."""
@@ -3007,77 +3114,126 @@ class Monitoring:
         self.dead: str | None = None  # the task that died, if one did
         self.bound: tuple[str, int] | None = None  # where it listens, once started
         self._feed_labels = {id(m): f'feed="{_label(m.name)}"' for m in monitors}
+        # Per feed, the start of each polls_total line, and its component lines with the
+        # component states they were made from: at 10,000 feeds a scrape is ~100,000 lines,
+        # and formatting each label anew would cost more than the 100 ms a scrape may take.
+        self._prefixes = [self._line_starts(self._feed_labels[id(m)]) for m in monitors]
+        self._lines: list[tuple[int, str, str, str, str, str, str, str] | None] = [
+            None] * len(monitors)
+        self._component_blocks: dict[int, tuple[dict[str, str], list[str]]] = {}
 
     def render(self) -> str:
         """The whole exposition (text format 0.0.4): HELP and TYPE once per family, then its
-        samples. Built as one list of lines; at 10,000 feeds that is about 100,000 lines."""
+        samples. One pass over the feeds fills every family's list of lines from prebuilt
+        prefixes; at 10,000 feeds that is about 100,000 lines."""
+        up: list[str] = []
+        last: list[str] = []
+        polls: list[str] = []
+        parses: list[str] = []
+        received: list[str] = []
+        events: list[str] = []
+        open_now: list[str] = []
+        components: list[str] = []
+        cache = self._lines
+        for i, m in enumerate(self.monitors):
+            cached = cache[i]
+            if cached is None or cached[0] != m.stats.version:
+                cached = cache[i] = (m.stats.version, *self._feed_lines(m, self._prefixes[i]))
+            _, up_line, last_line, polls_lines, parses_line, bytes_line, kinds, open_line = cached
+            if up_line:
+                up.append(up_line)
+            if last_line:
+                last.append(last_line)
+            polls.append(polls_lines)
+            parses.append(parses_line)
+            received.append(bytes_line)
+            if kinds:
+                events.append(kinds)
+            if open_line:
+                open_now.append(open_line)
+            if m.components:
+                components += self._component_lines(m)
+        routes = [f'webhook="{_label(s.label)}",route="{i}"' for i, s in enumerate(self.senders)]
+        outbox = [f"status_tracker_webhook_outbox_events{{{label}}} "
+                  f"{len(s.outbox) + len(s.held['events'])}"
+                  for label, s in zip(routes, self.senders, strict=True)]
+        deliveries = [f'status_tracker_webhook_deliveries_total{{{label},result="{result}"}} '
+                      f"{count}"
+                      for label, s in zip(routes, self.senders, strict=True)
+                      for result, count in (("delivered", s.delivered), ("dropped", s.dropped),
+                                            ("failed", s.attempts_failed))]
         out: list[str] = []
-
-        def family(name: str, kind: str, help_text: str) -> None:
-            out.append(f"# HELP {name} {help_text}")
-            out.append(f"# TYPE {name} {kind}")
-
-        monitors = self.monitors
-        labels = self._feed_labels
-        family("status_tracker_build_info", "gauge", "Always 1; the version is a label.")
-        out.append(f'status_tracker_build_info{{version="{_label(__version__)}"}} 1')
-        polled = [m for m in monitors if m.stats.polls]
-        family("status_tracker_feed_up", "gauge",
-               "1 when the feed was read at its last poll, 0 while it fails.")
-        out.extend(f"status_tracker_feed_up{{{labels[id(m)]}}} {0 if m.failures else 1}"
-                   for m in polled)
-        family("status_tracker_feed_last_success_timestamp_seconds", "gauge",
-               "Unix time of the feed's last good read.")
-        out.extend(f"status_tracker_feed_last_success_timestamp_seconds{{{labels[id(m)]}}} "
-                   f"{_number(m.stats.last_success)}"
-                   for m in monitors if m.stats.last_success is not None)
-        family("status_tracker_polls_total", "counter", "Polls by result.")
-        for m in monitors:
-            st_ = m.stats
-            for result, count in zip(POLL_RESULTS, (st_.modified, st_.not_modified,
-                                                     st_.unchanged, st_.errors), strict=True):
-                out.append(f'status_tracker_polls_total{{{labels[id(m)]},result="{result}"}} '
-                           f"{count}")
-        family("status_tracker_parses_total", "counter", "Feed documents parsed.")
-        out.extend(f"status_tracker_parses_total{{{labels[id(m)]}}} {m.stats.parses}"
-                   for m in monitors)
-        family("status_tracker_bytes_received_total", "counter",
-               "Feed bytes received (after decompression).")
-        out.extend(f"status_tracker_bytes_received_total{{{labels[id(m)]}}} {m.stats.bytes}"
-                   for m in monitors)
-        family("status_tracker_events_total", "counter", "Events reported, by kind.")
-        for m in monitors:
-            for kind, count in m.stats.events_by_kind.items():
-                out.append(f'status_tracker_events_total{{{labels[id(m)]},kind="{kind}"}} '
-                           f"{count}")
-        family("status_tracker_open_incidents", "gauge",
-               "Incidents open in the feed's last read.")
-        out.extend(f"status_tracker_open_incidents{{{labels[id(m)]}}} "
-                   f"{m.state.open_incidents}" for m in monitors if not m.state.first_sight)
-        family("status_tracker_component_status", "gauge",
-               "1 for the component's current status, 0 for the others (where known).")
-        for m in monitors:
-            for component, current in m.components.items():
-                prefix = f'status_tracker_component_status{{{labels[id(m)]},' \
-                         f'component="{_label(component)}",status="'
-                out.extend(f'{prefix}{status}"}} {1 if status == current else 0}'
-                           for status in _COMPONENT_STATUS)
-        family("status_tracker_webhook_outbox_events", "gauge",
-               "Events waiting for delivery (queued, and held by quiet hours or a digest).")
-        route_labels = [f'webhook="{_label(s.label)}",route="{i}"'
-                        for i, s in enumerate(self.senders)]
-        out.extend(f"status_tracker_webhook_outbox_events{{{label}}} "
-                   f"{len(s.outbox) + len(s.held['events'])}"
-                   for label, s in zip(route_labels, self.senders, strict=True))
-        family("status_tracker_webhook_deliveries_total", "counter",
-               "Delivery attempts by result.")
-        for label, s in zip(route_labels, self.senders, strict=True):
-            for result, count in (("delivered", s.delivered), ("dropped", s.dropped),
-                                  ("failed", s.attempts_failed)):
-                out.append(f'status_tracker_webhook_deliveries_total{{{label},'
-                           f'result="{result}"}} {count}')
+        for name, kind, help_text, lines in (
+            ("status_tracker_build_info", "gauge", "Always 1; the version is a label.",
+             [f'status_tracker_build_info{{version="{_label(__version__)}"}} 1']),
+            ("status_tracker_feed_up", "gauge",
+             "1 when the feed was read at its last poll, 0 while it fails.", up),
+            ("status_tracker_feed_last_success_timestamp_seconds", "gauge",
+             "Unix time of the feed's last good read.", last),
+            ("status_tracker_polls_total", "counter", "Polls by result.", polls),
+            ("status_tracker_parses_total", "counter", "Feed documents parsed.", parses),
+            ("status_tracker_bytes_received_total", "counter",
+             "Feed bytes received (after decompression).", received),
+            ("status_tracker_events_total", "counter", "Events reported, by kind.", events),
+            ("status_tracker_open_incidents", "gauge", "Incidents open in the feed's last read.",
+             open_now),
+            ("status_tracker_component_status", "gauge",
+             "1 for the component's current status, 0 for the others (where known).",
+             components),
+            ("status_tracker_webhook_outbox_events", "gauge",
+             "Events waiting for delivery (queued, and held by quiet hours or a digest).",
+             outbox),
+            ("status_tracker_webhook_deliveries_total", "counter",
+             "Delivery attempts by result.", deliveries),
+        ):
+            out.append(f"# HELP {name} {help_text}\n# TYPE {name} {kind}")
+            out += lines
         out.append("")
         return "\n".join(out)
+
+    def _feed_lines(self, m: StatusPageMonitor, templates: tuple[str, ...]
+                    ) -> tuple[str, str, str, str, str, str, str]:
+        """One feed's lines of each per-feed family ("" where it has none yet)."""
+        up_, last_, polls_, parses_, bytes_, kind_, open_ = templates
+        stats, state = m.stats, m.state
+        return (
+            up_ % (0 if state.failures else 1) if stats.polls else "",
+            last_ % stats.last_success if stats.last_success is not None else "",
+            polls_ % (stats.modified, stats.not_modified, stats.unchanged, stats.errors),
+            parses_ % stats.parses,
+            bytes_ % stats.bytes,
+            "\n".join(kind_ % (kind, n) for kind, n in stats.events_by_kind.items()),
+            open_ % state.open_incidents if not state.first_sight else "",
+        )
+
+    @staticmethod
+    def _line_starts(feed: str) -> tuple[str, str, str, str, str, str, str]:
+        """Each per-feed family's lines as a %-template, in the order render() uses them:
+        one format call per family and feed (the four poll lines in one)."""
+        feed = feed.replace("%", "%%")
+        return (
+            f"status_tracker_feed_up{{{feed}}} %d",
+            f"status_tracker_feed_last_success_timestamp_seconds{{{feed}}} %d",
+            "\n".join(f'status_tracker_polls_total{{{feed},result="{r}"}} %d'
+                      for r in POLL_RESULTS),
+            f"status_tracker_parses_total{{{feed}}} %d",
+            f"status_tracker_bytes_received_total{{{feed}}} %d",
+            f'status_tracker_events_total{{{feed},kind="%s"}} %d',
+            f"status_tracker_open_incidents{{{feed}}} %d",
+        )
+
+    def _component_lines(self, m: StatusPageMonitor) -> list[str]:
+        cached = self._component_blocks.get(id(m))
+        if cached is not None and cached[0] == m.components:
+            return cached[1]
+        lines = []
+        for component, current in m.components.items():
+            prefix = (f"status_tracker_component_status{{{self._feed_labels[id(m)]},"
+                      f'component="{_label(component)}",status="')
+            lines += [f'{prefix}{status}"}} {1 if status == current else 0}'
+                      for status in _COMPONENT_STATUS]
+        self._component_blocks[id(m)] = (dict(m.components), lines)
+        return lines
 
     def board(self) -> dict[str, Any]:
         """/status: the status board from what the watch knows, no extra request."""
@@ -3260,6 +3416,12 @@ def _positive_int(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
     return int(text)
+
+
+def _component_arg(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("a component name cannot be empty")
+    return text.strip()
 
 
 def _metrics_arg(text: str) -> tuple[str, int]:
@@ -3541,7 +3703,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print one JSON object per event")
     parser.add_argument("--history", type=_positive_int, metavar="N",
                         help="on first sight of a feed, also print its N most recent incidents")
-    parser.add_argument("--component", action="append", metavar="NAME",
+    parser.add_argument("--component", action="append", metavar="NAME", type=_component_arg,
                         help="report only incidents touching this component (repeatable; for "
                              "every feed; incidents whose components are unknown still pass)")
     parser.add_argument("--min-impact", choices=IMPACTS, metavar="LEVEL",
@@ -3862,6 +4024,25 @@ def _install_signal_handlers(stop: asyncio.Event, interrupted: list[bool]) -> Ca
     return undo
 
 
+async def _status_async(settings: Settings) -> int:
+    """--status, stopped cleanly by SIGTERM (exit 0, nothing printed) or Ctrl+C (130)."""
+    stop = asyncio.Event()
+    interrupted: list[bool] = []
+    undo = _install_signal_handlers(stop, interrupted)
+    try:
+        board = asyncio.ensure_future(run_status(settings))
+        stopper = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({board, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if not board.done():
+            board.cancel()
+            await asyncio.gather(board, return_exceptions=True)
+            return EXIT_INTERRUPTED if interrupted else EXIT_OK
+        return board.result()
+    finally:
+        undo()
+
+
 async def _main_async(settings: Settings) -> int:
     stop = asyncio.Event()
     interrupted: list[bool] = []
@@ -3892,7 +4073,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     if settings.status:
         try:
-            return asyncio.run(run_status(settings))
+            return asyncio.run(_status_async(settings))
         except KeyboardInterrupt:
             return EXIT_INTERRUPTED
     if isinstance(sys.stdout, io.TextIOWrapper):

@@ -984,6 +984,7 @@ async def test_cli_prints_nothing_unsafe_from_a_hostile_feed(server: FeedServer)
     (["--interval", "0.4"], "must be at least 0.5 seconds"),
     (["--webhook", "https://h.test:99999/TOKEN?key=SECRET"], "the value is not shown"),
     (["--webhook", "ftp://h.test/TOKEN"], "not an http(s) URL"),
+    (["--component", " "], "a component name cannot be empty"),
 ])
 def test_cli_rejects_bad_arguments_with_one_line_and_exit_2(
         capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
@@ -2915,7 +2916,9 @@ async def test_an_api_that_fails_leaves_the_feed_events_going_out_at_once_said_o
     assert [(e.kind, e.incident.components if e.incident else ()) for e in spy.events] == [
         ("active", ()), ("updated", ())]
     assert api_requests(server) == []  # left alone for a while, not asked at every change
-    assert caplog.text.count("events go out from the feed alone until it works again") == 1
+    # One line per API document (each fails on its own), not one per change.
+    assert caplog.text.count("events go out from the feed alone until it works again") == 2
+    assert "/…/incidents.json: " in caplog.text
 
     statuspage_site(server, atom(statuspage_entry(
         1, "Actions degraded", [MONITORING, IDENTIFIED, INVESTIGATING])),
@@ -2924,7 +2927,7 @@ async def test_an_api_that_fails_leaves_the_feed_events_going_out_at_once_said_o
     assert await mon.poll()
     assert spy.events[-1].incident is not None
     assert spy.events[-1].incident.impact == "major"
-    assert "status API works again" in caplog.text
+    assert "/…/incidents.json works again" in caplog.text
 
 
 async def test_filters_leave_out_what_they_exclude_but_remember_it(
@@ -2988,13 +2991,18 @@ async def test_maintenance_is_announced_scheduled_started_completed_once_each_ac
         return [(e["kind"], e["status"], e["components"], e.get("scheduled_for"))
                 for e in map(json.loads, out.splitlines())]
 
-    serve(atom(feed_id="tag:status.example.test,2005:/history"), WINDOW_SCHEDULED)
-    assert events((await run_once(settings))[1]) == [
+    serve(atom(in_feed), WINDOW_SCHEDULED)  # scheduled: the history feed shows it too
+    assert events((await run_once(settings))[1]) == [  # as maintenance, not as an incident
         ("maintenance_scheduled", "Scheduled", ["Database (Operational)"],
          "2026-11-03T16:00:00Z")]
-    serve(atom(in_feed), WINDOW_SCHEDULED)  # the feed now shows the window too
-    assert (await run_once(settings))[1] == ""  # nothing new: not again, not as an incident
-    serve(atom(in_feed), WINDOW_DONE, WINDOW_STARTED, WINDOW_SCHEDULED)  # both between runs
+    server.requests.clear()
+    assert (await run_once(settings))[1] == ""  # nothing new: not said again
+    assert api_requests(server) == []  # a quiet feed: the list was read under 10 minutes ago
+    done = statuspage_entry(9, "Database upgrade", [
+        ("Nov 3, 16:50 UTC", "Completed", "Done."),
+        ("Nov 3, 16:00 UTC", "In progress", "Upgrade under way."),
+        ("Nov 3, 12:00 UTC", "Scheduled", "We will upgrade the database.")])
+    serve(atom(done), WINDOW_DONE, WINDOW_STARTED, WINDOW_SCHEDULED)  # both between runs
     assert [k for k, *_ in events((await run_once(settings))[1])] == [
         "maintenance_started", "maintenance_completed"]
     assert (await run_once(settings))[1] == ""
@@ -3108,8 +3116,9 @@ async def test_status_board_as_json_and_in_colour_only_where_asked(server: FeedS
     assert await st.run_status(settings, stdout=out) == 0
     [github] = json.loads(out.getvalue())["feeds"]
     assert github == {
-        "feed": "GitHub", "level": "incident", "error": None, "components": [],
-        "incidents": [{"id": "tag:status.example.test,2005:Incident/1",
+        "feed": "GitHub", "level": "incident", "error": None, "api_error": None,
+        "watcher_failures": 0, "components": [],
+        "incidents": [{"id": "tag:status.example.test,2005:Incident/1", "code": "code1",
                        "title": "Actions degraded", "status": "Investigating", "impact": None,
                        "components": [], "link": "https://status.example.test/incidents/code1",
                        "since": "2026-11-03T14:00:00Z"}],
@@ -3120,6 +3129,159 @@ async def test_status_board_as_json_and_in_colour_only_where_asked(server: FeedS
     coloured = io.StringIO()
     assert await st.run_status(settings, stdout=coloured, colour=True) == 0
     assert coloured.getvalue().startswith("GitHub  \x1b[33mincident\x1b[0m\n")
+
+
+def test_odd_values_in_an_api_body_spoil_only_their_own_item() -> None:
+    good = ACTIONS_DOWN
+    odd_ids = api_incident("code2", "Odd", "minor", [api_update(
+        "investigating", "x", "2026-11-03T14:00:00Z", [("c1", "A", "partial_outage")])],
+        [("c1", "A", "partial_outage")])
+    odd_ids["components"][0]["id"] = ["c1"]  # unhashable where an id belongs
+    odd_ids["incident_updates"][0]["affected_components"][0]["code"] = {"x": 1}
+    odd_ids["incident_updates"][0]["affected_components"][0]["new_status"] = None
+    overflow = maintenance("m\u202e1\x9b2J", "scheduled", [WINDOW_SCHEDULED])
+    overflow["scheduled_for"] = "0001-01-01T00:00:00+01:00"
+    found = st.read_api_list(json.dumps({"incidents": [good, odd_ids, overflow]}).encode(),
+                             "incidents")
+    assert found["code1"].components == ("Actions (Partial outage)",)
+    assert found["code2"].updates[0].components == ("A",)  # no status: the name alone
+    [window] = [w for c, w in found.items() if c.startswith("m")]
+    assert window.code == "m 1" and window.scheduled_for is None  # printable, no overflow
+
+
+@pytest.mark.parametrize(("wanted", "label", "matches"), [
+    ("Claude API (api.anthropic.com)", "Claude API (api.anthropic.com) (Partial outage)", True),
+    ("Claude API", "Claude API (api.anthropic.com) (Partial outage)", True),
+    ("San Jose, CA, United States - (SJC)", "San Jose, CA, United States - (SJC) (Operational)",
+     True),
+    ("Gateway", "Cloudflare Sites and Services - Gateway (Degraded performance)", True),
+    ("gateway", "Gateway", True),
+    ("API", "API Requests (Major outage)", False),
+    ("Actions", "Pages (Major outage)", False),
+])
+def test_component_filters_match_real_names(wanted: str, label: str, matches: bool) -> None:
+    assert st.component_matches(wanted, label) is matches
+
+
+async def test_a_maintenance_the_api_cannot_place_is_reported_from_the_feed(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    in_feed = statuspage_entry(9, "Database upgrade", [
+        ("Nov 3, 16:00 UTC", "In progress", "Upgrade under way.")])
+    renamed = maintenance("code9", "upcoming", [WINDOW_SCHEDULED])  # a status never seen
+    url = statuspage_site(server, atom(in_feed), maintenances=api_body(
+        "scheduled_maintenances", renamed))
+    spy = Spy()
+    assert await monitor(session, url, spy).poll()
+    assert spy.kinds() == [("active", "Database upgrade")]  # never silently dropped
+
+
+async def test_while_the_maintenance_list_fails_the_feed_says_the_phase_once(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    scheduled = statuspage_entry(9, "Database upgrade", [
+        ("Nov 3, 12:00 UTC", "Scheduled", "We will upgrade the database.")])
+    url = statuspage_site(server, atom(scheduled), maintenances=api_body(
+        "scheduled_maintenances", maintenance("code9", "scheduled", [WINDOW_SCHEDULED])))
+    spy, clock = Spy(), [0.0]
+    state = st.FeedState()
+    mon = monitor(session, url, spy, state=state, monotonic=lambda: clock[0])
+    assert await mon.poll() and spy.kinds() == [("maintenance_scheduled", "Database upgrade")]
+    started = statuspage_entry(9, "Database upgrade", [
+        ("Nov 3, 16:00 UTC", "In progress", "Upgrade under way."),
+        ("Nov 3, 12:00 UTC", "Scheduled", "We will upgrade the database.")])
+    statuspage_site(server, atom(started))
+    server.routes["/api/v2/scheduled-maintenances.json"] = Route(status=503)
+    assert await mon.poll()
+    assert spy.kinds()[-1] == ("updated", "Database upgrade")  # from the feed, at once
+    statuspage_site(server, atom(started, OPENAI_RESOLVED), maintenances=api_body(
+        "scheduled_maintenances", maintenance("code9", "in_progress",
+                                              [WINDOW_STARTED, WINDOW_SCHEDULED])))
+    clock[0] += st.API_RETRY
+    assert await mon.poll()
+    assert [k for k, _ in spy.kinds()].count("maintenance_started") == 0  # said already
+
+
+def test_a_maintenance_list_that_goes_backwards_repeats_nothing() -> None:
+    def windows(status: str) -> dict[str, st.ApiIncident]:
+        return st.read_api_list(api_body("scheduled_maintenances", maintenance(
+            "m1", status, [WINDOW_SCHEDULED])), "scheduled_maintenances")
+
+    known: dict[str, tuple[str, datetime]] | None = None
+    said = []
+    for status in ("scheduled", "in_progress", "completed", "in_progress", "completed"):
+        events, known = st.maintenance_events(known if known is not None else {},
+                                              windows(status), now=NOW)
+        said += [kind for kind, _ in events]
+    assert said == ["maintenance_scheduled", "maintenance_started", "maintenance_completed"]
+
+
+async def test_a_missing_maintenance_list_leaves_the_incident_components_alone(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    url = statuspage_site(server, atom(statuspage_entry(1, "Actions degraded", [INVESTIGATING])),
+                          api_body("incidents", ACTIONS_DOWN))
+    server.routes["/api/v2/scheduled-maintenances.json"] = Route(status=404)
+    spy = Spy()
+    assert await monitor(session, url, spy).poll()
+    [event] = spy.events
+    assert event.incident is not None and event.incident.impact == "major"
+
+
+@pytest.mark.parametrize("feed", [
+    '{"incidents": {}, "maintenances": {"m1": ["scheduled", 1e20]}}',
+    '{"incidents": {}, "entries": 1e400}',
+    '{"incidents": {}, "maintenances_tried": Infinity}',
+])
+def test_a_state_file_with_numbers_out_of_range_is_set_aside(tmp_path: Path, feed: str) -> None:
+    path = tmp_path / "state.json"
+    path.write_text(f'{{"version": 1, "feeds": {{"http://a.test/": {feed}}}}}')
+    st.StateStore(path).load()
+    assert [p.name.startswith("state.json.bad-") for p in tmp_path.iterdir()] == [True]
+
+
+def test_the_status_board_never_changes_the_state_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "state.json"
+    path.write_text('{"version": 99, "feeds": {}}')
+    (tmp_path / ".state.json.abc.tmp").write_text("a running tracker's write in flight")
+    before = {p.name: p.read_text() for p in tmp_path.iterdir()}
+    st.main(["--status", "--state", str(path), "--feed", "X=http://127.0.0.1:9/feed"])
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == before
+    assert "unusable" in capsys.readouterr().err
+
+
+async def test_one_hostile_source_spoils_only_its_own_line_of_the_board(
+        server: FeedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    board_site(server)
+    server.routes["/bad"] = Route(body=atom(incidentio_entry(
+        "01KBAD", "Bad title", "Investigating", "m")))
+    real_parse = st.parse_feed
+
+    def parser_with_a_bug(body: bytes) -> list[st.Incident]:
+        if b"01KBAD" in body:
+            raise ValueError("chr() arg not in range(0x110000)")  # what odd input once did
+        return real_parse(body)
+
+    monkeypatch.setattr(st, "parse_feed", parser_with_a_bug)
+    server.routes["/api/v2/summary.json"] = Route(body=json.dumps({
+        "incidents": [], "components": [{"id": ["x"], "name": "A", "status": "major_outage"}],
+        "scheduled_maintenances": []}).encode())
+    settings = st.Settings(feeds=[st.FeedConfig("GitHub", server.url("/history.atom")),
+                                  st.FeedConfig("Bad", server.url("/bad")),
+                                  st.FeedConfig("Quiet", server.url("/quiet"))], status=True)
+    out = io.StringIO()
+    assert await st.run_status(settings, stdout=out) == 1
+    lines = out.getvalue().splitlines()
+    assert lines[0] == ("Bad     feed failing: internal error while reading: ValueError: chr() "
+                        "arg not in range(0x110000)")
+    assert "Quiet   operational" in lines and any(ln.startswith("GitHub ") for ln in lines)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+async def test_the_status_board_stops_cleanly_on_sigterm(server: FeedServer) -> None:
+    server.routes["/hang"] = Route(handler=slow_drip)
+    proc = await start_cli("--status", "--feed", f"Hang={server.url('/hang')}")
+    await wait_for_condition(lambda: bool(server.requests), 10)
+    code, err = await stop_within(proc, signal.SIGTERM, 2)
+    assert code == 0 and "Traceback" not in err
 
 
 async def test_the_readme_example_pages_give_enriched_events_and_a_board() -> None:
