@@ -27,6 +27,7 @@ import contextlib
 import dataclasses
 import email.utils
 import hashlib
+import heapq
 import hmac
 import html.parser
 import importlib.util
@@ -1681,7 +1682,7 @@ class StatusPageMonitor:
         """Poll until `stop` is set or the feed is gone; `sleep` and `clock` are for tests."""
         wait = sleep or (lambda delay: _sleep_until(stop, delay))
         clock = clock or asyncio.get_running_loop().time
-        delay = self.rng.uniform(0, min(self.interval, self.start_spread))
+        delay = self.first_delay()
         while not stop.is_set():
             if delay > 0:
                 await wait(delay)
@@ -1695,6 +1696,137 @@ class StatusPageMonitor:
             # Counted from the start of the poll: time spent queueing behind other feeds in a
             # busy loop must not stretch every period beyond the interval.
             delay = max(0.0, started + self.next_delay - clock())
+
+
+    def first_delay(self) -> float:
+        """A random offset for the first poll, so feeds do not all start in one burst."""
+        return self.rng.uniform(0, min(self.interval, self.start_spread))
+
+
+SLOT = 0.1  # polls due within this many seconds start on one wakeup (jitter is up to 0.5 s)
+
+
+class Pollable(typing.Protocol):
+    """What the scheduler drives: a monitor, or a test's stand-in."""
+
+    name: str
+    next_delay: float
+    gone: bool
+    failing_reason: str | None
+
+    def first_delay(self) -> float: ...
+
+    async def poll(self) -> bool: ...
+
+
+class Cancellable(typing.Protocol):
+    def cancel(self) -> None: ...
+
+
+class MonitorCrash(Exception):
+    """A poll ended in an exception that its own supervision did not catch: a bug."""
+
+    def __init__(self, feed: str, cause: BaseException) -> None:
+        super().__init__(f"{feed}: {cause!r}")
+        self.feed = feed
+        self.cause = cause
+
+
+class Scheduler:
+    """Every feed's polls on one timer.
+
+    Each feed keeps its own schedule (interval, jitter, backoff, Retry-After, max-age, the
+    start spread), counted from the start of its last poll, but polls that fall due within
+    the same SLOT start together on one wakeup: one timer and one task switch per slot
+    instead of a timer, a wait_for and an Event waiter per poll. A poll is never late by
+    more than one slot, and a stop wakes the scheduler at once.
+    """
+
+    def __init__(self, monitors: Sequence[Pollable], *, slot: float = SLOT,
+                 clock: Callable[[], float] | None = None,
+                 call_at: Callable[[float, Callable[[], None]], Cancellable] | None = None
+                 ) -> None:
+        self.monitors = monitors
+        self.slot = slot
+        self._clock = clock
+        self._call_at = call_at
+        self._due: list[tuple[float, int, Pollable]] = []
+        self._seq = 0
+        self._wake: asyncio.Future[None] | None = None
+        self._planned = math.inf  # when the scheduler means to wake next
+        self.wakeups = 0  # for tests and the bench
+
+    def _nudge(self) -> None:
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
+
+    def _push(self, due: float, monitor: Pollable) -> None:
+        self._seq += 1
+        heapq.heappush(self._due, (due, self._seq, monitor))
+        if due < self._planned:
+            self._nudge()  # due sooner than the timer that is set: look again
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until `stop` is set or every feed is gone; raise MonitorCrash on a bug."""
+        loop = asyncio.get_running_loop()
+        clock = self._clock or loop.time
+        call_at = self._call_at or (lambda when, callback: loop.call_at(when, callback))
+        now = clock()
+        for monitor in self.monitors:
+            self._push(now + monitor.first_delay(), monitor)
+        running: set[asyncio.Task[None]] = set()
+        crashed: list[MonitorCrash] = []
+
+        async def poll(monitor: Pollable) -> None:
+            started = clock()
+            try:
+                await monitor.poll()
+            except Exception as exc:  # poll() catches its own failures: this is a bug
+                crashed.append(MonitorCrash(monitor.name, exc))
+                self._nudge()
+                raise
+            if monitor.gone:
+                log.error("%s: stopped watching: %s", monitor.name, monitor.failing_reason)
+                return
+            # Counted from the start of the poll: time spent queueing behind other feeds in
+            # a busy loop must not stretch every period beyond the interval.
+            self._push(started + monitor.next_delay, monitor)
+
+        def finished(task: asyncio.Task[None]) -> None:
+            running.discard(task)
+            if not self._due and not running:
+                self._nudge()  # the last feed is gone
+
+        stopper = loop.create_task(stop.wait())
+        stopper.add_done_callback(lambda _: self._nudge())
+        try:
+            while not stop.is_set() and not crashed:
+                now = clock()
+                horizon = now + self.slot
+                while self._due and self._due[0][0] <= horizon:
+                    monitor = heapq.heappop(self._due)[2]
+                    task = loop.create_task(poll(monitor), name=monitor.name)
+                    running.add(task)
+                    task.add_done_callback(finished)
+                if not self._due and not running:
+                    return  # every feed is gone (HTTP 410)
+                self._wake = loop.create_future()
+                self._planned = self._due[0][0] if self._due else math.inf
+                timer = (call_at(self._planned, self._nudge) if self._due else None)
+                try:
+                    await self._wake
+                finally:
+                    if timer is not None:
+                        timer.cancel()
+                    self._planned = math.inf
+                self.wakeups += 1
+            if crashed:
+                raise crashed[0]
+        finally:
+            stopper.cancel()
+            for task in running:
+                task.cancel()
+            await asyncio.gather(stopper, *running, return_exceptions=True)
 
 
 def start_spread(feeds: int, interval: float) -> float:
@@ -3954,7 +4086,7 @@ async def _watch(monitors: Sequence[StatusPageMonitor], senders: Sequence[Webhoo
                  monitoring: Monitoring | None = None) -> int:
     """Run every monitor and sender until `stop`, or until every feed is gone; EXIT_INTERNAL
     when a task died of a bug (a supervisor should restart a process missing a watcher)."""
-    polling = {asyncio.create_task(m.run(stop), name=m.name) for m in monitors}
+    polling = {asyncio.create_task(Scheduler(monitors).run(stop), name="scheduler")}
     others = {asyncio.create_task(s.run(stop), name=f"webhook {s.label}") for s in senders}
     if store is not None:
         others.add(asyncio.create_task(store.keep_saving(stop), name="state file"))
@@ -3969,12 +4101,15 @@ async def _watch(monitors: Sequence[StatusPageMonitor], senders: Sequence[Webhoo
             running -= done
             crashed = [t for t in done if not t.cancelled() and t.exception() is not None]
             if crashed and monitoring is not None:
-                monitoring.dead = crashed[0].get_name()
+                monitoring.dead = str(crashed[0].exception())
             if crashed:
                 for task in crashed:
+                    exc = task.exception()
+                    name, cause = task.get_name(), exc
+                    if isinstance(exc, MonitorCrash):
+                        name, cause = exc.feed, exc.cause
                     log.critical("%s stopped by an internal error; exiting so that it can be "
-                                 "restarted: %r", task.get_name(), task.exception(),
-                                 exc_info=task.exception())
+                                 "restarted: %r", name, cause, exc_info=cause)
                 code = EXIT_INTERNAL
                 break
             if (others & done) and not stop.is_set():

@@ -776,12 +776,10 @@ async def test_a_parser_crash_on_hostile_bytes_is_a_feed_error_not_a_dead_watch(
 async def test_a_bug_that_kills_a_monitor_is_reported_loudly(
         session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture) -> None:
     class Buggy(st.StatusPageMonitor):
-        async def run(self, stop: asyncio.Event,
-                      sleep: Callable[[float], Awaitable[None]] | None = None,
-                      clock: Callable[[], float] | None = None) -> None:
+        async def poll(self) -> bool:  # replaces the supervised poll: a bug gets out
             raise ZeroDivisionError("oops")
 
-    buggy = Buggy("Buggy", "http://127.0.0.1:9/", session, Spy())
+    buggy = Buggy("Buggy", "http://127.0.0.1:9/", session, Spy(), start_spread=0)
     code = await asyncio.wait_for(st._watch([buggy], [], asyncio.Event()), 5)
     [record] = [r for r in caplog.records if r.levelno == logging.CRITICAL]
     assert record.getMessage() == ("Buggy stopped by an internal error; exiting so that it "
@@ -831,6 +829,146 @@ async def test_the_next_poll_is_counted_from_the_start_of_a_slow_poll(
     mon.poll = slow_poll  # type: ignore[method-assign]
     await mon.run(stop, sleep=fake_sleep, clock=lambda: clock[0])
     assert delays == [pytest.approx(mon.next_delay - 7)] and 23 <= delays[0] <= 23.5
+
+
+class FakeTimers:
+    """An injected clock and call_at: time moves only when the test says so."""
+
+    @dataclass
+    class Handle:
+        when: float
+        callback: Callable[[], None]
+        cancelled: bool = False
+
+        def cancel(self) -> None:
+            self.cancelled = True
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.timers: list[FakeTimers.Handle] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> FakeTimers.Handle:
+        handle = FakeTimers.Handle(when, callback)
+        self.timers.append(handle)
+        return handle
+
+    async def run_until(self, end: float) -> None:
+        """Fire each due timer in turn, letting the loop run the polls it starts."""
+        await settle()
+        while True:
+            live = [t for t in self.timers if not t.cancelled and t.when <= end]
+            if not live:
+                break
+            first = min(live, key=lambda t: t.when)
+            self.now = max(self.now, first.when)
+            first.cancelled = True
+            first.callback()
+            await settle()
+        self.now = end
+
+
+async def settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+@dataclass
+class FakeFeed:
+    """A stand-in monitor: records when each poll starts, asks for the next delays given."""
+
+    name: str
+    timers: FakeTimers
+    offset: float
+    delays: list[float] = field(default_factory=list)
+    starts: list[float] = field(default_factory=list)
+    next_delay: float = 10.0
+    gone: bool = False
+    failing_reason: str | None = None
+
+    def first_delay(self) -> float:
+        return self.offset
+
+    async def poll(self) -> bool:
+        self.starts.append(self.timers.now)
+        self.next_delay = self.delays.pop(0) if self.delays else 10.0
+        return True
+
+
+async def test_polls_due_within_one_slot_start_together_on_one_wakeup() -> None:
+    timers = FakeTimers()
+    feeds = [FakeFeed(f"f{i}", timers, offset) for i, offset in enumerate((0.2, 0.23, 0.29, 0.6))]
+    stop = asyncio.Event()
+    scheduler = st.Scheduler(feeds, slot=0.1, clock=timers.clock, call_at=timers.call_at)
+    task = asyncio.create_task(scheduler.run(stop))
+    await timers.run_until(1.0)
+    assert [f.starts for f in feeds] == [[0.2], [0.2], [0.2], [0.6]]
+    assert scheduler.wakeups == 2  # two slots, not four timers
+    stop.set()
+    await asyncio.wait_for(task, 5)
+
+
+async def test_no_poll_is_late_by_more_than_a_slot_and_each_keeps_its_own_delays() -> None:
+    timers = FakeTimers()
+    rng = random.Random(5)
+    feeds = [FakeFeed(f"f{i}", timers, rng.uniform(0, 3),
+                      [rng.choice((1.0, 1.3, 7.3, 42.0)) for _ in range(40)]) for i in range(50)]
+    planned = {f.name: list(f.delays) for f in feeds}
+    stop = asyncio.Event()
+    task = asyncio.create_task(st.Scheduler(feeds, slot=0.1, clock=timers.clock,
+                                            call_at=timers.call_at).run(stop))
+    await timers.run_until(120.0)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    for feed in feeds:
+        due = [feed.offset]
+        for delay in planned[feed.name][: len(feed.starts) - 1]:
+            due.append(feed.starts[len(due) - 1] + delay)  # from the start of the last poll
+        assert len(feed.starts) >= 3
+        assert all(-0.1 - 1e-9 <= d - s <= 0.1 + 1e-9 for s, d in zip(feed.starts, due,
+                                                                     strict=True))
+
+
+async def test_a_stop_wakes_the_scheduler_at_once_and_cancels_polls_in_flight() -> None:
+    timers = FakeTimers()
+    started = asyncio.Event()
+
+    class Hanging(FakeFeed):
+        async def poll(self) -> bool:
+            started.set()
+            await asyncio.Event().wait()  # a request that never answers
+            return True
+
+    feeds = [Hanging("hang", timers, 0.0), FakeFeed("later", timers, 3600.0)]
+    stop = asyncio.Event()
+    task = asyncio.create_task(st.Scheduler(feeds, clock=timers.clock,
+                                            call_at=timers.call_at).run(stop))
+    await asyncio.wait_for(started.wait(), 5)
+    stop.set()
+    await asyncio.wait_for(task, 1)  # no timer fired: the stop itself woke it
+    assert feeds[1].starts == []
+
+
+async def test_the_scheduler_ends_when_every_feed_is_gone_and_raises_on_a_bug() -> None:
+    timers = FakeTimers()
+
+    class Gone(FakeFeed):
+        async def poll(self) -> bool:
+            self.gone = True
+            return False
+
+    await asyncio.wait_for(st.Scheduler([Gone("g", timers, 0.0)], clock=timers.clock,
+                                        call_at=timers.call_at).run(asyncio.Event()), 5)
+
+    class Buggy(FakeFeed):
+        async def poll(self) -> bool:
+            raise KeyError("bug")
+
+    with pytest.raises(st.MonitorCrash, match="b: KeyError"):
+        await asyncio.wait_for(st.Scheduler([Buggy("b", timers, 0.0)], clock=timers.clock,
+                                            call_at=timers.call_at).run(asyncio.Event()), 5)
 
 
 def test_a_large_fleet_spreads_its_first_polls_within_one_interval() -> None:
