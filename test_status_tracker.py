@@ -3451,15 +3451,20 @@ async def test_the_readme_example_pages_give_enriched_events_and_a_board() -> No
 # --- The benchmark stays runnable ---
 
 
+@pytest.mark.bench
 async def test_the_benchmark_runs_end_to_end_at_a_tiny_size() -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, str(HERE / "bench" / "bench.py"), "--feeds", "4", "--cycles", "1",
-        "--sample", "1", "--interval", "0.3", cwd=HERE,
+        "--sample", "1", "--interval", "0.3", "--cli-window", "0.3", "--cli-warmup", "0.7",
+        "--cli-repeats", "1", cwd=HERE,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     text = out.decode()
     assert proc.returncode == 0, text + err.decode()
     assert "feedparser calls in quiet cycles (tracker):   0  (target 0)" in text
+    assert re.search(r"µs CPU per poll, 304 +\| \d+ +\| \d+", text), text  # the CLI measured
+    assert re.search(r"detection latency through the CLI's stdout, max of 3 changes: "
+                     r"\d+\.\d\d s with --interval 1 \(missed: 0\)", text), text
     assert re.search(r"status API requests per quiet cycle: +0  \(target 0\); per Statuspage "
                      r"change: [12]  \(target <= 2\)", text), text
     assert re.search(r"detection latency, max of 6 changes +\| \d+\.\d\d s", text), text

@@ -22,15 +22,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import functools
 import io
 import json
 import multiprocessing
 import os
 import random
+import signal
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+import urllib.parse
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -153,6 +157,7 @@ class FeedFarm:
         self.sp: dict[int, bytes] = {}
         self.io: dict[int, tuple[bytes, bytes]] = {}
         self.api_requests = 0
+        self.hits: dict[str, int] = {}  # requests per feed path
 
     def sp_body(self, i: int) -> tuple[bytes, str]:
         version = self.version.get(f"sp{i}", 0)
@@ -167,9 +172,11 @@ class FeedFarm:
         return head + datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ").encode() + tail
 
     async def statuspage(self, request: web.Request) -> web.Response:
+        self.hits[request.path] = self.hits.get(request.path, 0) + 1
         body, etag = self.sp_body(int(request.match_info["i"]))
-        headers = {"ETag": etag, "Cache-Control": f"max-age={MAX_AGE}",
-                   "Content-Type": "application/atom+xml"}
+        headers = {"ETag": etag, "Content-Type": "application/atom+xml"}
+        if not request.path.startswith("/spq/"):  # /spq/: the same feed without max-age
+            headers["Cache-Control"] = f"max-age={MAX_AGE}"
         if request.headers.get("If-None-Match") == etag:
             return web.Response(status=304, headers=headers)
         return web.Response(body=body, headers=headers)
@@ -187,15 +194,16 @@ class FeedFarm:
                             headers={"ETag": etag, "Content-Type": "application/json"})
 
     async def count(self, request: web.Request) -> web.Response:
-        return web.json_response({"api_requests": self.api_requests})
+        return web.json_response({"api_requests": self.api_requests, "hits": self.hits})
 
     async def incidentio(self, request: web.Request) -> web.Response:
+        self.hits[request.path] = self.hits.get(request.path, 0) + 1
         return web.Response(body=self.io_body(int(request.match_info["i"])),
                             headers={"Cache-Control": "public",
                                      "Content-Type": "application/atom+xml"})
 
     async def change(self, request: web.Request) -> web.Response:
-        kind, i = request.match_info["kind"], int(request.match_info["i"])
+        kind, i = request.match_info["kind"].removesuffix("q"), int(request.match_info["i"])
         self.version[f"{kind}{i}"] = self.version.get(f"{kind}{i}", 0) + 1
         if kind == "sp":
             self.sp.pop(i, None)
@@ -215,7 +223,9 @@ def serve(feeds: int, port_queue: Any) -> None:
     farm = FeedFarm(feeds)
     app = web.Application()
     app.router.add_get("/sp/{i}/history.atom", farm.statuspage)
+    app.router.add_get("/spq/{i}/history.atom", farm.statuspage)
     app.router.add_get("/sp/{i}/api/v2/{doc}.json", farm.api)
+    app.router.add_get("/spq/{i}/api/v2/{doc}.json", farm.api)
     app.router.add_get("/api-requests", farm.count)
     app.router.add_get("/io/{i}", farm.incidentio)
     app.router.add_post("/change/{kind}/{i}", farm.change)
@@ -528,9 +538,179 @@ async def run_parse(port: int, args: argparse.Namespace) -> dict[str, Any]:
             "kb": sum(map(len, bodies)) / len(bodies) / 1024}
 
 
+# --- The CLI as users run it: a process, its CPU from the OS ---
+
+
+def proc_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of a process, from /proc (None where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_rss_mb(pid: int) -> float | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+async def floor_main(mode: str, urls_file: Path, interval: float) -> None:
+    """A contender of its own, run as a process like the CLI: `batched` GETs every URL in
+    one gather per interval; `timers` gives each feed its own loop and asyncio.sleep (what
+    a one-task-per-feed poller does); `naive` GETs and parses every feed every interval."""
+    urls = urls_file.read_text().split()
+    validators: dict[str, str] = {}
+    limiter = st.HostLimiter(64)
+    loop = asyncio.get_running_loop()
+    async with new_session() as session:
+        async def get(url: str) -> None:
+            headers = dict(st.REQUEST_HEADERS)
+            if mode != "naive" and url in validators:
+                headers["If-None-Match"] = validators[url]
+            async with limiter(url), session.get(url, headers=headers) as resp:
+                body = await resp.read()
+                if etag := resp.headers.get("ETag"):
+                    validators[url] = etag
+            if mode == "naive" and body:
+                feedparser.parse(io.BytesIO(body))
+
+        async def every_interval(step: Callable[[], Awaitable[Any]], offset: float) -> None:
+            await asyncio.sleep(offset)
+            while True:
+                started = loop.time()
+                await step()
+                await asyncio.sleep(max(0.0, started + interval - loop.time()))
+
+        if mode == "timers":
+            rng = random.Random(1)
+            await asyncio.gather(*(every_interval(functools.partial(get, u),
+                                                  rng.uniform(0, interval)) for u in urls))
+        else:
+            await every_interval(lambda: asyncio.gather(*(get(u) for u in urls)), 0.0)
+
+
+def cli_setup(folder: Path, port: int, kind: str, count: int, meta: dict[str, Any]
+              ) -> tuple[Path, Path, Path]:
+    """A config file, a warm state file (as after a restart) and a URL list for one mode."""
+    route = "spq" if kind == "sp" else "io"
+    urls = [f"http://127.0.0.1:{port}/{route}/{i}{'/history.atom' if kind == 'sp' else ''}"
+            for i in range(count)]
+    config = folder / f"{kind}.toml"
+    config.write_text("".join(f'[[feeds]]\nname = "{kind}{i}"\nurl = "{u}"\n\n'
+                              for i, u in enumerate(urls)))
+    now = datetime.now(UTC)
+    store = st.StateStore(folder / f"{kind}.state.json")
+    for i, url in enumerate(urls):
+        etag, fingerprint = (meta["sp"][str(i)] if kind == "sp" else (None, meta["io"][str(i)]))
+        store.feeds[url] = st.FeedState(
+            etag=etag, fingerprint=fingerprint, entries=ENTRIES, known=seed_known(kind, i, now),
+            first_sight=False, last_polled=now, statuspage=kind == "sp", maintenances={},
+            maintenances_tried=now)
+    st.write_atomic(store.path, store.pieces(now))
+    listing = folder / f"{kind}.urls"
+    listing.write_text("\n".join(urls))
+    return config, store.path, listing
+
+
+async def measure_process(cmd: list[str], session: aiohttp.ClientSession, port: int,
+                          args: argparse.Namespace, paths: set[str], *,
+                          changes: Sequence[str] = ()) -> dict[str, Any]:
+    """Start a contender, let it warm up, read its CPU and the server's request counts over
+    a steady window, then stop it with SIGTERM and time the exit."""
+    proc = await asyncio.create_subprocess_exec(
+        *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    assert proc.stdout is not None
+    seen: dict[str, float] = {}
+    watching: set[str] = set()  # the feeds changed, once their changes are published
+
+    async def read_stdout() -> None:
+        assert proc.stdout is not None
+        async for line in proc.stdout:
+            if line.startswith(b"[") and b"Product: " in line:
+                feed = line.split(b"Product: ", 1)[1].split(b" ")[0].decode()
+                if feed in watching:
+                    seen.setdefault(feed, time.time())
+
+    reader = asyncio.create_task(read_stdout())
+    await asyncio.sleep(args.cli_warmup)
+    counts0 = (await (await session.get(f"http://127.0.0.1:{port}/api-requests")).json())["hits"]
+    cpu0, t0 = proc_cpu(proc.pid), time.monotonic()
+    await asyncio.sleep(args.cli_window)
+    cpu1, t1 = proc_cpu(proc.pid), time.monotonic()
+    counts1 = (await (await session.get(f"http://127.0.0.1:{port}/api-requests")).json())["hits"]
+    rss = proc_rss_mb(proc.pid)
+    published = {}
+    for path in changes:  # changes published now must reach the CLI's stdout
+        feed = "sp" + path.split("/")[-1]
+        published[feed] = time.time()
+        watching.add(feed)
+        await (await session.post(f"http://127.0.0.1:{port}{path}")).read()
+    deadline = time.time() + args.cli_interval * 3 + 5
+    while changes and len(seen) < len(changes) and time.time() < deadline:
+        await asyncio.sleep(0.02)
+    stopped = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    await proc.wait()
+    exit_seconds = time.monotonic() - stopped
+    reader.cancel()
+    polls = {path: counts1.get(path, 0) - counts0.get(path, 0) for path in paths}
+    total = sum(polls.values())
+    cpu = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
+    latencies = [seen[feed] - at for feed, at in published.items() if feed in seen]
+    return {"cpu_per_poll": cpu / total if cpu is not None and total else None,
+            "polls": total, "window": t1 - t0, "per_feed": sorted(polls.values()),
+            "rss": rss, "exit": exit_seconds, "latency": max(latencies) if latencies else None,
+            "missed": len(changes) - len(latencies)}
+
+
+async def run_cli(port: int, args: argparse.Namespace) -> dict[str, Any]:
+    """The CLI against both floors and the naive poller, interleaved, repeated."""
+    import tempfile
+
+    here = Path(__file__).resolve()
+    folder = Path(tempfile.mkdtemp(prefix="bench-cli-"))
+    results: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    async with new_session() as session:
+        meta = await (await session.get(f"http://127.0.0.1:{port}/meta")).json()
+        for kind in ("sp", "io"):
+            config, state, listing = cli_setup(folder, port, kind, args.cli_feeds, meta)
+            sample = folder / f"{kind}.naive.urls"
+            sample.write_text("\n".join(listing.read_text().split()[: args.sample]))
+            contenders = {
+                "tracker": [sys.executable, str(here.parent.parent / "status_tracker.py"),
+                            "--config", str(config), "--state", str(state), "--interval",
+                            f"{args.cli_interval:g}", "--per-host", "64", "-q"],
+                **{name: [sys.executable, str(here), "--floor", name, "--urls-file",
+                          str(listing if name != "naive" else sample), "--interval",
+                          f"{args.cli_interval:g}"]
+                   for name in ("batched", "timers", "naive")},
+            }
+            runs: dict[str, list[dict[str, Any]]] = {name: [] for name in contenders}
+            for repeat in range(args.cli_repeats):  # interleaved: drift hits all alike
+                for name, cmd in contenders.items():
+                    changes = ([f"/change/spq/{i}" for i in range(min(3, args.cli_feeds))]
+                               if name == "tracker" and kind == "sp" and repeat == 0 else [])
+                    urls = (sample if name == "naive" else listing).read_text().split()
+                    own = {urllib.parse.urlsplit(u).path for u in urls}
+                    runs[name].append(await measure_process(cmd, session, port, args, own,
+                                                            changes=changes))
+            results[kind] = runs
+    for leftover in folder.iterdir():
+        leftover.unlink()
+    folder.rmdir()
+    return results
+
+
 CONTENDERS: dict[str, Callable[[int, argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]]] = {
-    "floor": run_floor, "tracker": run_tracker, "naive": run_naive, "state": run_state,
-    "parse": run_parse}
+    "cli": run_cli, "floor": run_floor, "tracker": run_tracker, "naive": run_naive,
+    "state": run_state, "parse": run_parse}
 
 
 def contender(name: str, port: int, args: argparse.Namespace, results: Any) -> None:
@@ -543,6 +723,62 @@ def contender(name: str, port: int, args: argparse.Namespace, results: Any) -> N
 def per_cycle(result: dict[str, Any], kind: str, field: str, key: str = "quiet") -> float:
     """The median cycle: one slow cycle (a GC pause, a busy neighbour) does not move it."""
     return float(statistics.median(c[field] for c in result[key][kind]))
+
+
+def cli_report(cli: dict[str, dict[str, list[dict[str, Any]]]], args: argparse.Namespace
+               ) -> str:
+    """The main table: the CLI as a process against the floors, medians of the repeats."""
+    names = ("tracker", "batched", "timers", "naive")
+    heads = ("", "tracker CLI", "floor: batched", "floor: one timer per feed",
+             f"naive ({args.sample} feeds)")
+
+    def median(kind: str, name: str, key: str) -> float | None:
+        values = [r[key] for r in cli[kind][name] if r[key] is not None]
+        return statistics.median(values) if values else None
+
+    def per_interval(kind: str, name: str) -> str:
+        counts = [c for r in cli[kind][name] for c in r["per_feed"]]
+        window = statistics.median(r["window"] for r in cli[kind][name])
+        if not counts:
+            return "n/a"
+        scale = args.cli_interval / window
+        return f"{min(counts) * scale:.2f}-{max(counts) * scale:.2f}"
+
+    rows = []
+    for kind, label in (("sp", "304"), ("io", "re-stamped 200, no validators")):
+        rows.append((f"µs CPU per poll, {label}", *(
+            "n/a" if (v := median(kind, n, "cpu_per_poll")) is None else f"{v * 1e6:.0f}"
+            for n in names)))
+        rows.append((f"polls per feed per interval, {label}",
+                     *(per_interval(kind, n) for n in names)))
+        rows.append((f"RSS MB, {label}", *(
+            "n/a" if (v := median(kind, n, "rss")) is None else f"{v:.0f}" for n in names)))
+    widths = [max(len(str(r[c])) for r in (heads, *rows)) for c in range(len(heads))]
+    lines = [" | ".join(h.ljust(w) for h, w in zip(heads, widths, strict=True)),
+             "-+-".join("-" * w for w in widths)]
+    lines += [" | ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
+
+    def ratio(kind: str, a: str, b: str) -> str:
+        x, y = median(kind, a, "cpu_per_poll"), median(kind, b, "cpu_per_poll")
+        return f"{x / y:.2f}" if x and y else "n/a"
+
+    first = cli["sp"]["tracker"][0]
+    exits = [r["exit"] for kind in cli for r in cli[kind]["tracker"]]
+    lines += [
+        "",
+        f"tracker/batched floor CPU per poll, 304:         {ratio('sp', 'tracker', 'batched')}"
+        "  (target <= 1.3)",
+        f"tracker/batched floor CPU per poll, re-stamped:  {ratio('io', 'tracker', 'batched')}"
+        "  (target <= 1.6)",
+        f"tracker/one-timer floor CPU per poll, 304:       {ratio('sp', 'tracker', 'timers')}",
+        f"naive/tracker CPU per poll, 304 | re-stamped:    {ratio('sp', 'naive', 'tracker')} | "
+        f"{ratio('io', 'naive', 'tracker')}  (target >= 100)",
+        "detection latency through the CLI's stdout, max of 3 changes: "
+        + ("n/a" if first["latency"] is None else f"{first['latency']:.2f} s")
+        + f" with --interval {args.cli_interval:g} (missed: {first['missed']})",
+        f"SIGTERM to exit, slowest of {len(exits)} runs: {max(exits):.2f} s (target <= 2 s)",
+    ]
+    return "\n".join(lines)
 
 
 def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
@@ -640,10 +876,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-host", type=int, default=64,
                         help="requests in flight to the one local host (default 64)")
     parser.add_argument("--json", action="store_true", help="print raw results as JSON too")
+    parser.add_argument("--cli-feeds", type=int, default=300,
+                        help="feeds of each kind the CLI and the floors poll (default 300)")
+    parser.add_argument("--cli-interval", type=float, default=1.0,
+                        help="their poll interval (default 1)")
+    parser.add_argument("--cli-warmup", type=float, default=3.0,
+                        help="seconds before the window opens (default 3)")
+    parser.add_argument("--cli-window", type=float, default=6.0,
+                        help="seconds over which CPU and requests are counted (default 6)")
+    parser.add_argument("--cli-repeats", type=int, default=3,
+                        help="interleaved repeats, the median is shown (default 3)")
+    parser.add_argument("--floor", choices=("batched", "timers", "naive"),
+                        help=argparse.SUPPRESS)  # the bench starts its floors with this
+    parser.add_argument("--urls-file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.floor:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(floor_main(args.floor, args.urls_file, args.cli_interval))
+        return 0
     if args.feeds < 2 or args.cycles < 1 or args.sample < 1:
         parser.error("--feeds >= 2, --cycles >= 1 and --sample >= 1")
     args.sample = min(args.sample, args.feeds // 2)
+    args.cli_feeds = min(args.cli_feeds, args.feeds // 2)
 
     ctx = multiprocessing.get_context("spawn")
     ports, results_queue = ctx.Queue(), ctx.Queue()
@@ -666,6 +920,12 @@ def main(argv: list[str] | None = None) -> int:
           f"ETag, {args.feeds // 2} incident.io-like re-stamped), {args.cycles} quiet cycles, "
           f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, aiohttp "
           f"{aiohttp.__version__}, feedparser {feedparser.__version__}")
+    print(f"The CLI as a process ({args.cli_feeds} feeds of each kind, --interval "
+          f"{args.cli_interval:g}), CPU from /proc over {args.cli_window:g} s windows after "
+          f"{args.cli_warmup:g} s of warm-up, median of {args.cli_repeats} interleaved repeats:")
+    print(cli_report(results["cli"], args))
+    print()
+    print("In-process figures (the library's monitors driven in batched cycles, not the CLI):")
     print(report(results, args))
     print(f"(bench ran {time.perf_counter() - started:.1f} s)")
     if args.json:
