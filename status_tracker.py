@@ -1090,12 +1090,16 @@ class HostLimiter:
     def __init__(self, per_host: int = DEFAULT_PER_HOST) -> None:
         self.per_host = per_host
         self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self._by_url: dict[str, asyncio.Semaphore] = {}  # urlsplit costs more than the rest
 
     def __call__(self, url: str) -> asyncio.Semaphore:
-        host = urllib.parse.urlsplit(url).netloc.lower()
-        if host not in self._semaphores:
-            self._semaphores[host] = asyncio.Semaphore(self.per_host)
-        return self._semaphores[host]
+        found = self._by_url.get(url)
+        if found is None:
+            host = urllib.parse.urlsplit(url).netloc.lower()
+            found = self._semaphores.setdefault(host, asyncio.Semaphore(self.per_host))
+            if len(self._by_url) < 100_000:  # URLs come from the feed list and redirects
+                self._by_url[url] = found
+        return found
 
 
 def _looks_like_html(content_type: str, body: bytes) -> bool:
@@ -1134,13 +1138,21 @@ async def fetch(
                                allow_redirects=True) as resp:
             body: bytes | None = None
             if resp.status == 200:
-                data = bytearray()
-                async for chunk in resp.content.iter_chunked(64 * 1024):
-                    data.extend(chunk)
-                    if len(data) > max_body:
-                        raise FeedError(f"response larger than {max_body // (1024 * 1024)} "
-                                        "MiB; abandoned")
-                body = bytes(data)
+                length = resp.content_length
+                if (length is not None and length <= max_body
+                        and not resp.headers.get("Content-Encoding")):
+                    # Sent as it is and sized within the cap: one read, nothing to inflate.
+                    body = await resp.read()
+                else:
+                    # Compressed or unsized: read in chunks, counting after decompression,
+                    # so 50 KB of gzip cannot become 50 MB in memory.
+                    data = bytearray()
+                    async for chunk in resp.content.iter_chunked(64 * 1024):
+                        data.extend(chunk)
+                        if len(data) > max_body:
+                            raise FeedError(f"response larger than {max_body // (1024 * 1024)} "
+                                            "MiB; abandoned")
+                    body = bytes(data)
                 check_body(resp.headers.get("Content-Type", ""), body[:4096])
             elif resp.status == 304:
                 if "If-None-Match" not in headers and "If-Modified-Since" not in headers:

@@ -886,6 +886,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds over which CPU and requests are counted (default 6)")
     parser.add_argument("--cli-repeats", type=int, default=3,
                         help="interleaved repeats, the median is shown (default 3)")
+    parser.add_argument("--cli-only", action="store_true",
+                        help="run only the CLI comparison (no in-process figures)")
     parser.add_argument("--floor", choices=("batched", "timers", "naive"),
                         help=argparse.SUPPRESS)  # the bench starts its floors with this
     parser.add_argument("--urls-file", type=Path, help=argparse.SUPPRESS)
@@ -907,7 +909,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         port = ports.get(timeout=30)
         results: dict[str, dict[str, Any]] = {}
-        for name in CONTENDERS:  # one at a time: each gets the machine to itself
+        for name in ["cli"] if args.cli_only else CONTENDERS:  # one at a time, alone
             proc = ctx.Process(target=contender, args=(name, port, args, results_queue))
             proc.start()
             got, result = results_queue.get(timeout=600)
@@ -924,7 +926,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.cli_interval:g}), CPU from /proc over {args.cli_window:g} s windows after "
           f"{args.cli_warmup:g} s of warm-up, median of {args.cli_repeats} interleaved repeats:")
     print(cli_report(results["cli"], args))
-    print()
+    print(f"(bench ran {time.perf_counter() - started:.1f} s)" if args.cli_only else "")
+    if args.cli_only:
+        return 0
     print("In-process figures (the library's monitors driven in batched cycles, not the CLI):")
     print(report(results, args))
     print(f"(bench ran {time.perf_counter() - started:.1f} s)")
