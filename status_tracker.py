@@ -72,7 +72,7 @@ FEEDS: list[tuple[str, str]] = [
     ("OpenAI", "https://status.openai.com/feed.atom"),
 ]
 
-# Constant request headers (http.md 3-4): some servers give each Accept-Encoding its own ETag,
+# Constant request headers: a server may give each content coding its own ETag (RFC 9110 8.8.3),
 # so nothing here may vary between polls. Brotli is left out because aiohttp decodes it only
 # with an extra package.
 REQUEST_HEADERS: Mapping[str, str] = {
@@ -1597,7 +1597,7 @@ class StatusPageMonitor:
     def _refresh_validators(self, result: FetchResult) -> bool:
         """Keep the validators a response carried; True when they changed.
 
-        Refreshed from every 304 and every 200 (http.md 2: a stale one never heals), but from
+        Refreshed from every 304 (RFC 9110 15.4.5) and every 200: a stale one never heals; but from
         a 200 only once its body was read: the validators of a body that failed to parse
         would earn a 304 next time, and the whole document would never be read.
         """
