@@ -1391,6 +1391,7 @@ class StatusPageMonitor:
         self._api_decided = False
         self.incidents: list[Incident] = []  # the last read, for the status board
         self.components: dict[str, str] = {}  # name -> status key, where known
+        self.polled_hooks: list[Callable[[StatusPageMonitor], None]] = []  # after each poll
         self.next_delay = interval
         self._empty_streak = 0
 
@@ -1414,6 +1415,8 @@ class StatusPageMonitor:
             return await self._poll()
         finally:
             self.stats.version += 1
+            for hook in self.polled_hooks:
+                hook(self)
 
     async def _poll(self) -> bool:
         now = self.now()
@@ -3265,6 +3268,18 @@ class Monitoring:
         self._lines: list[tuple[int, str, str, str, str, str, str, str] | None] = [
             None] * len(monitors)
         self._component_blocks: dict[int, tuple[dict[str, str], list[str]]] = {}
+        # Each feed's lines are built at the end of its poll (a few µs, only with --metrics)
+        # and all of them once now, so a scrape only puts finished lines together.
+        self._index = {id(m): i for i, m in enumerate(monitors)}
+        for m in monitors:
+            m.polled_hooks.append(self._refresh)
+            self._refresh(m)
+
+    def _refresh(self, m: StatusPageMonitor) -> None:
+        i = self._index[id(m)]
+        self._lines[i] = (m.stats.version, *self._feed_lines(m, self._prefixes[i]))
+        if m.components:
+            self._component_lines(m)
 
     def render(self) -> str:
         """The whole exposition (text format 0.0.4): HELP and TYPE once per family, then its

@@ -2647,7 +2647,7 @@ async def test_the_endpoints_answer_over_loopback_while_watching(server: FeedSer
             assert (await get("/healthz"))[:1] == (200,)
             status, _, text = await get("/readyz")
             assert status == 503 and "not polled yet" in text  # Hang's first poll hangs
-            await wait_for_condition(lambda: ready[0].monitors[0].stats.polls > 0)
+            await wait_for_condition(lambda: ready[0].monitors[0].stats.version > 0)  # polled
             status, ctype, text = await get("/metrics")
             assert status == 200 and ctype.startswith("text/plain; version=0.0.4")
             assert series(parse_exposition(text), "status_tracker_feed_up", feed="OpenAI") == 1
