@@ -3448,8 +3448,9 @@ class Monitoring:
             await site.start()
         except OSError as exc:
             await runner.cleanup()
-            raise StartupError(f"--metrics {host}:{port}: cannot listen there: "
-                               f"{exc.strerror or exc}") from None
+            reason = (os.strerror(exc.errno) if exc.errno else str(exc)).lower()
+            raise StartupError(f"--metrics {host}:{port}: cannot listen there: {reason}"
+                               ) from None
         address = runner.addresses[0]
         self.bound = (str(address[0]), int(address[1]))
         return runner
@@ -3719,8 +3720,8 @@ def _config_route(where: str, item: Mapping[str, Any]) -> Route:
             raise ConfigError(f"{where}.url: not a URL (the value is not shown: it may hold "
                               "a secret)")
         if not apprise_available():
-            raise ConfigError(f"{where}.url: a non-http URL is sent through Apprise, which is "
-                              "not installed: pip install apprise")
+            raise ConfigError(f"{where}.url: this route is sent through Apprise, which is not "
+                              "installed: pip install apprise")
     else:
         try:
             check_url(url)
@@ -3838,7 +3839,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="status_tracker.py",
         description="Watch status-page Atom/RSS feeds and report new incidents and updates.",
         epilog=f"Default feeds: {', '.join(f'{n}={u}' for n, u in FEEDS)}. Exit codes: 0 ok, "
-               "1 a feed could not be read (--once), 2 bad usage, 130 interrupted.",
+               "1 a feed could not be read (--once), 2 bad usage, 70 a task died of a bug, "
+               "130 interrupted.",
     )
     parser.add_argument("--feed", action="append", type=_feed_arg, metavar="NAME=URL",
                         help="a feed to watch (repeatable; replaces the default list and the "
@@ -4033,8 +4035,18 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextS
         served = None
         if settings.metrics is not None and not settings.once:
             served = await monitoring.start(*settings.metrics)
+        log.info("watching %s (%s) every %gs", plural(len(settings.feeds), "feed"),
+                 ", ".join(f.name for f in settings.feeds), settings.interval)
+        for index, route in enumerate(settings.routes):
+            names = {f.name.lower() for f in settings.feeds}
+            unknown = sorted(f for f in route.feeds if f.lower() not in names)
+            if unknown:
+                log.warning("notify[%d]: feeds %s: no watched feed has that name", index,
+                            ", ".join(map(repr, unknown)))
+        if served is not None:
+            host, port = monitoring.bound or settings.metrics or ("", 0)
             log.info("serving /metrics, /healthz, /readyz and /status on http://%s:%d/",
-                     *(monitoring.bound or settings.metrics))
+                     host, port)
         elif settings.metrics is not None:
             log.info("--metrics is served while watching, not with --once")
         if on_monitoring is not None:
@@ -4213,7 +4225,16 @@ async def _main_async(settings: Settings) -> int:
         code = await run_tracker(settings, stop)
     finally:
         undo()
+        _absorb_late_interrupts()
     return EXIT_INTERRUPTED if interrupted else code
+
+
+def _absorb_late_interrupts() -> None:
+    """Until main() returns, a Ctrl+C is already being acted on: without this, one that
+    arrives while asyncio.run closes the loop raises KeyboardInterrupt inside loop.close(),
+    and the half-closed loop prints a traceback when it is collected."""
+    with contextlib.suppress(ValueError):  # not the main thread (an embedding program)
+        signal.signal(signal.SIGINT, lambda _signum, _frame: None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -4241,8 +4262,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if isinstance(sys.stdout, io.TextIOWrapper):
         # A Windows console may not encode every character a feed sends.
         sys.stdout.reconfigure(errors="replace")
-    names = ", ".join(f.name for f in settings.feeds)
-    log.info("watching %d feeds (%s) every %gs", len(settings.feeds), names, settings.interval)
     try:
         return asyncio.run(_main_async(settings))
     except (StateFileError, StartupError) as exc:
@@ -4250,6 +4269,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    finally:
+        with contextlib.suppress(ValueError):
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 if __name__ == "__main__":

@@ -1685,6 +1685,19 @@ async def test_sigterm_still_stops_the_tracker_without_loop_signal_handlers(
     assert interrupted == [] and signal.getsignal(signal.SIGTERM) == before
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_late_ctrl_c_during_shutdown_is_absorbed_and_main_restores_the_default() -> None:
+    """A second Ctrl+C while asyncio.run closes the loop once interrupted loop.close() and
+    left a half-closed loop that printed a traceback when collected."""
+    try:
+        st._absorb_late_interrupts()
+        os.kill(os.getpid(), signal.SIGINT)  # would raise KeyboardInterrupt here otherwise
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    assert st.main(["--once", "--feed", "X=http://127.0.0.1:9/feed"]) == 1
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_webhook_payloads_are_shaped_for_slack_discord_and_generic_receivers() -> None:
     [inc] = st.parse_feed(atom(incidentio_entry("01K", "Errors <b>&amp;</b> @everyone",
                                                 "Investigating", "A <i>&lt;!channel&gt;</i>")))
@@ -2678,8 +2691,8 @@ def test_a_metrics_port_in_use_is_one_line_and_exit_2(
         code = st.main(["--metrics", str(port), "--feed", "X=http://127.0.0.1:9/feed"])
     err = capsys.readouterr().err
     assert code == 2
-    assert err.splitlines()[-1].startswith(
-        f"status_tracker.py: error: --metrics 127.0.0.1:{port}: cannot listen there")
+    assert err.splitlines() == [f"status_tracker.py: error: --metrics 127.0.0.1:{port}: "
+                                "cannot listen there: address already in use"]
 
 
 @pytest.mark.parametrize(("text", "address"), [
@@ -3462,7 +3475,9 @@ async def test_the_benchmark_runs_end_to_end_at_a_tiny_size() -> None:
     text = out.decode()
     assert proc.returncode == 0, text + err.decode()
     assert "feedparser calls in quiet cycles (tracker):   0  (target 0)" in text
-    assert re.search(r"µs CPU per poll, 304 +\| \d+ +\| \d+", text), text  # the CLI measured
+    # The CLI table is there; a 0.3 s window is too short for the numbers to mean much (a
+    # contender polling once a second may poll no time in it: "n/a").
+    assert re.search(r"µs CPU per poll, 304 +\| (\d+|n/a) +\| (\d+|n/a) +\|", text), text
     assert re.search(r"detection latency through the CLI's stdout, max of 3 changes: "
                      r"\d+\.\d\d s with --interval 1 \(missed: 0\)", text), text
     assert re.search(r"status API requests per quiet cycle: +0  \(target 0\); per Statuspage "
