@@ -3693,19 +3693,27 @@ def _strings(where: str, value: object, allowed: Sequence[str] = ()) -> tuple[st
     return tuple(value)
 
 
+def _config_tables(path: Path, value: object, key: str, allowed: Iterable[str], needs: str
+                   ) -> list[tuple[str, dict[str, Any]]]:
+    """The [[key]] tables of a config file, each with where it is ("file: key[i]") for the
+    errors that name the file, the index and the key; unknown keys are refused."""
+    if not isinstance(value, list):
+        raise ConfigError(f"{path}: {key}: expected an array of tables ([[{key}]])")
+    tables = []
+    for i, item in enumerate(value):
+        where = f"{path}: {key}[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where}: expected a table with {needs}")
+        if unknown := set(item) - set(allowed):
+            raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown key")
+        tables.append((where, item))
+    return tables
+
+
 def _config_routes(path: Path, value: object) -> list[Route]:
     """[[notify]] tables; every error names the file, the route's index and the key."""
-    if not isinstance(value, list):
-        raise ConfigError(f"{path}: notify: expected an array of tables ([[notify]])")
-    routes = []
-    for i, item in enumerate(value):
-        where = f"{path}: notify[{i}]"
-        if not isinstance(item, dict):
-            raise ConfigError(f"{where}: expected a table with a url")
-        if unknown := set(item) - _ROUTE_KEYS:
-            raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown key")
-        routes.append(_config_route(where, item))
-    return routes
+    return [_config_route(where, item)
+            for where, item in _config_tables(path, value, "notify", _ROUTE_KEYS, "a url")]
 
 
 def _config_route(where: str, item: Mapping[str, Any]) -> Route:
@@ -3769,16 +3777,10 @@ def _config_route(where: str, item: Mapping[str, Any]) -> Route:
 
 
 def _config_feeds(path: Path, value: object) -> list[FeedConfig]:
-    if not isinstance(value, list):
-        raise ConfigError(f"{path}: feeds: expected an array of tables ([[feeds]])")
     feeds = []
-    for i, item in enumerate(value):
-        where = f"{path}: feeds[{i}]"
-        if not isinstance(item, dict):
-            raise ConfigError(f"{where}: expected a table with name and url")
-        unknown = set(item) - {"name", "url", "interval", *_FEED_OPTION_KEYS}
-        if unknown:
-            raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown key")
+    for where, item in _config_tables(path, value, "feeds",
+                                      {"name", "url", "interval", *_FEED_OPTION_KEYS},
+                                      "name and url"):
         name, url = item.get("name"), item.get("url")
         if not isinstance(name, str) or not feed_name(name):
             raise ConfigError(f"{where}.name: missing or empty")
