@@ -451,7 +451,6 @@ def read_incidentio(raw: RawEntry) -> Incident | None:
 _STATUSPAGE_ID = re.compile(r"^tag:[^,]+,2005:Incident/\d+$")
 _STATUSPAGE_LINK = re.compile(r"^https?://[^/]+(?:/[^/]+)*/incidents/([A-Za-z0-9]+)/?$")
 _STATUSPAGE_FEED_ID = re.compile(rb"<id>\s*tag:[^,<]+,2005:/history\s*</id>")
-_MAINTENANCE_WORDS = frozenset({"scheduled", "in progress", "verifying", "completed"})
 
 
 def read_statuspage(raw: RawEntry) -> Incident | None:
@@ -467,7 +466,7 @@ def read_statuspage(raw: RawEntry) -> Incident | None:
     link = _STATUSPAGE_LINK.match(raw.link)
     if link and (_STATUSPAGE_ID.match(raw.id) or raw.id == raw.link):
         code = link[1]  # the API's incident id: the join key with /api/v2/incidents.json
-    maintenance = any(s.status.lower() in _MAINTENANCE_WORDS for s in found)
+    maintenance = any(feed_phase(s.status) for s in found)
     return _incident(raw, status=found[-1].status, message=found[-1].message, updated=updated,
                      steps=tuple(found), code=code, maintenance=maintenance)
 
@@ -722,6 +721,17 @@ _MAINTENANCE_PHASES = ("scheduled", "started", "completed")
 _PHASE_OF = {"scheduled": "scheduled", "in_progress": "started", "verifying": "started",
              "completed": "completed"}
 _PHASE_STATUS = {"scheduled": "Scheduled", "started": "In progress", "completed": "Completed"}
+
+
+def feed_phase(status: str) -> str | None:
+    """The maintenance phase a status word names ("In progress" as the feed writes it,
+    "in_progress" as the API does), or None for an incident's status."""
+    return _PHASE_OF.get(status.lower().replace(" ", "_"))
+
+
+def _advances(before: str, phase: str) -> bool:
+    """Whether `phase` comes after `before` (nothing said yet comes before all)."""
+    return not before or _MAINTENANCE_PHASES.index(phase) > _MAINTENANCE_PHASES.index(before)
 MAX_API_BODY = 4 * 1024 * 1024
 
 
@@ -789,6 +799,15 @@ _COMPONENT_LABEL = re.compile(r"(.+) \(([^()]+)\)")
 # The status words a label ends with, on Statuspage and incident.io.
 _STATUS_WORDS = frozenset(w.lower() for w in (*_COMPONENT_STATUS.values(), "Full outage"))
 MAX_COMPONENTS = 50  # per event: a hostile body could name thousands
+
+
+def label_state(label: str) -> tuple[str, str] | None:
+    """("Conversations", "degraded_performance") from "Conversations (Degraded performance)":
+    a component's name and its status as the API spells it; None without a status."""
+    match = _COMPONENT_LABEL.fullmatch(label)
+    if match is None or match[2].strip().lower() not in _STATUS_WORDS:
+        return None
+    return match[1], match[2].strip().lower().replace(" ", "_")
 
 
 def label_name(label: str) -> str:
@@ -928,7 +947,7 @@ def maintenance_events(
         if phase is None:
             continue
         before = remembered.get(code, ("", now))[0]
-        if before and _MAINTENANCE_PHASES.index(before) >= _MAINTENANCE_PHASES.index(phase):
+        if not _advances(before, phase):
             # Nothing new, or the list went backwards (a stale copy): keep what was said.
             remembered[code] = (before, now)
             continue
@@ -948,8 +967,7 @@ def maintenance_events(
 
 
 def _window_at(window: ApiIncident, phase: str) -> Incident:
-    wanted = {"scheduled": ("scheduled",), "started": ("in_progress", "verifying"),
-              "completed": ("completed",)}[phase]
+    wanted = [status for status, of in _PHASE_OF.items() if of == phase]
     update = next((u for u in reversed(window.updates) if u.status in wanted),
                   window.updates[-1] if window.updates else None)
     return Incident(
@@ -1238,7 +1256,6 @@ class ApiSource:
     etag: str | None = None
     last_modified: str | None = None
     data: dict[str, ApiIncident] | None = None
-    read_at: float | None = None  # loop time of the last good read
     failing: str | None = None  # why the last read failed; said once
     retry_at: float = 0.0  # while failing: not asked again before this
 
@@ -1271,9 +1288,9 @@ class StatuspageApi:
                                      max_body=MAX_API_BODY, timeout=API_TIMEOUT,
                                      base_headers=API_HEADERS, check_body=_check_json_body)
             if result.body is not None:
-                data = await asyncio.to_thread(read_api_list, result.body, source.key) if len(
-                    result.body) > INLINE_PARSE_LIMIT else read_api_list(result.body, source.key)
-                source.data = data
+                body, key = result.body, source.key
+                source.data = (await in_daemon_thread(lambda b: read_api_list(b, key), body)
+                               if len(body) > INLINE_PARSE_LIMIT else read_api_list(body, key))
             elif source.data is None:
                 raise FeedError("answered 304 before anything was read")
             source.etag = result.etag or source.etag
@@ -1287,7 +1304,6 @@ class StatuspageApi:
                 log.debug("status API traceback", exc_info=exc)
             source.failing, source.retry_at = reason, clock + API_RETRY
             return None
-        source.read_at = clock
         if source.failing is not None:
             log.warning("%s: status API %s works again", self.feed, _api_label(source.url))
             source.failing = None
@@ -1317,15 +1333,13 @@ class FeedStats:
     parses: int = 0
     events: int = 0
     errors: int = 0
-    api_requests: int = 0
     modified: int = 0  # 200s that were parsed and read
     unchanged: int = 0  # 200s whose entries had not changed (not parsed)
     events_by_kind: dict[str, int] = field(default_factory=dict)
     last_success: float | None = None  # epoch seconds of the last good read
-    version: int = 0  # bumped when a poll has ended: what /metrics caches its lines by
 
-    def line(self, name: str) -> str:
-        api = f", {self.api_requests} API requests" if self.api_requests else ""
+    def line(self, name: str, api_requests: int = 0) -> str:
+        api = f", {api_requests} API requests" if api_requests else ""
         return (f"{name}: {self.polls} polls, {self.not_modified} not modified (304), "
                 f"{self.bytes} bytes received, {self.parses} parses, {self.events} events, "
                 f"{self.errors} errors{api}")
@@ -1414,7 +1428,6 @@ class StatusPageMonitor:
         try:
             return await self._poll()
         finally:
-            self.stats.version += 1
             for hook in self.polled_hooks:
                 hook(self)
 
@@ -1485,7 +1498,7 @@ class StatusPageMonitor:
         state.entries = len(incidents)
         self.incidents = incidents
         state.open_incidents = sum(1 for i in incidents if i.active and not i.maintenance)
-        self._note_components(incidents)
+        self._note_components((_sort_key(i), i.components) for i in incidents)
         self.stats.modified += 1
         self._refresh_validators(result)
         if _STATUSPAGE_FEED_ID.search(result.body, 0, 4096):
@@ -1508,7 +1521,7 @@ class StatusPageMonitor:
     def _maintenance_due(self) -> bool:
         """A quiet feed's maintenance list is read at most every 10 minutes; the last try is
         in the state file, so cron mode keeps to that across runs too."""
-        if self._statuspage_api(()) is None or self.api is None or not self.options.maintenance:
+        if not self.options.maintenance or self._statuspage_api(()) is None:
             return False
         tried = self.state.maintenances_tried
         return tried is None or (self.now() - tried).total_seconds() >= MAINTENANCE_REFRESH
@@ -1545,12 +1558,9 @@ class StatusPageMonitor:
         if api is not None and any(inc.code for _, inc in changes):
             data = await api.read(api.incidents, self.session, self.limiter, now=now,
                                   clock=self.monotonic())
-            self.stats.api_requests = api.requests
             if data:
-                self._note_components(Incident(
-                    id=a.code, title="", link="", status="", components=a.components,
-                    message="", published=None, updated=a.updates[-1].at if a.updates else None)
-                    for a in data.values())
+                self._note_components((a.updates[-1].at if a.updates else None, a.components)
+                                      for a in data.values())
         covered = {code for code, w in (windows or {}).items() if w.status in _PHASE_OF}
         reported = []
         for kind, inc in changes:
@@ -1569,12 +1579,11 @@ class StatusPageMonitor:
         return reported
 
     def _remember_phase(self, inc: Incident) -> None:
-        phase = _PHASE_OF.get(inc.status.lower().replace(" ", "_"))
+        phase = feed_phase(inc.status)
         known = self.state.maintenances
         if phase is None or known is None:
             return  # before the list's first read there is nothing to keep in step with
-        before = known.get(inc.code, ("", inc.updated or _NO_TIME))[0]
-        if not before or _MAINTENANCE_PHASES.index(phase) > _MAINTENANCE_PHASES.index(before):
+        if _advances(known.get(inc.code, ("", self.now()))[0], phase):
             known[inc.code] = (phase, self.now())
             self.state.saved = None
 
@@ -1586,12 +1595,10 @@ class StatusPageMonitor:
         self.state.saved = None
         windows = await api.read(api.maintenances, self.session, self.limiter, now=now,
                                  clock=self.monotonic())
-        self.stats.api_requests = api.requests
         if windows is None:
             return None
         events, self.state.maintenances = maintenance_events(self.state.maintenances, windows,
                                                               now=now)
-        self.state.saved = None
         for kind, window in events:
             if self.options.filter.passes(window):
                 await self._emit(IncidentEvent(self.name, kind, window))
@@ -1625,15 +1632,14 @@ class StatusPageMonitor:
                     self.name, self._empty_streak)
         self._empty_streak = 0
 
-    def _note_components(self, incidents: Iterable[Incident]) -> None:
-        """Each component's latest known status (incident.io names them in the feed; for
-        Statuspage the API does), newest incident last so that it wins."""
-        for inc in sorted(incidents, key=_sort_key):
-            for label in inc.components:
-                if match := _COMPONENT_LABEL.fullmatch(label):
-                    key = match[2].lower().replace(" ", "_")
-                    if key in _COMPONENT_STATUS:
-                        self.components[match[1]] = key
+    def _note_components(self, labelled: Iterable[tuple[datetime | None, Sequence[str]]]
+                         ) -> None:
+        """Each component's latest known status from (time, labels) pairs (incident.io names
+        them in the feed; for Statuspage the API does), the newest last so that it wins."""
+        for _, labels in sorted(labelled, key=lambda pair: pair[0] or _NO_TIME):
+            for label in labels:
+                if (state := label_state(label)) and state[1] in _COMPONENT_STATUS:
+                    self.components[state[0]] = state[1]
 
     async def _emit(self, event: IncidentEvent) -> None:
         self.stats.events += 1
@@ -1852,18 +1858,21 @@ def start_spread(feeds: int, interval: float) -> float:
 
 _T = typing.TypeVar("_T")
 _R = typing.TypeVar("_R")
-_PARSE_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-    weakref.WeakKeyDictionary())
+_THREAD_SLOTS: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = weakref.WeakKeyDictionary()
 
 
-async def in_daemon_thread(func: Callable[[_T], _R], arg: _T) -> _R:
-    """`func(arg)` in a daemon thread, at most PARSE_THREADS at once per loop.
+async def in_daemon_thread(func: Callable[[_T], _R], arg: _T, *, pool: str = "parse") -> _R:
+    """`func(arg)` in a daemon thread, at most PARSE_THREADS at once per pool and loop.
 
     asyncio.to_thread's pool is joined when asyncio.run returns, so a stop would wait for a
-    parse of several seconds to finish; a daemon thread is simply left behind.
+    parse of several seconds to finish; a daemon thread is simply left behind. Parsing and
+    blocking deliveries (Apprise) have pools of their own: a delivery stuck for its 30 s must
+    not keep a feed from being parsed.
     """
     loop = asyncio.get_running_loop()
-    slots = _PARSE_SLOTS.setdefault(loop, asyncio.Semaphore(PARSE_THREADS))
+    pools = _THREAD_SLOTS.setdefault(loop, {})
+    slots = pools.setdefault(pool, asyncio.Semaphore(PARSE_THREADS))
     async with slots:
         future: asyncio.Future[_R] = loop.create_future()
 
@@ -2378,8 +2387,13 @@ class StateStore:
                      for url, f in data.get("feeds", {}).items()}
             outbox = {url: [dict(e) for e in entries]
                       for url, entries in data.get("outbox", {}).items()}
-            held = {url: {"since": h.get("since"), "events": [dict(e) for e in h["events"]]}
-                    for url, h in data.get("held", {}).items()}
+            held = {}
+            for url, waiting in data.get("held", {}).items():
+                events = [dict(e) for e in waiting["events"]]
+                for event in events:
+                    event_from_dict(event)  # each must come back, or the file is unusable
+                _from_epoch(waiting.get("since"))
+                held[url] = {"since": waiting.get("since"), "events": events}
         except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
             if read_only:
                 raise StateFileError(f"state file {self.path}: unusable "
@@ -2423,10 +2437,6 @@ class StateStore:
         out.append(f'}},"polled":{_compact(polled)},"outbox":{_compact(self.outbox)},'
                    f'"held":{_compact(held)}}}')
         return out
-
-    @property
-    def pending(self) -> bool:
-        return self._written < self._requested
 
     async def save(self, *, now: bool = False) -> bool:
         """Write everything changed so far; True once that is on disk.
@@ -2635,7 +2645,7 @@ def _event_time(event: IncidentEvent) -> datetime:
 
 
 def _digest_text(events: Sequence[IncidentEvent]) -> str:
-    lines = [f"Status digest: {plural(len(events), 'event')}"]
+    lines = [_title(events)]
     for feed, group in _digest_groups(events):
         lines.append(feed)
         lines.extend(f"  {_event_line(e)}" for e in group)
@@ -2727,9 +2737,9 @@ def _ntfy_body(url: str, events: Sequence[IncidentEvent]) -> dict[str, Any]:
 
 def render(route_url: str, fmt: str, events: Sequence[IncidentEvent]) -> str:
     """The body sent for one event, or one digest of several, in the route's format."""
-    text = _text(events)
     if fmt == "slack":
-        return json.dumps({"text": _clip(_slack_escape(text), SLACK_LIMIT)}, ensure_ascii=False)
+        return json.dumps({"text": _clip(_slack_escape(_text(events)), SLACK_LIMIT)},
+                          ensure_ascii=False)
     if fmt == "discord":
         # allowed_mentions off: feed text saying @everyone must ping nobody.
         return json.dumps({"content": _clip(_text(_escaped(events, _markdown_escape)),
@@ -2742,7 +2752,7 @@ def render(route_url: str, fmt: str, events: Sequence[IncidentEvent]) -> str:
     if fmt == "apprise":
         failing = any(e.kind == "feed_down" for e in events) or _worst_impact(events) in (
             "major", "critical")
-        return json.dumps({"title": _title(events), "body": text,
+        return json.dumps({"title": _title(events), "body": _text(events),
                            "type": "failure" if failing else "warning"}, ensure_ascii=False)
     if len(events) == 1:
         return json.dumps({**event_to_dict(events[0]), "event_id": events[0].event_id},
@@ -2956,8 +2966,9 @@ class WebhookSender:
         failed attempt like any other."""
         try:
             payload = json.loads(entry["body"])
-            sent = await asyncio.wait_for(in_daemon_thread(_apprise_notify, (self.url, payload)),
-                                          APPRISE_TIMEOUT)
+            sent = await asyncio.wait_for(
+                in_daemon_thread(_apprise_notify, (self.url, payload), pool="apprise"),
+                APPRISE_TIMEOUT)
         except TimeoutError:
             return self._retry("timed out", None)
         except Exception as exc:
@@ -3162,10 +3173,9 @@ async def _read_board_entry(session: aiohttp.ClientSession, feed: FeedConfig,
         return entry
     entry.incidents = [_as_reported(i) for i in incidents if i.active and not i.maintenance]
     for inc in entry.incidents:  # incident.io names component states in the feed itself
-        for label in inc.components:
-            match = re.fullmatch(r"(.+?) \(([^()]+)\)", label)
-            if match and match[2].lower() != "operational":
-                entry.components.append((match[1], match[2]))
+        entry.components += [(name, status_word(key)) for name, key in
+                             filter(None, map(label_state, inc.components))
+                             if key != "operational"]
     statuspage = any(i.code for i in incidents) or bool(
         _STATUSPAGE_FEED_ID.search(result.body, 0, 4096))
     base = feed.options.api_url or (api_base(feed.url) if statuspage else None)
@@ -3194,15 +3204,22 @@ async def _read_board_entry(session: aiohttp.ClientSession, feed: FeedConfig,
                 message="", published=api_incident.updates[0].at if api_incident.updates
                 else None, updated=None, code=code, impact=api_incident.impact))
     if feed.options.maintenance:
-        for window in windows.values():
-            phase = _PHASE_OF.get(window.status)
-            due = (window.scheduled_for is None
-                   or window.scheduled_for <= now + BOARD_MAINTENANCE_AHEAD) and (
-                window.scheduled_until is None or window.scheduled_until >= now)
-            if phase == "started" or (phase == "scheduled" and due):
-                entry.maintenance.append(_window_at(window, phase))
-        entry.maintenance.sort(key=lambda w: w.scheduled_for or _NO_TIME)
+        entry.maintenance = board_windows(windows, now)
     return entry
+
+
+def board_windows(windows: Mapping[str, ApiIncident], now: datetime) -> list[Incident]:
+    """Maintenance the board shows: under way, or scheduled within the next 7 days and not
+    yet over; soonest first."""
+    shown = []
+    for window in windows.values():
+        phase = _PHASE_OF.get(window.status)
+        due = (window.scheduled_for is None
+               or window.scheduled_for <= now + BOARD_MAINTENANCE_AHEAD) and (
+            window.scheduled_until is None or window.scheduled_until >= now)
+        if phase == "started" or (phase == "scheduled" and due):
+            shown.append(_window_at(window, phase))
+    return sorted(shown, key=lambda w: w.scheduled_for or _NO_TIME)
 
 
 async def run_status(settings: Settings, *, stdout: TextIO | None = None,
@@ -3265,21 +3282,21 @@ class Monitoring:
         # component states they were made from: at 10,000 feeds a scrape is ~100,000 lines,
         # and formatting each label anew would cost more than the 100 ms a scrape may take.
         self._prefixes = [self._line_starts(self._feed_labels[id(m)]) for m in monitors]
-        self._lines: list[tuple[int, str, str, str, str, str, str, str] | None] = [
-            None] * len(monitors)
+        self._lines: list[tuple[str, str, str, str, str, str, str]] = []
         self._component_blocks: dict[int, tuple[dict[str, str], list[str]]] = {}
         # Each feed's lines are built at the end of its poll (a few µs, only with --metrics)
         # and all of them once now, so a scrape only puts finished lines together.
         self._index = {id(m): i for i, m in enumerate(monitors)}
-        for m in monitors:
+        for i, m in enumerate(monitors):
             m.polled_hooks.append(self._refresh)
-            self._refresh(m)
+            self._lines.append(self._feed_lines(m, self._prefixes[i]))
+            self._component_lines(m)
 
     def _refresh(self, m: StatusPageMonitor) -> None:
+        """At the end of each poll: that feed's lines, so that a scrape only assembles."""
         i = self._index[id(m)]
-        self._lines[i] = (m.stats.version, *self._feed_lines(m, self._prefixes[i]))
-        if m.components:
-            self._component_lines(m)
+        self._lines[i] = self._feed_lines(m, self._prefixes[i])
+        self._component_lines(m)
 
     def render(self) -> str:
         """The whole exposition (text format 0.0.4): HELP and TYPE once per family, then its
@@ -3293,12 +3310,9 @@ class Monitoring:
         events: list[str] = []
         open_now: list[str] = []
         components: list[str] = []
-        cache = self._lines
-        for i, m in enumerate(self.monitors):
-            cached = cache[i]
-            if cached is None or cached[0] != m.stats.version:
-                cached = cache[i] = (m.stats.version, *self._feed_lines(m, self._prefixes[i]))
-            _, up_line, last_line, polls_lines, parses_line, bytes_line, kinds, open_line = cached
+        blocks = self._component_blocks
+        for m, cached in zip(self.monitors, self._lines, strict=True):
+            up_line, last_line, polls_lines, parses_line, bytes_line, kinds, open_line = cached
             if up_line:
                 up.append(up_line)
             if last_line:
@@ -3310,8 +3324,8 @@ class Monitoring:
                 events.append(kinds)
             if open_line:
                 open_now.append(open_line)
-            if m.components:
-                components += self._component_lines(m)
+            if (block := blocks.get(id(m))) is not None:
+                components += block[1]
         routes = [f'webhook="{_label(s.label)}",route="{i}"' for i, s in enumerate(self.senders)]
         outbox = [f"status_tracker_webhook_outbox_events{{{label}}} "
                   f"{len(s.outbox) + len(s.held['events'])}"
@@ -3381,10 +3395,11 @@ class Monitoring:
             f"status_tracker_open_incidents{{{feed}}} %d",
         )
 
-    def _component_lines(self, m: StatusPageMonitor) -> list[str]:
+    def _component_lines(self, m: StatusPageMonitor) -> None:
+        """A feed's one-hot component lines, made again only when a status changed."""
         cached = self._component_blocks.get(id(m))
-        if cached is not None and cached[0] == m.components:
-            return cached[1]
+        if not m.components or (cached is not None and cached[0] == m.components):
+            return
         lines = []
         for component, current in m.components.items():
             prefix = (f"status_tracker_component_status{{{self._feed_labels[id(m)]},"
@@ -3392,7 +3407,6 @@ class Monitoring:
             lines += [f'{prefix}{status}"}} {1 if status == current else 0}'
                       for status in _COMPONENT_STATUS]
         self._component_blocks[id(m)] = (dict(m.components), lines)
-        return lines
 
     def board(self) -> dict[str, Any]:
         """/status: the status board from what the watch knows, no extra request."""
@@ -3405,12 +3419,8 @@ class Monitoring:
                                for i in m.incidents if i.active and not i.maintenance]
             entry.components = [(name, status_word(key)) for name, key in m.components.items()
                                  if key != "operational"]
-            windows = m.api.maintenances.data if m.api is not None else None
-            for window in (windows or {}).values():
-                phase = _PHASE_OF.get(window.status)
-                if phase == "started" or (phase == "scheduled" and (
-                        window.scheduled_until is None or window.scheduled_until >= now)):
-                    entry.maintenance.append(_window_at(window, phase))
+            if m.api is not None and m.options.maintenance and m.api.maintenances.data:
+                entry.maintenance = board_windows(m.api.maintenances.data, now)
             entry.watcher_failures = m.failures
             entries.append(entry)
         return board_to_dict(entries, now=now)
@@ -4063,7 +4073,8 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextS
                 await served.cleanup()
             saved = store is None or await store.save(now=True)
             for monitor in monitors:
-                log.info("%s", monitor.stats.line(monitor.name))
+                log.info("%s", monitor.stats.line(
+                    monitor.name, monitor.api.requests if monitor.api else 0))
             for sender in senders:
                 log.info("webhook %s: %d events delivered, %d dropped", sender.label,
                          sender.delivered, sender.dropped)

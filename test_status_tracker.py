@@ -2261,6 +2261,19 @@ async def test_a_stop_does_not_wait_for_a_parse_in_progress() -> None:
     release.set()  # lets the thread end; nothing waited for it
 
 
+async def test_a_stuck_delivery_thread_never_holds_up_parsing() -> None:
+    release = threading.Event()
+    stuck = [asyncio.create_task(st.in_daemon_thread(lambda _: release.wait(30), None,
+                                                     pool="apprise"))
+             for _ in range(st.PARSE_THREADS)]
+    try:
+        await asyncio.sleep(0)
+        assert await asyncio.wait_for(st.in_daemon_thread(len, b"parse me"), 5) == 8
+    finally:
+        release.set()
+        await asyncio.gather(*stuck)
+
+
 async def test_once_ends_within_its_bounds_when_a_feed_or_a_webhook_never_answers(
         tmp_path: Path, server: FeedServer, caplog: pytest.LogCaptureFixture) -> None:
     async def never(request: web.Request) -> web.StreamResponse:
@@ -2660,7 +2673,8 @@ async def test_the_endpoints_answer_over_loopback_while_watching(server: FeedSer
             assert (await get("/healthz"))[:1] == (200,)
             status, _, text = await get("/readyz")
             assert status == 503 and "not polled yet" in text  # Hang's first poll hangs
-            await wait_for_condition(lambda: ready[0].monitors[0].stats.version > 0)  # polled
+            await wait_for_condition(  # OpenAI's first poll has ended
+                lambda: ready[0].monitors[0].stats.last_success is not None)
             status, ctype, text = await get("/metrics")
             assert status == 200 and ctype.startswith("text/plain; version=0.0.4")
             assert series(parse_exposition(text), "status_tracker_feed_up", feed="OpenAI") == 1
@@ -3385,6 +3399,22 @@ def test_a_state_file_with_numbers_out_of_range_is_set_aside(tmp_path: Path, fee
     path = tmp_path / "state.json"
     path.write_text(f'{{"version": 1, "feeds": {{"http://a.test/": {feed}}}}}')
     st.StateStore(path).load()
+    assert [p.name.startswith("state.json.bad-") for p in tmp_path.iterdir()] == [True]
+
+
+@pytest.mark.parametrize("held", [
+    '{"since": 1e400, "events": []}',
+    '{"since": 1, "events": [{"kind": "new"}]}',  # no feed, no incident: cannot come back
+])
+def test_held_events_that_cannot_come_back_set_the_state_file_aside(tmp_path: Path, held: str
+                                                                    ) -> None:
+    """Else the route's sender would fail on them at the end of the quiet hours, and again
+    at every start."""
+    path = tmp_path / "state.json"
+    path.write_text(f'{{"version": 1, "feeds": {{}}, "held": {{"https://h.test/x": {held}}}}}')
+    store = st.StateStore(path)
+    store.load()
+    assert store.held == {}
     assert [p.name.startswith("state.json.bad-") for p in tmp_path.iterdir()] == [True]
 
 
