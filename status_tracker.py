@@ -65,7 +65,6 @@ from aiohttp import web
 log = logging.getLogger("status_tracker")
 
 __version__ = "1.0.0"
-PROJECT_URL = "https://github.com/status-tracker/status_tracker"
 
 # Watched when no --feed or --config is given. Add a line here to watch another page.
 FEEDS: list[tuple[str, str]] = [
@@ -74,9 +73,8 @@ FEEDS: list[tuple[str, str]] = [
 
 # Constant request headers: a server may give each content coding its own ETag (RFC 9110 8.8.3),
 # so nothing here may vary between polls. Brotli is left out because aiohttp decodes it only
-# with an extra package.
+# with an extra package. The User-Agent is the session's (see user_agent()).
 REQUEST_HEADERS: Mapping[str, str] = {
-    "User-Agent": f"status_tracker/{__version__} (+{PROJECT_URL})",
     "Accept": "application/atom+xml, application/rss+xml, application/xml;q=0.9, */*;q=0.8",
     "Accept-Encoding": "gzip, deflate",
 }
@@ -157,12 +155,18 @@ class Incident:
         return bool(self.status) and self.status.lower() not in CLOSED_STATUSES
 
 
+Kind = typing.Literal["new", "updated", "active", "history", "maintenance_scheduled",
+                      "maintenance_started", "maintenance_completed", "feed_down",
+                      "feed_recovered"]
+KINDS: tuple[Kind, ...] = typing.get_args(Kind)
+
+
 @dataclass(frozen=True, slots=True)
 class IncidentEvent:
     """What the callback receives: an incident event, or a change in a feed's health."""
 
     feed: str
-    kind: str  # new, updated, active, history, maintenance_*, feed_down, feed_recovered
+    kind: Kind
     incident: Incident | None = None
     error: str | None = None
     at: datetime | None = None  # when a health event happened
@@ -654,11 +658,11 @@ def decide(
     first_sight: bool,
     now: datetime,
     history: int = 0,
-) -> tuple[list[tuple[str, Incident]], dict[str, Seen]]:
+) -> tuple[list[tuple[Kind, Incident]], dict[str, Seen]]:
     """Say what to report for one read of a feed, and what to remember afterwards."""
     current = sorted(incidents, key=_sort_key)
     remembered = dict(known)
-    changes: list[tuple[str, Incident]] = []
+    changes: list[tuple[Kind, Incident]] = []
     recent = {inc.id for inc in current[-history:]} if first_sight and history > 0 else set()
     for inc in current:
         seen = remembered.get(inc.id)
@@ -718,6 +722,9 @@ _COMPONENT_STATUS = {
     "partial_outage": "Partial outage", "major_outage": "Major outage",
     "under_maintenance": "Under maintenance"}
 _MAINTENANCE_PHASES = ("scheduled", "started", "completed")
+_MAINTENANCE_KINDS: Mapping[str, Kind] = {"scheduled": "maintenance_scheduled",
+                                          "started": "maintenance_started",
+                                          "completed": "maintenance_completed"}
 _PHASE_OF = {"scheduled": "scheduled", "in_progress": "started", "verifying": "started",
              "completed": "completed"}
 _PHASE_STATUS = {"scheduled": "Scheduled", "started": "In progress", "completed": "Completed"}
@@ -936,12 +943,12 @@ def maintenance_events(
     windows: Mapping[str, ApiIncident],
     *,
     now: datetime,
-) -> tuple[list[tuple[str, Incident]], dict[str, tuple[str, datetime]]]:
+) -> tuple[list[tuple[Kind, Incident]], dict[str, tuple[str, datetime]]]:
     """Each phase of each maintenance window once: scheduled, started, completed (a phase
     skipped between two reads is still reported). `known` None is the first read: windows
     already over are only remembered."""
     remembered = dict(known or {})
-    events: list[tuple[str, Incident]] = []
+    events: list[tuple[Kind, Incident]] = []
     for code, window in sorted(windows.items(), key=lambda kv: kv[1].scheduled_for or _NO_TIME):
         phase = _PHASE_OF.get(window.status)
         if phase is None:
@@ -957,7 +964,7 @@ def maintenance_events(
         elif known is None and phase == "started":
             start = 1  # already under way when watching began: say that, not "scheduled"
         for step in _MAINTENANCE_PHASES[start:_MAINTENANCE_PHASES.index(phase) + 1]:
-            events.append((f"maintenance_{step}", _window_at(window, step)))
+            events.append((_MAINTENANCE_KINDS[step], _window_at(window, step)))
         remembered[code] = (phase, now)
     stale = [c for c, (_, seen) in remembered.items()
              if c not in windows and now - seen > FORGET_AFTER]
@@ -1191,10 +1198,11 @@ async def fetch(
         raise FeedError("timed out") from None
     except aiohttp.ClientConnectorDNSError as exc:
         raise FeedError(f"cannot resolve host {clean_text(exc.host)}: DNS lookup failed "
-                        f"({clean_text(str(exc.os_error.strerror or exc.os_error))})") from None
+                        f"({clean_text(str(exc.os_error.strerror or exc.os_error))}); "
+                        "is the network down, or the host name wrong?") from None
     except aiohttp.ClientConnectorError as exc:
-        raise FeedError(f"cannot connect to {clean_text(exc.host)}: "
-                        f"{clean_text(str(exc.os_error) or type(exc).__name__)}") from None
+        raise FeedError(f"cannot connect to {clean_text(exc.host)} port {exc.port}: "
+                        f"{_os_error_words(exc.os_error)}") from None
     except aiohttp.TooManyRedirects:
         raise FeedError("too many redirects") from None
     except aiohttp.InvalidURL:
@@ -1202,6 +1210,27 @@ async def fetch(
     except (aiohttp.ClientError, OSError) as exc:
         detail = clean_text(redact_urls_in(str(exc)))[:160] or type(exc).__name__
         raise FeedError(f"connection failed: {detail}") from None
+
+
+def user_agent(contact: str | None = None) -> str:
+    """Product and version (RFC 9110 10.1.5), and a way to reach the operator only when one
+    was given: a made-up contact would send a page's admins to the wrong place."""
+    product = f"status_tracker/{__version__}"
+    return f"{product} (+{contact})" if contact else product
+
+
+def new_session(settings: Settings, connector: aiohttp.TCPConnector) -> aiohttp.ClientSession:
+    """The one HTTP session of a run: every request, feed, API or webhook, carries its
+    User-Agent, and no cookie is kept (a tracking cookie must not follow us between pages)."""
+    return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
+                                 headers={"User-Agent": user_agent(settings.contact)})
+
+
+def _os_error_words(error: OSError) -> str:
+    """"connection refused", not "[Errno 111] Connect call failed ('127.0.0.1', 9)"."""
+    if error.errno:
+        return os.strerror(error.errno).lower()
+    return clean_text(str(error)) or type(error).__name__
 
 
 def _raise_for_status(status: int, headers: Mapping[str, str], head: bytes,
@@ -1339,10 +1368,10 @@ class FeedStats:
     last_success: float | None = None  # epoch seconds of the last good read
 
     def line(self, name: str, api_requests: int = 0) -> str:
-        api = f", {api_requests} API requests" if api_requests else ""
-        return (f"{name}: {self.polls} polls, {self.not_modified} not modified (304), "
-                f"{self.bytes} bytes received, {self.parses} parses, {self.events} events, "
-                f"{self.errors} errors{api}")
+        api = f", {plural(api_requests, 'API request')}" if api_requests else ""
+        return (f"{name}: {plural(self.polls, 'poll')}, {self.not_modified} not modified (304), "
+                f"{plural(self.bytes, 'byte')} received, {plural(self.parses, 'parse')}, "
+                f"{plural(self.events, 'event')}, {plural(self.errors, 'error')}{api}")
 
 
 def backoff_delay(failures: int, base: float, cap: float, rng: random.Random) -> float:
@@ -1492,7 +1521,7 @@ class StatusPageMonitor:
                                       now=now, history=self.history)
         if state.first_sight:
             active = sum(1 for i in incidents if i.active)
-            log.info("%s: %d incidents, %d active", self.name, len(incidents), active)
+            log.info("%s: %s, %d active", self.name, plural(len(incidents), "incident"), active)
         state.first_sight = False
         state.fingerprint = fingerprint
         state.entries = len(incidents)
@@ -1544,9 +1573,9 @@ class StatusPageMonitor:
         self.api = StatuspageApi(base.rstrip("/"), self.name)
         return self.api
 
-    async def _enriched(self, changes: list[tuple[str, Incident]], api: StatuspageApi | None,
+    async def _enriched(self, changes: list[tuple[Kind, Incident]], api: StatuspageApi | None,
                         now: datetime, windows: Mapping[str, ApiIncident] | None
-                        ) -> list[tuple[str, Incident]]:
+                        ) -> list[tuple[Kind, Incident]]:
         """Components and impact from the API, then this feed's filter.
 
         A feed entry for a maintenance window that the maintenance list just read reports
@@ -1649,7 +1678,7 @@ class StatusPageMonitor:
             if inspect.isawaitable(outcome):
                 await outcome
         except Exception as exc:  # a broken callback must not stop the watching
-            log.error("%s: callback failed on a %s event: %s", self.name, event.kind,
+            log.error("%s: callback failed on an event of kind %s: %s", self.name, event.kind,
                       clean_text(repr(exc))[:200])
             log.debug("callback traceback", exc_info=True)
 
@@ -2229,15 +2258,28 @@ class StateLockedError(StateFileError):
     pass
 
 
-def check_state_path(path: Path) -> None:
-    """Refuse, before anything is created or renamed, a path that is no place for state."""
+def check_state_path(path: Path, *, create_folder: bool = False) -> bool:
+    """Refuse, before anything else is created or renamed, a path that is no place for state.
+
+    With `create_folder`, a missing folder whose own parent exists is created (one level
+    only: a typo in a long path should not grow a tree); returns whether it was.
+    """
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
-        if not path.parent.is_dir():
-            raise StateFileError(f"state file {path}: folder {path.parent} does not exist; "
-                                 "create it first") from None
-        return
+        folder = path.parent
+        if folder.is_dir():
+            return False
+        if not create_folder or not folder.parent.is_dir():
+            raise StateFileError(f"state file {path}: folder {folder} does not exist; "
+                                 f"create it first (mkdir -p {folder})") from None
+        try:
+            folder.mkdir(mode=0o700)
+        except OSError as exc:
+            raise StateFileError(f"state file {path}: cannot create folder {folder}: "
+                                 f"{exc.strerror or exc}; create it yourself or give another "
+                                 "--state path") from None
+        return True
     except OSError as exc:
         raise StateFileError(f"state file {path}: {exc.strerror or exc}") from None
     if stat.S_ISDIR(mode):
@@ -2251,6 +2293,7 @@ def check_state_path(path: Path) -> None:
         raise StateFileError(f"state file {path}: cannot read it: {exc.strerror or exc}"
                              ) from None
     _check_ours(path, head)
+    return False
 
 
 # A state file of ours starts so (the encoder never writes spaces); anything else is somebody
@@ -2513,8 +2556,6 @@ MAX_OUTBOX = 10_000  # events queued per webhook; about a year of a busy page's 
 
 
 FORMATS = ("auto", "slack", "discord", "teams", "ntfy", "json", "apprise")
-KINDS = ("new", "updated", "active", "history", "maintenance_scheduled", "maintenance_started",
-         "maintenance_completed", "feed_down", "feed_recovered")
 _TEAMS_HOSTS = (".logic.azure.com", ".powerautomate.com", ".powerplatform.com")
 SLACK_LIMIT = 39_000  # Slack truncates text past 40,000 characters
 DISCORD_LIMIT = 2000  # Discord refuses content longer than this
@@ -2776,17 +2817,19 @@ def event_from_dict(data: Mapping[str, Any]) -> IncidentEvent:
         value = data.get(key)
         return _api_time(value) if isinstance(value, str) else None
 
+    kind = next((k for k in KINDS if k == data["kind"]), None)
+    if kind is None:
+        raise ValueError(f"unknown event kind {data['kind']!r}")
     if "title" not in data:
-        return IncidentEvent(str(data["feed"]), str(data["kind"]), error=data.get("error"),
-                             at=when("at"))
+        return IncidentEvent(str(data["feed"]), kind, error=data.get("error"), at=when("at"))
     inc = Incident(
         id=str(data["id"]), title=str(data["title"]), link=str(data.get("link") or ""),
         status=str(data.get("status") or ""), components=tuple(map(str, data["components"])),
         message=str(data.get("message") or ""), published=when("published"),
         updated=when("updated"), impact=data.get("impact"),
-        maintenance=str(data["kind"]).startswith("maintenance_"),
+        maintenance=kind.startswith("maintenance_"),
         scheduled_for=when("scheduled_for"), scheduled_until=when("scheduled_until"))
-    return IncidentEvent(str(data["feed"]), str(data["kind"]), inc)
+    return IncidentEvent(str(data["feed"]), kind, inc)
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -2922,8 +2965,7 @@ class WebhookSender:
             return await self._send_apprise(entry)
         try:
             body = entry["body"].encode()
-            headers = {"Content-Type": "application/json",
-                       "User-Agent": REQUEST_HEADERS["User-Agent"]}
+            headers = {"Content-Type": "application/json"}
             if self.secret:
                 headers[SIGNATURE_HEADER] = sign(self.secret, body)
             url = self.url
@@ -3237,9 +3279,7 @@ async def run_status(settings: Settings, *, stdout: TextIO | None = None,
             log.warning("%s; the board shows live reads only", exc)
     now = _wall_clock()
     limiter = HostLimiter(settings.per_host)
-    connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector,
-                                     cookie_jar=aiohttp.DummyCookieJar()) as session:
+    async with new_session(settings, aiohttp.TCPConnector(limit=0)) as session:
         entries = list(await asyncio.gather(*(
             read_board_entry(session, feed, limiter, now) for feed in settings.feeds)))
     for feed, entry in zip(settings.feeds, entries, strict=True):
@@ -3508,6 +3548,7 @@ class Settings:
     routes: list[Route] = field(default_factory=list)  # [[notify]] in the config file
     metrics: tuple[str, int] | None = None  # where /metrics and the health endpoints listen
     webhook_secret: str | None = None
+    contact: str | None = None  # told to servers in the User-Agent, as polite crawlers do
     drain_seconds: float = ONCE_DRAIN_SECONDS  # --once: how long to keep delivering
     once_poll_seconds: float = ONCE_POLL_SECONDS  # --once: how long polls may take
 
@@ -3564,41 +3605,10 @@ def _feed_arg(text: str) -> FeedConfig:
         raise argparse.ArgumentTypeError(f"feed {feed_name(name)!r}: {exc}") from None
 
 
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {clean_text(text)[:40]!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
-    return value
-
-
-def _interval_arg(text: str) -> float:
-    value = _non_negative(text)
-    if value < MIN_INTERVAL:
-        raise argparse.ArgumentTypeError(
-            f"must be at least {MIN_INTERVAL:g} seconds, got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
-    return int(text)
-
-
 def _component_arg(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("a component name cannot be empty")
     return text.strip()
-
-
-def _metrics_arg(text: str) -> tuple[str, int]:
-    try:
-        return metrics_address(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _webhook_arg(text: str) -> str:
@@ -3609,20 +3619,122 @@ def _webhook_arg(text: str) -> str:
             f"{exc} (the value is not shown: a webhook URL holds its secret)") from None
 
 
-_CONFIG_KEYS = {"interval", "max_interval", "per_host", "failure_threshold", "history", "state",
-                "webhooks", "webhook_secret", "feeds", "notify", "metrics"}
-
-
-def _config_number(where: str, value: object, *, whole: bool = False,
-                   minimum: float = 0) -> float:
+def _number(value: object, minimum: float = 0) -> float:
     # TOML booleans are ints to Python, and TOML allows nan and inf: all three are mistakes.
-    number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
-    least = max(minimum, 1 if whole else 0)
-    if number is not None and math.isfinite(number) and number >= least and (
-            not whole or isinstance(number, int)):
-        return float(number)
-    kind = f"a whole number >= {least:g}" if whole else f"a number >= {least:g}"
-    raise ConfigError(f"{where}: expected {kind}, got {value!r}")
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(
+            value) and value >= minimum:
+        return float(value)
+    raise ValueError(f"expected a number >= {minimum:g}, got {value!r}")
+
+
+def _interval(value: object) -> float:
+    return _number(value, MIN_INTERVAL)
+
+
+def _whole(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    raise ValueError(f"expected a whole number >= 1, got {value!r}")
+
+
+def _non_empty(value: object) -> str:
+    if isinstance(value, str) and value:
+        return value
+    raise ValueError("expected a non-empty string")
+
+
+def _path(value: object) -> Path:
+    return Path(_non_empty(value)).expanduser()
+
+
+def _metrics(value: object) -> tuple[str, int]:
+    return metrics_address(str(value) if isinstance(value, int | str) else "")
+
+
+_MAILTO = re.compile(r"mailto:[^\s@<>()]+@[^\s@<>()]+")
+
+
+def _contact(value: object) -> str:
+    """A mailto: address or an http(s) URL: it goes into a request header, so nothing that
+    could break the header (spaces, control characters) gets through."""
+    text = _non_empty(value)
+    if _MAILTO.fullmatch(text) and text.isascii() and text.isprintable():
+        return text
+    try:
+        return check_url(text)
+    except ValueError:
+        raise ValueError(f"expected mailto:ADDRESS or an http(s) URL, got "
+                         f"{clean_text(text)[:60]!r}") from None
+
+
+def _number_text(text: str) -> object:
+    """A flag's text as the number a TOML file would hold ("3" an int, "2.5" a float)."""
+    try:
+        return int(text) if re.fullmatch(r"\s*[+-]?\d+\s*", text) else float(text)
+    except ValueError:
+        raise ValueError(f"not a number: {clean_text(text)[:40]!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """A top-level setting: its config-file key (also its Settings field, and with dashes its
+    flag) and the one check that a config value and a flag's text both go through."""
+
+    key: str
+    check: Callable[[object], object]
+    metavar: str
+    help: str
+    from_text: Callable[[str], object] = str  # a flag's text as the value TOML would hold
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.key.replace("_", "-")
+
+    def parse_flag(self, text: str) -> object:
+        try:
+            return self.check(self.from_text(text))
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+OPTIONS = (
+    Option("interval", _interval, "SECONDS",
+           f"seconds between polls of a feed, at least {MIN_INTERVAL:g} (default "
+           f"{DEFAULT_INTERVAL:g}; the flag overrides every feed's own)", _number_text),
+    Option("max_interval", _number, "SECONDS",
+           "ceiling for server cache hints, Retry-After and backoff (default "
+           f"{DEFAULT_MAX_INTERVAL:g})", _number_text),
+    Option("per_host", _whole, "N", f"requests in flight per host (default {DEFAULT_PER_HOST})",
+           _number_text),
+    Option("failure_threshold", _whole, "N",
+           "consecutive failed polls before a feed_down event (default "
+           f"{DEFAULT_FAILURE_THRESHOLD})", _number_text),
+    Option("history", _whole, "N",
+           "on first sight of a feed, also print its N most recent incidents", _number_text),
+    Option("state", _path, "PATH",
+           "JSON file that keeps what was reported across restarts (its folder is created "
+           "if its parent exists)"),
+    Option("webhook_secret", _non_empty, "SECRET",
+           f"sign webhook bodies with HMAC-SHA256 (or set {SECRET_ENV})"),
+    Option("metrics", _metrics, "[HOST:]PORT",
+           "serve /metrics (Prometheus), /healthz, /readyz and /status there while watching "
+           "(PORT alone listens on 127.0.0.1)"),
+    Option("contact", _contact, "CONTACT",
+           "mailto:ADDRESS or a URL sent in the User-Agent, so that a status page's operators "
+           "can reach you"),
+)
+_TABLE_KEYS = ("feeds", "notify", "webhooks")
+_CONFIG_KEYS = (*(o.key for o in OPTIONS), *_TABLE_KEYS)
+
+
+@dataclass(slots=True)
+class ConfigFile:
+    """What a config file sets; what it leaves out keeps its default."""
+
+    values: dict[str, object] = field(default_factory=dict)  # checked, by Option.key
+    feeds: list[FeedConfig] | None = None
+    routes: list[Route] = field(default_factory=list)  # [[notify]]
+    webhooks: list[str] = field(default_factory=list)
 
 
 def _read_config(path: Path) -> str:
@@ -3645,28 +3757,22 @@ def _read_config(path: Path) -> str:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
-def load_config(path: Path) -> dict[str, Any]:
+def load_config(path: Path) -> ConfigFile:
     """Read and check a TOML config file; every error names the file and the key."""
     path = path.expanduser()
     try:
         data = tomllib.loads(_read_config(path))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    out: dict[str, Any] = {}
+    options = {o.key: o for o in OPTIONS}
+    config = ConfigFile()
     for key, value in data.items():
         where = f"{path}: {key}"
-        if key not in _CONFIG_KEYS:
-            raise ConfigError(f"{where}: unknown key (known: {', '.join(sorted(_CONFIG_KEYS))})")
-        if key == "interval":
-            out[key] = _config_number(where, value, minimum=MIN_INTERVAL)
-        elif key == "max_interval":
-            out[key] = _config_number(where, value)
-        elif key in ("per_host", "failure_threshold", "history"):
-            out[key] = int(_config_number(where, value, whole=True))
-        elif key in ("state", "webhook_secret"):
-            if not isinstance(value, str) or not value:
-                raise ConfigError(f"{where}: expected a non-empty string")
-            out[key] = Path(value).expanduser() if key == "state" else value
+        if option := options.get(key):
+            try:
+                config.values[key] = option.check(value)
+            except ValueError as exc:
+                raise ConfigError(f"{where}: {exc}") from None
         elif key == "webhooks":
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"{where}: expected a list of URLs")
@@ -3675,17 +3781,14 @@ def load_config(path: Path) -> dict[str, Any]:
                     check_url(url)
                 except ValueError:
                     raise ConfigError(f"{path}: webhooks[{i}]: not an http(s) URL") from None
-            out[key] = list(value)
+            config.webhooks = list(value)
         elif key == "feeds":
-            out[key] = _config_feeds(path, value)
+            config.feeds = _config_feeds(path, value)
         elif key == "notify":
-            out[key] = _config_routes(path, value)
-        elif key == "metrics":
-            try:
-                out[key] = metrics_address(str(value) if isinstance(value, int | str) else "")
-            except ValueError as exc:
-                raise ConfigError(f"{where}: {exc}") from None
-    return out
+            config.routes = _config_routes(path, value)
+        else:
+            raise ConfigError(f"{where}: unknown key (known: {', '.join(sorted(_CONFIG_KEYS))})")
+    return config
 
 
 _ROUTE_KEYS = {"url", "feeds", "components", "min_impact", "kinds", "format", "quiet_hours",
@@ -3802,7 +3905,10 @@ def _config_feeds(path: Path, value: object) -> list[FeedConfig]:
             raise ConfigError(f"{where}.url: {exc}") from None
         interval = item.get("interval")
         if interval is not None:
-            interval = _config_number(f"{where}.interval", interval, minimum=MIN_INTERVAL)
+            try:
+                interval = _interval(interval)
+            except ValueError as exc:
+                raise ConfigError(f"{where}.interval: {exc}") from None
         feeds.append(FeedConfig(feed_name(name), url, interval, _feed_options(where, item)))
     return feeds
 
@@ -3840,6 +3946,27 @@ def _feed_options(where: str, item: Mapping[str, object]) -> FeedOptions:
 # --- CLI ---
 
 
+class LogFormatter(logging.Formatter):
+    """Time, level, message. A person at a terminal gets the local time of day; a log file,
+    journal or cron mail gets the full ISO 8601 date and time with its UTC offset, since
+    such logs are read days later and across time zones."""
+
+    def __init__(self, *, terminal: bool) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(message)s")
+        self.terminal = terminal
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        when = datetime.fromtimestamp(record.created).astimezone()
+        return when.strftime("%H:%M:%S") if self.terminal else when.isoformat(timespec="seconds")
+
+
+def _is_terminal(stream: TextIO | None) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (AttributeError, ValueError):  # a closed or replaced stream
+        return False
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> typing.NoReturn:
         """One line, not argparse's usage block: the user's mistake is the whole message."""
@@ -3859,14 +3986,6 @@ def build_parser() -> argparse.ArgumentParser:
                              "config file's feeds)")
     parser.add_argument("--config", type=Path, metavar="FILE",
                         help="TOML file with feeds, webhooks and settings; flags override it")
-    parser.add_argument("--interval", type=_interval_arg, metavar="SECONDS",
-                        help=f"seconds between polls of a feed, at least {MIN_INTERVAL:g} "
-                             f"(default {DEFAULT_INTERVAL:g}; overrides every feed's own)")
-    parser.add_argument("--max-interval", type=_non_negative, metavar="SECONDS",
-                        help="ceiling for server cache hints, Retry-After and backoff "
-                             f"(default {DEFAULT_MAX_INTERVAL:g})")
-    parser.add_argument("--per-host", type=_positive_int, metavar="N",
-                        help=f"requests in flight per host (default {DEFAULT_PER_HOST})")
     parser.add_argument("--once", action="store_true",
                         help="poll each feed once, report, exit 0 if all were read, else 1")
     parser.add_argument("--status", action="store_true",
@@ -3874,24 +3993,18 @@ def build_parser() -> argparse.ArgumentParser:
                              "feed health, components, open incidents, maintenance) and exit; "
                              "exit 0 if every source was read, else 1")
     parser.add_argument("--json", action="store_true", help="print one JSON object per event")
-    parser.add_argument("--history", type=_positive_int, metavar="N",
-                        help="on first sight of a feed, also print its N most recent incidents")
     parser.add_argument("--component", action="append", metavar="NAME", type=_component_arg,
                         help="report only incidents touching this component (repeatable; for "
                              "every feed; incidents whose components are unknown still pass)")
     parser.add_argument("--min-impact", choices=IMPACTS, metavar="LEVEL",
                         help="report only incidents of this impact or worse (none, minor, major, "
                              "critical; unknown impact still passes)")
-    parser.add_argument("--state", type=Path, metavar="PATH",
-                        help="JSON file that keeps what was reported across restarts")
     parser.add_argument("--webhook", action="append", type=_webhook_arg, metavar="URL",
                         help="POST each event here (repeatable; Slack and Discord URLs get "
                              "their own format)")
-    parser.add_argument("--webhook-secret", metavar="SECRET",
-                        help=f"sign webhook bodies with HMAC-SHA256 (or set {SECRET_ENV})")
-    parser.add_argument("--metrics", type=_metrics_arg, metavar="[HOST:]PORT",
-                        help="serve /metrics (Prometheus), /healthz, /readyz and /status there "
-                             "while watching (PORT alone listens on 127.0.0.1)")
+    for option in OPTIONS:
+        parser.add_argument(option.flag, dest=option.key, type=option.parse_flag,
+                            metavar=option.metavar, help=option.help)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug diagnostics")
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -3900,8 +4013,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Defaults, then the config file, then flags; raise ConfigError on a bad config file."""
-    config = load_config(args.config) if args.config else {}
-    feeds = args.feed or config.get("feeds") or [FeedConfig(n, u) for n, u in FEEDS]
+    config = load_config(args.config) if args.config else ConfigFile()
+    feeds = args.feed or config.feeds or [FeedConfig(n, u) for n, u in FEEDS]
     names = [f.name for f in feeds]
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate:
@@ -3914,8 +4027,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if args.interval is not None:
         # A flag is the user's latest word: it beats the config file's feeds too.
         feeds = [dataclasses.replace(f, interval=None) for f in feeds]
-    route_urls = [r.url for r in config.get("notify", [])]
-    for url in {*route_urls, *(args.webhook or config.get("webhooks", []))}:
+    route_urls = [r.url for r in config.routes]
+    webhooks: list[str] = args.webhook or config.webhooks
+    for url in {*route_urls, *webhooks}:
         if route_urls.count(url) > 1:
             raise ConfigError(f"{redact_url(url)}: the same URL is in two [[notify]] routes; "
                               "give each destination one route")
@@ -3923,27 +4037,14 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         feeds = [dataclasses.replace(f, options=dataclasses.replace(f.options, filter=EventFilter(
             tuple(args.component or f.options.filter.components),
             args.min_impact or f.options.filter.min_impact))) for f in feeds]
-
-    def pick(flag: Any, key: str, default: Any) -> Any:
-        return flag if flag is not None else config.get(key, default)
-
-    return Settings(
-        feeds=feeds,
-        interval=pick(args.interval, "interval", DEFAULT_INTERVAL),
-        max_interval=pick(args.max_interval, "max_interval", DEFAULT_MAX_INTERVAL),
-        per_host=pick(args.per_host, "per_host", DEFAULT_PER_HOST),
-        failure_threshold=config.get("failure_threshold", DEFAULT_FAILURE_THRESHOLD),
-        history=pick(args.history, "history", 0),
-        once=args.once,
-        status=args.status,
-        as_json=args.json,
-        state=args.state.expanduser() if args.state else config.get("state"),
-        webhooks=args.webhook or config.get("webhooks", []),
-        routes=config.get("notify", []),
-        metrics=args.metrics or config.get("metrics"),
-        webhook_secret=args.webhook_secret or config.get("webhook_secret")
-        or os.environ.get(SECRET_ENV),
-    )
+    flags = {o.key: vars(args)[o.key] for o in OPTIONS if vars(args)[o.key] is not None}
+    settings = dataclasses.replace(
+        Settings(feeds=feeds, once=args.once, status=args.status, as_json=args.json,
+                 webhooks=webhooks, routes=config.routes),
+        **{**config.values, **flags})
+    if settings.webhook_secret is None:
+        settings.webhook_secret = os.environ.get(SECRET_ENV)
+    return settings
 
 
 def all_routes(settings: Settings) -> list[Route]:
@@ -3972,7 +4073,7 @@ class Fanout:
             except Exception as exc:
                 label = (getattr(target, "label", None) or getattr(target, "__name__", None)
                          or type(target).__name__)
-                log.error("%s: could not take a %s event of %s: %s", label, event.kind,
+                log.error("%s: could not take an event of kind %s from %s: %s", label, event.kind,
                           event.feed, clean_text(repr(exc))[:200])
                 log.debug("output traceback", exc_info=exc)
 
@@ -3985,7 +4086,7 @@ async def run_tracker(settings: Settings, stop: asyncio.Event, *, stdout: TextSi
     Without `stdout`, events go to sys.stdout through a StdoutWriter thread.
     """
     if store is None and settings.state is not None:
-        check_state_path(settings.state)
+        check_state_path(settings.state, create_folder=True)
         store = StateStore(settings.state)
         store.acquire()
         try:
@@ -4008,13 +4109,33 @@ async def run_tracker(settings: Settings, stop: asyncio.Event, *, stdout: TextSi
     return code
 
 
+SHOWN_FEEDS = 10  # feeds named one by one in the startup line; a fleet is summarised
+
+
+def describe_watch(settings: Settings) -> str:
+    """The startup line: which feeds, where, and how often (a feed's own interval shows)."""
+    def every(feed: FeedConfig) -> float:
+        return feed.interval if feed.interval is not None else settings.interval
+
+    feeds = settings.feeds
+    intervals = {every(f) for f in feeds}
+    shared = f" every {next(iter(intervals)):g}s" if len(intervals) == 1 else ""
+    if settings.once:
+        shared = " once"
+    named = [f"{f.name} ({public_url(f.url)}{'' if shared else f', every {every(f):g}s'})"
+             for f in feeds[:SHOWN_FEEDS]]
+    if len(feeds) > SHOWN_FEEDS:
+        named.append(f"and {len(feeds) - SHOWN_FEEDS} more")
+    verb = "reading" if settings.once else "watching"
+    return f"{verb} {plural(len(feeds), 'feed')}{shared}: {', '.join(named)}"
+
+
 async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextSink | None,
                           store: StateStore | None,
                           on_monitoring: Callable[[Monitoring], None] | None = None) -> int:
     save = store.save if store is not None else None
-    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
-    async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar()
-                                     ) as session:
+    async with new_session(settings, aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
+                           ) as session:
         senders = []
         for route in all_routes(settings):
             outbox = store.outbox.setdefault(route.url, []) if store is not None else []
@@ -4047,8 +4168,12 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextS
         served = None
         if settings.metrics is not None and not settings.once:
             served = await monitoring.start(*settings.metrics)
-        log.info("watching %s (%s) every %gs", plural(len(settings.feeds), "feed"),
-                 ", ".join(f.name for f in settings.feeds), settings.interval)
+        log.info("%s", describe_watch(settings))
+        if any(m.state.first_sight for m in monitors) and not settings.history:
+            log.info("%s (--history 3 adds the latest incidents; --status shows each "
+                     "page's current state)", "first read: only incidents open now are "
+                     "printed" if settings.once else "waiting for changes: incidents open now "
+                     "are printed first, then each new incident and update as it is posted")
         for index, route in enumerate(settings.routes):
             names = {f.name.lower() for f in settings.feeds}
             unknown = sorted(f for f in route.feeds if f.lower() not in names)
@@ -4076,15 +4201,15 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextS
                 log.info("%s", monitor.stats.line(
                     monitor.name, monitor.api.requests if monitor.api else 0))
             for sender in senders:
-                log.info("webhook %s: %d events delivered, %d dropped", sender.label,
-                         sender.delivered, sender.dropped)
+                log.info("webhook %s: %s delivered, %d dropped", sender.label,
+                         plural(sender.delivered, "event"), sender.dropped)
                 if sender.outbox:
-                    log.warning("webhook %s: %d events still queued%s", sender.label,
-                                len(sender.outbox),
+                    log.warning("webhook %s: %s still queued%s", sender.label,
+                                plural(len(sender.outbox), "event"),
                                 "; kept in the state file" if store is not None else " and lost")
                 if sender.held["events"]:
-                    log.info("webhook %s: %d events held for quiet hours or a digest%s",
-                             sender.label, len(sender.held["events"]),
+                    log.info("webhook %s: %s held for quiet hours or a digest%s",
+                             sender.label, plural(len(sender.held["events"]), "event"),
                              "; kept in the state file" if store is not None else " and lost")
     if not saved:
         log.error("state file %s: the last save before exit failed; the next run may report "
@@ -4255,18 +4380,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s",
-                        datefmt="%H:%M:%S", stream=sys.stderr, force=True)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(LogFormatter(terminal=_is_terminal(sys.stderr)))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     try:
         settings = settings_from_args(args)
     except ConfigError as exc:
         parser.error(str(exc))
     try:
-        if settings.state is not None:
-            check_state_path(settings.state)  # before anything is logged, created or renamed
+        created = settings.state is not None and check_state_path(
+            settings.state, create_folder=not settings.status)
     except StateFileError as exc:
         print(f"status_tracker.py: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if created and settings.state is not None:
+        log.info("created folder %s for the state file", settings.state.parent)
     if settings.status:
         try:
             return asyncio.run(_status_async(settings))

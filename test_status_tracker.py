@@ -16,6 +16,7 @@ import os
 import random
 import re
 import signal
+import socket
 import stat
 import sys
 import threading
@@ -637,7 +638,6 @@ async def test_validators_are_sent_back_verbatim_and_refreshed_from_every_304(
         'W/"v1"', "Tue, 03 Nov 2026 14:00:00 GMT")
     assert (headers[2]["If-None-Match"], headers[2]["If-Modified-Since"]) == (
         'W/"v2"', "Tue, 03 Nov 2026 14:00:00 GMT")
-    assert headers[0]["User-Agent"].startswith("status_tracker/")
     assert headers[0] == {k: v for k, v in headers[2].items() if not k.startswith("If-")}
     assert len(parse_calls) == 1
     assert (mon.stats.polls, mon.stats.not_modified, mon.stats.parses) == (3, 2, 1)
@@ -695,7 +695,8 @@ async def test_a_callback_that_raises_is_logged_and_polling_goes_on(
             mon = st.StatusPageMonitor("Example", FEED_URL, session, broken, now=lambda: NOW)
             assert await mon.poll() and await mon.poll()
     assert seen == ["active", "updated"]
-    assert "callback failed on a active event: RuntimeError('receiver exploded')" in caplog.text
+    assert ("callback failed on an event of kind active: RuntimeError('receiver exploded')"
+            in caplog.text)
 
 
 async def test_async_callbacks_are_awaited() -> None:
@@ -1077,7 +1078,35 @@ async def test_cli_once_reports_active_incidents_and_says_what_it_watches(
         "  Message:  We are investigating elevated error rates.\n"
         "  Link:     https://status.openai.com//incidents/01KACTIVE\n\n")
     assert "OpenAI: 2 incidents, 1 active" in err
-    assert "OpenAI: 1 polls, 0 not modified (304)" in err
+    assert "OpenAI: 1 poll, 0 not modified (304)" in err
+    url = server.url("/openai")
+    assert re.match(rf"\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d INFO reading 1 feed once: "
+                    rf"OpenAI \({re.escape(url)}\)\n", err), err
+    assert "first read: only incidents open now are printed" in err
+
+
+async def test_every_request_names_the_product_and_a_contact_only_when_given(
+        server: FeedServer) -> None:
+    server.routes["/openai"] = Route(body=atom(OPENAI_RESOLVED))
+    code, _, err = await run_cli("--once", "--feed", f"OpenAI={server.url('/openai')}")
+    assert code == 0, err
+    code, _, err = await run_cli("--once", "--feed", f"OpenAI={server.url('/openai')}",
+                                 "--contact", "mailto:ops@example.com")
+    assert code == 0, err
+    agents = [headers["User-Agent"] for _, headers in server.requests]
+    assert agents == [f"status_tracker/{st.__version__}",
+                      f"status_tracker/{st.__version__} (+mailto:ops@example.com)"]
+
+
+@pytest.mark.parametrize("contact", ["ops@example.com", "mailto:a b@example.com",
+                                     "mailto:ops@example.com\r\nX-Evil: 1", "ftp://x.test/"])
+def test_a_contact_that_is_no_address_or_url_is_refused(
+        contact: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        st.main(["--contact", contact, "--once"])
+    assert exited.value.code == 2
+    assert "argument --contact: expected mailto:ADDRESS or an http(s) URL" in (
+        capsys.readouterr().err)
 
 
 async def test_cli_once_with_history_and_json_and_a_failing_feed_exits_1(
@@ -1109,8 +1138,10 @@ async def test_cli_prints_nothing_unsafe_from_a_hostile_feed(server: FeedServer)
 @pytest.mark.parametrize(("args", "message"), [
     (["--feed", "nourl"], "expected NAME=URL"),
     (["--feed", "X=ftp://host/feed"], "not an http(s) URL"),
-    (["--interval", "-1"], "must be a finite number >= 0"),
-    (["--history", "many"], "must be a whole number >= 1"),
+    (["--interval", "-1"], "argument --interval: expected a number >= 0.5, got -1"),
+    (["--max-interval", "nan"], "argument --max-interval: expected a number >= 0, got nan"),
+    (["--history", "many"], "argument --history: not a number: 'many'"),
+    (["--per-host", "2.5"], "argument --per-host: expected a whole number >= 1, got 2.5"),
     (["--feed", "A=http://a.test/", "--feed", "A=http://b.test/"], "feed name 'A' is used twice"),
     (["--feed", "A=http://a.test/x", "--feed", "B=HTTP://A.TEST:80/x"],
      "feeds 'A' and 'B' have the same URL"),
@@ -1118,8 +1149,8 @@ async def test_cli_prints_nothing_unsafe_from_a_hostile_feed(server: FeedServer)
     (["--feed", "A=http://127.0.0.1:0/feed"], "feed 'A': not a valid URL: port 0"),
     (["--feed", "A=http://exa mple.test/feed"], "contains spaces or control characters"),
     (["--feed", "A=http:///feed"], "feed 'A': not an http(s) URL: it has no host"),
-    (["--interval", "0"], "must be at least 0.5 seconds"),
-    (["--interval", "0.4"], "must be at least 0.5 seconds"),
+    (["--interval", "0"], "expected a number >= 0.5, got 0"),
+    (["--interval", "0.4"], "expected a number >= 0.5, got 0.4"),
     (["--webhook", "https://h.test:99999/TOKEN?key=SECRET"], "the value is not shown"),
     (["--webhook", "ftp://h.test/TOKEN"], "not an http(s) URL"),
     (["--component", " "], "a component name cannot be empty"),
@@ -1153,7 +1184,9 @@ async def test_cli_reports_a_change_between_polls_and_stops_cleanly_on_a_signal(
         cwd=HERE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
     try:
-        err = await read_until(proc.stderr, "OpenAI: 1 incidents, 0 active")
+        err = await read_until(proc.stderr, "OpenAI: 1 incident, 0 active")
+        assert "watching 3 feeds every 0.5s: Hang (" in err
+        assert "waiting for changes: incidents open now are printed first" in err
         out = await read_until(proc.stdout, "Incident: Git operations degraded")
         await asyncio.wait_for(server.served_304.wait(), 10)
         server.routes["/openai"].body = atom(OPENAI_ACTIVE, OPENAI_RESOLVED)
@@ -1175,7 +1208,7 @@ async def test_cli_reports_a_change_between_polls_and_stops_cleanly_on_a_signal(
     assert "Event:    New incident" in out and "Event:    Update" in out
     assert out.count("Incident: Elevated error rates in ChatGPT") == 1
     assert re.search(r"GitHub: \d+ polls, [1-9]\d* not modified \(304\)", err), err
-    assert "Hang: 1 polls, 0 not modified (304), 0 bytes received" in err
+    assert "Hang: 1 poll, 0 not modified (304), 0 bytes received" in err
     saved = json.loads(state.read_text())
     assert set(saved["feeds"]) == {server.url("/openai"), server.url("/github")}
     assert "https://status.openai.com//incidents/01KACTIVE" in saved["feeds"][
@@ -1812,13 +1845,13 @@ async def test_the_outbox_survives_a_restart_and_is_delivered_after_it(
     saved = json.loads(settings.state.read_text())  # type: ignore[union-attr]
     assert [json.loads(e["body"])["title"] for e in
             saved["outbox"][server.url("/hook/SECRET-PATH")]] == ["Elevated error rates in ChatGPT"]
-    assert "1 events still queued; kept in the state file" in caplog.text
+    assert "1 event still queued; kept in the state file" in caplog.text
 
     receiver.statuses.clear()
     settings.drain_seconds = 5
     assert await run_once(settings) == (0, "")
     assert receiver.events() == [("active", "Elevated error rates in ChatGPT")]
-    assert "webhook http://127.0.0.1/…: 1 events delivered" in caplog.text
+    assert "webhook http://127.0.0.1/…: 1 event delivered" in caplog.text
     assert json.loads(settings.state.read_text())["outbox"] == {  # type: ignore[union-attr]
         server.url("/hook/SECRET-PATH"): []}
     assert "SECRET-PATH" not in caplog.text
@@ -2196,7 +2229,7 @@ def test_an_output_that_raises_does_not_keep_the_event_from_the_others(
     spy = Spy()
     st.Fanout([broken, spy])(st.IncidentEvent("F", "new", incident()))
     assert spy.kinds() == [("new", "Title")]
-    assert "broken: could not take a new event of F: ValueError('no')" in caplog.text
+    assert "broken: could not take an event of kind new from F: ValueError('no')" in caplog.text
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="a pipe's write end as stdout")
@@ -2322,7 +2355,7 @@ async def test_cron_mode_reports_feed_down_and_recovered_after_as_many_reads_as_
 # --- Notifications: routes, formats, quiet hours, digests ---
 
 
-def health(feed: str, kind: str = "feed_down") -> st.IncidentEvent:
+def health(feed: str, kind: st.Kind = "feed_down") -> st.IncidentEvent:
     return st.IncidentEvent(feed, kind, error="HTTP 503" if kind == "feed_down" else None, at=NOW)
 
 
@@ -2737,7 +2770,8 @@ def test_a_state_path_that_is_no_state_file_is_refused_and_left_alone(
     if kind in ("device", "fifo") and sys.platform == "win32":
         pytest.skip("POSIX special files")
     target = {"folder": tmp_path / "dir", "device": tmp_path / "null",
-              "fifo": tmp_path / "fifo", "missing folder": tmp_path / "nope" / "state.json",
+              "fifo": tmp_path / "fifo",
+              "missing folder": tmp_path / "nope" / "deeper" / "state.json",
               "toml": tmp_path / "tracker.toml"}[kind]
     if kind == "folder":
         target.mkdir()
@@ -2761,6 +2795,56 @@ def test_a_state_path_that_is_no_state_file_is_refused_and_left_alone(
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     if kind == "toml":
         assert target.read_text().startswith("interval = 60")
+
+
+def test_log_lines_carry_the_date_unless_a_person_reads_them_at_a_terminal() -> None:
+    record = logging.LogRecord("status_tracker", logging.INFO, "", 0, "hello", None, None)
+    record.created = datetime(2026, 11, 3, 14, 5, 9, tzinfo=UTC).timestamp()
+    local = datetime.fromtimestamp(record.created).astimezone()
+    assert st.LogFormatter(terminal=False).format(record) == (
+        f"{local.isoformat(timespec='seconds')} INFO hello")
+    assert st.LogFormatter(terminal=True).format(record) == f"{local:%H:%M:%S} INFO hello"
+
+
+def test_the_startup_line_names_each_feed_and_its_own_interval() -> None:
+    feeds = [st.FeedConfig("A", "https://a.test/feed?token=secret"),
+             st.FeedConfig("B", "https://b.test/x.atom", interval=300)]
+    assert st.describe_watch(st.Settings(feeds=feeds, interval=60)) == (
+        "watching 2 feeds: A (https://a.test/feed, every 60s), B (https://b.test/x.atom, "
+        "every 300s)")
+    many = [st.FeedConfig(f"F{i}", f"https://f.test/{i}") for i in range(12)]
+    line = st.describe_watch(st.Settings(feeds=many, interval=60))
+    assert line.startswith("watching 12 feeds every 60s: F0 (https://f.test/0), ")
+    assert line.endswith("F9 (https://f.test/9), and 2 more")
+
+
+async def test_a_refused_connection_is_said_in_words_with_host_and_port(
+        session: aiohttp.ClientSession) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound, never listening: the connection is refused
+        with pytest.raises(st.FeedError) as caught:
+            await st.fetch(session, f"http://127.0.0.1:{port}/feed", st.FeedState(), now=NOW)
+    assert str(caught.value) == f"cannot connect to 127.0.0.1 port {port}: connection refused"
+
+
+def test_a_missing_state_folder_is_created_when_its_parent_exists(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "status_tracker" / "state.json"
+    code, _ = run_main("--state", str(target))
+    err = capsys.readouterr().err
+    assert code == 1 and target.is_file(), err  # the refused feed fails; the state is saved
+    assert f"created folder {target.parent} for the state file" in err
+    if sys.platform != "win32":
+        assert stat.S_IMODE(target.parent.stat().st_mode) == 0o700
+
+
+def test_a_missing_state_folder_error_says_what_to_create(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "a" / "b" / "state.json"
+    code, _ = run_main("--state", str(target))
+    assert code == 2 and not (tmp_path / "a").exists()
+    assert f"create it first (mkdir -p {target.parent})" in capsys.readouterr().err
 
 
 def test_a_state_file_that_cannot_be_read_is_refused_not_set_aside(
@@ -2813,7 +2897,42 @@ def test_a_config_that_is_not_a_small_regular_file_is_refused_at_once(
 def test_a_config_with_a_utf8_byte_order_mark_is_read(tmp_path: Path) -> None:
     path = tmp_path / "t.toml"
     path.write_bytes('\ufeffinterval = 90\n'.encode())
-    assert st.load_config(path) == {"interval": 90.0}
+    assert st.load_config(path).values == {"interval": 90.0}
+
+
+@pytest.mark.parametrize(("key", "flag_text", "toml_value", "message"), [
+    ("interval", "0.1", "0.1", "expected a number >= 0.5, got 0.1"),
+    ("per_host", "0", "0", "expected a whole number >= 1, got 0"),
+    ("failure_threshold", "2.5", "2.5", "expected a whole number >= 1, got 2.5"),
+    ("metrics", "70000", "70000", "expected PORT or HOST:PORT, got '70000'"),
+    ("contact", "ops@example.com", '"ops@example.com"', "expected mailto:ADDRESS or an http"),
+])
+def test_a_setting_is_checked_alike_as_a_flag_and_in_the_config_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str, flag_text: str,
+        toml_value: str, message: str) -> None:
+    option = next(o for o in st.OPTIONS if o.key == key)
+    with pytest.raises(SystemExit):
+        st.build_parser().parse_args([option.flag, flag_text])
+    assert f"argument {option.flag}: {message}" in capsys.readouterr().err
+    path = tmp_path / "t.toml"
+    path.write_text(f"{key} = {toml_value}\n")
+    with pytest.raises(st.ConfigError, match=re.escape(f"{path}: {key}: {message}")):
+        st.load_config(path)
+
+
+def test_every_setting_reaches_its_settings_field_from_a_flag_and_from_the_config_file(
+        tmp_path: Path) -> None:
+    fields = {f.name for f in dataclasses.fields(st.Settings)}
+    assert {o.key for o in st.OPTIONS} <= fields
+    path = tmp_path / "t.toml"
+    path.write_text('interval = 90\nper_host = 2\ncontact = "mailto:a@b.test"\n'
+                    'state = "~/s.json"\nmetrics = 9100\n')
+    settings = st.settings_from_args(st.build_parser().parse_args(
+        ["--config", str(path), "--per-host", "3", "--failure-threshold", "5"]))
+    assert (settings.interval, settings.per_host, settings.failure_threshold,
+            settings.contact, settings.metrics) == (90.0, 3, 5, "mailto:a@b.test",
+                                                    ("127.0.0.1", 9100))
+    assert settings.state == Path("~/s.json").expanduser()
 
 
 def test_a_flag_overrides_every_feeds_own_interval_from_the_config(tmp_path: Path) -> None:

@@ -307,7 +307,8 @@ async def poll_all(monitors: list[st.StatusPageMonitor]) -> None:
 def new_session() -> aiohttp.ClientSession:
     # The settings run_tracker uses (timeouts included), shared by every contender.
     return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
-                                 cookie_jar=aiohttp.DummyCookieJar(), timeout=st.TIMEOUT)
+                                 cookie_jar=aiohttp.DummyCookieJar(), timeout=st.TIMEOUT,
+                                 headers={"User-Agent": st.user_agent()})
 
 
 def urls(port: int, kind: str, count: int) -> list[str]:

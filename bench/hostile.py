@@ -459,7 +459,7 @@ def reached(check: Check, tracker: Tracker, feed: HealthyFeed) -> None:
                  f"the healthy feed's new incident {feed.marker} never reached stdout")
 
 
-_STATS = re.compile(r"INFO (?P<name>.+?): (?P<polls>\d+) polls, .*?(?P<errors>\d+) errors$",
+_STATS = re.compile(r"INFO (?P<name>.+?): (?P<polls>\d+) polls?, .*?(?P<errors>\d+) errors?$",
                     re.M)
 
 
@@ -973,7 +973,7 @@ class Matrix:
         os.mkfifo(folder / "s.json")
         await refused("state-fifo", ["--state", str(folder / "s.json")], folder)
         folder = sub("missing")
-        await refused("state-missing-folder", ["--state", str(folder / "nope" / "s.json")],
+        await refused("state-missing-folders", ["--state", str(folder / "no" / "pe" / "s.json")],
                       folder)
         folder = sub("toml")
         toml = folder / "settings.toml"
