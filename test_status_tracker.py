@@ -3623,6 +3623,55 @@ async def test_the_readme_example_pages_give_enriched_events_and_a_board() -> No
         await runner.cleanup()
 
 
+# --- The README's examples run as shown ---
+
+
+def readme_blocks(language: str) -> list[str]:
+    text = (HERE / "README.md").read_text(encoding="utf-8")
+    return re.findall(rf"^```{language}\n(.*?)^```$", text, flags=re.M | re.S)
+
+
+def test_every_toml_block_in_the_readme_loads(tmp_path: Path) -> None:
+    blocks = readme_blocks("toml")
+    assert blocks
+    for i, block in enumerate(blocks):
+        if "Europe/Berlin" in block and not zone_known("Europe/Berlin"):
+            pytest.skip("no time zone database here (pip install tzdata)")
+        path = tmp_path / f"readme{i}.toml"
+        path.write_text(block, encoding="utf-8")
+        config = st.load_config(path)
+        assert config.feeds or config.routes or config.values, block
+
+
+def zone_known(name: str) -> bool:
+    try:
+        st._zone(name)
+    except Exception:
+        return False
+    return True
+
+
+def test_the_readme_options_table_lists_every_flag_and_config_key() -> None:
+    text = (HERE / "README.md").read_text(encoding="utf-8")
+    table = text.split("## Options", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    flags = {flag for action in st.build_parser()._actions for flag in action.option_strings
+             if flag not in ("-h", "--help")}
+    listed = {m for row in rows for m in re.findall(r"`(-{1,2}[a-z-]+)", row.split(" | ")[0])}
+    assert flags == listed
+    keys = {m for row in rows for m in re.findall(r"`(\w+)`", row.split(" | ")[1])}
+    assert {o.key for o in st.OPTIONS} <= keys
+
+
+def test_the_readme_cron_and_service_lines_use_flags_that_exist() -> None:
+    flags = {flag for action in st.build_parser()._actions for flag in action.option_strings}
+    lines = [line for block in readme_blocks("cron") + readme_blocks("ini")
+             for line in block.splitlines() if "status_tracker.py" in line]
+    assert len(lines) == 2
+    for line in lines:
+        assert set(re.findall(r"(?<=\s)--[a-z-]+", line)) <= flags, line
+
+
 # --- The benchmark stays runnable ---
 
 
