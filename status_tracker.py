@@ -104,6 +104,7 @@ STOP_FLUSH_SECONDS = 0.5  # after a stop, how long queued console output may tak
 CONSOLE_BACKLOG = 1000  # events held for a stdout nobody reads before newer ones are dropped
 PARSE_THREADS = 2  # large feeds parsed at once off the loop (one per core here)
 MAX_CONFIG_BYTES = 1024 * 1024
+MAX_SAVE_DELAY = 300.0  # a failing state file is tried again at least this often
 # 70 is EX_SOFTWARE (sysexits.h): a bug stopped a task, so a supervisor should restart us.
 EXIT_OK, EXIT_FEED_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
 
@@ -712,6 +713,69 @@ def prune(known: dict[str, Seen], now: datetime) -> dict[str, Seen]:
     recent.sort(key=lambda kv: kv[1].last_seen)
     forget = {k for k, _ in departed} - {k for k, _ in recent[-MAX_KNOWN:]}
     return {k: s for k, s in known.items() if k not in forget}
+
+
+# --- Pure core: health and pacing (polls, deliveries, saves) ---
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How a unit that can fail paces itself: a feed's polls, a webhook's deliveries, the
+    state file's saves."""
+
+    interval: float  # the normal period after a success (0: none, as for a delivery)
+    max_interval: float  # ceiling for backoff, Retry-After and server freshness
+    failure_threshold: int = DEFAULT_FAILURE_THRESHOLD  # failures in a row before "down"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one attempt came to."""
+
+    error: str | None = None  # None: it worked
+    retry_after: float | None = None  # the server asked for this many seconds of rest
+    fresh_for: float | None = None  # the server says the answer stays fresh this long
+    gone: bool = False  # it will never work again (HTTP 410)
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    failures: int = 0  # in a row
+    down: bool = False  # a feed_down was said and no feed_recovered since
+
+
+HealthEvent = typing.Literal["feed_down", "feed_recovered"]
+
+
+def backoff_delay(failures: int, base: float, cap: float, rng: random.Random) -> float:
+    """Exponential backoff with full jitter between `base` and the capped exponential."""
+    ceiling = max(base, min(cap, base * 2 ** min(failures, 30)))
+    return rng.uniform(base, ceiling)
+
+
+def next_health(health: Health, outcome: Outcome, *, policy: RetryPolicy,
+                rng: random.Random) -> tuple[Health, list[HealthEvent], float]:
+    """The health after one attempt, the health events it causes, and the seconds until the
+    next attempt.
+
+    A success waits the interval, or longer while the server says its answer is fresh (never
+    beyond the ceiling), plus a little jitter so that feeds do not fall into step. A failure
+    backs off exponentially with full jitter from the interval (at least MIN_BACKOFF, so a
+    zero interval never spins), and never sooner than a Retry-After allows; "down" comes
+    after `failure_threshold` failures in a row, or at once when the source is gone.
+    """
+    if outcome.error is None:
+        delay = policy.interval
+        if outcome.fresh_for is not None:
+            delay = max(delay, min(outcome.fresh_for, policy.max_interval))
+        delay += rng.uniform(0, min(SCHEDULE_JITTER, delay * 0.1))
+        return Health(), ["feed_recovered"] if health.down else [], delay
+    failures = health.failures + 1
+    down = health.down or outcome.gone or failures >= policy.failure_threshold
+    delay = backoff_delay(failures, max(policy.interval, MIN_BACKOFF), policy.max_interval, rng)
+    if outcome.retry_after is not None:
+        delay = max(delay, min(outcome.retry_after, policy.max_interval))
+    return Health(failures, down), ["feed_down"] if down and not health.down else [], delay
 
 
 # --- Pure core: the Statuspage JSON API (components, impact, maintenance) ---
@@ -1374,12 +1438,6 @@ class FeedStats:
                 f"{plural(self.events, 'event')}, {plural(self.errors, 'error')}{api}")
 
 
-def backoff_delay(failures: int, base: float, cap: float, rng: random.Random) -> float:
-    """Exponential backoff with full jitter between `base` and the capped exponential."""
-    ceiling = max(base, min(cap, base * 2 ** min(failures, 30)))
-    return rng.uniform(base, ceiling)
-
-
 def _wall_clock() -> datetime:
     return datetime.now(UTC)
 
@@ -1413,10 +1471,8 @@ class StatusPageMonitor:
         self.url = url
         self.session = session
         self.on_incident_update = on_incident_update or ConsolePrinter()
-        self.interval = interval
-        self.max_interval = max(max_interval, interval)
+        self.policy = RetryPolicy(interval, max(max_interval, interval), failure_threshold)
         self.history = history
-        self.failure_threshold = failure_threshold
         self.limiter = limiter or HostLimiter()
         self.state = state or FeedState()
         self.on_change = on_change
@@ -1427,7 +1483,6 @@ class StatusPageMonitor:
         self.rng = rng or random.Random()
         self.stats = FeedStats()
         self.failing_reason: str | None = None
-        self.gone = False
         self.options = options or FeedOptions()
         self.monotonic = monotonic
         self.api: StatuspageApi | None = None
@@ -1435,7 +1490,6 @@ class StatusPageMonitor:
         self.incidents: list[Incident] = []  # the last read, for the status board
         self.components: dict[str, str] = {}  # name -> status key, where known
         self.polled_hooks: list[Callable[[StatusPageMonitor], None]] = []  # after each poll
-        self.next_delay = interval
         self._empty_streak = 0
 
     @property
@@ -1446,8 +1500,8 @@ class StatusPageMonitor:
     def down(self) -> bool:
         return self.state.down
 
-    async def poll(self) -> bool:
-        """Poll once; report what changed; set next_delay. True when the feed was read.
+    async def poll(self) -> PollResult:
+        """Poll once, report what changed, and say when to poll next.
 
         Whatever goes wrong in this one poll, expected (network, HTTP, a bad feed) or not (a
         bug that odd input set off), is one failed poll: reported, counted toward feed_down
@@ -1460,8 +1514,10 @@ class StatusPageMonitor:
             for hook in self.polled_hooks:
                 hook(self)
 
-    async def _poll(self) -> bool:
+    async def _poll(self) -> PollResult:
         now = self.now()
+        changed = False
+        unexpected: BaseException | None = None
         try:
             async with self.limiter(self.url):
                 result = await fetch(self.session, self.url, self.state, now=now,
@@ -1472,21 +1528,49 @@ class StatusPageMonitor:
                 # A quiet feed: maintenance windows still start and end on their own.
                 await self._check_maintenances(self.api, now)
                 changed = True  # the time of the try is kept, whatever came of it
+            outcome = Outcome(fresh_for=result.fresh_for)
         except FeedError as exc:
-            await self._failed(str(exc), retry_after=exc.retry_after, gone=exc.gone)
-            return False
+            outcome = Outcome(str(exc), retry_after=exc.retry_after, gone=exc.gone)
         except Exception as exc:
             detail = clean_text(redact_urls_in(f"{type(exc).__name__}: {exc}"))[:200]
-            await self._failed(f"internal error while polling: {detail}", unexpected=exc)
-            return False
-        await self._recovered()
-        self.stats.last_success = time.time()
-        self.next_delay = self._schedule(result.fresh_for)
-        if changed:
-            self.state.saved = None
-            if self.on_change is not None:
-                await self.on_change()
-        return True
+            outcome, unexpected = Outcome(f"internal error while polling: {detail}"), exc
+        return await self._settle(outcome, changed, unexpected)
+
+    async def _settle(self, outcome: Outcome, changed: bool,
+                      unexpected: BaseException | None) -> PollResult:
+        """Apply the health policy to one poll's outcome: say it, send its health events,
+        keep the state, and return when to poll next."""
+        state = self.state
+        before = Health(state.failures, state.down)
+        health, events, delay = next_health(before, outcome, policy=self.policy, rng=self.rng)
+        self._say(outcome.error, before.failures, unexpected)
+        state.failures, state.down = health.failures, health.down
+        if outcome.error is None:
+            self.stats.last_success = time.time()
+        else:
+            self.stats.errors += 1
+        for kind in events:
+            await self._emit(IncidentEvent(self.name, kind, error=outcome.error, at=self.now()))
+        if changed or health != before:
+            state.saved = None
+        if (changed or "feed_down" in events) and self.on_change is not None:
+            await self.on_change()
+        return PollResult(outcome.error is None, delay, outcome.gone)
+
+    def _say(self, reason: str | None, failures: int, unexpected: BaseException | None) -> None:
+        """A failure once per distinct reason, and the recovery once."""
+        if reason is None:
+            if self.failing_reason is not None:
+                log.warning("%s: reading again after %s", self.name,
+                            plural(failures, "failed poll"))
+        elif reason == self.failing_reason:
+            log.debug("%s: still failing: %s", self.name, reason)
+        elif unexpected is not None:
+            # Its traceback once, so the bug can be found; the watch goes on regardless.
+            log.error("%s: %s", self.name, reason, exc_info=unexpected)
+        else:
+            log.warning("%s: %s", self.name, reason)
+        self.failing_reason = reason
 
     async def _apply(self, result: FetchResult, now: datetime) -> bool:
         state = self.state
@@ -1655,7 +1739,7 @@ class StatusPageMonitor:
             self._empty_streak = 0
             return
         self._empty_streak += 1
-        if self._empty_streak < self.failure_threshold:
+        if self._empty_streak < self.policy.failure_threshold:
             raise FeedError(f"feed suddenly has no entries (had {self.state.entries})")
         log.warning("%s: feed has had no entries for %d reads; accepting that",
                     self.name, self._empty_streak)
@@ -1682,50 +1766,6 @@ class StatusPageMonitor:
                       clean_text(repr(exc))[:200])
             log.debug("callback traceback", exc_info=True)
 
-    async def _failed(self, reason: str, *, retry_after: float | None = None,
-                      gone: bool = False, unexpected: BaseException | None = None) -> None:
-        state = self.state
-        self.stats.errors += 1
-        state.failures += 1
-        state.saved = None
-        if reason != self.failing_reason:
-            if unexpected is not None:
-                # Its traceback once, so the bug can be found; the watch goes on regardless.
-                log.error("%s: %s", self.name, reason, exc_info=unexpected)
-            else:
-                log.warning("%s: %s", self.name, reason)
-            self.failing_reason = reason
-        else:
-            log.debug("%s: still failing: %s", self.name, reason)
-        if gone:
-            self.gone = True
-        if not state.down and (state.failures >= self.failure_threshold or gone):
-            state.down = True
-            await self._emit(IncidentEvent(self.name, "feed_down", error=reason, at=self.now()))
-            if self.on_change is not None:
-                await self.on_change()
-        delay = backoff_delay(state.failures, max(self.interval, MIN_BACKOFF), self.max_interval,
-                              self.rng)
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, self.max_interval))
-        self.next_delay = delay
-
-    async def _recovered(self) -> None:
-        state = self.state
-        if self.failing_reason is not None:
-            log.warning("%s: reading again after %d failed polls", self.name, state.failures)
-        if state.down:
-            await self._emit(IncidentEvent(self.name, "feed_recovered", at=self.now()))
-        if state.failures or state.down:
-            state.saved = None
-        state.failures, state.down, self.failing_reason = 0, False, None
-
-    def _schedule(self, fresh_for: float | None) -> float:
-        delay = self.interval
-        if fresh_for is not None:
-            delay = max(delay, min(fresh_for, self.max_interval))
-        return delay + self.rng.uniform(0, min(SCHEDULE_JITTER, delay * 0.1))
-
     async def run(self, stop: asyncio.Event,
                   sleep: Callable[[float], Awaitable[None]] | None = None,
                   clock: Callable[[], float] | None = None) -> None:
@@ -1739,34 +1779,44 @@ class StatusPageMonitor:
                 if stop.is_set():
                     break
             started = clock()
-            await self.poll()
-            if self.gone:
+            result = await self.poll()
+            if result.gone:
                 log.error("%s: stopped watching: %s", self.name, self.failing_reason)
                 return
             # Counted from the start of the poll: time spent queueing behind other feeds in a
             # busy loop must not stretch every period beyond the interval.
-            delay = max(0.0, started + self.next_delay - clock())
+            delay = max(0.0, started + result.delay - clock())
 
 
     def first_delay(self) -> float:
         """A random offset for the first poll, so feeds do not all start in one burst."""
-        return self.rng.uniform(0, min(self.interval, self.start_spread))
+        return self.rng.uniform(0, min(self.policy.interval, self.start_spread))
 
 
 SLOT = 0.1  # polls due within this many seconds start on one wakeup (jitter is up to 0.5 s)
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    """What one poll tells whoever schedules the next."""
+
+    read: bool  # the feed was read (a 200 or a 304)
+    delay: float  # seconds from this poll's start to the next
+    gone: bool = False  # never poll again (HTTP 410)
+
+    def __bool__(self) -> bool:
+        return self.read
 
 
 class Pollable(typing.Protocol):
     """What the scheduler drives: a monitor, or a test's stand-in."""
 
     name: str
-    next_delay: float
-    gone: bool
     failing_reason: str | None
 
     def first_delay(self) -> float: ...
 
-    async def poll(self) -> bool: ...
+    async def poll(self) -> PollResult: ...
 
 
 class Cancellable(typing.Protocol):
@@ -1830,17 +1880,17 @@ class Scheduler:
         async def poll(monitor: Pollable) -> None:
             started = clock()
             try:
-                await monitor.poll()
+                result = await monitor.poll()
             except Exception as exc:  # poll() catches its own failures: this is a bug
                 crashed.append(MonitorCrash(monitor.name, exc))
                 self._nudge()
                 raise
-            if monitor.gone:
+            if result.gone:
                 log.error("%s: stopped watching: %s", monitor.name, monitor.failing_reason)
                 return
             # Counted from the start of the poll: time spent queueing behind other feeds in
             # a busy loop must not stretch every period beyond the interval.
-            self._push(started + monitor.next_delay, monitor)
+            self._push(started + result.delay, monitor)
 
         def finished(task: asyncio.Task[None]) -> None:
             running.discard(task)
@@ -2514,12 +2564,13 @@ class StateStore:
             return True
 
     def _save_failed(self, exc: Exception) -> None:
-        self.failures += 1
         if isinstance(exc, OSError):
             reason = clean_text(exc.strerror or str(exc)) or type(exc).__name__
         else:
             reason = clean_text(f"{type(exc).__name__}: {exc}")[:200]
-        delay = backoff_delay(self.failures, MIN_BACKOFF, WEBHOOK_MAX_DELAY, self.rng)
+        health, _, delay = next_health(Health(self.failures), Outcome(reason),
+                                       policy=RetryPolicy(0.0, MAX_SAVE_DELAY), rng=self.rng)
+        self.failures = health.failures
         if reason != self.failing:
             log.error("state file %s: cannot save (%s); polling goes on, retrying with backoff",
                       self.path, reason)
@@ -3035,14 +3086,13 @@ class WebhookSender:
             self.outbox.pop(0)
 
     def _retry(self, reason: str, retry_after: float | None) -> float:
-        self.failures += 1
+        health, _, delay = next_health(Health(self.failures), Outcome(reason, retry_after),
+                                       policy=RetryPolicy(0.0, self.max_delay), rng=self.rng)
+        self.failures = health.failures
         self.attempts_failed += 1
         if reason != self.failing:
             log.warning("webhook %s: %s; will retry", self.label, reason)
             self.failing = reason
-        delay = backoff_delay(self.failures, MIN_BACKOFF, self.max_delay, self.rng)
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, self.max_delay))
         return delay
 
     async def run(self, stop: asyncio.Event,

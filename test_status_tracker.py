@@ -644,7 +644,7 @@ async def test_validators_are_sent_back_verbatim_and_refreshed_from_every_304(
         mock.get(FEED_URL, status=304)
         async with aiohttp.ClientSession() as session:
             mon = monitor(session, FEED_URL, spy)
-            assert [await mon.poll() for _ in range(3)] == [True, True, True]
+            assert [bool(await mon.poll()) for _ in range(3)] == [True, True, True]
         headers = sent_headers(mock)
     assert "If-None-Match" not in headers[0] and "If-Modified-Since" not in headers[0]
     assert (headers[1]["If-None-Match"], headers[1]["If-Modified-Since"]) == (
@@ -668,7 +668,7 @@ async def test_validators_of_a_body_that_failed_to_parse_are_not_kept() -> None:
         mock.get(FEED_URL, body=whole, headers={"ETag": '"v2"'})
         async with aiohttp.ClientSession() as session:
             mon = monitor(session, FEED_URL, spy)
-            assert [await mon.poll() for _ in range(3)] == [True, False, True]
+            assert [bool(await mon.poll()) for _ in range(3)] == [True, False, True]
         headers = sent_headers(mock)
     assert [h.get("If-None-Match") for h in headers] == [None, '"v1"', '"v1"']
     assert spy.kinds() == [("new", "Elevated error rates in ChatGPT")]
@@ -740,17 +740,19 @@ async def test_failures_are_logged_once_retried_with_backoff_and_never_clear_the
             known = dict(mon.state.known)
             delays = []
             for _ in range(4):
-                assert not await mon.poll()
-                delays.append(mon.next_delay)
+                failed = await mon.poll()
+                assert not failed
+                delays.append(failed.delay)
             assert mon.state.known == known
-            assert await mon.poll()
+            recovered = await mon.poll()
+            assert recovered
     assert caplog.text.count("Example: HTTP 500") == 1
     assert caplog.text.count("reading again after 4 failed polls") == 1
     assert [10 <= d <= min(100, 10 * 2 ** (n + 1)) for n, d in enumerate(delays)] == [True] * 4
     assert delays[-1] > 20  # the ceiling grew; with this seed the draw is well above the base
     assert spy.kinds() == [("active", "Elevated error rates in ChatGPT"),
                            ("feed_down", "HTTP 500"), ("feed_recovered", "")]
-    assert mon.next_delay >= 10
+    assert recovered.delay >= 10
 
 
 async def test_a_304_without_validators_is_not_a_state_change() -> None:
@@ -782,7 +784,7 @@ async def test_a_parser_crash_on_hostile_bytes_is_a_feed_error_not_a_dead_watch(
             mock.get(FEED_URL, body=atom(OPENAI_ACTIVE))
         async with aiohttp.ClientSession() as session:
             mon = monitor(session, FEED_URL, spy)
-            assert [await mon.poll() for _ in range(3)] == [False, False, False]
+            assert [bool(await mon.poll()) for _ in range(3)] == [False, False, False]
     assert spy.kinds() == [("feed_down", "could not parse the feed: "
                                          "RecursionError('maximum recursion depth exceeded')")]
 
@@ -790,7 +792,7 @@ async def test_a_parser_crash_on_hostile_bytes_is_a_feed_error_not_a_dead_watch(
 async def test_a_bug_that_kills_a_monitor_is_reported_loudly(
         session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture) -> None:
     class Buggy(st.StatusPageMonitor):
-        async def poll(self) -> bool:  # replaces the supervised poll: a bug gets out
+        async def poll(self) -> st.PollResult:  # replaces the supervised poll: a bug gets out
             raise ZeroDivisionError("oops")
 
     buggy = Buggy("Buggy", "http://127.0.0.1:9/", session, Spy(), start_spread=0)
@@ -822,7 +824,8 @@ async def test_run_polls_on_schedule_and_honours_cache_max_age(server: FeedServe
     assert 0 <= delays[0] <= 5  # random start offset within the spread
     assert 239.9 <= delays[1] <= 240.5  # max-age 300 minus Age 60, plus a little jitter
     server.routes["/feed"].headers = {"Cache-Control": "max-age=99999"}
-    assert await mon.poll() and 250 <= mon.next_delay <= 250.5  # clamped to --max-interval
+    result = await mon.poll()
+    assert result and 250 <= result.delay <= 250.5  # clamped to --max-interval
 
 
 async def test_the_next_poll_is_counted_from_the_start_of_a_slow_poll(
@@ -831,10 +834,12 @@ async def test_the_next_poll_is_counted_from_the_start_of_a_slow_poll(
     stop, delays, clock = asyncio.Event(), [], [1000.0]
     mon = monitor(session, server.url("/feed"), Spy(), interval=30, start_spread=0)
     real_poll = mon.poll
+    results: list[st.PollResult] = []
 
-    async def slow_poll() -> bool:
+    async def slow_poll() -> st.PollResult:
         clock[0] += 7  # this poll waited 7 s behind other feeds
-        return await real_poll()
+        results.append(await real_poll())
+        return results[-1]
 
     async def fake_sleep(delay: float) -> None:
         delays.append(delay)
@@ -842,7 +847,7 @@ async def test_the_next_poll_is_counted_from_the_start_of_a_slow_poll(
 
     mon.poll = slow_poll  # type: ignore[method-assign]
     await mon.run(stop, sleep=fake_sleep, clock=lambda: clock[0])
-    assert delays == [pytest.approx(mon.next_delay - 7)] and 23 <= delays[0] <= 23.5
+    assert delays == [pytest.approx(results[0].delay - 7)] and 23 <= delays[0] <= 23.5
 
 
 class FakeTimers:
@@ -898,17 +903,14 @@ class FakeFeed:
     offset: float
     delays: list[float] = field(default_factory=list)
     starts: list[float] = field(default_factory=list)
-    next_delay: float = 10.0
-    gone: bool = False
     failing_reason: str | None = None
 
     def first_delay(self) -> float:
         return self.offset
 
-    async def poll(self) -> bool:
+    async def poll(self) -> st.PollResult:
         self.starts.append(self.timers.now)
-        self.next_delay = self.delays.pop(0) if self.delays else 10.0
-        return True
+        return st.PollResult(True, self.delays.pop(0) if self.delays else 10.0)
 
 
 async def test_polls_due_within_one_slot_start_together_on_one_wakeup() -> None:
@@ -950,10 +952,10 @@ async def test_a_stop_wakes_the_scheduler_at_once_and_cancels_polls_in_flight() 
     started = asyncio.Event()
 
     class Hanging(FakeFeed):
-        async def poll(self) -> bool:
+        async def poll(self) -> st.PollResult:
             started.set()
             await asyncio.Event().wait()  # a request that never answers
-            return True
+            return st.PollResult(True, 10.0)
 
     feeds = [Hanging("hang", timers, 0.0), FakeFeed("later", timers, 3600.0)]
     stop = asyncio.Event()
@@ -969,20 +971,50 @@ async def test_the_scheduler_ends_when_every_feed_is_gone_and_raises_on_a_bug() 
     timers = FakeTimers()
 
     class Gone(FakeFeed):
-        async def poll(self) -> bool:
-            self.gone = True
-            return False
+        async def poll(self) -> st.PollResult:
+            return st.PollResult(False, 10.0, gone=True)
 
     await asyncio.wait_for(st.Scheduler([Gone("g", timers, 0.0)], clock=timers.clock,
                                         call_at=timers.call_at).run(asyncio.Event()), 5)
 
     class Buggy(FakeFeed):
-        async def poll(self) -> bool:
+        async def poll(self) -> st.PollResult:
             raise KeyError("bug")
 
     with pytest.raises(st.MonitorCrash, match="b: KeyError"):
         await asyncio.wait_for(st.Scheduler([Buggy("b", timers, 0.0)], clock=timers.clock,
                                             call_at=timers.call_at).run(asyncio.Event()), 5)
+
+
+def test_the_health_policy_goes_down_once_after_the_threshold_and_recovers_once() -> None:
+    policy = st.RetryPolicy(interval=60, max_interval=600, failure_threshold=3)
+    rng, health, said = random.Random(1), st.Health(), []
+    for _ in range(4):
+        health, events, delay = st.next_health(health, st.Outcome("HTTP 500"), policy=policy,
+                                               rng=rng)
+        said += events
+        assert 60 <= delay <= 600
+    assert health == st.Health(4, down=True) and said == ["feed_down"]
+    health, events, delay = st.next_health(health, st.Outcome(), policy=policy, rng=rng)
+    assert (health, events) == (st.Health(), ["feed_recovered"]) and 60 <= delay <= 60.5
+
+
+def test_the_health_policy_honours_gone_retry_after_and_freshness_within_the_ceiling() -> None:
+    policy, rng = st.RetryPolicy(interval=10, max_interval=300), random.Random(2)
+    health, events, _ = st.next_health(st.Health(), st.Outcome("gone", gone=True), policy=policy,
+                                       rng=rng)
+    assert health.down and events == ["feed_down"]  # at once, not after three
+    _, _, delay = st.next_health(st.Health(), st.Outcome("HTTP 429", retry_after=250),
+                                 policy=policy, rng=rng)
+    assert delay == 250  # above any first backoff (10 to 20 s): ignoring it would fail
+    _, _, delay = st.next_health(st.Health(), st.Outcome("HTTP 429", retry_after=9999),
+                                 policy=policy, rng=rng)
+    assert delay == 300
+    _, _, delay = st.next_health(st.Health(), st.Outcome(fresh_for=120), policy=policy, rng=rng)
+    assert 120 <= delay <= 120.5
+    zero = st.RetryPolicy(interval=0, max_interval=300)
+    _, _, delay = st.next_health(st.Health(), st.Outcome("x"), policy=zero, rng=rng)
+    assert delay >= st.MIN_BACKOFF  # a zero interval never spins on a failure
 
 
 def test_a_large_fleet_spreads_its_first_polls_within_one_interval() -> None:
@@ -1010,8 +1042,8 @@ async def test_http_410_stops_the_feed_for_good(server: FeedServer,
         pass
 
     mon = monitor(session, server.url("/gone"), spy)
-    await mon.run(asyncio.Event(), sleep=no_sleep)
-    assert mon.gone and mon.stats.polls == 1
+    await mon.run(asyncio.Event(), sleep=no_sleep)  # returns: it would poll for ever otherwise
+    assert mon.stats.polls == 1
     assert spy.kinds() == [("feed_down", "gone (HTTP 410): the feed was removed; polling stopped")]
 
 
@@ -1322,10 +1354,11 @@ BAD_CASES: dict[str, BadCase] = {
 }
 
 
-async def poll_pair(bad: st.StatusPageMonitor, healthy: st.StatusPageMonitor) -> bool:
-    ok, healthy_ok = await asyncio.gather(bad.poll(), healthy.poll())
-    assert healthy_ok
-    return ok
+async def poll_pair(bad: st.StatusPageMonitor, healthy: st.StatusPageMonitor
+                    ) -> st.PollResult:
+    result, healthy_result = await asyncio.gather(bad.poll(), healthy.poll())
+    assert healthy_result
+    return result
 
 
 @pytest.mark.parametrize("case_name", list(BAD_CASES))
@@ -1346,8 +1379,8 @@ async def test_a_bad_server_is_survived_reported_once_and_never_stops_a_healthy_
     server.routes["/healthy"].body = atom(OPENAI_ACTIVE, OPENAI_RESOLVED)
     results += [await poll_pair(bad, healthy) for _ in range(2)]
 
-    assert tuple(results) == case.results
-    assert case.min_delay <= bad.next_delay <= case.max_delay
+    assert tuple(bool(r) for r in results) == case.results
+    assert case.min_delay <= results[-1].delay <= case.max_delay
     warnings = [r.getMessage() for r in caplog.records
                 if r.levelno >= logging.WARNING and r.getMessage().startswith("Example: ")]
     if case.reason:
@@ -1405,7 +1438,7 @@ async def test_a_feed_that_suddenly_loses_every_entry_is_an_error_until_it_persi
     assert await mon.poll()
     known = dict(mon.state.known)
     server.routes["/feed"].body = atom()
-    assert [await mon.poll() for _ in range(3)] == [False, False, True]
+    assert [bool(await mon.poll()) for _ in range(3)] == [False, False, True]
     assert mon.state.known.keys() == known.keys()
     assert [k for k, _ in spy.kinds()] == ["active"]
     assert mon.failing_reason is None and mon.state.entries == 0
@@ -1447,7 +1480,8 @@ async def test_requests_per_host_are_limited_before_they_are_made(
     server.routes["/feed"] = Route(handler=counting)
     limiter = st.HostLimiter(per_host=2)
     monitors = [monitor(session, server.url("/feed"), Spy(), limiter=limiter) for _ in range(6)]
-    assert await asyncio.gather(*(m.poll() for m in monitors)) == [True] * 6
+    assert all(await asyncio.gather(*(m.poll() for m in monitors)))
+    assert len(monitors) == 6
     assert peak == 2
 
 
@@ -2042,8 +2076,9 @@ async def test_an_asctime_date_with_expires_is_read_normally(
         "Date": ASCTIME, "Expires": "Sun Nov  6 09:49:37 1994"})
     spy = Spy()
     mon = monitor(session, server.url("/feed"), spy, interval=60, max_interval=600)
-    assert await mon.poll() and spy.kinds() == [("active", "Elevated error rates in ChatGPT")]
-    assert 600 <= mon.next_delay <= 600.5  # one hour of freshness, clamped to the ceiling
+    result = await mon.poll()
+    assert result and spy.kinds() == [("active", "Elevated error rates in ChatGPT")]
+    assert 600 <= result.delay <= 600.5  # one hour of freshness, clamped to the ceiling
 
 
 async def test_a_poll_that_raises_anything_is_one_failed_poll_never_the_end_of_the_watch(
@@ -2058,13 +2093,14 @@ async def test_a_poll_that_raises_anything_is_one_failed_poll_never_the_end_of_t
     monkeypatch.setattr(st, "decide", buggy_decide)
     spy = Spy()
     mon = monitor(session, server.url("/feed"), spy, failure_threshold=3)
-    assert [await mon.poll() for _ in range(3)] == [False, False, False]
+    results = [await mon.poll() for _ in range(3)]
+    assert [bool(r) for r in results] == [False, False, False]
     reason = "internal error while polling: KeyError: 'a bug that odd input set off'"
     assert spy.kinds() == [("feed_down", reason)] and mon.stats.errors == 3
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert [(r.getMessage(), r.exc_info is not None) for r in errors] == [
         (f"Example: {reason}", True)]  # once, with its traceback
-    assert 60 <= mon.next_delay <= 480  # backed off like any failure
+    assert 60 <= results[-1].delay <= 480  # backed off like any failure
     monkeypatch.setattr(st, "decide", real_decide)
     assert await mon.poll()
     assert spy.kinds()[1:] == [("active", "Elevated error rates in ChatGPT"),
@@ -2077,7 +2113,7 @@ async def test_a_304_to_an_unconditional_request_is_an_error_not_a_read(
     server.routes["/feed"] = Route(status=304)
     spy = Spy()
     mon = monitor(session, server.url("/feed"), spy, failure_threshold=2)
-    assert [await mon.poll(), await mon.poll()] == [False, False]
+    assert [bool(await mon.poll()), bool(await mon.poll())] == [False, False]
     reason = "server answered 304 to an unconditional request"
     assert spy.kinds() == [("feed_down", reason)]
     assert caplog.text.count(reason) == 1
