@@ -4192,6 +4192,12 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextS
             held = store.held.setdefault(route.url, {}) if store is not None else {}
             senders.append(WebhookSender(route.url, session, outbox, route=route, held=held,
                                          secret=settings.webhook_secret, on_change=save))
+        labels = [s.label for s in senders]
+        for number, sender in enumerate(senders, 1):
+            if labels.count(sender.label) > 1:
+                # Logs show a destination by scheme and host only, so two routes to one host
+                # (two Slack channels) would read alike without their place in the config.
+                sender.label = f"{sender.label} (route {number})"
         if store is not None:
             configured = {s.url for s in senders}
             for url in (set(store.outbox) | set(store.held)) - configured:
@@ -4446,6 +4452,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if created and settings.state is not None:
         log.info("created folder %s for the state file", settings.state.parent)
     if settings.status:
+        if settings.metrics is not None:
+            log.warning("--metrics is served while watching, not with --status")
         try:
             return asyncio.run(_status_async(settings))
         except KeyboardInterrupt:

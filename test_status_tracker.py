@@ -2877,6 +2877,24 @@ async def test_a_refused_connection_is_said_in_words_with_host_and_port(
     assert str(caught.value) == f"cannot connect to 127.0.0.1 port {port}: connection refused"
 
 
+def test_two_routes_to_one_host_are_told_apart_in_the_logs(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, _ = run_main("--webhook", "http://127.0.0.1:9/hook/A", "--webhook",
+                       "http://127.0.0.1:9/hook/B")
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "webhook http://127.0.0.1/… (route 1): 0 events delivered" in err
+    assert "webhook http://127.0.0.1/… (route 2): 0 events delivered" in err
+
+
+def test_metrics_with_status_says_it_is_not_served(capsys: pytest.CaptureFixture[str]) -> None:
+    try:
+        st.main(["--status", "--metrics", "9", "--feed", "X=http://127.0.0.1:9/feed"])
+    except SystemExit as exc:
+        assert exc.code == 1
+    assert "--metrics is served while watching, not with --status" in capsys.readouterr().err
+
+
 def test_a_missing_state_folder_is_created_when_its_parent_exists(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "status_tracker" / "state.json"
