@@ -3857,7 +3857,7 @@ def _strings(where: str, value: object, allowed: Sequence[str] = ()) -> tuple[st
 
 
 def _config_tables(path: Path, value: object, key: str, allowed: Iterable[str], needs: str
-                   ) -> list[tuple[str, dict[str, Any]]]:
+                   ) -> list[tuple[str, dict[str, object]]]:
     """The [[key]] tables of a config file, each with where it is ("file: key[i]") for the
     errors that name the file, the index and the key; unknown keys are refused."""
     if not isinstance(value, list):
@@ -3879,7 +3879,7 @@ def _config_routes(path: Path, value: object) -> list[Route]:
             for where, item in _config_tables(path, value, "notify", _ROUTE_KEYS, "a url")]
 
 
-def _config_route(where: str, item: Mapping[str, Any]) -> Route:
+def _config_route(where: str, item: Mapping[str, object]) -> Route:
     url = item.get("url")
     fmt = item.get("format", "auto")
     if fmt not in FORMATS:
