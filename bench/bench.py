@@ -16,6 +16,8 @@ process of its own so CPU time and peak RSS belong to it alone, it runs:
   the sample of feeds, reported per feed and scaled to N, since it costs ~40 ms per feed).
 
 Usage: python bench/bench.py [--feeds N] [--cycles K]
+       python bench/bench.py --big   # the CLI at 10,000 feeds, --interval 60: RSS, schedule,
+                                     # stop, warm and cold (~10 min)
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ import asyncio
 import contextlib
 import functools
 import io
+import itertools
 import json
+import math
 import multiprocessing
 import os
 import random
@@ -158,6 +162,11 @@ class FeedFarm:
         self.io: dict[int, tuple[bytes, bytes]] = {}
         self.api_requests = 0
         self.hits: dict[str, int] = {}  # requests per feed path
+        self.times: dict[str, list[float]] = {}  # when each feed path was requested (epoch s)
+
+    def hit(self, path: str) -> None:
+        self.hits[path] = self.hits.get(path, 0) + 1
+        self.times.setdefault(path, []).append(time.time())
 
     def sp_body(self, i: int) -> tuple[bytes, str]:
         version = self.version.get(f"sp{i}", 0)
@@ -172,7 +181,7 @@ class FeedFarm:
         return head + datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ").encode() + tail
 
     async def statuspage(self, request: web.Request) -> web.Response:
-        self.hits[request.path] = self.hits.get(request.path, 0) + 1
+        self.hit(request.path)
         body, etag = self.sp_body(int(request.match_info["i"]))
         headers = {"ETag": etag, "Content-Type": "application/atom+xml"}
         if not request.path.startswith("/spq/"):  # /spq/: the same feed without max-age
@@ -196,8 +205,11 @@ class FeedFarm:
     async def count(self, request: web.Request) -> web.Response:
         return web.json_response({"api_requests": self.api_requests, "hits": self.hits})
 
+    async def poll_times(self, request: web.Request) -> web.Response:
+        return web.json_response(self.times)
+
     async def incidentio(self, request: web.Request) -> web.Response:
-        self.hits[request.path] = self.hits.get(request.path, 0) + 1
+        self.hit(request.path)
         return web.Response(body=self.io_body(int(request.match_info["i"])),
                             headers={"Cache-Control": "public",
                                      "Content-Type": "application/atom+xml"})
@@ -227,6 +239,7 @@ def serve(feeds: int, port_queue: Any) -> None:
     app.router.add_get("/sp/{i}/api/v2/{doc}.json", farm.api)
     app.router.add_get("/spq/{i}/api/v2/{doc}.json", farm.api)
     app.router.add_get("/api-requests", farm.count)
+    app.router.add_get("/poll-times", farm.poll_times)
     app.router.add_get("/io/{i}", farm.incidentio)
     app.router.add_post("/change/{kind}/{i}", farm.change)
     app.router.add_get("/meta", farm.meta)
@@ -605,9 +618,10 @@ async def floor_main(mode: str, urls_file: Path, interval: float) -> None:
             await every_interval(lambda: asyncio.gather(*(get(u) for u in urls)), 0.0)
 
 
-def cli_setup(folder: Path, port: int, kind: str, count: int, meta: dict[str, Any]
+def cli_setup(folder: Path, port: int, kind: str, count: int, meta: dict[str, Any] | None
               ) -> tuple[Path, Path, Path]:
-    """A config file, a warm state file (as after a restart) and a URL list for one mode."""
+    """A config file, a warm state file (as after a restart; none without `meta`: a cold
+    start) and a URL list for one mode."""
     route = "spq" if kind == "sp" else "io"
     urls = [f"http://127.0.0.1:{port}/{route}/{i}{'/history.atom' if kind == 'sp' else ''}"
             for i in range(count)]
@@ -616,6 +630,10 @@ def cli_setup(folder: Path, port: int, kind: str, count: int, meta: dict[str, An
                               for i, u in enumerate(urls)))
     now = datetime.now(UTC)
     store = st.StateStore(folder / f"{kind}.state.json")
+    listing = folder / f"{kind}.urls"
+    listing.write_text("\n".join(urls))
+    if meta is None:
+        return config, store.path, listing
     for i, url in enumerate(urls):
         etag, fingerprint = (meta["sp"][str(i)] if kind == "sp" else (None, meta["io"][str(i)]))
         store.feeds[url] = st.FeedState(
@@ -623,8 +641,6 @@ def cli_setup(folder: Path, port: int, kind: str, count: int, meta: dict[str, An
             first_sight=False, last_polled=now, statuspage=kind == "sp", maintenances={},
             maintenances_tried=now)
     st.write_atomic(store.path, store.pieces(now))
-    listing = folder / f"{kind}.urls"
-    listing.write_text("\n".join(urls))
     return config, store.path, listing
 
 
@@ -715,6 +731,166 @@ async def run_cli(port: int, args: argparse.Namespace) -> dict[str, Any]:
         leftover.unlink()
     folder.rmdir()
     return results
+
+
+# --- The CLI at fleet size: its memory, its schedule and its stop at 10,000 feeds ---
+
+
+def proc_status_mb(pid: int, field: str) -> float | None:
+    """A memory line of /proc/<pid>/status in MB (VmRSS: now; VmHWM: the peak so far)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+async def poll_times(session: aiohttp.ClientSession, port: int) -> dict[str, list[float]]:
+    """When the server answered each feed path so far (epoch seconds)."""
+    async with session.get(f"http://127.0.0.1:{port}/poll-times") as resp:
+        return {path: list(map(float, times)) for path, times in (await resp.json()).items()}
+
+
+async def run_big(port: int, args: argparse.Namespace, *, warm: bool) -> dict[str, Any]:
+    """The CLI polling --big-feeds feeds (half of each kind) at --big-interval, from a warm
+    state file (as after a restart) or from none (a cold start, every feed parsed once).
+
+    Warm: the window opens once every feed was polled once and lasts --big-intervals
+    intervals. Cold: the run lasts --big-cold-intervals intervals from the start and the
+    window is its last --big-intervals. The server timestamps every request, so how late
+    each feed's polls came is measured from its side.
+    """
+    import tempfile
+
+    here = Path(__file__).resolve()
+    folder = Path(tempfile.mkdtemp(prefix="bench-big-"))
+    half, interval = args.big_feeds // 2, args.big_interval
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600)) as session:
+        meta = await farm_meta(session, port) if warm else None
+        parts = [cli_setup(folder, port, kind, half, meta) for kind in ("sp", "io")]
+        config = folder / "all.toml"
+        config.write_text("".join(part[0].read_text() for part in parts))
+        state = st.StateStore(folder / "all.state.json")
+        if warm:
+            for _, path, _ in parts:
+                one = st.StateStore(path)
+                one.load()
+                state.feeds.update(one.feeds)
+            st.write_atomic(state.path, state.pieces(datetime.now(UTC)))
+            state.feeds.clear()
+        paths = {urllib.parse.urlsplit(u).path
+                 for _, _, listing in parts for u in listing.read_text().split()}
+        before = {p: len(t) for p, t in (await poll_times(session, port)).items() if p in paths}
+        errors = folder / "stderr.txt"
+        started = time.time()
+        with errors.open("wb") as stderr:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, str(here.parent.parent / "status_tracker.py"), "--config",
+                str(config), "--state", str(state.path), "--interval", f"{interval:g}",
+                "--per-host", "64", "-q", stdout=asyncio.subprocess.DEVNULL, stderr=stderr)
+        rss_samples: list[float] = []
+        cpu_marks: dict[str, tuple[float, float | None]] = {}
+
+        async def sample_until(deadline: float, *, all_polled: bool = False) -> None:
+            while time.time() < deadline and proc.returncode is None:
+                if (rss := proc_status_mb(proc.pid, "VmRSS")) is not None:
+                    rss_samples.append(rss)
+                if all_polled:
+                    counts = (await (await session.get(
+                        f"http://127.0.0.1:{port}/api-requests")).json())["hits"]
+                    if all(counts.get(p, 0) > before.get(p, 0) for p in paths):
+                        return
+                await asyncio.sleep(1.0)
+
+        window = args.big_intervals * interval
+        if warm:
+            await sample_until(started + 3 * interval + 120, all_polled=True)
+            cpu_marks["open"] = (time.time(), proc_cpu(proc.pid))
+            await sample_until(time.time() + window)
+        else:
+            end = started + args.big_cold_intervals * interval
+            await sample_until(end - window)
+            cpu_marks["open"] = (time.time(), proc_cpu(proc.pid))
+            await sample_until(end)
+        cpu_marks["close"] = (time.time(), proc_cpu(proc.pid))
+        rss = proc_status_mb(proc.pid, "VmRSS")
+        peak = proc_status_mb(proc.pid, "VmHWM")
+        died = proc.returncode
+        stopped = time.monotonic()
+        if died is None:
+            proc.send_signal(signal.SIGTERM)
+        await proc.wait()
+        exit_seconds = time.monotonic() - stopped
+        times = {p: t[before.get(p, 0):] for p, t in (await poll_times(session, port)).items()
+                 if p in paths}
+    complaints = errors.read_text(errors="replace").splitlines()
+    for leftover in folder.iterdir():
+        leftover.unlink()
+    folder.rmdir()
+    if died is not None:
+        raise RuntimeError(f"the CLI exited early ({died}): " + "\n".join(complaints[-5:]))
+    (opened, cpu0), (closed, cpu1) = cpu_marks["open"], cpu_marks["close"]
+    in_window = [sum(opened <= t < closed for t in times.get(p, [])) for p in paths]
+    firsts = [t[0] - started for t in times.values() if t]
+    gaps = [b - a for t in times.values() for a, b in itertools.pairwise(t)]
+    return {
+        "warm": warm, "feeds": len(paths), "interval": interval, "window": closed - opened,
+        "per_interval": (min(in_window) * interval / (closed - opened),
+                         max(in_window) * interval / (closed - opened)),
+        "cpu": None if cpu0 is None or cpu1 is None else (cpu1 - cpu0) / (closed - opened),
+        "rss": rss, "rss_max_sampled": max(rss_samples, default=math.nan), "peak": peak,
+        "exit": exit_seconds, "never_polled": sum(1 for p in paths if not times.get(p)),
+        "first_poll_max": max(firsts, default=None),
+        "gap_max": max(gaps, default=None),
+        "late_feeds": sum(1 for t in times.values()
+                          if any(b - a > 2 * interval for a, b in itertools.pairwise(t))),
+        "stderr_lines": len(complaints),
+    }
+
+
+def big_report(result: dict[str, Any]) -> str:
+    interval = result["interval"]
+    spread = st.start_spread(result["feeds"], interval)
+    low, high = result["per_interval"]
+    behind = (None if result["gap_max"] is None
+              else max(0.0, result["gap_max"] - interval))
+    first_late = (None if result["first_poll_max"] is None
+                  else max(0.0, result["first_poll_max"] - spread))
+    worst = max((v for v in (behind, first_late) if v is not None), default=None)
+
+    def secs(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.1f} s"
+
+    lines = [
+        f"{'warm' if result['warm'] else 'cold'} start, {result['feeds']:,} feeds, --interval "
+        f"{interval:g}, window {result['window']:.0f} s"
+        + ("" if result["warm"] else " (the last of the run)") + ":",
+        f"  polls per feed per interval: min {low:.2f}, max {high:.2f} (target 1 +- 1)",
+        "  CPU: " + ("n/a" if result["cpu"] is None else f"{result['cpu'] * 100:.1f}% of a core"),
+        f"  RSS {result['rss']:.0f} MB at the end (max sampled {result['rss_max_sampled']:.0f}"
+        f" MB), peak (VmHWM) {result['peak']:.0f} MB (target <= 150 MB)",
+        f"  SIGTERM to exit: {result['exit']:.2f} s (target <= 2 s)",
+        f"  every feed's first poll within {secs(result['first_poll_max'])} of the start "
+        f"(start spread {spread:g} s); never polled: {result['never_polled']}",
+        f"  longest gap between two polls of a feed {secs(result['gap_max'])}: fell behind by "
+        f"{secs(behind)}; first polls beyond the spread by {secs(first_late)}; feeds with a gap "
+        f"over two intervals: {result['late_feeds']}",
+        f"  fell behind by at most {secs(worst)} = "
+        + ("n/a" if worst is None else f"{worst / interval:.2f}")
+        + " intervals (target <= 1)",
+    ]
+    if result["stderr_lines"]:
+        lines.append(f"  the CLI wrote {result['stderr_lines']} lines to stderr")
+    return "\n".join(lines)
+
+
+async def big_main(port: int, args: argparse.Namespace) -> list[dict[str, Any]]:
+    return [await run_big(port, args, warm=variant == "warm")
+            for variant in (("warm", "cold") if args.big_variant == "both"
+                            else (args.big_variant,))]
 
 
 CONTENDERS: dict[str, Callable[[int, argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]]] = {
@@ -873,6 +1049,34 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def big(args: argparse.Namespace) -> int:
+    """--big: one server, the CLI started warm and then cold (each its own process)."""
+    if args.big_feeds < 2 or args.big_intervals < 1 or args.big_cold_intervals <= (
+            args.big_intervals):
+        sys.exit("bench.py: --big-feeds >= 2, --big-intervals >= 1 and --big-cold-intervals "
+                 "> --big-intervals")
+    ctx = multiprocessing.get_context("spawn")
+    ports = ctx.Queue()
+    server = ctx.Process(target=serve, args=(args.big_feeds, ports), daemon=True)
+    server.start()
+    started = time.perf_counter()
+    try:
+        results = asyncio.run(big_main(ports.get(timeout=30), args))
+    finally:
+        server.terminate()
+        server.join()
+    print(f"status_tracker CLI at fleet size: {os.cpu_count()} CPUs, Python "
+          f"{sys.version.split()[0]}, aiohttp {aiohttp.__version__}, feedparser "
+          f"{feedparser.__version__}; half the feeds Statuspage-like (ETag, 304), half "
+          "incident.io-like (re-stamped, no validators)")
+    for result in results:
+        print(big_report(result))
+    print(f"(bench ran {time.perf_counter() - started:.1f} s)")
+    if args.json:
+        print(json.dumps(results, indent=1))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--feeds", type=int, default=2000,
@@ -897,6 +1101,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="interleaved repeats, the median is shown (default 3)")
     parser.add_argument("--cli-only", action="store_true",
                         help="run only the CLI comparison (no in-process figures)")
+    parser.add_argument("--big", action="store_true",
+                        help="run only the CLI at fleet size: memory, schedule, stop (~10 min)")
+    parser.add_argument("--big-feeds", type=int, default=10_000,
+                        help="--big: feeds, half of each kind (default 10000)")
+    parser.add_argument("--big-interval", type=float, default=60.0,
+                        help="--big: the CLI's --interval (default 60)")
+    parser.add_argument("--big-intervals", type=int, default=2,
+                        help="--big: intervals in the measured window (default 2)")
+    parser.add_argument("--big-cold-intervals", type=int, default=6,
+                        help="--big: intervals a cold start runs in all (default 6)")
+    parser.add_argument("--big-variant", choices=("warm", "cold", "both"), default="both",
+                        help="--big: from a warm state file, from none, or both (default)")
     parser.add_argument("--floor", choices=("batched", "timers", "naive"),
                         help=argparse.SUPPRESS)  # the bench starts its floors with this
     parser.add_argument("--urls-file", type=Path, help=argparse.SUPPRESS)
@@ -908,6 +1124,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.feeds < 2 or args.cycles < 1 or args.sample < 1:
         parser.error("--feeds >= 2, --cycles >= 1 and --sample >= 1")
     args.sample = min(args.sample, args.feeds // 2)
+    if args.big:
+        return big(args)
     args.cli_feeds = min(args.cli_feeds, args.feeds // 2)
 
     ctx = multiprocessing.get_context("spawn")
