@@ -3367,18 +3367,31 @@ class Monitoring:
     read-only on the same event loop by aiohttp.web."""
 
     def __init__(self, monitors: Sequence[StatusPageMonitor],
-                 senders: Sequence[WebhookSender]) -> None:
+                 senders: Sequence[WebhookSender], *, lines: bool = True) -> None:
+        """`lines`: build every feed's metric lines now and keep them current after each
+        poll (with --metrics); otherwise only on the first render(), since at 10,000 feeds
+        they hold 19 MB that nobody reads without --metrics."""
         self.monitors = monitors
         self.senders = senders
         self.dead: str | None = None  # the task that died, if one did
         self.bound: tuple[str, int] | None = None  # where it listens, once started
+        self._feed_labels: dict[int, str] = {}
+        self._prefixes: list[tuple[str, str, str, str, str, str, str]] = []
+        self._lines: list[tuple[str, str, str, str, str, str, str]] = []
+        self._component_blocks: dict[int, tuple[dict[str, str], list[str]]] = {}
+        self._index: dict[int, int] = {}
+        self._built = False
+        if lines:
+            self._build_lines()
+
+    def _build_lines(self) -> None:
+        monitors = self.monitors
+        self._built = True
         self._feed_labels = {id(m): f'feed="{_label(m.name)}"' for m in monitors}
         # Per feed, the start of each polls_total line, and its component lines with the
         # component states they were made from: at 10,000 feeds a scrape is ~100,000 lines,
         # and formatting each label anew would cost more than the 100 ms a scrape may take.
         self._prefixes = [self._line_starts(self._feed_labels[id(m)]) for m in monitors]
-        self._lines: list[tuple[str, str, str, str, str, str, str]] = []
-        self._component_blocks: dict[int, tuple[dict[str, str], list[str]]] = {}
         # Each feed's lines are built at the end of its poll (a few µs, only with --metrics)
         # and all of them once now, so a scrape only puts finished lines together.
         self._index = {id(m): i for i, m in enumerate(monitors)}
@@ -3397,6 +3410,8 @@ class Monitoring:
         """The whole exposition (text format 0.0.4): HELP and TYPE once per family, then its
         samples. One pass over the feeds fills every family's list of lines from prebuilt
         prefixes; at 10,000 feeds that is about 100,000 lines."""
+        if not self._built:
+            self._build_lines()
         up: list[str] = []
         last: list[str] = []
         polls: list[str] = []
@@ -4225,7 +4240,8 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextS
             )
             for feed in settings.feeds
         ]
-        monitoring = Monitoring(monitors, senders)
+        monitoring = Monitoring(monitors, senders, lines=settings.metrics is not None
+                                and not settings.once)
         served = None
         if settings.metrics is not None and not settings.once:
             served = await monitoring.start(*settings.metrics)

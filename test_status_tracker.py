@@ -2733,6 +2733,20 @@ async def test_metrics_follow_the_feeds_counters_only_go_up_and_feed_up_flips(
                 assert later[key] >= value, key
 
 
+async def test_metric_lines_not_built_up_front_are_built_by_the_first_scrape(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    server.routes["/openai"] = Route(body=atom(OPENAI_ACTIVE))
+    polled = monitor(session, server.url("/openai"), Spy())
+    monitoring = st.Monitoring([polled], [], lines=False)
+    assert not polled.polled_hooks  # nothing is kept up to date without --metrics
+    assert await polled.poll()
+    samples = parse_exposition(monitoring.render())
+    assert series(samples, "status_tracker_polls_total", feed="Example", result="modified") == 1
+    assert await polled.poll()
+    again = parse_exposition(monitoring.render())
+    assert series(again, "status_tracker_polls_total", feed="Example", result="unchanged") == 1
+
+
 async def test_the_endpoints_answer_over_loopback_while_watching(server: FeedServer) -> None:
     server.routes["/openai"] = Route(body=atom(OPENAI_ACTIVE))
     server.routes["/hang"] = Route(handler=slow_drip)
