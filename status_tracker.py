@@ -183,14 +183,58 @@ class IncidentEvent:
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
-@dataclass(slots=True)
-class Seen:
-    """What is remembered of one incident: enough to tell new, updated and unchanged apart."""
+_HEX_DIGEST = re.compile(r"[0-9a-f]{16}")  # what _digest makes: 8 bytes as hex
 
-    updated: datetime | None
-    digest: str
-    steps: tuple[str, ...]
-    last_seen: datetime
+
+class Seen:
+    """What is remembered of one incident: enough to tell new, updated and unchanged apart.
+
+    The digest and the step keys come from _digest (16 hex digits each) and are kept packed,
+    8 raw bytes each, in one bytes object: at 10,000 feeds the 250,000 incidents held 600,000
+    small strings in tuples, 60 MB. A digest or key of any other shape (a state file edited
+    by hand) is kept as it came.
+    """
+
+    __slots__ = ("_packed", "last_seen", "updated")
+
+    def __init__(self, updated: datetime | None, digest: str, steps: tuple[str, ...],
+                 last_seen: datetime) -> None:
+        self.updated = updated
+        self.last_seen = last_seen
+        self._packed: bytes | tuple[str, tuple[str, ...]]
+        if _HEX_DIGEST.fullmatch(digest) and all(_HEX_DIGEST.fullmatch(k) for k in steps):
+            self._packed = bytes.fromhex(digest + "".join(steps))
+        else:
+            self._packed = (digest, steps)
+
+    @property
+    def digest(self) -> str:
+        packed = self._packed
+        return packed[:8].hex() if isinstance(packed, bytes) else packed[0]
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        return self.digest_and_steps()[1]
+
+    def digest_and_steps(self) -> tuple[str, tuple[str, ...]]:
+        """Both at once, from one hex conversion (the state file writes every incident's)."""
+        packed = self._packed
+        if not isinstance(packed, bytes):
+            return packed
+        digest, *steps = packed.hex(" ", -8).split(" ")  # 16 digits, a space, 16 digits…
+        return digest, tuple(steps)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Seen):
+            return NotImplemented
+        return (self.updated, self._packed, self.last_seen) == (
+            other.updated, other._packed, other.last_seen)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass it replaced
+
+    def __repr__(self) -> str:
+        return (f"Seen(updated={self.updated!r}, digest={self.digest!r}, "
+                f"steps={self.steps!r}, last_seen={self.last_seen!r})")
 
 
 @dataclass(slots=True)
@@ -2210,7 +2254,7 @@ def _feed_to_json(state: FeedState) -> dict[str, Any]:
     data: dict[str, Any] = {
         "etag": state.etag, "last_modified": state.last_modified,
         "fingerprint": state.fingerprint, "entries": state.entries,
-        "incidents": {key: [_epoch(s.updated), s.digest, s.steps, _epoch(s.last_seen)]
+        "incidents": {key: [_epoch(s.updated), *s.digest_and_steps(), _epoch(s.last_seen)]
                       for key, s in state.known.items()},
     }
     # Written only when set, so a healthy feed's entry stays as it always was.

@@ -1613,6 +1613,29 @@ async def test_every_save_in_a_long_run_writes_the_latest_state_of_each_feed(
     assert reloaded.feeds[FEED_URL].known == store.feeds[FEED_URL].known
 
 
+def test_digests_and_step_keys_of_any_shape_come_back_from_the_state_file_as_written(
+        tmp_path: Path) -> None:
+    store = st.StateStore(tmp_path / "state.json")
+    feed = store.feed(FEED_URL)
+    feed.first_sight = False
+    feed.known = {
+        "packed": st.Seen(NOW, "0123456789abcdef", ("fedcba9876543210", "0000000000000001"),
+                          NOW),
+        "no steps": st.Seen(None, "0123456789abcdef", (), NOW),
+        "by hand": st.Seen(NOW, "D1", ("0123456789ABCDEF", "step"), NOW),
+    }
+    written = json.loads("".join(store.pieces(NOW)))["feeds"][FEED_URL]["incidents"]
+    assert written["packed"][1:3] == ["0123456789abcdef", ["fedcba9876543210", "0000000000000001"]]
+    assert written["by hand"][1:3] == ["D1", ["0123456789ABCDEF", "step"]]
+    st.write_atomic(store.path, store.pieces(NOW))
+    reloaded = st.StateStore(store.path)
+    reloaded.load()
+    assert reloaded.feeds[FEED_URL].known == feed.known
+    assert reloaded.feeds[FEED_URL].known["packed"].steps == ("fedcba9876543210",
+                                                              "0000000000000001")
+    assert reloaded.feeds[FEED_URL].known["by hand"].digest == "D1"
+
+
 def test_a_feed_no_longer_polled_for_30_days_leaves_the_state_file(tmp_path: Path) -> None:
     store = st.StateStore(tmp_path / "state.json")
     for url, days in (("https://kept.test/feed", 29), ("https://gone.test/feed", 31)):
