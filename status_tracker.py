@@ -1536,7 +1536,9 @@ class StatusPageMonitor:
         self.monotonic = monotonic
         self.api: StatuspageApi | None = None
         self._api_decided = False
-        self.incidents: list[Incident] = []  # the last read, for the status board
+        # The open incidents of the last read, for the status board: the whole read was
+        # 50 KB of text per feed, 500 MB after a cold start at 10,000 feeds.
+        self.incidents: list[Incident] = []
         self.components: dict[str, str] = {}  # name -> status key, where known
         self.polled_hooks: list[Callable[[StatusPageMonitor], None]] = []  # after each poll
         self._empty_streak = 0
@@ -1658,8 +1660,8 @@ class StatusPageMonitor:
         state.first_sight = False
         state.fingerprint = fingerprint
         state.entries = len(incidents)
-        self.incidents = incidents
-        state.open_incidents = sum(1 for i in incidents if i.active and not i.maintenance)
+        self.incidents = [i for i in incidents if i.active and not i.maintenance]
+        state.open_incidents = len(self.incidents)
         self._note_components((_sort_key(i), i.components) for i in incidents)
         self.stats.modified += 1
         self._refresh_validators(result)
@@ -3643,7 +3645,7 @@ class Monitoring:
             entry = BoardEntry(m.name, error=m.failing_reason if m.failures else None)
             api = m.api.incidents.data if m.api is not None else None
             entry.incidents = [enrich(_as_reported(i), (api or {}).get(i.code))
-                               for i in m.incidents if i.active and not i.maintenance]
+                               for i in m.incidents]
             entry.components = [(name, status_word(key)) for name, key in m.components.items()
                                  if key != "operational"]
             if m.api is not None and m.options.maintenance and m.api.maintenances.data:
