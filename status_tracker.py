@@ -26,6 +26,7 @@ import collections
 import contextlib
 import dataclasses
 import email.utils
+import functools
 import hashlib
 import heapq
 import hmac
@@ -258,9 +259,6 @@ class FeedState:
     statuspage: bool = False  # its entries showed it to be a Statuspage feed (it has an API)
     open_incidents: int = 0  # in its last read
     maintenances_tried: datetime | None = None  # the last read of the maintenance list
-    # This feed's "url":{…} member as last written to the state file; whoever changes the fields
-    # above (the monitor, after a poll that changed something) clears it.
-    saved: str | None = field(default=None, repr=False, compare=False)
 
 
 # --- Pure core: text ---
@@ -1507,7 +1505,7 @@ class StatusPageMonitor:
         failure_threshold: int = DEFAULT_FAILURE_THRESHOLD,
         limiter: HostLimiter | None = None,
         state: FeedState | None = None,
-        on_change: Callable[[], Awaitable[object]] | None = None,
+        on_change: Callable[[bool], Awaitable[object]] | None = None,
         max_body: int = MAX_BODY,
         timeout: aiohttp.ClientTimeout = TIMEOUT,
         start_spread: float = START_SPREAD,
@@ -1602,10 +1600,10 @@ class StatusPageMonitor:
             self.stats.errors += 1
         for kind in events:
             await self._emit(IncidentEvent(self.name, kind, error=outcome.error, at=self.now()))
-        if changed or health != before:
-            state.saved = None
-        if (changed or "feed_down" in events) and self.on_change is not None:
-            await self.on_change()
+        if (changed or health != before) and self.on_change is not None:
+            # Whatever changed is kept; a read that changed something, or a feed gone down,
+            # is written at once, a failure count with the next write.
+            await self.on_change(changed or "feed_down" in events)
         return PollResult(outcome.error is None, delay, outcome.gone)
 
     def _say(self, reason: str | None, failures: int, unexpected: BaseException | None) -> None:
@@ -1749,14 +1747,12 @@ class StatusPageMonitor:
             return  # before the list's first read there is nothing to keep in step with
         if _advances(known.get(inc.code, ("", self.now()))[0], phase):
             known[inc.code] = (phase, self.now())
-            self.state.saved = None
 
     async def _check_maintenances(self, api: StatuspageApi, now: datetime
                                   ) -> dict[str, ApiIncident] | None:
         """Read the maintenance list and report each window's new phases; the windows read,
         or None when the list could not be read now."""
         self.state.maintenances_tried = now
-        self.state.saved = None
         windows = await api.read(api.maintenances, self.session, self.limiter, now=now,
                                  clock=self.monotonic())
         if windows is None:
@@ -2331,7 +2327,8 @@ _JSON_SPACE = re.compile(r"[ \t\n\r]*")
 _json_value = json.JSONDecoder().raw_decode
 
 
-def _read_state(text: str, read_feed: Callable[[Any], FeedState]
+def _read_state(text: str, read_feed: Callable[[Any], FeedState],
+                spans: dict[str, Span] | None = None
                 ) -> tuple[dict[str, Any], dict[str, FeedState] | None]:
     """The state file's JSON, as json.loads reads it, but each member of "feeds" is made
     into its FeedState as soon as it is decoded (None when "feeds" is not an object).
@@ -2339,7 +2336,7 @@ def _read_state(text: str, read_feed: Callable[[Any], FeedState]
     json.loads of a 10,000-feed file built a tree of twice the size of what is kept from it,
     and the freed tree left the process's memory that much larger for good. The version is
     checked first (it leads every file of ours), so a newer file is refused before its feeds
-    are read.
+    are read. `spans` gets where each member ("url":{…}) sits in the text.
     """
 
     def at(i: int) -> int:
@@ -2371,9 +2368,12 @@ def _read_state(text: str, read_feed: Callable[[Any], FeedState]
                 i += 1
             else:
                 while True:
+                    start = at(i)
                     url, i = key(i)
                     member, i = _json_value(text, i)
                     feeds[url] = read_feed(member)
+                    if spans is not None:
+                        spans[url] = Span(start, i - start)
                     i = at(i)
                     if text[i:i + 1] != ",":
                         i = expect(i, "}", "',' delimiter")
@@ -2404,16 +2404,41 @@ def _read_state(text: str, read_feed: Callable[[Any], FeedState]
 _compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def write_atomic(path: Path, text: str | Sequence[str], *,
-                 replace: Callable[[str, Path], None] = os.replace) -> None:
-    """Write via a temp file in the same folder, flushed and fsynced, then renamed over.
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Bytes of the file as it is now on disk, to be copied into its next version unchanged."""
 
-    `text` may come in pieces, written in order, so a large file is never joined in memory.
+    start: int
+    length: int
+
+
+def write_atomic(path: Path, text: str | Sequence[str | Span], *,
+                 replace: Callable[[str, Path], None] = os.replace) -> list[int]:
+    """Write via a temp file in the same folder, flushed and fsynced, then renamed over; return
+    the byte offset at which each piece starts, and the file's length last.
+
+    `text` may come in pieces, written in order, so a large file is never joined in memory; a
+    Span piece is copied from the file being replaced, so what did not change is never encoded
+    again.
     """
+    pieces = [text] if isinstance(text, str) else text
+    offsets = [0]
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.writelines([text] if isinstance(text, str) else text)
+        with os.fdopen(fd, "wb") as handle:
+            with contextlib.ExitStack() as old:
+                source = None
+                for piece in pieces:
+                    if isinstance(piece, Span):
+                        source = source or old.enter_context(path.open("rb"))
+                        source.seek(piece.start)
+                        data = source.read(piece.length)
+                        if len(data) != piece.length:
+                            raise OSError(f"{path} changed under the tracker (it is short)")
+                    else:
+                        data = piece.encode("utf-8")
+                    handle.write(data)
+                    offsets.append(offsets[-1] + len(data))
             handle.flush()
             os.fsync(handle.fileno())
         replace(tmp, path)
@@ -2421,6 +2446,7 @@ def write_atomic(path: Path, text: str | Sequence[str], *,
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    return offsets
 
 
 class StateFileError(Exception):
@@ -2501,7 +2527,7 @@ class StateStore:
 
     def __init__(self, path: Path, *, clock: Callable[[], float] = time.monotonic,
                  rng: random.Random | None = None,
-                 write: Callable[[Path, Sequence[str]], None] | None = None) -> None:
+                 write: Callable[[Path, Sequence[str | Span]], list[int]] | None = None) -> None:
         self.path = path
         self.feeds: dict[str, FeedState] = {}
         self.outbox: dict[str, list[dict[str, str]]] = {}
@@ -2519,6 +2545,10 @@ class StateStore:
         self.failing: str | None = None
         self.retry_at: float | None = None  # while failing: when the next write is tried
         self._retry_wanted = asyncio.Event()
+        # Where each unchanged feed's member sits in the file on disk (see pieces()); the
+        # store is the one place that decides what must be encoded again.
+        self._spans: dict[str, Span] = {}
+        self._marked: set[str] = set()  # feeds changed since the current write began
 
     @property
     def lock_path(self) -> Path:
@@ -2592,9 +2622,12 @@ class StateStore:
         _check_ours(self.path, raw[:64])
         try:
             times: dict[float, datetime] = {}
+            # Offsets in the text are offsets in the file only where every character is one
+            # byte; a file with others has each feed encoded again at its first save.
+            spans: dict[str, Span] | None = {} if raw.isascii() else None
             text = raw.decode("utf-8")
             del raw
-            data, feeds = _read_state(text, lambda f: _feed_from_json(f, times, None))
+            data, feeds = _read_state(text, lambda f: _feed_from_json(f, times, None), spans)
             del text
             polled = data.get("polled", {})
             if feeds is None:  # "feeds" was not an object: fails as it always did
@@ -2627,33 +2660,57 @@ class StateStore:
                         self.path, clean_text(str(exc))[:160], aside)
             return
         self.feeds, self.outbox, self.held = feeds, outbox, held
+        self._spans = spans or {}
 
     def feed(self, url: str) -> FeedState:
         if url not in self.feeds:
             self.feeds[url] = FeedState()
         return self.feeds[url]
 
-    def pieces(self, now: datetime) -> list[str]:
-        """The whole file, in pieces that concatenate to its JSON.
+    def mark(self, url: str) -> None:
+        """The feed's state changed: its next save encodes it again."""
+        self._spans.pop(url, None)
+        self._marked.add(url)
 
-        Only feeds changed since the last write are encoded again, and the pieces are never
-        joined on the event loop: at 10,000 feeds (36 MB) either would hold it for seconds.
+    async def changed(self, url: str, save: bool = True) -> None:
+        """What a monitor calls after a poll that changed its feed's state; `save` writes it
+        now (a change worth keeping at once), else it goes with the next write."""
+        self.mark(url)
+        if save:
+            await self.save()
+
+    def pieces(self, now: datetime) -> tuple[list[str | Span], dict[str, int]]:
+        """The whole file in pieces that concatenate to its JSON, and which piece is each
+        feed's member.
+
+        A feed unchanged since the file was last written or read is a Span of that file: only
+        changed feeds are encoded, no cache of them is kept in memory, and the pieces are
+        never joined on the event loop (at 10,000 feeds the file is 36 MB).
         """
-        out, polled = [f'{{"version":{STATE_VERSION},"feeds":{{'], {}
+        out: list[str | Span] = [f'{{"version":{STATE_VERSION},"feeds":{{']
+        members: dict[str, int] = {}
+        polled = {}
         for url, state in self.feeds.items():
             if (state.first_sight and not state.failures) or (
                     state.last_polled is not None and now - state.last_polled > FORGET_AFTER):
                 continue  # nothing known yet, or no longer polled for a long time
-            if state.saved is None:
-                state.saved = f"{_compact(url)}:{_compact(_feed_to_json(state))}"
-            out.extend((state.saved, ","))
+            members[url] = len(out)
+            out.extend((self._spans.get(url) or
+                        f"{_compact(url)}:{_compact(_feed_to_json(state))}", ","))
             polled[url] = _epoch(state.last_polled)
         if polled:
             out.pop()  # the last comma
         held = {url: h for url, h in self.held.items() if h.get("events")}
         out.append(f'}},"polled":{_compact(polled)},"outbox":{_compact(self.outbox)},'
                    f'"held":{_compact(held)}}}')
-        return out
+        return out, members
+
+    def text(self, now: datetime) -> str:
+        """The file's next version as one string (for tests and the bench)."""
+        pieces, _ = self.pieces(now)
+        old = self.path.read_bytes() if any(isinstance(p, Span) for p in pieces) else b""
+        return "".join(old[p.start:p.start + p.length].decode("utf-8")
+                       if isinstance(p, Span) else p for p in pieces)
 
     async def save(self, *, now: bool = False) -> bool:
         """Write everything changed so far; True once that is on disk.
@@ -2674,12 +2731,17 @@ class StateStore:
             covered = self._requested
             if not self._still_owner():
                 return False
+            self._marked.clear()
             try:
-                pieces = self.pieces(_wall_clock())
-                await asyncio.to_thread(self._write, self.path, pieces)
+                pieces, members = self.pieces(_wall_clock())
+                offsets = await asyncio.to_thread(self._write, self.path, pieces)
             except Exception as exc:  # whatever broke the write, polling must go on
                 self._save_failed(exc)
                 return False
+            # Where each feed now sits in the new file; a feed changed while it was being
+            # written gets no span, so its newer state goes with the next write.
+            self._spans = {url: Span(offsets[i], offsets[i + 1] - offsets[i])
+                           for url, i in members.items() if url not in self._marked}
             self._written = covered
             if self.failing is not None:
                 log.warning("state file %s: saved again after %s", self.path,
@@ -4353,7 +4415,8 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextS
                 interval=feed.interval if feed.interval is not None else settings.interval,
                 max_interval=settings.max_interval, history=settings.history,
                 failure_threshold=settings.failure_threshold, limiter=limiter,
-                state=store.feed(feed.url) if store is not None else None, on_change=save,
+                state=store.feed(feed.url) if store is not None else None,
+                on_change=functools.partial(store.changed, feed.url) if store else None,
                 start_spread=start_spread(len(settings.feeds), settings.interval),
                 options=feed.options,
             )

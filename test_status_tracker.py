@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import gzip
 import hashlib
 import hmac
@@ -21,7 +22,7 @@ import stat
 import sys
 import threading
 import types
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -756,10 +757,10 @@ async def test_failures_are_logged_once_retried_with_backoff_and_never_clear_the
 
 
 async def test_a_304_without_validators_is_not_a_state_change() -> None:
-    saves: list[int] = []
+    saves: list[bool] = []
 
-    async def on_change() -> None:
-        saves.append(1)
+    async def on_change(save: bool) -> None:
+        saves.append(save)
 
     with aioresponses() as mock:
         mock.get(FEED_URL, body=atom(OPENAI_RESOLVED), headers={"ETag": '"a"'})
@@ -769,7 +770,7 @@ async def test_a_304_without_validators_is_not_a_state_change() -> None:
             mon = monitor(session, FEED_URL, Spy(), on_change=on_change)
             for _ in range(3):
                 assert await mon.poll()
-    assert len(saves) == 2 and mon.state.etag == '"b"'
+    assert saves == [True, True] and mon.state.etag == '"b"'
 
 
 async def test_a_parser_crash_on_hostile_bytes_is_a_feed_error_not_a_dead_watch(
@@ -1597,7 +1598,7 @@ async def test_every_save_in_a_long_run_writes_the_latest_state_of_each_feed(
         mock.get(FEED_URL, body=atom(OPENAI_ACTIVE, OPENAI_RESOLVED))
         async with aiohttp.ClientSession() as session:
             mon = monitor(session, FEED_URL, Spy(), state=store.feed(FEED_URL),
-                          on_change=store.save)
+                          on_change=functools.partial(store.changed, FEED_URL))
             assert await mon.poll()
             first = json.loads(store.path.read_text())
             assert await mon.poll()
@@ -1624,10 +1625,10 @@ def test_digests_and_step_keys_of_any_shape_come_back_from_the_state_file_as_wri
         "no steps": st.Seen(None, "0123456789abcdef", (), NOW),
         "by hand": st.Seen(NOW, "D1", ("0123456789ABCDEF", "step"), NOW),
     }
-    written = json.loads("".join(store.pieces(NOW)))["feeds"][FEED_URL]["incidents"]
+    written = json.loads(store.text(NOW))["feeds"][FEED_URL]["incidents"]
     assert written["packed"][1:3] == ["0123456789abcdef", ["fedcba9876543210", "0000000000000001"]]
     assert written["by hand"][1:3] == ["D1", ["0123456789ABCDEF", "step"]]
-    st.write_atomic(store.path, store.pieces(NOW))
+    st.write_atomic(store.path, store.pieces(NOW)[0])
     reloaded = st.StateStore(store.path)
     reloaded.load()
     assert reloaded.feeds[FEED_URL].known == feed.known
@@ -1636,13 +1637,77 @@ def test_digests_and_step_keys_of_any_shape_come_back_from_the_state_file_as_wri
     assert reloaded.feeds[FEED_URL].known["by hand"].digest == "D1"
 
 
+def saved_store(path: Path, feeds: int, title: str = "incident") -> st.StateStore:
+    store = st.StateStore(path)
+    for i in range(feeds):
+        state = store.feed(f"https://f{i}.test/feed")
+        state.first_sight, state.last_polled, state.etag = False, NOW, f'"v{i}"'
+        state.known = {f"{title}-{i}": st.Seen(NOW, f"{i:016x}", (), NOW)}
+    st.write_atomic(path, store.pieces(NOW)[0])
+    loaded = st.StateStore(path)
+    loaded.load()
+    return loaded
+
+
+async def test_a_save_encodes_only_the_feeds_that_changed_and_copies_the_rest(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = saved_store(tmp_path / "state.json", 50)
+    encoded: list[str] = []
+    real = st._feed_to_json
+
+    def counting(state: st.FeedState) -> dict[str, Any]:
+        encoded.append(state.etag or "")
+        return real(state)
+
+    monkeypatch.setattr(st, "_feed_to_json", counting)
+    store.feeds["https://f7.test/feed"].etag = '"changed"'
+    await store.changed("https://f7.test/feed")
+    assert encoded == ['"changed"']
+    reread = st.StateStore(store.path)
+    reread.load()
+    assert reread.feeds == store.feeds  # everything else copied exactly as it was
+    encoded.clear()
+    assert await store.save(now=True) and encoded == []  # nothing changed: all copied
+
+
+async def test_a_feed_changed_while_the_file_is_written_goes_with_the_next_write(
+        tmp_path: Path) -> None:
+    store = saved_store(tmp_path / "state.json", 3)
+    url = "https://f1.test/feed"
+
+    def write_while_changing(path: Path, pieces: Sequence[str | st.Span]) -> list[int]:
+        offsets = st.write_atomic(path, pieces)
+        store.feeds[url].etag = '"during"'  # a poll that ended while the thread wrote
+        store.mark(url)
+        return offsets
+
+    store._write = write_while_changing
+    store.mark("https://f0.test/feed")
+    assert await store.save(now=True)
+    store._write = st.write_atomic
+    assert await store.save(now=True)
+    reread = st.StateStore(store.path)
+    reread.load()
+    assert reread.feeds[url].etag == '"during"'
+
+
+async def test_a_state_file_with_non_ascii_text_is_encoded_whole_at_its_first_save(
+        tmp_path: Path) -> None:
+    store = saved_store(tmp_path / "state.json", 3, title="störung")
+    store.feeds["https://f2.test/feed"].etag = '"new"'
+    await store.changed("https://f2.test/feed")
+    reread = st.StateStore(store.path)
+    reread.load()
+    assert reread.feeds == store.feeds and "störung-0" in reread.feeds["https://f0.test/feed"].known
+
+
 def test_a_feed_no_longer_polled_for_30_days_leaves_the_state_file(tmp_path: Path) -> None:
     store = st.StateStore(tmp_path / "state.json")
     for url, days in (("https://kept.test/feed", 29), ("https://gone.test/feed", 31)):
         store.feed(url).first_sight = False
         store.feed(url).last_polled = NOW - timedelta(days=days)
     store.feed("https://never-read.test/feed")
-    saved = json.loads("".join(store.pieces(NOW)))
+    saved = json.loads(store.text(NOW))
     assert list(saved["feeds"]) == ["https://kept.test/feed"]
 
 
@@ -2150,7 +2215,7 @@ async def test_validators_that_are_not_printable_ascii_are_not_kept_and_the_stat
     async with RawServer(reply) as raw:
         spy = Spy()
         mon = monitor(session, raw.url(), spy, state=store.feed(raw.url()),
-                      on_change=store.save)
+                      on_change=functools.partial(store.changed, raw.url()))
         assert await mon.poll() and await mon.poll()
     assert (mon.state.etag, mon.state.last_modified) == (None, None)
     saved = json.loads((tmp_path / "state.json").read_text(encoding="utf-8"))
@@ -2181,11 +2246,11 @@ class FullDisk:
         self.full = True
         self.attempts = 0
 
-    def __call__(self, path: Path, pieces: Any) -> None:
+    def __call__(self, path: Path, pieces: Any) -> list[int]:
         self.attempts += 1
         if self.full:
             raise OSError(28, "No space left on device")
-        st.write_atomic(path, pieces)
+        return st.write_atomic(path, pieces)
 
 
 async def wait_for_condition(check: Callable[[], bool], timeout: float = 5) -> None:
@@ -2206,7 +2271,7 @@ async def test_a_full_disk_is_said_once_polling_goes_on_and_a_later_save_writes_
     server.routes["/feed"] = Route(body=atom(OPENAI_ACTIVE))
     spy = Spy()
     mon = monitor(session, server.url("/feed"), spy, state=store.feed(server.url("/feed")),
-                  on_change=store.save)
+                  on_change=functools.partial(store.changed, server.url("/feed")))
     assert await mon.poll()
     server.routes["/feed"].body = atom(OPENAI_ACTIVE, OPENAI_RESOLVED)
     assert await mon.poll()  # still polling and reporting while the disk is full

@@ -516,19 +516,19 @@ async def run_state(port: int, args: argparse.Namespace) -> dict[str, Any]:
     whole = json.dumps({"version": st.STATE_VERSION, "feeds": {
         url: st._feed_to_json(f) for url, f in store.feeds.items()}, "outbox": {}})
     full_encode = time.process_time() - cpu
-    store.pieces(now)  # the first save after a start encodes every feed once
-    next(iter(store.feeds.values())).saved = None  # one feed changed since
-    cpu = time.process_time()
-    pieces = store.pieces(now)
-    incremental = time.process_time() - cpu
-    wall = time.perf_counter()
-    st.write_atomic(store.path, pieces)
-    write = time.perf_counter() - wall
+    st.write_atomic(store.path, store.pieces(now)[0])  # every feed encoded: a first save
     cpu = time.process_time()
     loaded = st.StateStore(store.path)
     loaded.load()
     load = time.process_time() - cpu
     assert len(loaded.feeds) == args.feeds
+    loaded.mark(next(iter(loaded.feeds)))  # one feed changed since the start
+    cpu = time.process_time()
+    pieces, _ = loaded.pieces(now)
+    incremental = time.process_time() - cpu
+    wall = time.perf_counter()
+    st.write_atomic(loaded.path, pieces)  # the others are copied from the file as they are
+    write = time.perf_counter() - wall
     size = store.path.stat().st_size
     for leftover in folder.iterdir():
         leftover.unlink()
@@ -640,7 +640,7 @@ def cli_setup(folder: Path, port: int, kind: str, count: int, meta: dict[str, An
             etag=etag, fingerprint=fingerprint, entries=ENTRIES, known=seed_known(kind, i, now),
             first_sight=False, last_polled=now, statuspage=kind == "sp", maintenances={},
             maintenances_tried=now)
-    st.write_atomic(store.path, store.pieces(now))
+    st.write_atomic(store.path, store.pieces(now)[0])
     return config, store.path, listing
 
 
@@ -779,7 +779,7 @@ async def run_big(port: int, args: argparse.Namespace, *, warm: bool) -> dict[st
                 one = st.StateStore(path)
                 one.load()
                 state.feeds.update(one.feeds)
-            st.write_atomic(state.path, state.pieces(datetime.now(UTC)))
+            st.write_atomic(state.path, state.pieces(datetime.now(UTC))[0])
             state.feeds.clear()
         paths = {urllib.parse.urlsplit(u).path
                  for _, _, listing in parts for u in listing.read_text().split()}
