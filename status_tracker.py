@@ -1513,6 +1513,7 @@ class StatusPageMonitor:
         rng: random.Random | None = None,
         options: FeedOptions | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        parse_meter: ParseMeter | None = None,
     ) -> None:
         self.name = name
         self.url = url
@@ -1532,6 +1533,7 @@ class StatusPageMonitor:
         self.failing_reason: str | None = None
         self.options = options or FeedOptions()
         self.monotonic = monotonic
+        self.parse_meter = parse_meter or ParseMeter()
         self.api: StatuspageApi | None = None
         self._api_decided = False
         # The open incidents of the last read, for the status board: the whole read was
@@ -1641,9 +1643,10 @@ class StatusPageMonitor:
         self.stats.parses += 1
         try:
             if len(result.body) > INLINE_PARSE_LIMIT:
-                incidents = await in_daemon_thread(parse_feed, result.body)
+                incidents, spent = await in_daemon_thread(timed_parse, result.body)
             else:
-                incidents = parse_feed(result.body)
+                incidents, spent = timed_parse(result.body)
+            self.parse_meter.spent += spent
         except FeedError:
             raise
         except Exception as exc:  # hostile bytes must not end this feed's watch
@@ -1835,12 +1838,20 @@ class StatusPageMonitor:
             delay = max(0.0, started + result.delay - clock())
 
 
+    @property
+    def cold(self) -> bool:
+        """Never read yet: its first read parses the whole feed."""
+        return self.state.first_sight
+
     def first_delay(self) -> float:
         """A random offset for the first poll, so feeds do not all start in one burst."""
         return self.rng.uniform(0, min(self.policy.interval, self.start_spread))
 
 
 SLOT = 0.1  # polls due within this many seconds start on one wakeup (jitter is up to 0.5 s)
+COLD_SHARE = 0.5  # of the loop's time, the most that first reads may spend parsing
+COLD_BURST = 1.0  # seconds of parsing that first reads may do at once before pacing starts
+PARSE_GUESS = 0.025  # seconds a first read is expected to parse, until one has been measured
 
 
 @dataclass(frozen=True, slots=True)
@@ -1855,11 +1866,30 @@ class PollResult:
         return self.read
 
 
+class ParseMeter:
+    """Seconds spent parsing feeds, as the monitors report them. The scheduler paces first
+    reads by it: they all parse (25 ms a feed), and a cold start of 10,000 feeds would
+    otherwise hold the loop for minutes while the polls of feeds already read fall behind."""
+
+    def __init__(self) -> None:
+        self.spent = 0.0
+
+
+def timed_parse(body: bytes) -> tuple[list[Incident], float]:
+    """parse_feed and the CPU it took in this thread."""
+    started = time.thread_time()
+    incidents = parse_feed(body)
+    return incidents, time.thread_time() - started
+
+
 class Pollable(typing.Protocol):
     """What the scheduler drives: a monitor, or a test's stand-in."""
 
     name: str
     failing_reason: str | None
+
+    @property
+    def cold(self) -> bool: ...
 
     def first_delay(self) -> float: ...
 
@@ -1891,8 +1921,8 @@ class Scheduler:
 
     def __init__(self, monitors: Sequence[Pollable], *, slot: float = SLOT,
                  clock: Callable[[], float] | None = None,
-                 call_at: Callable[[float, Callable[[], None]], Cancellable] | None = None
-                 ) -> None:
+                 call_at: Callable[[float, Callable[[], None]], Cancellable] | None = None,
+                 meter: ParseMeter | None = None) -> None:
         self.monitors = monitors
         self.slot = slot
         self._clock = clock
@@ -1902,6 +1932,32 @@ class Scheduler:
         self._wake: asyncio.Future[None] | None = None
         self._planned = math.inf  # when the scheduler means to wake next
         self.wakeups = 0  # for tests and the bench
+        # First reads wait here for their share of parse time (with a meter only).
+        self.meter = meter
+        self._cold: collections.deque[Pollable] = collections.deque()
+        self._budget = COLD_BURST  # seconds of parsing first reads may still start
+        self._budget_at: float | None = None
+        self._spent_seen = 0.0
+        self._parses_started = 0
+
+    def _may_start_cold(self, now: float) -> bool:
+        """Whether a first read may start now: parse time is a budget refilled at COLD_SHARE
+        of the clock, charged a guess when a first read starts and what parses really cost
+        when they end (the guess is given back then)."""
+        meter = self.meter
+        if meter is None:
+            return True
+        elapsed = 0.0 if self._budget_at is None else now - self._budget_at
+        self._budget = min(COLD_BURST, self._budget + COLD_SHARE * elapsed
+                           - (meter.spent - self._spent_seen))
+        self._budget_at, self._spent_seen = now, meter.spent
+        return self._budget > 0
+
+    def _cold_guess(self) -> float:
+        meter = self.meter
+        if meter is None or not self._parses_started or not meter.spent:
+            return PARSE_GUESS
+        return min(1.0, meter.spent / self._parses_started)
 
     def _nudge(self) -> None:
         if self._wake is not None and not self._wake.done():
@@ -1924,7 +1980,7 @@ class Scheduler:
         running: set[asyncio.Task[None]] = set()
         crashed: list[MonitorCrash] = []
 
-        async def poll(monitor: Pollable) -> None:
+        async def poll(monitor: Pollable, guess: float = 0.0) -> None:
             started = clock()
             try:
                 result = await monitor.poll()
@@ -1932,6 +1988,11 @@ class Scheduler:
                 crashed.append(MonitorCrash(monitor.name, exc))
                 self._nudge()
                 raise
+            finally:
+                if guess:
+                    self._budget += guess  # what it really cost is in the meter now
+                    if self._cold:
+                        self._nudge()
             if result.gone:
                 log.error("%s: stopped watching: %s", monitor.name, monitor.failing_reason)
                 return
@@ -1941,7 +2002,7 @@ class Scheduler:
 
         def finished(task: asyncio.Task[None]) -> None:
             running.discard(task)
-            if not self._due and not running:
+            if not self._due and not running and not self._cold:
                 self._nudge()  # the last feed is gone
 
         stopper = loop.create_task(stop.wait())
@@ -1950,16 +2011,30 @@ class Scheduler:
             while not stop.is_set() and not crashed:
                 now = clock()
                 horizon = now + self.slot
+                starting = []
                 while self._due and self._due[0][0] <= horizon:
                     monitor = heapq.heappop(self._due)[2]
-                    task = loop.create_task(poll(monitor), name=monitor.name)
+                    if self.meter is not None and monitor.cold:
+                        self._cold.append(monitor)
+                    else:
+                        starting.append((monitor, 0.0))
+                while self._cold and self._may_start_cold(now):
+                    guess = self._cold_guess()
+                    self._budget -= guess
+                    self._parses_started += 1
+                    starting.append((self._cold.popleft(), guess))
+                for monitor, guess in starting:
+                    task = loop.create_task(poll(monitor, guess), name=monitor.name)
                     running.add(task)
                     task.add_done_callback(finished)
-                if not self._due and not running:
+                if not self._due and not running and not self._cold:
                     return  # every feed is gone (HTTP 410)
                 self._wake = loop.create_future()
                 self._planned = self._due[0][0] if self._due else math.inf
-                timer = (call_at(self._planned, self._nudge) if self._due else None)
+                if self._cold:  # first reads waiting for parse time: look again next slot
+                    self._planned = min(self._planned, now + self.slot)
+                timer = (call_at(self._planned, self._nudge)
+                         if self._planned < math.inf else None)
                 try:
                     await self._wake
                 finally:
@@ -4409,6 +4484,7 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextS
                                 "configured (%s)", dropped, redact_url(url))
         callback = Fanout([ConsolePrinter(stdout, as_json=settings.as_json), *senders])
         limiter = HostLimiter(settings.per_host)
+        meter = ParseMeter()
         monitors = [
             StatusPageMonitor(
                 feed.name, feed.url, session, callback,
@@ -4418,7 +4494,7 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextS
                 state=store.feed(feed.url) if store is not None else None,
                 on_change=functools.partial(store.changed, feed.url) if store else None,
                 start_spread=start_spread(len(settings.feeds), settings.interval),
-                options=feed.options,
+                options=feed.options, parse_meter=meter,
             )
             for feed in settings.feeds
         ]
@@ -4451,7 +4527,7 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextS
             if settings.once:
                 code = await _once(monitors, senders, stop, settings)
             else:
-                code = await _watch(monitors, senders, stop, store, monitoring)
+                code = await _watch(monitors, senders, stop, store, monitoring, meter)
         finally:
             if served is not None:
                 await served.cleanup()
@@ -4519,10 +4595,11 @@ async def _once(monitors: Sequence[StatusPageMonitor], senders: Sequence[Webhook
 
 async def _watch(monitors: Sequence[StatusPageMonitor], senders: Sequence[WebhookSender],
                  stop: asyncio.Event, store: StateStore | None = None,
-                 monitoring: Monitoring | None = None) -> int:
+                 monitoring: Monitoring | None = None, meter: ParseMeter | None = None) -> int:
     """Run every monitor and sender until `stop`, or until every feed is gone; EXIT_INTERNAL
     when a task died of a bug (a supervisor should restart a process missing a watcher)."""
-    polling = {asyncio.create_task(Scheduler(monitors).run(stop), name="scheduler")}
+    polling = {asyncio.create_task(Scheduler(monitors, meter=meter).run(stop),
+                                   name="scheduler")}
     others = {asyncio.create_task(s.run(stop), name=f"webhook {s.label}") for s in senders}
     if store is not None:
         others.add(asyncio.create_task(store.keep_saving(stop), name="state file"))

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import importlib.util
 import io
+import itertools
 import json
 import logging
 import os
@@ -905,6 +906,7 @@ class FakeFeed:
     delays: list[float] = field(default_factory=list)
     starts: list[float] = field(default_factory=list)
     failing_reason: str | None = None
+    cold: bool = False
 
     def first_delay(self) -> float:
         return self.offset
@@ -966,6 +968,35 @@ async def test_a_stop_wakes_the_scheduler_at_once_and_cancels_polls_in_flight() 
     stop.set()
     await asyncio.wait_for(task, 1)  # no timer fired: the stop itself woke it
     assert feeds[1].starts == []
+
+
+async def test_first_reads_are_paced_by_parse_time_and_never_delay_feeds_already_read() -> None:
+    timers, meter = FakeTimers(), st.ParseMeter()
+
+    @dataclass
+    class ColdFeed(FakeFeed):
+        cold: bool = True
+
+        async def poll(self) -> st.PollResult:
+            self.cold = False
+            meter.spent += 0.1  # each first read parses for 100 ms of the loop's time
+            return await super().poll()
+
+    cold = [ColdFeed(f"c{i}", timers, 0.0, delays=[60.0]) for i in range(100)]
+    warm = FakeFeed("warm", timers, 0.05, delays=[1.0] * 30)
+    stop = asyncio.Event()
+    task = asyncio.create_task(st.Scheduler([*cold, warm], clock=timers.clock,
+                                            call_at=timers.call_at, meter=meter).run(stop))
+    await timers.run_until(25.0)
+    firsts = sorted(f.starts[0] for f in cold if f.starts)
+    assert len(firsts) == 100  # all read within the 20 s their 10 s of parsing needs at 50 %
+    for t in range(2, 20):  # after the first burst, at most half of each window is parsing
+        assert sum(t <= s < t + 2 for s in firsts) * 0.1 <= 0.5 * 2 + 0.2, firsts
+    assert firsts[-1] >= 15  # paced: not all at once
+    gaps = [b - a for a, b in itertools.pairwise(warm.starts)]
+    assert gaps and max(gaps) <= 1.0 + st.SLOT + 1e-9  # the feed already read kept its schedule
+    stop.set()
+    await asyncio.wait_for(task, 5)
 
 
 async def test_the_scheduler_ends_when_every_feed_is_gone_and_raises_on_a_bug() -> None:
