@@ -20,6 +20,16 @@ Usage::
 
 from __future__ import annotations
 
+import os
+import signal
+
+if __name__ == "__main__":
+    # Loading the modules below takes half a second, before any handler of ours is in place:
+    # a Ctrl+C or SIGTERM then ends the start quietly (nothing was read or written yet), not
+    # with a KeyboardInterrupt traceback or a bare "Terminated".
+    signal.signal(signal.SIGINT, lambda _signum, _frame: os._exit(130))
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: os._exit(0))
+
 import argparse
 import asyncio
 import collections
@@ -38,11 +48,9 @@ import itertools
 import json
 import logging
 import math
-import os
 import queue
 import random
 import re
-import signal
 import stat
 import sys
 import tempfile
@@ -638,12 +646,20 @@ def parse_feed(body: bytes) -> list[Incident]:
         if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
             raise FeedError("not a feed: got an HTML page")
         reason = parsed.get("bozo_exception")
-        raise FeedError(f"not a feed: {clean_text(str(reason))[:120]}" if reason else "not a feed")
+        raise FeedError(f"not a feed: {clean_text(_xml_error_words(reason))[:120]}"
+                        if reason else "not a feed")
     if parsed.get("bozo") and not _COMPLETE_DOCUMENT.search(body[-512:]):
         # A cut-off body still yields the entries before the cut, the last one truncated: its
         # shortened text would be reported as an update. Wait for a whole document instead.
         raise FeedError("malformed feed: the document is cut off before its end")
     return _merge_update_entries([_parse_entry(e) for e in parsed.entries[:MAX_ENTRIES]])
+
+
+def _xml_error_words(reason: object) -> str:
+    """"the body is not XML (syntax error)", not expat's "<unknown>:2:0: syntax error", whose
+    position counts lines feedparser added to the document."""
+    message = getattr(reason, "getMessage", None)
+    return f"the body is not XML ({message()})" if callable(message) else str(reason)
 
 
 _FEED_LEVEL_DATE = re.compile(
@@ -4303,9 +4319,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="status_tracker.py",
         description="Watch status-page Atom/RSS feeds and report new incidents and updates.",
-        epilog=f"Default feeds: {', '.join(f'{n}={u}' for n, u in FEEDS)}. Exit codes: 0 ok, "
-               "1 a feed could not be read (--once), 2 bad usage, 70 a task died of a bug, "
-               "130 interrupted.",
+        epilog=f"Default feeds: {', '.join(f'{n}={u}' for n, u in FEEDS)}. Exit codes: 0 ok; "
+               "1 a feed could not be read (--once, --status), a webhook refused an event for "
+               "good (--once), or the last state save failed; 2 bad usage; 70 a task died of a "
+               "bug; 130 interrupted.",
     )
     parser.add_argument("--feed", action="append", type=_feed_arg, metavar="NAME=URL",
                         help="a feed to watch (repeatable; replaces the default list and the "
@@ -4326,8 +4343,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="report only incidents of this impact or worse (none, minor, major, "
                              "critical; unknown impact still passes)")
     parser.add_argument("--webhook", action="append", type=_webhook_arg, metavar="URL",
-                        help="POST each event here (repeatable; Slack and Discord URLs get "
-                             "their own format)")
+                        help="POST each event here (repeatable; Slack, Discord and Teams "
+                             "Workflow URLs get their own format; other services through "
+                             "[[notify]] routes in the config file)")
     for option in OPTIONS:
         parser.add_argument(option.flag, dest=option.key, type=option.parse_flag,
                             metavar=option.metavar, help=option.help)
@@ -4723,6 +4741,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_from_args(args)
     except ConfigError as exc:
         parser.error(str(exc))
+    if settings.status and settings.state is not None and not settings.state.parent.is_dir():
+        settings.state = None  # the board only reads a state file, and there is none yet
     try:
         created = settings.state is not None and check_state_path(
             settings.state, create_folder=not settings.status)
@@ -4732,8 +4752,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if created and settings.state is not None:
         log.info("created folder %s for the state file", settings.state.parent)
     if settings.status:
-        if settings.metrics is not None:
-            log.warning("--metrics is served while watching, not with --status")
+        ignored = [flag for flag, given in (
+            ("--once", args.once), ("--history", args.history), ("--webhook", args.webhook),
+            ("--metrics", args.metrics), ("--webhook-secret", args.webhook_secret),
+            ("--component", args.component), ("--min-impact", args.min_impact)) if given]
+        if ignored:
+            log.warning("--status prints the board and exits; not used with it: %s",
+                        ", ".join(ignored))
         try:
             return asyncio.run(_status_async(settings))
         except KeyboardInterrupt:

@@ -3020,12 +3020,28 @@ def test_two_routes_to_one_host_are_told_apart_in_the_logs(
     assert "webhook http://127.0.0.1/… (route 2): 0 events delivered" in err
 
 
-def test_metrics_with_status_says_it_is_not_served(capsys: pytest.CaptureFixture[str]) -> None:
+def test_flags_that_status_does_not_use_are_named(capsys: pytest.CaptureFixture[str]) -> None:
     try:
         st.main(["--status", "--metrics", "9", "--feed", "X=http://127.0.0.1:9/feed"])
     except SystemExit as exc:
         assert exc.code == 1
-    assert "--metrics is served while watching, not with --status" in capsys.readouterr().err
+    assert "--status prints the board and exits; not used with it: --metrics" in (
+        capsys.readouterr().err)
+
+
+def test_status_with_a_state_file_not_yet_made_shows_the_board(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = st.main(["--status", "--state", str(tmp_path / "new" / "state.json"),
+                    "--feed", "X=http://127.0.0.1:9/feed"])
+    out, err = capsys.readouterr()
+    assert code == 1 and out.startswith("X  feed failing: cannot connect to 127.0.0.1 port 9")
+    assert "does not exist" not in err and not (tmp_path / "new").exists()
+
+
+def test_a_body_that_is_not_xml_is_said_in_words() -> None:
+    with pytest.raises(st.FeedError, match=re.escape(
+            "not a feed: the body is not XML (syntax error)")):
+        st.parse_feed(b"Service Unavailable\nplease retry")
 
 
 def test_a_missing_state_folder_is_created_when_its_parent_exists(

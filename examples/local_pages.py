@@ -124,13 +124,23 @@ class Pages:
         raise web.HTTPNotFound()
 
 
-def main() -> None:
+def main() -> int:
+    if len(sys.argv) > 1 and not sys.argv[1].isdigit():
+        print("usage: python examples/local_pages.py [PORT]", file=sys.stderr)
+        return 2
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 8765
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", Pages().handle)
     print(f"serving on http://127.0.0.1:{port}/ (Ctrl+C to stop)", file=sys.stderr)
-    web.run_app(app, host="127.0.0.1", port=port, print=None)
+    try:
+        web.run_app(app, host="127.0.0.1", port=port, print=None)
+    except OSError as exc:
+        print(f"local_pages.py: cannot listen on 127.0.0.1:{port}: {exc.strerror or exc} "
+              "(is it already running? give another port: python examples/local_pages.py "
+              "8766)", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
