@@ -674,10 +674,12 @@ def body_fingerprint(body: bytes) -> str:
     item = body.find(b"<item", 0, cut if cut >= 0 else len(body))
     if item >= 0:
         cut = item
-    head, rest = (body[:cut], body[cut:]) if cut >= 0 else (body, b"")
-    # SHA-256 rather than blake2b: it runs on the CPU's SHA extensions where they exist.
-    digest = hashlib.sha256(_FEED_LEVEL_DATE.sub(b"", head))
-    digest.update(rest)
+    if cut < 0:
+        cut = len(body)
+    # SHA-256 rather than blake2b: it runs on the CPU's SHA extensions where they exist. The
+    # entries are hashed through a memoryview: slicing them off would copy most of the body.
+    digest = hashlib.sha256(_FEED_LEVEL_DATE.sub(b"", body[:cut]))
+    digest.update(memoryview(body)[cut:])
     return digest.hexdigest()[:32]
 
 
