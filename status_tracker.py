@@ -1251,9 +1251,12 @@ class HostLimiter:
         return found
 
 
+_HTML_START = re.compile(rb"\s*<(?:!doctype html|html)", re.I)
+
+
 def _looks_like_html(content_type: str, body: bytes) -> bool:
-    head = body[:1024].lstrip().lower()
-    return "html" in content_type.lower() or head.startswith((b"<!doctype html", b"<html"))
+    # Matched in place within the first KB: every 200 of a quiet feed passes through here.
+    return "html" in content_type.lower() or _HTML_START.match(body, 0, 1024) is not None
 
 
 class Validated(typing.Protocol):
@@ -1376,7 +1379,7 @@ def _raise_for_status(status: int, headers: Mapping[str, str], head: bytes,
 
 def _check_feed_body(content_type: str, head: bytes) -> None:
     """A 200 must carry a feed: an empty body or an HTML page is an error, not "all clear"."""
-    if not head.strip():
+    if not head or head.isspace():
         raise FeedError("empty response")
     if _looks_like_html(content_type, head) and b"<rss" not in head and b"<feed" not in head:
         raise FeedError("not a feed: got an HTML page")
