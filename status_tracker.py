@@ -1717,7 +1717,7 @@ class StatusPageMonitor:
         ids and links, never by host name) or the config names the API."""
         if self._api_decided or self.options.api == "off":
             return self.api
-        if any(i.code for i in incidents):
+        if incidents and any(i.code for i in incidents):  # none on every quiet poll
             self.state.statuspage = True
         if not (self.options.api_url or self.state.statuspage):
             return None  # nothing to judge by yet (an empty feed), or not Statuspage
