@@ -130,7 +130,6 @@ class FeedError(Exception):
 
 # --- Data types ---
 
-
 @dataclass(frozen=True, slots=True)
 class Step:
     """One update in an incident's timeline (a Statuspage block, or one Google Cloud entry)."""
@@ -685,7 +684,6 @@ def body_fingerprint(body: bytes) -> str:
 
 # --- Pure core: deciding what changed ---
 
-
 def _visible_digest(inc: Incident) -> str:
     return _digest(inc.title, inc.status, inc.message, *inc.components)
 
@@ -773,69 +771,6 @@ def prune(known: dict[str, Seen], now: datetime) -> dict[str, Seen]:
     recent.sort(key=lambda kv: kv[1].last_seen)
     forget = {k for k, _ in departed} - {k for k, _ in recent[-MAX_KNOWN:]}
     return {k: s for k, s in known.items() if k not in forget}
-
-
-# --- Pure core: health and pacing (polls, deliveries, saves) ---
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How a unit that can fail paces itself: a feed's polls, a webhook's deliveries, the
-    state file's saves."""
-
-    interval: float  # the normal period after a success (0: none, as for a delivery)
-    max_interval: float  # ceiling for backoff, Retry-After and server freshness
-    failure_threshold: int = DEFAULT_FAILURE_THRESHOLD  # failures in a row before "down"
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What one attempt came to."""
-
-    error: str | None = None  # None: it worked
-    retry_after: float | None = None  # the server asked for this many seconds of rest
-    fresh_for: float | None = None  # the server says the answer stays fresh this long
-    gone: bool = False  # it will never work again (HTTP 410)
-
-
-@dataclass(frozen=True, slots=True)
-class Health:
-    failures: int = 0  # in a row
-    down: bool = False  # a feed_down was said and no feed_recovered since
-
-
-HealthEvent = typing.Literal["feed_down", "feed_recovered"]
-
-
-def backoff_delay(failures: int, base: float, cap: float, rng: random.Random) -> float:
-    """Exponential backoff with full jitter between `base` and the capped exponential."""
-    ceiling = max(base, min(cap, base * 2 ** min(failures, 30)))
-    return rng.uniform(base, ceiling)
-
-
-def next_health(health: Health, outcome: Outcome, *, policy: RetryPolicy,
-                rng: random.Random) -> tuple[Health, list[HealthEvent], float]:
-    """The health after one attempt, the health events it causes, and the seconds until the
-    next attempt.
-
-    A success waits the interval, or longer while the server says its answer is fresh (never
-    beyond the ceiling), plus a little jitter so that feeds do not fall into step. A failure
-    backs off exponentially with full jitter from the interval (at least MIN_BACKOFF, so a
-    zero interval never spins), and never sooner than a Retry-After allows; "down" comes
-    after `failure_threshold` failures in a row, or at once when the source is gone.
-    """
-    if outcome.error is None:
-        delay = policy.interval
-        if outcome.fresh_for is not None:
-            delay = max(delay, min(outcome.fresh_for, policy.max_interval))
-        delay += rng.uniform(0, min(SCHEDULE_JITTER, delay * 0.1))
-        return Health(), ["feed_recovered"] if health.down else [], delay
-    failures = health.failures + 1
-    down = health.down or outcome.gone or failures >= policy.failure_threshold
-    delay = backoff_delay(failures, max(policy.interval, MIN_BACKOFF), policy.max_interval, rng)
-    if outcome.retry_after is not None:
-        delay = max(delay, min(outcome.retry_after, policy.max_interval))
-    return Health(failures, down), ["feed_down"] if down and not health.down else [], delay
 
 
 # --- Pure core: the Statuspage JSON API (components, impact, maintenance) ---
@@ -1119,8 +1054,538 @@ def api_base(feed_url: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}{match[1]}"
 
 
-# --- I/O edge: HTTP ---
+# --- Pure core: health and pacing (polls, deliveries, saves) ---
 
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How a unit that can fail paces itself: a feed's polls, a webhook's deliveries, the
+    state file's saves."""
+
+    interval: float  # the normal period after a success (0: none, as for a delivery)
+    max_interval: float  # ceiling for backoff, Retry-After and server freshness
+    failure_threshold: int = DEFAULT_FAILURE_THRESHOLD  # failures in a row before "down"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one attempt came to."""
+
+    error: str | None = None  # None: it worked
+    retry_after: float | None = None  # the server asked for this many seconds of rest
+    fresh_for: float | None = None  # the server says the answer stays fresh this long
+    gone: bool = False  # it will never work again (HTTP 410)
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    failures: int = 0  # in a row
+    down: bool = False  # a feed_down was said and no feed_recovered since
+
+
+HealthEvent = typing.Literal["feed_down", "feed_recovered"]
+
+
+def backoff_delay(failures: int, base: float, cap: float, rng: random.Random) -> float:
+    """Exponential backoff with full jitter between `base` and the capped exponential."""
+    ceiling = max(base, min(cap, base * 2 ** min(failures, 30)))
+    return rng.uniform(base, ceiling)
+
+
+def next_health(health: Health, outcome: Outcome, *, policy: RetryPolicy,
+                rng: random.Random) -> tuple[Health, list[HealthEvent], float]:
+    """The health after one attempt, the health events it causes, and the seconds until the
+    next attempt.
+
+    A success waits the interval, or longer while the server says its answer is fresh (never
+    beyond the ceiling), plus a little jitter so that feeds do not fall into step. A failure
+    backs off exponentially with full jitter from the interval (at least MIN_BACKOFF, so a
+    zero interval never spins), and never sooner than a Retry-After allows; "down" comes
+    after `failure_threshold` failures in a row, or at once when the source is gone.
+    """
+    if outcome.error is None:
+        delay = policy.interval
+        if outcome.fresh_for is not None:
+            delay = max(delay, min(outcome.fresh_for, policy.max_interval))
+        delay += rng.uniform(0, min(SCHEDULE_JITTER, delay * 0.1))
+        return Health(), ["feed_recovered"] if health.down else [], delay
+    failures = health.failures + 1
+    down = health.down or outcome.gone or failures >= policy.failure_threshold
+    delay = backoff_delay(failures, max(policy.interval, MIN_BACKOFF), policy.max_interval, rng)
+    if outcome.retry_after is not None:
+        delay = max(delay, min(outcome.retry_after, policy.max_interval))
+    return Health(failures, down), ["feed_down"] if down and not health.down else [], delay
+
+
+# --- Pure core: rendering (the console block, JSON, webhook bodies, the board) ---
+
+_KIND_LABELS = {
+    "new": "New incident",
+    "updated": "Update",
+    "active": "Ongoing (open when watching started)",
+    "history": "Recent (history)",
+    "maintenance_scheduled": "Maintenance scheduled",
+    "maintenance_started": "Maintenance started",
+    "maintenance_completed": "Maintenance completed",
+}
+
+
+def _stamp(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "time unknown"
+
+
+def format_event(event: IncidentEvent, *, message_limit: int = CONSOLE_MESSAGE) -> str:
+    """The human-readable block for one event (console, Slack, Discord)."""
+    inc = event.incident
+    if inc is None:
+        if event.kind == "feed_down":
+            return (f"[{_stamp(event.at)}] Product: {event.feed} - feed down\n"
+                    f"  Error:    {event.error}")
+        return f"[{_stamp(event.at)}] Product: {event.feed} - feed recovered"
+    product = event.feed + (" - " + ", ".join(inc.components) if inc.components else "")
+    lines = [
+        f"[{_stamp(inc.updated or inc.published)}] Product: {product}",
+        f"  Event:    {_KIND_LABELS.get(event.kind, event.kind)}",
+        f"  Incident: {inc.title or '(untitled)'}",
+        f"  Status:   {inc.status or 'unknown'}",
+    ]
+    if inc.scheduled_for or inc.scheduled_until:
+        lines.append(f"  Window:   {_stamp(inc.scheduled_for)} to {_stamp(inc.scheduled_until)}")
+    elif inc.impact:
+        lines.append(f"  Impact:   {inc.impact}")
+    if inc.message:
+        lines.append(f"  Message:  {_clip(inc.message, message_limit)}")
+    if inc.link:
+        lines.append(f"  Link:     {inc.link}")
+    return "\n".join(lines)
+
+
+def event_to_dict(event: IncidentEvent) -> dict[str, Any]:
+    """The --json object for one event (webhooks add an event_id)."""
+    inc = event.incident
+    if inc is None:
+        return {"kind": event.kind, "feed": event.feed, "error": event.error,
+                "at": _iso(event.at)}
+    data = {
+        "kind": event.kind, "feed": event.feed, "id": inc.id, "title": inc.title,
+        "status": inc.status, "components": list(inc.components), "impact": inc.impact,
+        "message": inc.message, "link": inc.link, "published": _iso(inc.published),
+        "updated": _iso(inc.updated),
+    }
+    if inc.maintenance and event.kind.startswith("maintenance_"):
+        data["scheduled_for"] = _iso(inc.scheduled_for)
+        data["scheduled_until"] = _iso(inc.scheduled_until)
+    return data
+
+
+SIGNATURE_HEADER = "X-Status-Tracker-Signature"
+SECRET_ENV = "STATUS_TRACKER_WEBHOOK_SECRET"
+WEBHOOK_TIMEOUT = aiohttp.ClientTimeout(total=20, sock_connect=10)
+WEBHOOK_MAX_DELAY = 300.0
+MAX_OUTBOX = 10_000  # events queued per webhook; about a year of a busy page's updates
+
+
+FORMATS = ("auto", "slack", "discord", "teams", "ntfy", "json", "apprise")
+_TEAMS_HOSTS = (".logic.azure.com", ".powerautomate.com", ".powerplatform.com")
+SLACK_LIMIT = 39_000  # Slack truncates text past 40,000 characters
+DISCORD_LIMIT = 2000  # Discord refuses content longer than this
+NTFY_LIMIT = 4000  # ntfy turns a message past 4,096 bytes into an attachment
+TEAMS_LIMIT = 20_000  # Teams refuses cards past about 28 KB: the text stays well under
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One notification destination and what reaches it."""
+
+    url: str
+    feeds: tuple[str, ...] = ()  # empty: every feed
+    filter: EventFilter = EventFilter()  # components and min_impact
+    kinds: tuple[str, ...] = ()  # empty: every kind
+    format: str = "auto"
+    quiet_hours: tuple[int, int] | None = None  # minutes after local midnight: from, until
+    timezone: str = "UTC"
+    digest: float | None = None  # seconds per batch
+    secret: str | None = None
+    urgent: bool = False  # feed_down is never held by quiet hours
+
+    @property
+    def resolved_format(self) -> str:
+        return resolve_format(self.url, self.format)
+
+    def accepts(self, event: IncidentEvent) -> bool:
+        """Filters apply to every kind, health events included; unknown components or
+        impact pass."""
+        if self.feeds and event.feed.lower() not in {f.lower() for f in self.feeds}:
+            return False
+        if self.kinds and event.kind not in self.kinds:
+            return False
+        return event.incident is None or self.filter.passes(event.incident)
+
+    def quiet_at(self, now: datetime) -> bool:
+        if self.quiet_hours is None:
+            return False
+        # Local wall-clock time each time: correct across DST changes by construction.
+        local = now.astimezone(_zone(self.timezone))
+        minute, (start, end) = local.hour * 60 + local.minute, self.quiet_hours
+        return start <= minute < end if start < end else minute >= start or minute < end
+
+
+def _zone(name: str) -> tzinfo:
+    # UTC needs no time zone database (Windows has none unless the tzdata package is there).
+    return UTC if name.upper() == "UTC" else zoneinfo.ZoneInfo(name)
+
+
+def resolve_format(url: str, fmt: str) -> str:
+    """What "auto" means for a URL: Slack, Discord and Teams Workflows by host, Apprise for
+    any scheme but http(s), else the generic JSON event."""
+    if fmt != "auto":
+        return fmt
+    parts = urllib.parse.urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme.lower() not in ("http", "https"):
+        return "apprise"
+    if host == "hooks.slack.com":
+        return "slack"
+    if host.endswith(("discord.com", "discordapp.com")) and parts.path.startswith(
+            "/api/webhooks"):
+        return "discord"
+    if host.endswith(_TEAMS_HOSTS):
+        return "teams"
+    return "json"
+
+
+def _slack_escape(text: str) -> str:
+    # Slack treats <, > and & as markup (<!channel> pings everyone).
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_MARKDOWN = re.compile(r"([\\`*_~|>#\[\]])")
+_CARD_MARKUP = re.compile(r"([*_\]])")
+
+
+def _markdown_escape(text: str) -> str:
+    """Feed text shown as itself in Discord, which renders Markdown and honours backslashes."""
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
+def _card_escape(text: str) -> str:
+    """Feed text shown as itself in a Teams card, whose Markdown (bold, italic, links) has no
+    documented escape: a zero-width space after *, _ and ] keeps them from pairing up."""
+    return _CARD_MARKUP.sub("\\1\u200b", text)
+
+
+def _escaped(events: Sequence[IncidentEvent], escape: Callable[[str], str]
+             ) -> list[IncidentEvent]:
+    """The events with every text that came from a feed escaped; links are left whole."""
+    out = []
+    for event in events:
+        inc = event.incident
+        if inc is not None:
+            inc = dataclasses.replace(
+                inc, title=escape(inc.title), status=escape(inc.status),
+                message=escape(inc.message), components=tuple(map(escape, inc.components)))
+        out.append(dataclasses.replace(event, feed=escape(event.feed), incident=inc,
+                                       error=escape(event.error) if event.error else None))
+    return out
+
+
+def _event_line(event: IncidentEvent) -> str:
+    """One line of a digest."""
+    inc = event.incident
+    if inc is None:
+        what = f"feed down: {event.error}" if event.kind == "feed_down" else "feed recovered"
+        return f"{_stamp(event.at)}  {what}"
+    components = f" ({', '.join(inc.components)})" if inc.components else ""
+    label = _KIND_LABELS.get(event.kind, event.kind)
+    return (f"{_stamp(inc.updated or inc.published)}  {label}: {inc.title or '(untitled)'} - "
+            f"{inc.status or 'unknown'}{components}")
+
+
+def _digest_groups(events: Sequence[IncidentEvent]) -> list[tuple[str, list[IncidentEvent]]]:
+    """Events by feed (feeds in the order they first appear), each feed's in time order, so
+    the newest state of each incident comes last."""
+    groups: dict[str, list[IncidentEvent]] = {}
+    for event in events:
+        groups.setdefault(event.feed, []).append(event)
+    return [(feed, sorted(group, key=_event_time)) for feed, group in groups.items()]
+
+
+def _event_time(event: IncidentEvent) -> datetime:
+    inc = event.incident
+    return (inc.updated or inc.published if inc else event.at) or _NO_TIME
+
+
+def _digest_text(events: Sequence[IncidentEvent]) -> str:
+    lines = [_title(events)]
+    for feed, group in _digest_groups(events):
+        lines.append(feed)
+        lines.extend(f"  {_event_line(e)}" for e in group)
+    return "\n".join(lines)
+
+
+def _title(events: Sequence[IncidentEvent]) -> str:
+    if len(events) > 1:
+        return f"Status digest: {plural(len(events), 'event')}"
+    event = events[0]
+    inc = event.incident
+    if inc is None:
+        return f"{event.feed}: feed {'down' if event.kind == 'feed_down' else 'recovered'}"
+    return f"{event.feed}: {inc.title or '(untitled)'} - {inc.status or 'unknown'}"
+
+
+def _text(events: Sequence[IncidentEvent]) -> str:
+    if len(events) > 1:
+        return _digest_text(events)
+    return format_event(events[0], message_limit=MAX_MESSAGE)
+
+
+def _worst_impact(events: Sequence[IncidentEvent]) -> str | None:
+    impacts = [e.incident.impact for e in events if e.incident and e.incident.impact in IMPACTS]
+    return max(impacts, key=IMPACTS.index) if impacts else None
+
+
+def _teams_body(events: Sequence[IncidentEvent]) -> dict[str, Any]:
+    """A message with one Adaptive Card: what Teams Workflows accept (connectors retired)."""
+    def block(text: str, **style: Any) -> dict[str, Any]:
+        return {"type": "TextBlock", "text": _card_escape(_clip(text, TEAMS_LIMIT // 4)),
+                "wrap": True, **style}
+
+    body: list[dict[str, Any]] = [block(_title(events), weight="Bolder", size="Medium")]
+    actions = []
+    if len(events) == 1 and (inc := events[0].incident) is not None:
+        facts = [("Event", _KIND_LABELS.get(events[0].kind, events[0].kind)),
+                 ("Status", inc.status or "unknown"), ("Feed", events[0].feed)]
+        if inc.components:
+            facts.append(("Components", ", ".join(inc.components)))
+        if inc.impact:
+            facts.append(("Impact", inc.impact))
+        if inc.scheduled_for:
+            facts.append(("Window", f"{_stamp(inc.scheduled_for)} to "
+                                    f"{_stamp(inc.scheduled_until)}"))
+        body.append({"type": "FactSet", "facts": [
+            {"title": t, "value": _card_escape(_clip(v, 500))} for t, v in facts]})
+        if inc.message:
+            body.append(block(inc.message))
+        if inc.link.startswith(("http://", "https://")):
+            actions.append({"type": "Action.OpenUrl", "title": "Open", "url": inc.link})
+    elif len(events) == 1:
+        body.append(block(events[0].error or "The feed reads again."))
+    else:
+        for feed, group in _digest_groups(events):
+            body.append(block(feed, weight="Bolder"))
+            body.append(block("\n".join(_event_line(e) for e in group)))
+    card: dict[str, Any] = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                            "type": "AdaptiveCard", "version": "1.4", "body": body}
+    if actions:
+        card["actions"] = actions
+    return {"type": "message", "attachments": [{
+        "contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None,
+        "content": card}]}
+
+
+_NTFY_PRIORITY = {"critical": 5, "major": 4, "minor": 3, "none": 2}
+
+
+def _ntfy_body(url: str, events: Sequence[IncidentEvent]) -> dict[str, Any]:
+    """ntfy's JSON publish form, posted to the server root; the topic is the URL's path."""
+    topic = urllib.parse.urlsplit(url).path.strip("/").split("/")[0]
+    impact = _worst_impact(events)
+    down = any(e.kind == "feed_down" for e in events)
+    tags = ["rotating_light"] if impact in ("major", "critical") or down else ["warning"]
+    if all(e.incident is not None and not e.incident.active for e in events):
+        tags = ["white_check_mark"]
+    if any(e.kind.startswith("maintenance_") for e in events):
+        tags = ["wrench"]
+    body: dict[str, Any] = {
+        "topic": topic, "title": _clip(_title(events), 200),
+        "message": _clip(_text(events), NTFY_LIMIT), "tags": tags,
+        "priority": 4 if down else _NTFY_PRIORITY.get(impact or "", 3)}
+    link = events[0].incident.link if len(events) == 1 and events[0].incident else ""
+    if link.startswith(("http://", "https://")):
+        body["click"] = link
+    return body
+
+
+def render(route_url: str, fmt: str, events: Sequence[IncidentEvent]) -> str:
+    """The body sent for one event, or one digest of several, in the route's format."""
+    if fmt == "slack":
+        return json.dumps({"text": _clip(_slack_escape(_text(events)), SLACK_LIMIT)},
+                          ensure_ascii=False)
+    if fmt == "discord":
+        # allowed_mentions off: feed text saying @everyone must ping nobody.
+        return json.dumps({"content": _clip(_text(_escaped(events, _markdown_escape)),
+                                            DISCORD_LIMIT),
+                           "allowed_mentions": {"parse": []}}, ensure_ascii=False)
+    if fmt == "teams":
+        return json.dumps(_teams_body(events), ensure_ascii=False)
+    if fmt == "ntfy":
+        return json.dumps(_ntfy_body(route_url, events), ensure_ascii=False)
+    if fmt == "apprise":
+        failing = any(e.kind == "feed_down" for e in events) or _worst_impact(events) in (
+            "major", "critical")
+        return json.dumps({"title": _title(events), "body": _text(events),
+                           "type": "failure" if failing else "warning"}, ensure_ascii=False)
+    if len(events) == 1:
+        return json.dumps({**event_to_dict(events[0]), "event_id": events[0].event_id},
+                          ensure_ascii=False)
+    return json.dumps({"kind": "digest", "event_id": _digest_id(events), "events": [
+        {**event_to_dict(e), "event_id": e.event_id} for e in events]}, ensure_ascii=False)
+
+
+def _digest_id(events: Sequence[IncidentEvent]) -> str:
+    return hashlib.sha256("\x1f".join(e.event_id for e in events).encode()).hexdigest()[:32]
+
+
+def webhook_body(url: str, event: IncidentEvent) -> str:
+    """The POST body for one event, in the format the URL implies."""
+    return render(url, resolve_format(url, "auto"), [event])
+
+
+def event_from_dict(data: Mapping[str, Any]) -> IncidentEvent:
+    """An event back from its --json object (how held events wait in the state file)."""
+    def when(key: str) -> datetime | None:
+        value = data.get(key)
+        return _api_time(value) if isinstance(value, str) else None
+
+    kind = next((k for k in KINDS if k == data["kind"]), None)
+    if kind is None:
+        raise ValueError(f"unknown event kind {data['kind']!r}")
+    if "title" not in data:
+        return IncidentEvent(str(data["feed"]), kind, error=data.get("error"), at=when("at"))
+    inc = Incident(
+        id=str(data["id"]), title=str(data["title"]), link=str(data.get("link") or ""),
+        status=str(data.get("status") or ""), components=tuple(map(str, data["components"])),
+        message=str(data.get("message") or ""), published=when("published"),
+        updated=when("updated"), impact=data.get("impact"),
+        maintenance=kind.startswith("maintenance_"),
+        scheduled_for=when("scheduled_for"), scheduled_until=when("scheduled_until"))
+    return IncidentEvent(str(data["feed"]), kind, inc)
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+BOARD_MAINTENANCE_AHEAD = timedelta(days=7)
+# Best to worst; "incident" is an open incident whose impact the source does not say.
+_BOARD_LEVELS = ("operational", "maintenance", "degraded", "incident", "minor", "major",
+                 "critical", "feed failing")
+_BOARD_COLOURS = {"operational": "32", "maintenance": "34", "degraded": "33", "incident": "33",
+                  "minor": "33", "major": "31", "critical": "1;31", "feed failing": "1;31"}
+
+
+@dataclass(slots=True)
+class BoardEntry:
+    """What the board shows of one provider."""
+
+    name: str
+    error: str | None = None  # the feed could not be read
+    api_error: str | None = None  # the feed was read, its summary.json not
+    components: list[tuple[str, str]] = field(default_factory=list)  # (name, status) not ok
+    incidents: list[Incident] = field(default_factory=list)  # open ones
+    maintenance: list[Incident] = field(default_factory=list)  # under way or due within 7 days
+    watcher_failures: int = 0  # failed polls the running tracker's state file records
+
+    @property
+    def level(self) -> str:
+        if self.error is not None:
+            return "feed failing"
+        impacts = [i.impact for i in self.incidents if i.impact in IMPACTS]
+        if impacts:
+            worst = max(impacts, key=IMPACTS.index)
+            if worst in ("minor", "major", "critical"):
+                return worst
+        if self.incidents:
+            return "incident"
+        if self.components:
+            return "degraded"
+        return "maintenance" if any(m.status == "In progress" for m in self.maintenance) else (
+            "operational")
+
+
+def read_api_summary(body: bytes) -> tuple[list[tuple[str, str]], dict[str, ApiIncident],
+                                          dict[str, ApiIncident]]:
+    """summary.json: components not operational (groups left out: their members say it),
+    open incidents and maintenances by code."""
+    incidents = read_api_list(body, "incidents")
+    try:
+        maintenances = read_api_list(body, "scheduled_maintenances")
+    except ApiShapeError:
+        maintenances = {}  # incident.io's compatible summary has no maintenance list
+    data = json.loads(body)
+    components = []
+    for comp in _components(data.get("components")):
+        name, status = _api_text(comp.get("name"), MAX_TITLE), str(comp.get("status", ""))
+        if name and status != "operational" and comp.get("group") is not True:
+            components.append((name, status_word(status)))
+    return components, incidents, maintenances
+
+
+def _age(since: datetime | None, now: datetime) -> str:
+    if since is None:
+        return "age unknown"
+    minutes = max(0, int((now - since).total_seconds() // 60))
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h" if minutes < 48 * 60 else f"{minutes // 1440} days"
+
+
+def render_board(entries: Sequence[BoardEntry], *, now: datetime, colour: bool) -> str:
+    """The board as plain aligned text, worst provider first."""
+    ordered = sorted(entries, key=lambda e: (-_BOARD_LEVELS.index(e.level), e.name.lower()))
+    width = max((len(e.name) for e in ordered), default=0)
+    lines = []
+    for entry in ordered:
+        level = entry.level
+        shown = f"\x1b[{_BOARD_COLOURS[level]}m{level}\x1b[0m" if colour else level
+        detail = f": {entry.error}" if entry.error else ""
+        if entry.api_error:
+            detail += f" (status API: {entry.api_error})"
+        if entry.watcher_failures:
+            detail += f" (the watcher's state: {plural(entry.watcher_failures, 'failed poll')})"
+        lines.append(f"{entry.name.ljust(width)}  {shown}{detail}")
+        for name, status in entry.components:
+            lines.append(f"  component    {name}: {status}")
+        for inc in entry.incidents:
+            impact = f", {inc.impact}" if inc.impact else ""
+            lines.append(f"  incident     {inc.title} ({inc.status or 'open'}{impact}, "
+                         f"{_age(inc.published or inc.updated, now)})")
+        for window in entry.maintenance:
+            lines.append(f"  maintenance  {window.title} ({window.status.lower()}, "
+                         f"{_stamp(window.scheduled_for)} to {_stamp(window.scheduled_until)})")
+    return "\n".join(lines)
+
+
+def board_to_dict(entries: Sequence[BoardEntry], *, now: datetime) -> dict[str, Any]:
+    ordered = sorted(entries, key=lambda e: (-_BOARD_LEVELS.index(e.level), e.name.lower()))
+    return {"at": _iso(now), "feeds": [{
+        "feed": e.name, "level": e.level, "error": e.error, "api_error": e.api_error,
+        "watcher_failures": e.watcher_failures,
+        "components": [{"name": n, "status": s} for n, s in e.components],
+        "incidents": [{"id": i.id, "code": i.code or None, "title": i.title,
+                       "status": i.status, "impact": i.impact,
+                       "components": list(i.components), "link": i.link,
+                       "since": _iso(i.published or i.updated)} for i in e.incidents],
+        "maintenance": [{"title": m.title, "status": m.status, "link": m.link,
+                         "scheduled_for": _iso(m.scheduled_for),
+                         "scheduled_until": _iso(m.scheduled_until)} for m in e.maintenance],
+    } for e in ordered]}
+
+
+def board_windows(windows: Mapping[str, ApiIncident], now: datetime) -> list[Incident]:
+    """Maintenance the board shows: under way, or scheduled within the next 7 days and not
+    yet over; soonest first."""
+    shown = []
+    for window in windows.values():
+        phase = _PHASE_OF.get(window.status)
+        due = (window.scheduled_for is None
+               or window.scheduled_for <= now + BOARD_MAINTENANCE_AHEAD) and (
+            window.scheduled_until is None or window.scheduled_until >= now)
+        if phase == "started" or (phase == "scheduled" and due):
+            shown.append(_window_at(window, phase))
+    return sorted(shown, key=lambda w: w.scheduled_for or _NO_TIME)
+
+
+# --- I/O edge: HTTP ---
 
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
@@ -1466,8 +1931,556 @@ class StatuspageApi:
         return source.data
 
 
-# --- The monitor ---
+# --- I/O edge: the state file ---
 
+STATE_VERSION = 1
+
+
+def _epoch(value: datetime | None) -> float | None:
+    if value is None:
+        return None
+    seconds = value.timestamp()
+    return int(seconds) if seconds.is_integer() else seconds  # "1762180000", not "…000.0"
+
+
+def _feed_to_json(state: FeedState) -> dict[str, Any]:
+    # Each incident is a compact list [updated, digest, steps, last_seen] with times in epoch
+    # seconds: a feed's memory is most of the file, and 10,000 feeds make 250,000 of these.
+    data: dict[str, Any] = {
+        "etag": state.etag, "last_modified": state.last_modified,
+        "fingerprint": state.fingerprint, "entries": state.entries,
+        "incidents": {key: [_epoch(s.updated), *s.digest_and_steps(), _epoch(s.last_seen)]
+                      for key, s in state.known.items()},
+    }
+    # Written only when set, so a healthy feed's entry stays as it always was.
+    if state.failures:
+        data["failures"] = state.failures
+    if state.down:
+        data["down"] = True
+    if state.first_sight:
+        data["first_sight"] = True  # failed from the start: never read, no baseline yet
+    if state.statuspage:
+        data["statuspage"] = True
+    if state.open_incidents:
+        data["open"] = state.open_incidents
+    if state.maintenances_tried is not None:
+        data["maintenances_tried"] = _epoch(state.maintenances_tried)
+    if state.maintenances is not None:
+        data["maintenances"] = {code: [phase, _epoch(seen)]
+                                for code, (phase, seen) in state.maintenances.items()}
+    return data
+
+
+def _from_epoch(value: object) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        raise ValueError(f"bad time {value!r}")
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"bad time {value!r}") from None
+
+
+def _feed_from_json(data: Mapping[str, Any], times: dict[float, datetime],
+                    last_polled: datetime | None) -> FeedState:
+    """One feed of the state file; `times` shares equal datetimes (most incidents of a feed
+    were last seen by the same poll) so that loading 10,000 feeds stays small."""
+
+    def when(value: object) -> datetime | None:
+        if not isinstance(value, int | float) or value not in times:
+            moment = _from_epoch(value)
+            if moment is None:
+                return None
+            times[moment.timestamp()] = moment
+            return moment
+        return times[value]
+
+    known = {}
+    for key, (updated, digest, steps, last_seen) in data["incidents"].items():
+        known[key] = Seen(when(updated), str(digest), tuple(map(str, steps)),
+                          when(last_seen) or _wall_clock())
+    failures = data.get("failures", 0)
+    if not isinstance(failures, int) or isinstance(failures, bool) or failures < 0:
+        raise ValueError(f"bad failure count {failures!r}")
+    maintenances = None
+    if "maintenances" in data:
+        maintenances = {}
+        for code, (phase, seen) in data["maintenances"].items():
+            if phase not in _MAINTENANCE_PHASES:
+                raise ValueError(f"bad maintenance phase {phase!r}")
+            maintenances[str(code)] = (phase, when(seen) or _wall_clock())
+    return FeedState(etag=_validator(data.get("etag")),
+                     last_modified=_validator(data.get("last_modified")),
+                     fingerprint=data.get("fingerprint"), entries=int(data.get("entries", 0)),
+                     known=known, first_sight=data.get("first_sight") is True,
+                     last_polled=last_polled, failures=failures, down=data.get("down") is True,
+                     maintenances=maintenances, statuspage=data.get("statuspage") is True,
+                     open_incidents=int(data.get("open", 0)),
+                     maintenances_tried=_from_epoch(data.get("maintenances_tried")))
+
+
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+_json_value = json.JSONDecoder().raw_decode
+
+
+def _read_state(text: str, read_feed: Callable[[Any], FeedState],
+                spans: dict[str, Span] | None = None
+                ) -> tuple[dict[str, Any], dict[str, FeedState] | None]:
+    """The state file's JSON, as json.loads reads it, but each member of "feeds" is made
+    into its FeedState as soon as it is decoded (None when "feeds" is not an object).
+
+    json.loads of a 10,000-feed file built a tree of twice the size of what is kept from it,
+    and the freed tree left the process's memory that much larger for good. The version is
+    checked first (it leads every file of ours), so a newer file is refused before its feeds
+    are read. `spans` gets where each member ("url":{…}) sits in the text.
+    """
+
+    def at(i: int) -> int:
+        match = _JSON_SPACE.match(text, i)
+        return match.end() if match else i
+
+    def expect(i: int, char: str, what: str) -> int:
+        i = at(i)
+        if text[i:i + 1] != char:
+            raise json.JSONDecodeError(f"Expecting {what}", text, i)  # json.loads's words
+        return i + 1
+
+    def key(i: int) -> tuple[str, int]:
+        start = expect(i, '"', "property name enclosed in double quotes")
+        name, i = json.decoder.scanstring(text, start)  # type: ignore[attr-defined]
+        return name, at(expect(i, ":", "':' delimiter"))
+
+    data: dict[str, Any] = {}
+    feeds: dict[str, FeedState] | None = None
+    i = expect(0, "{", "value")
+    more = text[at(i):at(i) + 1] != "}"
+    i = at(i) + (0 if more else 1)
+    while more:
+        name, i = key(i)
+        if name == "feeds" and text[i:i + 1] == "{":
+            feeds = {}
+            i = at(i + 1)
+            if text[i:i + 1] == "}":
+                i += 1
+            else:
+                while True:
+                    start = at(i)
+                    url, i = key(i)
+                    member, i = _json_value(text, i)
+                    feeds[url] = read_feed(member)
+                    if spans is not None:
+                        spans[url] = Span(start, i - start)
+                    i = at(i)
+                    if text[i:i + 1] != ",":
+                        i = expect(i, "}", "',' delimiter")
+                        break
+                    i += 1
+            data[name] = None
+        else:
+            data[name], i = _json_value(text, i)
+            if name == "feeds":
+                feeds = None
+        if not data or next(iter(data)) != "version" or not isinstance(data["version"], int):
+            raise ValueError("not a status_tracker state file")
+        if data["version"] > STATE_VERSION:
+            raise ValueError(f"format version {data['version']} is newer than this "
+                             f"program's ({STATE_VERSION})")
+        i = at(i)
+        more = text[i:i + 1] == ","
+        i = i + 1 if more else expect(i, "}", "',' delimiter")
+    if not data:
+        raise ValueError("not a status_tracker state file")
+    if at(i) != len(text):
+        raise json.JSONDecodeError("Extra data", text, at(i))
+    return data, feeds
+
+
+# No indent: with one, CPython falls back to its pure-Python encoder (10x slower); and one
+# encoder for all calls, since json.dumps with options builds a new one every time.
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Bytes of the file as it is now on disk, to be copied into its next version unchanged."""
+
+    start: int
+    length: int
+
+
+def write_atomic(path: Path, text: str | Sequence[str | Span], *,
+                 replace: Callable[[str, Path], None] = os.replace) -> list[int]:
+    """Write via a temp file in the same folder, flushed and fsynced, then renamed over; return
+    the byte offset at which each piece starts, and the file's length last.
+
+    `text` may come in pieces, written in order, so a large file is never joined in memory; a
+    Span piece is copied from the file being replaced, so what did not change is never encoded
+    again.
+    """
+    pieces = [text] if isinstance(text, str) else text
+    offsets = [0]
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            with contextlib.ExitStack() as old:
+                source = None
+                for piece in pieces:
+                    if isinstance(piece, Span):
+                        source = source or old.enter_context(path.open("rb"))
+                        source.seek(piece.start)
+                        data = source.read(piece.length)
+                        if len(data) != piece.length:
+                            raise OSError(f"{path} changed under the tracker (it is short)")
+                    else:
+                        data = piece.encode("utf-8")
+                    handle.write(data)
+                    offsets.append(offsets[-1] + len(data))
+            handle.flush()
+            os.fsync(handle.fileno())
+        replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return offsets
+
+
+class StateFileError(Exception):
+    """The --state path cannot be used; the message says why in one line (exit 2)."""
+
+
+class StateLockedError(StateFileError):
+    pass
+
+
+def check_state_path(path: Path, *, create_folder: bool = False) -> bool:
+    """Refuse, before anything else is created or renamed, a path that is no place for state.
+
+    With `create_folder`, a missing folder whose own parent exists is created (one level
+    only: a typo in a long path should not grow a tree); returns whether it was.
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        folder = path.parent
+        if folder.is_dir():
+            return False
+        if not create_folder or not folder.parent.is_dir():
+            raise StateFileError(f"state file {path}: folder {folder} does not exist; "
+                                 f"create it first (mkdir -p {folder})") from None
+        try:
+            folder.mkdir(mode=0o700)
+        except OSError as exc:
+            raise StateFileError(f"state file {path}: cannot create folder {folder}: "
+                                 f"{exc.strerror or exc}; create it yourself or give another "
+                                 "--state path") from None
+        return True
+    except OSError as exc:
+        raise StateFileError(f"state file {path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
+        raise StateFileError(f"state file {path}: is a folder; give a file name in it")
+    if not stat.S_ISREG(mode):
+        raise StateFileError(f"state file {path}: not a regular file (a device or a pipe)")
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(64)
+    except OSError as exc:
+        raise StateFileError(f"state file {path}: cannot read it: {exc.strerror or exc}"
+                             ) from None
+    _check_ours(path, head)
+    return False
+
+
+# A state file of ours starts so (the encoder never writes spaces); anything else is somebody
+# else's file given by mistake, and is never renamed or replaced.
+_OUR_FILE = re.compile(rb'\s*\{\s*"version"\s*:')
+
+
+def _check_ours(path: Path, head: bytes) -> None:
+    if head.strip() and not _OUR_FILE.match(head):
+        raise StateFileError(f"state file {path}: not a status_tracker state file; refusing to "
+                             "replace it (give another --state path)")
+
+
+def _lock(handle: IO[bytes]) -> bool:
+    """An exclusive, non-blocking OS lock on an open file; False when another process has it."""
+    try:
+        if sys.platform == "win32":
+            import msvcrt
+
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+class StateStore:
+    """The --state file: per-feed memory plus the webhook outbox, owned by one process."""
+
+    def __init__(self, path: Path, *, clock: Callable[[], float] = time.monotonic,
+                 rng: random.Random | None = None,
+                 write: Callable[[Path, Sequence[str | Span]], list[int]] | None = None) -> None:
+        self.path = path
+        self.feeds: dict[str, FeedState] = {}
+        self.outbox: dict[str, list[dict[str, str]]] = {}
+        # Per route: events held by quiet hours or a digest, {"since": epoch, "events": [...]}.
+        self.held: dict[str, dict[str, Any]] = {}
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self._write = write or write_atomic
+        self._lock_handle: IO[bytes] | None = None
+        self._save_lock = asyncio.Lock()
+        self._requested = 0  # save() calls so far
+        self._written = 0  # the last of those calls whose changes are on disk
+        self._lost_lock = False
+        self.failures = 0  # consecutive failed writes
+        self.failing: str | None = None
+        self.retry_at: float | None = None  # while failing: when the next write is tried
+        self._retry_wanted = asyncio.Event()
+        # Where each unchanged feed's member sits in the file on disk (see pieces()); the
+        # store is the one place that decides what must be encoded again.
+        self._spans: dict[str, Span] = {}
+        self._marked: set[str] = set()  # feeds changed since the current write began
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    def acquire(self) -> None:
+        """Take the lock file beside the state file (the state file itself gets renamed over)."""
+        try:
+            handle = open(self.lock_path, "a+b")  # noqa: SIM115 -- held open for the whole run
+        except OSError as exc:
+            raise StateFileError(f"state file {self.path}: cannot create its lock file "
+                                 f"{self.lock_path}: {exc.strerror or exc}") from None
+        if not _lock(handle):
+            handle.close()
+            raise StateLockedError(
+                f"state file {self.path} is in use by another status_tracker "
+                f"(lock {self.lock_path} is held); stop that one or use another --state")
+        self._lock_handle = handle
+
+    def _still_owner(self) -> bool:
+        """Whether the lock file on disk is still the one this process holds.
+
+        Deleting the lock file of a running tracker lets a second one lock a new file, and
+        both would write the state. Checked before every write: a deleted lock is taken
+        again; one that another process took means this one stops writing, loudly.
+        """
+        if self._lost_lock:
+            return False
+        if self._lock_handle is None:
+            return True  # not locked by design (a store used without acquire, as in tests)
+        try:
+            same = os.stat(self.lock_path).st_ino == os.fstat(self._lock_handle.fileno()).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return True
+        self.release()
+        try:
+            self.acquire()
+        except (StateLockedError, OSError):
+            self._lost_lock = True
+            log.critical("lock file %s was removed and another status_tracker took %s: this "
+                         "one no longer writes it", self.lock_path, self.path)
+            return False
+        log.warning("lock file %s was removed while running; took it again", self.lock_path)
+        return True
+
+    def release(self) -> None:
+        if self._lock_handle is not None:
+            self._lock_handle.close()
+            self._lock_handle = None
+
+    def load(self, *, read_only: bool = False) -> None:
+        """Read the file; set aside (never overwrite) one that is unreadable or from the future.
+
+        `read_only` (the status board beside a running tracker) touches nothing in the folder:
+        no leftover temp file removed (it may be the owner's write in flight), nothing renamed.
+        """
+        for stale in () if read_only else self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                stale.unlink()  # left by a crash between writing and renaming
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StateFileError(f"state file {self.path}: cannot read it: "
+                                 f"{exc.strerror or exc}") from None
+        if not raw.strip():
+            return  # created empty by hand: nothing remembered yet
+        _check_ours(self.path, raw[:64])
+        try:
+            times: dict[float, datetime] = {}
+            # Offsets in the text are offsets in the file only where every character is one
+            # byte; a file with others has each feed encoded again at its first save.
+            spans: dict[str, Span] | None = {} if raw.isascii() else None
+            text = raw.decode("utf-8")
+            del raw
+            data, feeds = _read_state(text, lambda f: _feed_from_json(f, times, None), spans)
+            del text
+            polled = data.get("polled", {})
+            if feeds is None:  # "feeds" was not an object: fails as it always did
+                feeds = {url: _feed_from_json(f, times, None)
+                         for url, f in data.get("feeds", {}).items()}
+            for url, state in feeds.items():
+                state.last_polled = _from_epoch(polled.get(url))
+            outbox = {url: [dict(e) for e in entries]
+                      for url, entries in data.get("outbox", {}).items()}
+            held = {}
+            for url, waiting in data.get("held", {}).items():
+                events = [dict(e) for e in waiting["events"]]
+                for event in events:
+                    event_from_dict(event)  # each must come back, or the file is unusable
+                _from_epoch(waiting.get("since"))
+                held[url] = {"since": waiting.get("since"), "events": events}
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
+            if read_only:
+                raise StateFileError(f"state file {self.path}: unusable "
+                                     f"({clean_text(str(exc))[:160]})") from None
+            aside = self.path.with_name(
+                f"{self.path.name}.bad-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}")
+            try:
+                os.replace(self.path, aside)
+            except OSError as move_error:
+                raise StateFileError(
+                    f"state file {self.path} is unusable ({clean_text(str(exc))[:160]}) and "
+                    f"cannot be set aside: {move_error.strerror or move_error}") from None
+            log.warning("state file %s is unusable (%s); kept it as %s and starting afresh",
+                        self.path, clean_text(str(exc))[:160], aside)
+            return
+        self.feeds, self.outbox, self.held = feeds, outbox, held
+        self._spans = spans or {}
+
+    def feed(self, url: str) -> FeedState:
+        if url not in self.feeds:
+            self.feeds[url] = FeedState()
+        return self.feeds[url]
+
+    def mark(self, url: str) -> None:
+        """The feed's state changed: its next save encodes it again."""
+        self._spans.pop(url, None)
+        self._marked.add(url)
+
+    async def changed(self, url: str, save: bool = True) -> None:
+        """What a monitor calls after a poll that changed its feed's state; `save` writes it
+        now (a change worth keeping at once), else it goes with the next write."""
+        self.mark(url)
+        if save:
+            await self.save()
+
+    def pieces(self, now: datetime) -> tuple[list[str | Span], dict[str, int]]:
+        """The whole file in pieces that concatenate to its JSON, and which piece is each
+        feed's member.
+
+        A feed unchanged since the file was last written or read is a Span of that file: only
+        changed feeds are encoded, no cache of them is kept in memory, and the pieces are
+        never joined on the event loop (at 10,000 feeds the file is 36 MB).
+        """
+        out: list[str | Span] = [f'{{"version":{STATE_VERSION},"feeds":{{']
+        members: dict[str, int] = {}
+        polled = {}
+        for url, state in self.feeds.items():
+            if (state.first_sight and not state.failures) or (
+                    state.last_polled is not None and now - state.last_polled > FORGET_AFTER):
+                continue  # nothing known yet, or no longer polled for a long time
+            members[url] = len(out)
+            out.extend((self._spans.get(url) or
+                        f"{_compact(url)}:{_compact(_feed_to_json(state))}", ","))
+            polled[url] = _epoch(state.last_polled)
+        if polled:
+            out.pop()  # the last comma
+        held = {url: h for url, h in self.held.items() if h.get("events")}
+        out.append(f'}},"polled":{_compact(polled)},"outbox":{_compact(self.outbox)},'
+                   f'"held":{_compact(held)}}}')
+        return out, members
+
+    def text(self, now: datetime) -> str:
+        """The file's next version as one string (for tests and the bench)."""
+        pieces, _ = self.pieces(now)
+        old = self.path.read_bytes() if any(isinstance(p, Span) for p in pieces) else b""
+        return "".join(old[p.start:p.start + p.length].decode("utf-8")
+                       if isinstance(p, Span) else p for p in pieces)
+
+    async def save(self, *, now: bool = False) -> bool:
+        """Write everything changed so far; True once that is on disk.
+
+        Saves are coalesced: callers that queue behind a running write are all covered by the
+        next one, so a burst of changed polls costs one or two writes, not one each. A write
+        that fails (disk full, read-only, EIO, permissions) is said once and retried with
+        backoff by keep_saving(); meanwhile saves return at once, and polling goes on. `now`
+        writes even while waiting for a retry (the last save before exit).
+        """
+        self._requested += 1
+        wanted = self._requested
+        if not now and self.retry_at is not None:
+            return False
+        async with self._save_lock:
+            if self._written >= wanted:
+                return True
+            covered = self._requested
+            if not self._still_owner():
+                return False
+            self._marked.clear()
+            try:
+                pieces, members = self.pieces(_wall_clock())
+                offsets = await asyncio.to_thread(self._write, self.path, pieces)
+            except Exception as exc:  # whatever broke the write, polling must go on
+                self._save_failed(exc)
+                return False
+            # Where each feed now sits in the new file; a feed changed while it was being
+            # written gets no span, so its newer state goes with the next write.
+            self._spans = {url: Span(offsets[i], offsets[i + 1] - offsets[i])
+                           for url, i in members.items() if url not in self._marked}
+            self._written = covered
+            if self.failing is not None:
+                log.warning("state file %s: saved again after %s", self.path,
+                            plural(self.failures, "failed write"))
+            self.failures, self.failing, self.retry_at = 0, None, None
+            return True
+
+    def _save_failed(self, exc: Exception) -> None:
+        if isinstance(exc, OSError):
+            reason = clean_text(exc.strerror or str(exc)) or type(exc).__name__
+        else:
+            reason = clean_text(f"{type(exc).__name__}: {exc}")[:200]
+        health, _, delay = next_health(Health(self.failures), Outcome(reason),
+                                       policy=RetryPolicy(0.0, MAX_SAVE_DELAY), rng=self.rng)
+        self.failures = health.failures
+        if reason != self.failing:
+            log.error("state file %s: cannot save (%s); polling goes on, retrying with backoff",
+                      self.path, reason)
+            log.debug("state save traceback", exc_info=exc)
+            self.failing = reason
+        else:
+            log.debug("state file %s: still cannot save (%s)", self.path, reason)
+        self.retry_at = self.clock() + delay
+        self._retry_wanted.set()
+
+    async def keep_saving(self, stop: asyncio.Event,
+                          sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
+        """Retry a failed save with backoff until it is written or `stop` is set."""
+        wait = sleep or (lambda delay: _sleep_until(stop, delay))
+        while not stop.is_set():
+            if self.retry_at is None:
+                self._retry_wanted.clear()
+                await _wait_either(self._retry_wanted, stop)
+                continue
+            await wait(max(0.0, self.retry_at - self.clock()))
+            if stop.is_set():
+                break
+            self.retry_at = None
+            await self.save()
+
+
+# --- The monitor and the scheduler ---
 
 @dataclass(frozen=True, slots=True)
 class FeedOptions:
@@ -2140,66 +3153,7 @@ async def _sleep_until(stop: asyncio.Event, delay: float) -> None:
         await asyncio.wait_for(stop.wait(), delay)
 
 
-# --- Output ---
-
-_KIND_LABELS = {
-    "new": "New incident",
-    "updated": "Update",
-    "active": "Ongoing (open when watching started)",
-    "history": "Recent (history)",
-    "maintenance_scheduled": "Maintenance scheduled",
-    "maintenance_started": "Maintenance started",
-    "maintenance_completed": "Maintenance completed",
-}
-
-
-def _stamp(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "time unknown"
-
-
-def format_event(event: IncidentEvent, *, message_limit: int = CONSOLE_MESSAGE) -> str:
-    """The human-readable block for one event (console, Slack, Discord)."""
-    inc = event.incident
-    if inc is None:
-        if event.kind == "feed_down":
-            return (f"[{_stamp(event.at)}] Product: {event.feed} - feed down\n"
-                    f"  Error:    {event.error}")
-        return f"[{_stamp(event.at)}] Product: {event.feed} - feed recovered"
-    product = event.feed + (" - " + ", ".join(inc.components) if inc.components else "")
-    lines = [
-        f"[{_stamp(inc.updated or inc.published)}] Product: {product}",
-        f"  Event:    {_KIND_LABELS.get(event.kind, event.kind)}",
-        f"  Incident: {inc.title or '(untitled)'}",
-        f"  Status:   {inc.status or 'unknown'}",
-    ]
-    if inc.scheduled_for or inc.scheduled_until:
-        lines.append(f"  Window:   {_stamp(inc.scheduled_for)} to {_stamp(inc.scheduled_until)}")
-    elif inc.impact:
-        lines.append(f"  Impact:   {inc.impact}")
-    if inc.message:
-        lines.append(f"  Message:  {_clip(inc.message, message_limit)}")
-    if inc.link:
-        lines.append(f"  Link:     {inc.link}")
-    return "\n".join(lines)
-
-
-def event_to_dict(event: IncidentEvent) -> dict[str, Any]:
-    """The --json object for one event (webhooks add an event_id)."""
-    inc = event.incident
-    if inc is None:
-        return {"kind": event.kind, "feed": event.feed, "error": event.error,
-                "at": _iso(event.at)}
-    data = {
-        "kind": event.kind, "feed": event.feed, "id": inc.id, "title": inc.title,
-        "status": inc.status, "components": list(inc.components), "impact": inc.impact,
-        "message": inc.message, "link": inc.link, "published": _iso(inc.published),
-        "updated": _iso(inc.updated),
-    }
-    if inc.maintenance and event.kind.startswith("maintenance_"):
-        data["scheduled_for"] = _iso(inc.scheduled_for)
-        data["scheduled_until"] = _iso(inc.scheduled_until)
-    return data
-
+# --- Delivery: the console and webhooks ---
 
 class TextSink(typing.Protocol):
     """Where console text goes: a text stream, or the CLI's StdoutWriter."""
@@ -2328,845 +3282,6 @@ class StdoutWriter:
         if not written:
             log.warning("stdout is not being read: exiting with output not yet printed")
         return written
-
-
-# --- State file ---
-
-STATE_VERSION = 1
-
-
-def _epoch(value: datetime | None) -> float | None:
-    if value is None:
-        return None
-    seconds = value.timestamp()
-    return int(seconds) if seconds.is_integer() else seconds  # "1762180000", not "…000.0"
-
-
-def _feed_to_json(state: FeedState) -> dict[str, Any]:
-    # Each incident is a compact list [updated, digest, steps, last_seen] with times in epoch
-    # seconds: a feed's memory is most of the file, and 10,000 feeds make 250,000 of these.
-    data: dict[str, Any] = {
-        "etag": state.etag, "last_modified": state.last_modified,
-        "fingerprint": state.fingerprint, "entries": state.entries,
-        "incidents": {key: [_epoch(s.updated), *s.digest_and_steps(), _epoch(s.last_seen)]
-                      for key, s in state.known.items()},
-    }
-    # Written only when set, so a healthy feed's entry stays as it always was.
-    if state.failures:
-        data["failures"] = state.failures
-    if state.down:
-        data["down"] = True
-    if state.first_sight:
-        data["first_sight"] = True  # failed from the start: never read, no baseline yet
-    if state.statuspage:
-        data["statuspage"] = True
-    if state.open_incidents:
-        data["open"] = state.open_incidents
-    if state.maintenances_tried is not None:
-        data["maintenances_tried"] = _epoch(state.maintenances_tried)
-    if state.maintenances is not None:
-        data["maintenances"] = {code: [phase, _epoch(seen)]
-                                for code, (phase, seen) in state.maintenances.items()}
-    return data
-
-
-def _from_epoch(value: object) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
-        raise ValueError(f"bad time {value!r}")
-    try:
-        return datetime.fromtimestamp(value, UTC)
-    except (OverflowError, OSError, ValueError):
-        raise ValueError(f"bad time {value!r}") from None
-
-
-def _feed_from_json(data: Mapping[str, Any], times: dict[float, datetime],
-                    last_polled: datetime | None) -> FeedState:
-    """One feed of the state file; `times` shares equal datetimes (most incidents of a feed
-    were last seen by the same poll) so that loading 10,000 feeds stays small."""
-
-    def when(value: object) -> datetime | None:
-        if not isinstance(value, int | float) or value not in times:
-            moment = _from_epoch(value)
-            if moment is None:
-                return None
-            times[moment.timestamp()] = moment
-            return moment
-        return times[value]
-
-    known = {}
-    for key, (updated, digest, steps, last_seen) in data["incidents"].items():
-        known[key] = Seen(when(updated), str(digest), tuple(map(str, steps)),
-                          when(last_seen) or _wall_clock())
-    failures = data.get("failures", 0)
-    if not isinstance(failures, int) or isinstance(failures, bool) or failures < 0:
-        raise ValueError(f"bad failure count {failures!r}")
-    maintenances = None
-    if "maintenances" in data:
-        maintenances = {}
-        for code, (phase, seen) in data["maintenances"].items():
-            if phase not in _MAINTENANCE_PHASES:
-                raise ValueError(f"bad maintenance phase {phase!r}")
-            maintenances[str(code)] = (phase, when(seen) or _wall_clock())
-    return FeedState(etag=_validator(data.get("etag")),
-                     last_modified=_validator(data.get("last_modified")),
-                     fingerprint=data.get("fingerprint"), entries=int(data.get("entries", 0)),
-                     known=known, first_sight=data.get("first_sight") is True,
-                     last_polled=last_polled, failures=failures, down=data.get("down") is True,
-                     maintenances=maintenances, statuspage=data.get("statuspage") is True,
-                     open_incidents=int(data.get("open", 0)),
-                     maintenances_tried=_from_epoch(data.get("maintenances_tried")))
-
-
-_JSON_SPACE = re.compile(r"[ \t\n\r]*")
-_json_value = json.JSONDecoder().raw_decode
-
-
-def _read_state(text: str, read_feed: Callable[[Any], FeedState],
-                spans: dict[str, Span] | None = None
-                ) -> tuple[dict[str, Any], dict[str, FeedState] | None]:
-    """The state file's JSON, as json.loads reads it, but each member of "feeds" is made
-    into its FeedState as soon as it is decoded (None when "feeds" is not an object).
-
-    json.loads of a 10,000-feed file built a tree of twice the size of what is kept from it,
-    and the freed tree left the process's memory that much larger for good. The version is
-    checked first (it leads every file of ours), so a newer file is refused before its feeds
-    are read. `spans` gets where each member ("url":{…}) sits in the text.
-    """
-
-    def at(i: int) -> int:
-        match = _JSON_SPACE.match(text, i)
-        return match.end() if match else i
-
-    def expect(i: int, char: str, what: str) -> int:
-        i = at(i)
-        if text[i:i + 1] != char:
-            raise json.JSONDecodeError(f"Expecting {what}", text, i)  # json.loads's words
-        return i + 1
-
-    def key(i: int) -> tuple[str, int]:
-        start = expect(i, '"', "property name enclosed in double quotes")
-        name, i = json.decoder.scanstring(text, start)  # type: ignore[attr-defined]
-        return name, at(expect(i, ":", "':' delimiter"))
-
-    data: dict[str, Any] = {}
-    feeds: dict[str, FeedState] | None = None
-    i = expect(0, "{", "value")
-    more = text[at(i):at(i) + 1] != "}"
-    i = at(i) + (0 if more else 1)
-    while more:
-        name, i = key(i)
-        if name == "feeds" and text[i:i + 1] == "{":
-            feeds = {}
-            i = at(i + 1)
-            if text[i:i + 1] == "}":
-                i += 1
-            else:
-                while True:
-                    start = at(i)
-                    url, i = key(i)
-                    member, i = _json_value(text, i)
-                    feeds[url] = read_feed(member)
-                    if spans is not None:
-                        spans[url] = Span(start, i - start)
-                    i = at(i)
-                    if text[i:i + 1] != ",":
-                        i = expect(i, "}", "',' delimiter")
-                        break
-                    i += 1
-            data[name] = None
-        else:
-            data[name], i = _json_value(text, i)
-            if name == "feeds":
-                feeds = None
-        if not data or next(iter(data)) != "version" or not isinstance(data["version"], int):
-            raise ValueError("not a status_tracker state file")
-        if data["version"] > STATE_VERSION:
-            raise ValueError(f"format version {data['version']} is newer than this "
-                             f"program's ({STATE_VERSION})")
-        i = at(i)
-        more = text[i:i + 1] == ","
-        i = i + 1 if more else expect(i, "}", "',' delimiter")
-    if not data:
-        raise ValueError("not a status_tracker state file")
-    if at(i) != len(text):
-        raise json.JSONDecodeError("Extra data", text, at(i))
-    return data, feeds
-
-
-# No indent: with one, CPython falls back to its pure-Python encoder (10x slower); and one
-# encoder for all calls, since json.dumps with options builds a new one every time.
-_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-@dataclass(frozen=True, slots=True)
-class Span:
-    """Bytes of the file as it is now on disk, to be copied into its next version unchanged."""
-
-    start: int
-    length: int
-
-
-def write_atomic(path: Path, text: str | Sequence[str | Span], *,
-                 replace: Callable[[str, Path], None] = os.replace) -> list[int]:
-    """Write via a temp file in the same folder, flushed and fsynced, then renamed over; return
-    the byte offset at which each piece starts, and the file's length last.
-
-    `text` may come in pieces, written in order, so a large file is never joined in memory; a
-    Span piece is copied from the file being replaced, so what did not change is never encoded
-    again.
-    """
-    pieces = [text] if isinstance(text, str) else text
-    offsets = [0]
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            with contextlib.ExitStack() as old:
-                source = None
-                for piece in pieces:
-                    if isinstance(piece, Span):
-                        source = source or old.enter_context(path.open("rb"))
-                        source.seek(piece.start)
-                        data = source.read(piece.length)
-                        if len(data) != piece.length:
-                            raise OSError(f"{path} changed under the tracker (it is short)")
-                    else:
-                        data = piece.encode("utf-8")
-                    handle.write(data)
-                    offsets.append(offsets[-1] + len(data))
-            handle.flush()
-            os.fsync(handle.fileno())
-        replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return offsets
-
-
-class StateFileError(Exception):
-    """The --state path cannot be used; the message says why in one line (exit 2)."""
-
-
-class StateLockedError(StateFileError):
-    pass
-
-
-def check_state_path(path: Path, *, create_folder: bool = False) -> bool:
-    """Refuse, before anything else is created or renamed, a path that is no place for state.
-
-    With `create_folder`, a missing folder whose own parent exists is created (one level
-    only: a typo in a long path should not grow a tree); returns whether it was.
-    """
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        folder = path.parent
-        if folder.is_dir():
-            return False
-        if not create_folder or not folder.parent.is_dir():
-            raise StateFileError(f"state file {path}: folder {folder} does not exist; "
-                                 f"create it first (mkdir -p {folder})") from None
-        try:
-            folder.mkdir(mode=0o700)
-        except OSError as exc:
-            raise StateFileError(f"state file {path}: cannot create folder {folder}: "
-                                 f"{exc.strerror or exc}; create it yourself or give another "
-                                 "--state path") from None
-        return True
-    except OSError as exc:
-        raise StateFileError(f"state file {path}: {exc.strerror or exc}") from None
-    if stat.S_ISDIR(mode):
-        raise StateFileError(f"state file {path}: is a folder; give a file name in it")
-    if not stat.S_ISREG(mode):
-        raise StateFileError(f"state file {path}: not a regular file (a device or a pipe)")
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(64)
-    except OSError as exc:
-        raise StateFileError(f"state file {path}: cannot read it: {exc.strerror or exc}"
-                             ) from None
-    _check_ours(path, head)
-    return False
-
-
-# A state file of ours starts so (the encoder never writes spaces); anything else is somebody
-# else's file given by mistake, and is never renamed or replaced.
-_OUR_FILE = re.compile(rb'\s*\{\s*"version"\s*:')
-
-
-def _check_ours(path: Path, head: bytes) -> None:
-    if head.strip() and not _OUR_FILE.match(head):
-        raise StateFileError(f"state file {path}: not a status_tracker state file; refusing to "
-                             "replace it (give another --state path)")
-
-
-def _lock(handle: IO[bytes]) -> bool:
-    """An exclusive, non-blocking OS lock on an open file; False when another process has it."""
-    try:
-        if sys.platform == "win32":
-            import msvcrt
-
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
-    return True
-
-
-class StateStore:
-    """The --state file: per-feed memory plus the webhook outbox, owned by one process."""
-
-    def __init__(self, path: Path, *, clock: Callable[[], float] = time.monotonic,
-                 rng: random.Random | None = None,
-                 write: Callable[[Path, Sequence[str | Span]], list[int]] | None = None) -> None:
-        self.path = path
-        self.feeds: dict[str, FeedState] = {}
-        self.outbox: dict[str, list[dict[str, str]]] = {}
-        # Per route: events held by quiet hours or a digest, {"since": epoch, "events": [...]}.
-        self.held: dict[str, dict[str, Any]] = {}
-        self.clock = clock
-        self.rng = rng or random.Random()
-        self._write = write or write_atomic
-        self._lock_handle: IO[bytes] | None = None
-        self._save_lock = asyncio.Lock()
-        self._requested = 0  # save() calls so far
-        self._written = 0  # the last of those calls whose changes are on disk
-        self._lost_lock = False
-        self.failures = 0  # consecutive failed writes
-        self.failing: str | None = None
-        self.retry_at: float | None = None  # while failing: when the next write is tried
-        self._retry_wanted = asyncio.Event()
-        # Where each unchanged feed's member sits in the file on disk (see pieces()); the
-        # store is the one place that decides what must be encoded again.
-        self._spans: dict[str, Span] = {}
-        self._marked: set[str] = set()  # feeds changed since the current write began
-
-    @property
-    def lock_path(self) -> Path:
-        return self.path.with_name(self.path.name + ".lock")
-
-    def acquire(self) -> None:
-        """Take the lock file beside the state file (the state file itself gets renamed over)."""
-        try:
-            handle = open(self.lock_path, "a+b")  # noqa: SIM115 -- held open for the whole run
-        except OSError as exc:
-            raise StateFileError(f"state file {self.path}: cannot create its lock file "
-                                 f"{self.lock_path}: {exc.strerror or exc}") from None
-        if not _lock(handle):
-            handle.close()
-            raise StateLockedError(
-                f"state file {self.path} is in use by another status_tracker "
-                f"(lock {self.lock_path} is held); stop that one or use another --state")
-        self._lock_handle = handle
-
-    def _still_owner(self) -> bool:
-        """Whether the lock file on disk is still the one this process holds.
-
-        Deleting the lock file of a running tracker lets a second one lock a new file, and
-        both would write the state. Checked before every write: a deleted lock is taken
-        again; one that another process took means this one stops writing, loudly.
-        """
-        if self._lost_lock:
-            return False
-        if self._lock_handle is None:
-            return True  # not locked by design (a store used without acquire, as in tests)
-        try:
-            same = os.stat(self.lock_path).st_ino == os.fstat(self._lock_handle.fileno()).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            return True
-        self.release()
-        try:
-            self.acquire()
-        except (StateLockedError, OSError):
-            self._lost_lock = True
-            log.critical("lock file %s was removed and another status_tracker took %s: this "
-                         "one no longer writes it", self.lock_path, self.path)
-            return False
-        log.warning("lock file %s was removed while running; took it again", self.lock_path)
-        return True
-
-    def release(self) -> None:
-        if self._lock_handle is not None:
-            self._lock_handle.close()
-            self._lock_handle = None
-
-    def load(self, *, read_only: bool = False) -> None:
-        """Read the file; set aside (never overwrite) one that is unreadable or from the future.
-
-        `read_only` (the status board beside a running tracker) touches nothing in the folder:
-        no leftover temp file removed (it may be the owner's write in flight), nothing renamed.
-        """
-        for stale in () if read_only else self.path.parent.glob(f".{self.path.name}.*.tmp"):
-            with contextlib.suppress(OSError):
-                stale.unlink()  # left by a crash between writing and renaming
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            raise StateFileError(f"state file {self.path}: cannot read it: "
-                                 f"{exc.strerror or exc}") from None
-        if not raw.strip():
-            return  # created empty by hand: nothing remembered yet
-        _check_ours(self.path, raw[:64])
-        try:
-            times: dict[float, datetime] = {}
-            # Offsets in the text are offsets in the file only where every character is one
-            # byte; a file with others has each feed encoded again at its first save.
-            spans: dict[str, Span] | None = {} if raw.isascii() else None
-            text = raw.decode("utf-8")
-            del raw
-            data, feeds = _read_state(text, lambda f: _feed_from_json(f, times, None), spans)
-            del text
-            polled = data.get("polled", {})
-            if feeds is None:  # "feeds" was not an object: fails as it always did
-                feeds = {url: _feed_from_json(f, times, None)
-                         for url, f in data.get("feeds", {}).items()}
-            for url, state in feeds.items():
-                state.last_polled = _from_epoch(polled.get(url))
-            outbox = {url: [dict(e) for e in entries]
-                      for url, entries in data.get("outbox", {}).items()}
-            held = {}
-            for url, waiting in data.get("held", {}).items():
-                events = [dict(e) for e in waiting["events"]]
-                for event in events:
-                    event_from_dict(event)  # each must come back, or the file is unusable
-                _from_epoch(waiting.get("since"))
-                held[url] = {"since": waiting.get("since"), "events": events}
-        except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
-            if read_only:
-                raise StateFileError(f"state file {self.path}: unusable "
-                                     f"({clean_text(str(exc))[:160]})") from None
-            aside = self.path.with_name(
-                f"{self.path.name}.bad-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}")
-            try:
-                os.replace(self.path, aside)
-            except OSError as move_error:
-                raise StateFileError(
-                    f"state file {self.path} is unusable ({clean_text(str(exc))[:160]}) and "
-                    f"cannot be set aside: {move_error.strerror or move_error}") from None
-            log.warning("state file %s is unusable (%s); kept it as %s and starting afresh",
-                        self.path, clean_text(str(exc))[:160], aside)
-            return
-        self.feeds, self.outbox, self.held = feeds, outbox, held
-        self._spans = spans or {}
-
-    def feed(self, url: str) -> FeedState:
-        if url not in self.feeds:
-            self.feeds[url] = FeedState()
-        return self.feeds[url]
-
-    def mark(self, url: str) -> None:
-        """The feed's state changed: its next save encodes it again."""
-        self._spans.pop(url, None)
-        self._marked.add(url)
-
-    async def changed(self, url: str, save: bool = True) -> None:
-        """What a monitor calls after a poll that changed its feed's state; `save` writes it
-        now (a change worth keeping at once), else it goes with the next write."""
-        self.mark(url)
-        if save:
-            await self.save()
-
-    def pieces(self, now: datetime) -> tuple[list[str | Span], dict[str, int]]:
-        """The whole file in pieces that concatenate to its JSON, and which piece is each
-        feed's member.
-
-        A feed unchanged since the file was last written or read is a Span of that file: only
-        changed feeds are encoded, no cache of them is kept in memory, and the pieces are
-        never joined on the event loop (at 10,000 feeds the file is 36 MB).
-        """
-        out: list[str | Span] = [f'{{"version":{STATE_VERSION},"feeds":{{']
-        members: dict[str, int] = {}
-        polled = {}
-        for url, state in self.feeds.items():
-            if (state.first_sight and not state.failures) or (
-                    state.last_polled is not None and now - state.last_polled > FORGET_AFTER):
-                continue  # nothing known yet, or no longer polled for a long time
-            members[url] = len(out)
-            out.extend((self._spans.get(url) or
-                        f"{_compact(url)}:{_compact(_feed_to_json(state))}", ","))
-            polled[url] = _epoch(state.last_polled)
-        if polled:
-            out.pop()  # the last comma
-        held = {url: h for url, h in self.held.items() if h.get("events")}
-        out.append(f'}},"polled":{_compact(polled)},"outbox":{_compact(self.outbox)},'
-                   f'"held":{_compact(held)}}}')
-        return out, members
-
-    def text(self, now: datetime) -> str:
-        """The file's next version as one string (for tests and the bench)."""
-        pieces, _ = self.pieces(now)
-        old = self.path.read_bytes() if any(isinstance(p, Span) for p in pieces) else b""
-        return "".join(old[p.start:p.start + p.length].decode("utf-8")
-                       if isinstance(p, Span) else p for p in pieces)
-
-    async def save(self, *, now: bool = False) -> bool:
-        """Write everything changed so far; True once that is on disk.
-
-        Saves are coalesced: callers that queue behind a running write are all covered by the
-        next one, so a burst of changed polls costs one or two writes, not one each. A write
-        that fails (disk full, read-only, EIO, permissions) is said once and retried with
-        backoff by keep_saving(); meanwhile saves return at once, and polling goes on. `now`
-        writes even while waiting for a retry (the last save before exit).
-        """
-        self._requested += 1
-        wanted = self._requested
-        if not now and self.retry_at is not None:
-            return False
-        async with self._save_lock:
-            if self._written >= wanted:
-                return True
-            covered = self._requested
-            if not self._still_owner():
-                return False
-            self._marked.clear()
-            try:
-                pieces, members = self.pieces(_wall_clock())
-                offsets = await asyncio.to_thread(self._write, self.path, pieces)
-            except Exception as exc:  # whatever broke the write, polling must go on
-                self._save_failed(exc)
-                return False
-            # Where each feed now sits in the new file; a feed changed while it was being
-            # written gets no span, so its newer state goes with the next write.
-            self._spans = {url: Span(offsets[i], offsets[i + 1] - offsets[i])
-                           for url, i in members.items() if url not in self._marked}
-            self._written = covered
-            if self.failing is not None:
-                log.warning("state file %s: saved again after %s", self.path,
-                            plural(self.failures, "failed write"))
-            self.failures, self.failing, self.retry_at = 0, None, None
-            return True
-
-    def _save_failed(self, exc: Exception) -> None:
-        if isinstance(exc, OSError):
-            reason = clean_text(exc.strerror or str(exc)) or type(exc).__name__
-        else:
-            reason = clean_text(f"{type(exc).__name__}: {exc}")[:200]
-        health, _, delay = next_health(Health(self.failures), Outcome(reason),
-                                       policy=RetryPolicy(0.0, MAX_SAVE_DELAY), rng=self.rng)
-        self.failures = health.failures
-        if reason != self.failing:
-            log.error("state file %s: cannot save (%s); polling goes on, retrying with backoff",
-                      self.path, reason)
-            log.debug("state save traceback", exc_info=exc)
-            self.failing = reason
-        else:
-            log.debug("state file %s: still cannot save (%s)", self.path, reason)
-        self.retry_at = self.clock() + delay
-        self._retry_wanted.set()
-
-    async def keep_saving(self, stop: asyncio.Event,
-                          sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
-        """Retry a failed save with backoff until it is written or `stop` is set."""
-        wait = sleep or (lambda delay: _sleep_until(stop, delay))
-        while not stop.is_set():
-            if self.retry_at is None:
-                self._retry_wanted.clear()
-                await _wait_either(self._retry_wanted, stop)
-                continue
-            await wait(max(0.0, self.retry_at - self.clock()))
-            if stop.is_set():
-                break
-            self.retry_at = None
-            await self.save()
-
-
-# --- Webhooks ---
-
-SIGNATURE_HEADER = "X-Status-Tracker-Signature"
-SECRET_ENV = "STATUS_TRACKER_WEBHOOK_SECRET"
-WEBHOOK_TIMEOUT = aiohttp.ClientTimeout(total=20, sock_connect=10)
-WEBHOOK_MAX_DELAY = 300.0
-MAX_OUTBOX = 10_000  # events queued per webhook; about a year of a busy page's updates
-
-
-FORMATS = ("auto", "slack", "discord", "teams", "ntfy", "json", "apprise")
-_TEAMS_HOSTS = (".logic.azure.com", ".powerautomate.com", ".powerplatform.com")
-SLACK_LIMIT = 39_000  # Slack truncates text past 40,000 characters
-DISCORD_LIMIT = 2000  # Discord refuses content longer than this
-NTFY_LIMIT = 4000  # ntfy turns a message past 4,096 bytes into an attachment
-TEAMS_LIMIT = 20_000  # Teams refuses cards past about 28 KB: the text stays well under
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    """One notification destination and what reaches it."""
-
-    url: str
-    feeds: tuple[str, ...] = ()  # empty: every feed
-    filter: EventFilter = EventFilter()  # components and min_impact
-    kinds: tuple[str, ...] = ()  # empty: every kind
-    format: str = "auto"
-    quiet_hours: tuple[int, int] | None = None  # minutes after local midnight: from, until
-    timezone: str = "UTC"
-    digest: float | None = None  # seconds per batch
-    secret: str | None = None
-    urgent: bool = False  # feed_down is never held by quiet hours
-
-    @property
-    def resolved_format(self) -> str:
-        return resolve_format(self.url, self.format)
-
-    def accepts(self, event: IncidentEvent) -> bool:
-        """Filters apply to every kind, health events included; unknown components or
-        impact pass."""
-        if self.feeds and event.feed.lower() not in {f.lower() for f in self.feeds}:
-            return False
-        if self.kinds and event.kind not in self.kinds:
-            return False
-        return event.incident is None or self.filter.passes(event.incident)
-
-    def quiet_at(self, now: datetime) -> bool:
-        if self.quiet_hours is None:
-            return False
-        # Local wall-clock time each time: correct across DST changes by construction.
-        local = now.astimezone(_zone(self.timezone))
-        minute, (start, end) = local.hour * 60 + local.minute, self.quiet_hours
-        return start <= minute < end if start < end else minute >= start or minute < end
-
-
-def _zone(name: str) -> tzinfo:
-    # UTC needs no time zone database (Windows has none unless the tzdata package is there).
-    return UTC if name.upper() == "UTC" else zoneinfo.ZoneInfo(name)
-
-
-def resolve_format(url: str, fmt: str) -> str:
-    """What "auto" means for a URL: Slack, Discord and Teams Workflows by host, Apprise for
-    any scheme but http(s), else the generic JSON event."""
-    if fmt != "auto":
-        return fmt
-    parts = urllib.parse.urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if parts.scheme.lower() not in ("http", "https"):
-        return "apprise"
-    if host == "hooks.slack.com":
-        return "slack"
-    if host.endswith(("discord.com", "discordapp.com")) and parts.path.startswith(
-            "/api/webhooks"):
-        return "discord"
-    if host.endswith(_TEAMS_HOSTS):
-        return "teams"
-    return "json"
-
-
-def _slack_escape(text: str) -> str:
-    # Slack treats <, > and & as markup (<!channel> pings everyone).
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-_MARKDOWN = re.compile(r"([\\`*_~|>#\[\]])")
-_CARD_MARKUP = re.compile(r"([*_\]])")
-
-
-def _markdown_escape(text: str) -> str:
-    """Feed text shown as itself in Discord, which renders Markdown and honours backslashes."""
-    return _MARKDOWN.sub(r"\\\1", text)
-
-
-def _card_escape(text: str) -> str:
-    """Feed text shown as itself in a Teams card, whose Markdown (bold, italic, links) has no
-    documented escape: a zero-width space after *, _ and ] keeps them from pairing up."""
-    return _CARD_MARKUP.sub("\\1\u200b", text)
-
-
-def _escaped(events: Sequence[IncidentEvent], escape: Callable[[str], str]
-             ) -> list[IncidentEvent]:
-    """The events with every text that came from a feed escaped; links are left whole."""
-    out = []
-    for event in events:
-        inc = event.incident
-        if inc is not None:
-            inc = dataclasses.replace(
-                inc, title=escape(inc.title), status=escape(inc.status),
-                message=escape(inc.message), components=tuple(map(escape, inc.components)))
-        out.append(dataclasses.replace(event, feed=escape(event.feed), incident=inc,
-                                       error=escape(event.error) if event.error else None))
-    return out
-
-
-def _event_line(event: IncidentEvent) -> str:
-    """One line of a digest."""
-    inc = event.incident
-    if inc is None:
-        what = f"feed down: {event.error}" if event.kind == "feed_down" else "feed recovered"
-        return f"{_stamp(event.at)}  {what}"
-    components = f" ({', '.join(inc.components)})" if inc.components else ""
-    label = _KIND_LABELS.get(event.kind, event.kind)
-    return (f"{_stamp(inc.updated or inc.published)}  {label}: {inc.title or '(untitled)'} - "
-            f"{inc.status or 'unknown'}{components}")
-
-
-def _digest_groups(events: Sequence[IncidentEvent]) -> list[tuple[str, list[IncidentEvent]]]:
-    """Events by feed (feeds in the order they first appear), each feed's in time order, so
-    the newest state of each incident comes last."""
-    groups: dict[str, list[IncidentEvent]] = {}
-    for event in events:
-        groups.setdefault(event.feed, []).append(event)
-    return [(feed, sorted(group, key=_event_time)) for feed, group in groups.items()]
-
-
-def _event_time(event: IncidentEvent) -> datetime:
-    inc = event.incident
-    return (inc.updated or inc.published if inc else event.at) or _NO_TIME
-
-
-def _digest_text(events: Sequence[IncidentEvent]) -> str:
-    lines = [_title(events)]
-    for feed, group in _digest_groups(events):
-        lines.append(feed)
-        lines.extend(f"  {_event_line(e)}" for e in group)
-    return "\n".join(lines)
-
-
-def _title(events: Sequence[IncidentEvent]) -> str:
-    if len(events) > 1:
-        return f"Status digest: {plural(len(events), 'event')}"
-    event = events[0]
-    inc = event.incident
-    if inc is None:
-        return f"{event.feed}: feed {'down' if event.kind == 'feed_down' else 'recovered'}"
-    return f"{event.feed}: {inc.title or '(untitled)'} - {inc.status or 'unknown'}"
-
-
-def _text(events: Sequence[IncidentEvent]) -> str:
-    if len(events) > 1:
-        return _digest_text(events)
-    return format_event(events[0], message_limit=MAX_MESSAGE)
-
-
-def _worst_impact(events: Sequence[IncidentEvent]) -> str | None:
-    impacts = [e.incident.impact for e in events if e.incident and e.incident.impact in IMPACTS]
-    return max(impacts, key=IMPACTS.index) if impacts else None
-
-
-def _teams_body(events: Sequence[IncidentEvent]) -> dict[str, Any]:
-    """A message with one Adaptive Card: what Teams Workflows accept (connectors retired)."""
-    def block(text: str, **style: Any) -> dict[str, Any]:
-        return {"type": "TextBlock", "text": _card_escape(_clip(text, TEAMS_LIMIT // 4)),
-                "wrap": True, **style}
-
-    body: list[dict[str, Any]] = [block(_title(events), weight="Bolder", size="Medium")]
-    actions = []
-    if len(events) == 1 and (inc := events[0].incident) is not None:
-        facts = [("Event", _KIND_LABELS.get(events[0].kind, events[0].kind)),
-                 ("Status", inc.status or "unknown"), ("Feed", events[0].feed)]
-        if inc.components:
-            facts.append(("Components", ", ".join(inc.components)))
-        if inc.impact:
-            facts.append(("Impact", inc.impact))
-        if inc.scheduled_for:
-            facts.append(("Window", f"{_stamp(inc.scheduled_for)} to "
-                                    f"{_stamp(inc.scheduled_until)}"))
-        body.append({"type": "FactSet", "facts": [
-            {"title": t, "value": _card_escape(_clip(v, 500))} for t, v in facts]})
-        if inc.message:
-            body.append(block(inc.message))
-        if inc.link.startswith(("http://", "https://")):
-            actions.append({"type": "Action.OpenUrl", "title": "Open", "url": inc.link})
-    elif len(events) == 1:
-        body.append(block(events[0].error or "The feed reads again."))
-    else:
-        for feed, group in _digest_groups(events):
-            body.append(block(feed, weight="Bolder"))
-            body.append(block("\n".join(_event_line(e) for e in group)))
-    card: dict[str, Any] = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                            "type": "AdaptiveCard", "version": "1.4", "body": body}
-    if actions:
-        card["actions"] = actions
-    return {"type": "message", "attachments": [{
-        "contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None,
-        "content": card}]}
-
-
-_NTFY_PRIORITY = {"critical": 5, "major": 4, "minor": 3, "none": 2}
-
-
-def _ntfy_body(url: str, events: Sequence[IncidentEvent]) -> dict[str, Any]:
-    """ntfy's JSON publish form, posted to the server root; the topic is the URL's path."""
-    topic = urllib.parse.urlsplit(url).path.strip("/").split("/")[0]
-    impact = _worst_impact(events)
-    down = any(e.kind == "feed_down" for e in events)
-    tags = ["rotating_light"] if impact in ("major", "critical") or down else ["warning"]
-    if all(e.incident is not None and not e.incident.active for e in events):
-        tags = ["white_check_mark"]
-    if any(e.kind.startswith("maintenance_") for e in events):
-        tags = ["wrench"]
-    body: dict[str, Any] = {
-        "topic": topic, "title": _clip(_title(events), 200),
-        "message": _clip(_text(events), NTFY_LIMIT), "tags": tags,
-        "priority": 4 if down else _NTFY_PRIORITY.get(impact or "", 3)}
-    link = events[0].incident.link if len(events) == 1 and events[0].incident else ""
-    if link.startswith(("http://", "https://")):
-        body["click"] = link
-    return body
-
-
-def render(route_url: str, fmt: str, events: Sequence[IncidentEvent]) -> str:
-    """The body sent for one event, or one digest of several, in the route's format."""
-    if fmt == "slack":
-        return json.dumps({"text": _clip(_slack_escape(_text(events)), SLACK_LIMIT)},
-                          ensure_ascii=False)
-    if fmt == "discord":
-        # allowed_mentions off: feed text saying @everyone must ping nobody.
-        return json.dumps({"content": _clip(_text(_escaped(events, _markdown_escape)),
-                                            DISCORD_LIMIT),
-                           "allowed_mentions": {"parse": []}}, ensure_ascii=False)
-    if fmt == "teams":
-        return json.dumps(_teams_body(events), ensure_ascii=False)
-    if fmt == "ntfy":
-        return json.dumps(_ntfy_body(route_url, events), ensure_ascii=False)
-    if fmt == "apprise":
-        failing = any(e.kind == "feed_down" for e in events) or _worst_impact(events) in (
-            "major", "critical")
-        return json.dumps({"title": _title(events), "body": _text(events),
-                           "type": "failure" if failing else "warning"}, ensure_ascii=False)
-    if len(events) == 1:
-        return json.dumps({**event_to_dict(events[0]), "event_id": events[0].event_id},
-                          ensure_ascii=False)
-    return json.dumps({"kind": "digest", "event_id": _digest_id(events), "events": [
-        {**event_to_dict(e), "event_id": e.event_id} for e in events]}, ensure_ascii=False)
-
-
-def _digest_id(events: Sequence[IncidentEvent]) -> str:
-    return hashlib.sha256("\x1f".join(e.event_id for e in events).encode()).hexdigest()[:32]
-
-
-def webhook_body(url: str, event: IncidentEvent) -> str:
-    """The POST body for one event, in the format the URL implies."""
-    return render(url, resolve_format(url, "auto"), [event])
-
-
-def event_from_dict(data: Mapping[str, Any]) -> IncidentEvent:
-    """An event back from its --json object (how held events wait in the state file)."""
-    def when(key: str) -> datetime | None:
-        value = data.get(key)
-        return _api_time(value) if isinstance(value, str) else None
-
-    kind = next((k for k in KINDS if k == data["kind"]), None)
-    if kind is None:
-        raise ValueError(f"unknown event kind {data['kind']!r}")
-    if "title" not in data:
-        return IncidentEvent(str(data["feed"]), kind, error=data.get("error"), at=when("at"))
-    inc = Incident(
-        id=str(data["id"]), title=str(data["title"]), link=str(data.get("link") or ""),
-        status=str(data.get("status") or ""), components=tuple(map(str, data["components"])),
-        message=str(data.get("message") or ""), published=when("published"),
-        updated=when("updated"), impact=data.get("impact"),
-        maintenance=kind.startswith("maintenance_"),
-        scheduled_for=when("scheduled_for"), scheduled_until=when("scheduled_until"))
-    return IncidentEvent(str(data["feed"]), kind, inc)
-
-
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 APPRISE_TIMEOUT = 30.0  # one Apprise notify() call, run off the loop
@@ -3412,112 +3527,272 @@ class WebhookSender:
                 await self.on_change()
 
 
-# --- The status board (--status) ---
+class Fanout:
+    """The callback main() installs: the console printer, then every webhook's outbox.
 
-BOARD_MAINTENANCE_AHEAD = timedelta(days=7)
-# Best to worst; "incident" is an open incident whose impact the source does not say.
-_BOARD_LEVELS = ("operational", "maintenance", "degraded", "incident", "minor", "major",
-                 "critical", "feed failing")
-_BOARD_COLOURS = {"operational": "32", "maintenance": "34", "degraded": "33", "incident": "33",
-                  "minor": "33", "major": "31", "critical": "1;31", "feed failing": "1;31"}
+    Each target is on its own: one that raises (a closed stdout, a bug in a body builder)
+    is logged and the event still reaches the others.
+    """
 
+    def __init__(self, targets: Sequence[Callable[[IncidentEvent], None]]) -> None:
+        self.targets = targets
 
-@dataclass(slots=True)
-class BoardEntry:
-    """What the board shows of one provider."""
-
-    name: str
-    error: str | None = None  # the feed could not be read
-    api_error: str | None = None  # the feed was read, its summary.json not
-    components: list[tuple[str, str]] = field(default_factory=list)  # (name, status) not ok
-    incidents: list[Incident] = field(default_factory=list)  # open ones
-    maintenance: list[Incident] = field(default_factory=list)  # under way or due within 7 days
-    watcher_failures: int = 0  # failed polls the running tracker's state file records
-
-    @property
-    def level(self) -> str:
-        if self.error is not None:
-            return "feed failing"
-        impacts = [i.impact for i in self.incidents if i.impact in IMPACTS]
-        if impacts:
-            worst = max(impacts, key=IMPACTS.index)
-            if worst in ("minor", "major", "critical"):
-                return worst
-        if self.incidents:
-            return "incident"
-        if self.components:
-            return "degraded"
-        return "maintenance" if any(m.status == "In progress" for m in self.maintenance) else (
-            "operational")
+    def __call__(self, event: IncidentEvent) -> None:
+        for target in self.targets:
+            try:
+                target(event)
+            except Exception as exc:
+                label = (getattr(target, "label", None) or getattr(target, "__name__", None)
+                         or type(target).__name__)
+                log.error("%s: could not take an event of kind %s from %s: %s", label, event.kind,
+                          event.feed, clean_text(repr(exc))[:200])
+                log.debug("output traceback", exc_info=exc)
 
 
-def read_api_summary(body: bytes) -> tuple[list[tuple[str, str]], dict[str, ApiIncident],
-                                          dict[str, ApiIncident]]:
-    """summary.json: components not operational (groups left out: their members say it),
-    open incidents and maintenances by code."""
-    incidents = read_api_list(body, "incidents")
+# --- Running: the watch, cron mode and the status board ---
+
+def all_routes(settings: Settings) -> list[Route]:
+    """The config's [[notify]] routes, then each --webhook (or webhooks = […]) URL not among
+    them as a route with the defaults."""
+    routes = list(settings.routes)
+    known = {r.url for r in routes}
+    routes += [Route(url) for url in dict.fromkeys(settings.webhooks) if url not in known]
+    return routes
+
+
+async def run_tracker(settings: Settings, stop: asyncio.Event, *, stdout: TextSink | None = None,
+                      store: StateStore | None = None,
+                      on_monitoring: Callable[[Monitoring], None] | None = None) -> int:
+    """Watch every feed on this loop until `stop` is set (or once); return the exit code.
+
+    Without `stdout`, events go to sys.stdout through a StdoutWriter thread.
+    """
+    if store is None and settings.state is not None:
+        check_state_path(settings.state, create_folder=True)
+        store = StateStore(settings.state)
+        store.acquire()
+        try:
+            store.load()
+        except BaseException:
+            store.release()
+            raise
+    writer = None
+    if stdout is None and sys.stdout is not None:
+        writer = StdoutWriter(sys.stdout)
+        stdout = writer
     try:
-        maintenances = read_api_list(body, "scheduled_maintenances")
-    except ApiShapeError:
-        maintenances = {}  # incident.io's compatible summary has no maintenance list
-    data = json.loads(body)
-    components = []
-    for comp in _components(data.get("components")):
-        name, status = _api_text(comp.get("name"), MAX_TITLE), str(comp.get("status", ""))
-        if name and status != "operational" and comp.get("group") is not True:
-            components.append((name, status_word(status)))
-    return components, incidents, maintenances
+        code = await _run_with_store(settings, stop, stdout, store, on_monitoring)
+    finally:
+        if store is not None and settings.state is not None:
+            store.release()
+    if writer is not None:
+        seconds = STOP_FLUSH_SECONDS if stop.is_set() else settings.drain_seconds
+        await writer.drain(seconds)
+    return code
 
 
-def _age(since: datetime | None, now: datetime) -> str:
-    if since is None:
-        return "age unknown"
-    minutes = max(0, int((now - since).total_seconds() // 60))
-    if minutes < 120:
-        return f"{minutes} min"
-    return f"{minutes // 60} h" if minutes < 48 * 60 else f"{minutes // 1440} days"
+SHOWN_FEEDS = 10  # feeds named one by one in the startup line; a fleet is summarised
 
 
-def render_board(entries: Sequence[BoardEntry], *, now: datetime, colour: bool) -> str:
-    """The board as plain aligned text, worst provider first."""
-    ordered = sorted(entries, key=lambda e: (-_BOARD_LEVELS.index(e.level), e.name.lower()))
-    width = max((len(e.name) for e in ordered), default=0)
-    lines = []
-    for entry in ordered:
-        level = entry.level
-        shown = f"\x1b[{_BOARD_COLOURS[level]}m{level}\x1b[0m" if colour else level
-        detail = f": {entry.error}" if entry.error else ""
-        if entry.api_error:
-            detail += f" (status API: {entry.api_error})"
-        if entry.watcher_failures:
-            detail += f" (the watcher's state: {plural(entry.watcher_failures, 'failed poll')})"
-        lines.append(f"{entry.name.ljust(width)}  {shown}{detail}")
-        for name, status in entry.components:
-            lines.append(f"  component    {name}: {status}")
-        for inc in entry.incidents:
-            impact = f", {inc.impact}" if inc.impact else ""
-            lines.append(f"  incident     {inc.title} ({inc.status or 'open'}{impact}, "
-                         f"{_age(inc.published or inc.updated, now)})")
-        for window in entry.maintenance:
-            lines.append(f"  maintenance  {window.title} ({window.status.lower()}, "
-                         f"{_stamp(window.scheduled_for)} to {_stamp(window.scheduled_until)})")
-    return "\n".join(lines)
+def describe_watch(settings: Settings) -> str:
+    """The startup line: which feeds, where, and how often (a feed's own interval shows)."""
+    def every(feed: FeedConfig) -> float:
+        return feed.interval if feed.interval is not None else settings.interval
+
+    feeds = settings.feeds
+    intervals = {every(f) for f in feeds}
+    shared = f" every {next(iter(intervals)):g}s" if len(intervals) == 1 else ""
+    if settings.once:
+        shared = " once"
+    named = [f"{f.name} ({public_url(f.url)}{'' if shared else f', every {every(f):g}s'})"
+             for f in feeds[:SHOWN_FEEDS]]
+    if len(feeds) > SHOWN_FEEDS:
+        named.append(f"and {len(feeds) - SHOWN_FEEDS} more")
+    verb = "reading" if settings.once else "watching"
+    return f"{verb} {plural(len(feeds), 'feed')}{shared}: {', '.join(named)}"
 
 
-def board_to_dict(entries: Sequence[BoardEntry], *, now: datetime) -> dict[str, Any]:
-    ordered = sorted(entries, key=lambda e: (-_BOARD_LEVELS.index(e.level), e.name.lower()))
-    return {"at": _iso(now), "feeds": [{
-        "feed": e.name, "level": e.level, "error": e.error, "api_error": e.api_error,
-        "watcher_failures": e.watcher_failures,
-        "components": [{"name": n, "status": s} for n, s in e.components],
-        "incidents": [{"id": i.id, "code": i.code or None, "title": i.title,
-                       "status": i.status, "impact": i.impact,
-                       "components": list(i.components), "link": i.link,
-                       "since": _iso(i.published or i.updated)} for i in e.incidents],
-        "maintenance": [{"title": m.title, "status": m.status, "link": m.link,
-                         "scheduled_for": _iso(m.scheduled_for),
-                         "scheduled_until": _iso(m.scheduled_until)} for m in e.maintenance],
-    } for e in ordered]}
+async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextSink | None,
+                          store: StateStore | None,
+                          on_monitoring: Callable[[Monitoring], None] | None = None) -> int:
+    save = store.save if store is not None else None
+    async with new_session(settings, aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
+                           ) as session:
+        senders = []
+        for route in all_routes(settings):
+            outbox = store.outbox.setdefault(route.url, []) if store is not None else []
+            held = store.held.setdefault(route.url, {}) if store is not None else {}
+            senders.append(WebhookSender(route.url, session, outbox, route=route, held=held,
+                                         secret=settings.webhook_secret, on_change=save))
+        labels = [s.label for s in senders]
+        for number, sender in enumerate(senders, 1):
+            if labels.count(sender.label) > 1:
+                # Logs show a destination by scheme and host only, so two routes to one host
+                # (two Slack channels) would read alike without their place in the config.
+                sender.label = f"{sender.label} (route {number})"
+        if store is not None:
+            configured = {s.url for s in senders}
+            for url in (set(store.outbox) | set(store.held)) - configured:
+                dropped = len(store.outbox.pop(url, [])) + len(
+                    store.held.pop(url, {}).get("events", []))
+                if dropped:
+                    log.warning("dropped %d undelivered events for a webhook no longer "
+                                "configured (%s)", dropped, redact_url(url))
+        callback = Fanout([ConsolePrinter(stdout, as_json=settings.as_json), *senders])
+        limiter = HostLimiter(settings.per_host)
+        meter = ParseMeter()
+        monitors = [
+            StatusPageMonitor(
+                feed.name, feed.url, session, callback,
+                interval=feed.interval if feed.interval is not None else settings.interval,
+                max_interval=settings.max_interval, history=settings.history,
+                failure_threshold=settings.failure_threshold, limiter=limiter,
+                state=store.feed(feed.url) if store is not None else None,
+                on_change=functools.partial(store.changed, feed.url) if store else None,
+                start_spread=start_spread(len(settings.feeds), settings.interval),
+                options=feed.options, parse_meter=meter,
+            )
+            for feed in settings.feeds
+        ]
+        monitoring = Monitoring(monitors, senders, lines=settings.metrics is not None
+                                and not settings.once)
+        served = None
+        if settings.metrics is not None and not settings.once:
+            served = await monitoring.start(*settings.metrics)
+        log.info("%s", describe_watch(settings))
+        if any(m.state.first_sight for m in monitors) and not settings.history:
+            log.info("%s (--history 3 adds the latest incidents; --status shows each "
+                     "page's current state)", "first read: only incidents open now are "
+                     "printed" if settings.once else "waiting for changes: incidents open now "
+                     "are printed first, then each new incident and update as it is posted")
+        for index, route in enumerate(settings.routes):
+            names = {f.name.lower() for f in settings.feeds}
+            unknown = sorted(f for f in route.feeds if f.lower() not in names)
+            if unknown:
+                log.warning("notify[%d]: feeds %s: no watched feed has that name", index,
+                            ", ".join(map(repr, unknown)))
+        if served is not None:
+            host, port = monitoring.bound or settings.metrics or ("", 0)
+            log.info("serving /metrics, /healthz, /readyz and /status on http://%s:%d/",
+                     host, port)
+        elif settings.metrics is not None:
+            log.info("--metrics is served while watching, not with --once")
+        if on_monitoring is not None:
+            on_monitoring(monitoring)
+        try:
+            if settings.once:
+                code = await _once(monitors, senders, stop, settings)
+            else:
+                code = await _watch(monitors, senders, stop, store, monitoring, meter)
+        finally:
+            if served is not None:
+                await served.cleanup()
+            saved = store is None or await store.save(now=True)
+            for monitor in monitors:
+                log.info("%s", monitor.stats.line(
+                    monitor.name, monitor.api.requests if monitor.api else 0))
+            for sender in senders:
+                log.info("webhook %s: %s delivered, %d dropped", sender.label,
+                         plural(sender.delivered, "event"), sender.dropped)
+                if sender.outbox:
+                    log.warning("webhook %s: %s still queued%s", sender.label,
+                                plural(len(sender.outbox), "event"),
+                                "; kept in the state file" if store is not None else " and lost")
+                if sender.held["events"]:
+                    log.info("webhook %s: %s held for quiet hours or a digest%s",
+                             sender.label, plural(len(sender.held["events"]), "event"),
+                             "; kept in the state file" if store is not None else " and lost")
+    if not saved:
+        log.error("state file %s: the last save before exit failed; the next run may report "
+                  "some events again", settings.state)
+        code = max(code, EXIT_FEED_FAILED)
+    return code
+
+
+async def _run_until(awaitables: Sequence[Awaitable[Any]], stop: asyncio.Event,
+                     seconds: float) -> list[asyncio.Task[Any]]:
+    """Run all at once until all are done, `stop` is set or `seconds` pass; cancel the rest."""
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
+    if tasks:
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            all_done = asyncio.ensure_future(asyncio.wait(tasks))
+            await asyncio.wait({stopper, all_done}, timeout=seconds,
+                               return_when=asyncio.FIRST_COMPLETED)
+            all_done.cancel()
+        finally:
+            stopper.cancel()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    return tasks
+
+
+async def _once(monitors: Sequence[StatusPageMonitor], senders: Sequence[WebhookSender],
+                stop: asyncio.Event, settings: Settings) -> int:
+    """Poll each feed once, then deliver what is queued: at most once_poll_seconds plus
+    drain_seconds in all, and a stop ends either part at once."""
+    polls = await _run_until([m.poll() for m in monitors], stop, settings.once_poll_seconds)
+    read = True
+    for monitor, task in zip(monitors, polls, strict=True):
+        if task.cancelled():
+            read = False
+            if not stop.is_set():
+                log.warning("%s: no answer within %gs; not read this time", monitor.name,
+                            settings.once_poll_seconds)
+        elif task.exception() is not None or not task.result():
+            read = False
+    deadline = time.monotonic() + settings.drain_seconds
+    await _run_until([s.drain(deadline) for s in senders], stop, settings.drain_seconds)
+    if any(s.dropped for s in senders):
+        return EXIT_FEED_FAILED
+    return EXIT_OK if read or stop.is_set() else EXIT_FEED_FAILED
+
+
+async def _watch(monitors: Sequence[StatusPageMonitor], senders: Sequence[WebhookSender],
+                 stop: asyncio.Event, store: StateStore | None = None,
+                 monitoring: Monitoring | None = None, meter: ParseMeter | None = None) -> int:
+    """Run every monitor and sender until `stop`, or until every feed is gone; EXIT_INTERNAL
+    when a task died of a bug (a supervisor should restart a process missing a watcher)."""
+    polling = {asyncio.create_task(Scheduler(monitors, meter=meter).run(stop),
+                                   name="scheduler")}
+    others = {asyncio.create_task(s.run(stop), name=f"webhook {s.label}") for s in senders}
+    if store is not None:
+        others.add(asyncio.create_task(store.keep_saving(stop), name="state file"))
+    stopper = asyncio.create_task(stop.wait())
+    running = polling | others
+    code = EXIT_OK
+    try:
+        while polling & running:
+            done, _ = await asyncio.wait({stopper, *running}, return_when=asyncio.FIRST_COMPLETED)
+            if stopper in done:
+                break
+            running -= done
+            crashed = [t for t in done if not t.cancelled() and t.exception() is not None]
+            if crashed and monitoring is not None:
+                monitoring.dead = str(crashed[0].exception())
+            if crashed:
+                for task in crashed:
+                    exc = task.exception()
+                    name, cause = task.get_name(), exc
+                    if isinstance(exc, MonitorCrash):
+                        name, cause = exc.feed, exc.cause
+                    log.critical("%s stopped by an internal error; exiting so that it can be "
+                                 "restarted: %r", name, cause, exc_info=cause)
+                code = EXIT_INTERNAL
+                break
+            if (others & done) and not stop.is_set():
+                # Senders and the saver end only on stop: ending otherwise is a bug too.
+                log.critical("%s ended unexpectedly; exiting", next(iter(others & done)
+                                                                   ).get_name())
+                code = EXIT_INTERNAL
+                break
+    finally:
+        stop.set()
+        for task in (stopper, *polling, *others):
+            task.cancel()  # an in-flight request must not hold up a Ctrl+C for 30 seconds
+        await asyncio.gather(stopper, *polling, *others, return_exceptions=True)
+    return code
 
 
 async def read_board_entry(session: aiohttp.ClientSession, feed: FeedConfig,
@@ -3580,20 +3855,6 @@ async def _read_board_entry(session: aiohttp.ClientSession, feed: FeedConfig,
     if feed.options.maintenance:
         entry.maintenance = board_windows(windows, now)
     return entry
-
-
-def board_windows(windows: Mapping[str, ApiIncident], now: datetime) -> list[Incident]:
-    """Maintenance the board shows: under way, or scheduled within the next 7 days and not
-    yet over; soonest first."""
-    shown = []
-    for window in windows.values():
-        phase = _PHASE_OF.get(window.status)
-        due = (window.scheduled_for is None
-               or window.scheduled_for <= now + BOARD_MAINTENANCE_AHEAD) and (
-            window.scheduled_until is None or window.scheduled_until >= now)
-        if phase == "started" or (phase == "scheduled" and due):
-            shown.append(_window_at(window, phase))
-    return sorted(shown, key=lambda w: w.scheduled_for or _NO_TIME)
 
 
 async def run_status(settings: Settings, *, stdout: TextIO | None = None,
@@ -3853,6 +4114,8 @@ class Monitoring:
         return runner
 
 
+# --- CLI: configuration, arguments and main ---
+
 class StartupError(Exception):
     """Something the user asked for cannot start (a port in use); exit 2 with this line."""
 
@@ -3866,9 +4129,6 @@ def metrics_address(text: str) -> tuple[str, int]:
     if not port.isdigit() or not 0 < int(port) < 65536 or (sep and not host):
         raise ValueError(f"expected PORT or HOST:PORT, got {clean_text(text)[:40]!r}")
     return host, int(port)
-
-
-# --- Configuration ---
 
 
 @dataclass(frozen=True, slots=True)
@@ -4290,9 +4550,6 @@ def _feed_options(where: str, item: Mapping[str, object]) -> FeedOptions:
                        maintenance=maintenance)
 
 
-# --- CLI ---
-
-
 class LogFormatter(logging.Formatter):
     """Time, level, message. A person at a terminal gets the local time of day; a log file,
     journal or cron mail gets the full ISO 8601 date and time with its UTC offset, since
@@ -4394,272 +4651,6 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if settings.webhook_secret is None:
         settings.webhook_secret = os.environ.get(SECRET_ENV)
     return settings
-
-
-def all_routes(settings: Settings) -> list[Route]:
-    """The config's [[notify]] routes, then each --webhook (or webhooks = […]) URL not among
-    them as a route with the defaults."""
-    routes = list(settings.routes)
-    known = {r.url for r in routes}
-    routes += [Route(url) for url in dict.fromkeys(settings.webhooks) if url not in known]
-    return routes
-
-
-class Fanout:
-    """The callback main() installs: the console printer, then every webhook's outbox.
-
-    Each target is on its own: one that raises (a closed stdout, a bug in a body builder)
-    is logged and the event still reaches the others.
-    """
-
-    def __init__(self, targets: Sequence[Callable[[IncidentEvent], None]]) -> None:
-        self.targets = targets
-
-    def __call__(self, event: IncidentEvent) -> None:
-        for target in self.targets:
-            try:
-                target(event)
-            except Exception as exc:
-                label = (getattr(target, "label", None) or getattr(target, "__name__", None)
-                         or type(target).__name__)
-                log.error("%s: could not take an event of kind %s from %s: %s", label, event.kind,
-                          event.feed, clean_text(repr(exc))[:200])
-                log.debug("output traceback", exc_info=exc)
-
-
-async def run_tracker(settings: Settings, stop: asyncio.Event, *, stdout: TextSink | None = None,
-                      store: StateStore | None = None,
-                      on_monitoring: Callable[[Monitoring], None] | None = None) -> int:
-    """Watch every feed on this loop until `stop` is set (or once); return the exit code.
-
-    Without `stdout`, events go to sys.stdout through a StdoutWriter thread.
-    """
-    if store is None and settings.state is not None:
-        check_state_path(settings.state, create_folder=True)
-        store = StateStore(settings.state)
-        store.acquire()
-        try:
-            store.load()
-        except BaseException:
-            store.release()
-            raise
-    writer = None
-    if stdout is None and sys.stdout is not None:
-        writer = StdoutWriter(sys.stdout)
-        stdout = writer
-    try:
-        code = await _run_with_store(settings, stop, stdout, store, on_monitoring)
-    finally:
-        if store is not None and settings.state is not None:
-            store.release()
-    if writer is not None:
-        seconds = STOP_FLUSH_SECONDS if stop.is_set() else settings.drain_seconds
-        await writer.drain(seconds)
-    return code
-
-
-SHOWN_FEEDS = 10  # feeds named one by one in the startup line; a fleet is summarised
-
-
-def describe_watch(settings: Settings) -> str:
-    """The startup line: which feeds, where, and how often (a feed's own interval shows)."""
-    def every(feed: FeedConfig) -> float:
-        return feed.interval if feed.interval is not None else settings.interval
-
-    feeds = settings.feeds
-    intervals = {every(f) for f in feeds}
-    shared = f" every {next(iter(intervals)):g}s" if len(intervals) == 1 else ""
-    if settings.once:
-        shared = " once"
-    named = [f"{f.name} ({public_url(f.url)}{'' if shared else f', every {every(f):g}s'})"
-             for f in feeds[:SHOWN_FEEDS]]
-    if len(feeds) > SHOWN_FEEDS:
-        named.append(f"and {len(feeds) - SHOWN_FEEDS} more")
-    verb = "reading" if settings.once else "watching"
-    return f"{verb} {plural(len(feeds), 'feed')}{shared}: {', '.join(named)}"
-
-
-async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextSink | None,
-                          store: StateStore | None,
-                          on_monitoring: Callable[[Monitoring], None] | None = None) -> int:
-    save = store.save if store is not None else None
-    async with new_session(settings, aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
-                           ) as session:
-        senders = []
-        for route in all_routes(settings):
-            outbox = store.outbox.setdefault(route.url, []) if store is not None else []
-            held = store.held.setdefault(route.url, {}) if store is not None else {}
-            senders.append(WebhookSender(route.url, session, outbox, route=route, held=held,
-                                         secret=settings.webhook_secret, on_change=save))
-        labels = [s.label for s in senders]
-        for number, sender in enumerate(senders, 1):
-            if labels.count(sender.label) > 1:
-                # Logs show a destination by scheme and host only, so two routes to one host
-                # (two Slack channels) would read alike without their place in the config.
-                sender.label = f"{sender.label} (route {number})"
-        if store is not None:
-            configured = {s.url for s in senders}
-            for url in (set(store.outbox) | set(store.held)) - configured:
-                dropped = len(store.outbox.pop(url, [])) + len(
-                    store.held.pop(url, {}).get("events", []))
-                if dropped:
-                    log.warning("dropped %d undelivered events for a webhook no longer "
-                                "configured (%s)", dropped, redact_url(url))
-        callback = Fanout([ConsolePrinter(stdout, as_json=settings.as_json), *senders])
-        limiter = HostLimiter(settings.per_host)
-        meter = ParseMeter()
-        monitors = [
-            StatusPageMonitor(
-                feed.name, feed.url, session, callback,
-                interval=feed.interval if feed.interval is not None else settings.interval,
-                max_interval=settings.max_interval, history=settings.history,
-                failure_threshold=settings.failure_threshold, limiter=limiter,
-                state=store.feed(feed.url) if store is not None else None,
-                on_change=functools.partial(store.changed, feed.url) if store else None,
-                start_spread=start_spread(len(settings.feeds), settings.interval),
-                options=feed.options, parse_meter=meter,
-            )
-            for feed in settings.feeds
-        ]
-        monitoring = Monitoring(monitors, senders, lines=settings.metrics is not None
-                                and not settings.once)
-        served = None
-        if settings.metrics is not None and not settings.once:
-            served = await monitoring.start(*settings.metrics)
-        log.info("%s", describe_watch(settings))
-        if any(m.state.first_sight for m in monitors) and not settings.history:
-            log.info("%s (--history 3 adds the latest incidents; --status shows each "
-                     "page's current state)", "first read: only incidents open now are "
-                     "printed" if settings.once else "waiting for changes: incidents open now "
-                     "are printed first, then each new incident and update as it is posted")
-        for index, route in enumerate(settings.routes):
-            names = {f.name.lower() for f in settings.feeds}
-            unknown = sorted(f for f in route.feeds if f.lower() not in names)
-            if unknown:
-                log.warning("notify[%d]: feeds %s: no watched feed has that name", index,
-                            ", ".join(map(repr, unknown)))
-        if served is not None:
-            host, port = monitoring.bound or settings.metrics or ("", 0)
-            log.info("serving /metrics, /healthz, /readyz and /status on http://%s:%d/",
-                     host, port)
-        elif settings.metrics is not None:
-            log.info("--metrics is served while watching, not with --once")
-        if on_monitoring is not None:
-            on_monitoring(monitoring)
-        try:
-            if settings.once:
-                code = await _once(monitors, senders, stop, settings)
-            else:
-                code = await _watch(monitors, senders, stop, store, monitoring, meter)
-        finally:
-            if served is not None:
-                await served.cleanup()
-            saved = store is None or await store.save(now=True)
-            for monitor in monitors:
-                log.info("%s", monitor.stats.line(
-                    monitor.name, monitor.api.requests if monitor.api else 0))
-            for sender in senders:
-                log.info("webhook %s: %s delivered, %d dropped", sender.label,
-                         plural(sender.delivered, "event"), sender.dropped)
-                if sender.outbox:
-                    log.warning("webhook %s: %s still queued%s", sender.label,
-                                plural(len(sender.outbox), "event"),
-                                "; kept in the state file" if store is not None else " and lost")
-                if sender.held["events"]:
-                    log.info("webhook %s: %s held for quiet hours or a digest%s",
-                             sender.label, plural(len(sender.held["events"]), "event"),
-                             "; kept in the state file" if store is not None else " and lost")
-    if not saved:
-        log.error("state file %s: the last save before exit failed; the next run may report "
-                  "some events again", settings.state)
-        code = max(code, EXIT_FEED_FAILED)
-    return code
-
-
-async def _run_until(awaitables: Sequence[Awaitable[Any]], stop: asyncio.Event,
-                     seconds: float) -> list[asyncio.Task[Any]]:
-    """Run all at once until all are done, `stop` is set or `seconds` pass; cancel the rest."""
-    tasks = [asyncio.ensure_future(a) for a in awaitables]
-    if tasks:
-        stopper = asyncio.ensure_future(stop.wait())
-        try:
-            all_done = asyncio.ensure_future(asyncio.wait(tasks))
-            await asyncio.wait({stopper, all_done}, timeout=seconds,
-                               return_when=asyncio.FIRST_COMPLETED)
-            all_done.cancel()
-        finally:
-            stopper.cancel()
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-    return tasks
-
-
-async def _once(monitors: Sequence[StatusPageMonitor], senders: Sequence[WebhookSender],
-                stop: asyncio.Event, settings: Settings) -> int:
-    """Poll each feed once, then deliver what is queued: at most once_poll_seconds plus
-    drain_seconds in all, and a stop ends either part at once."""
-    polls = await _run_until([m.poll() for m in monitors], stop, settings.once_poll_seconds)
-    read = True
-    for monitor, task in zip(monitors, polls, strict=True):
-        if task.cancelled():
-            read = False
-            if not stop.is_set():
-                log.warning("%s: no answer within %gs; not read this time", monitor.name,
-                            settings.once_poll_seconds)
-        elif task.exception() is not None or not task.result():
-            read = False
-    deadline = time.monotonic() + settings.drain_seconds
-    await _run_until([s.drain(deadline) for s in senders], stop, settings.drain_seconds)
-    if any(s.dropped for s in senders):
-        return EXIT_FEED_FAILED
-    return EXIT_OK if read or stop.is_set() else EXIT_FEED_FAILED
-
-
-async def _watch(monitors: Sequence[StatusPageMonitor], senders: Sequence[WebhookSender],
-                 stop: asyncio.Event, store: StateStore | None = None,
-                 monitoring: Monitoring | None = None, meter: ParseMeter | None = None) -> int:
-    """Run every monitor and sender until `stop`, or until every feed is gone; EXIT_INTERNAL
-    when a task died of a bug (a supervisor should restart a process missing a watcher)."""
-    polling = {asyncio.create_task(Scheduler(monitors, meter=meter).run(stop),
-                                   name="scheduler")}
-    others = {asyncio.create_task(s.run(stop), name=f"webhook {s.label}") for s in senders}
-    if store is not None:
-        others.add(asyncio.create_task(store.keep_saving(stop), name="state file"))
-    stopper = asyncio.create_task(stop.wait())
-    running = polling | others
-    code = EXIT_OK
-    try:
-        while polling & running:
-            done, _ = await asyncio.wait({stopper, *running}, return_when=asyncio.FIRST_COMPLETED)
-            if stopper in done:
-                break
-            running -= done
-            crashed = [t for t in done if not t.cancelled() and t.exception() is not None]
-            if crashed and monitoring is not None:
-                monitoring.dead = str(crashed[0].exception())
-            if crashed:
-                for task in crashed:
-                    exc = task.exception()
-                    name, cause = task.get_name(), exc
-                    if isinstance(exc, MonitorCrash):
-                        name, cause = exc.feed, exc.cause
-                    log.critical("%s stopped by an internal error; exiting so that it can be "
-                                 "restarted: %r", name, cause, exc_info=cause)
-                code = EXIT_INTERNAL
-                break
-            if (others & done) and not stop.is_set():
-                # Senders and the saver end only on stop: ending otherwise is a bug too.
-                log.critical("%s ended unexpectedly; exiting", next(iter(others & done)
-                                                                   ).get_name())
-                code = EXIT_INTERNAL
-                break
-    finally:
-        stop.set()
-        for task in (stopper, *polling, *others):
-            task.cancel()  # an in-flight request must not hold up a Ctrl+C for 30 seconds
-        await asyncio.gather(stopper, *polling, *others, return_exceptions=True)
-    return code
 
 
 def _install_signal_handlers(stop: asyncio.Event, interrupted: list[bool]) -> Callable[[], None]:
