@@ -3595,7 +3595,8 @@ SHOWN_FEEDS = 10  # feeds named one by one in the startup line; a fleet is summa
 
 
 def describe_watch(settings: Settings) -> str:
-    """The startup line: which feeds, where, and how often (a feed's own interval shows)."""
+    """The startup line: which feeds, on which hosts, and how often (a feed's own interval
+    shows). Logs keep a URL to its scheme and host: a private page's path may be its token."""
     def every(feed: FeedConfig) -> float:
         return feed.interval if feed.interval is not None else settings.interval
 
@@ -3604,7 +3605,7 @@ def describe_watch(settings: Settings) -> str:
     shared = f" every {next(iter(intervals)):g}s" if len(intervals) == 1 else ""
     if settings.once:
         shared = " once"
-    named = [f"{f.name} ({public_url(f.url)}{'' if shared else f', every {every(f):g}s'})"
+    named = [f"{f.name} ({redact_url(f.url)}{'' if shared else f', every {every(f):g}s'})"
              for f in feeds[:SHOWN_FEEDS]]
     if len(feeds) > SHOWN_FEEDS:
         named.append(f"and {len(feeds) - SHOWN_FEEDS} more")

@@ -1171,9 +1171,9 @@ async def test_cli_once_reports_active_incidents_and_says_what_it_watches(
         "  Link:     https://status.openai.com//incidents/01KACTIVE\n\n")
     assert "OpenAI: 2 incidents, 1 active" in err
     assert "OpenAI: 1 poll, 0 not modified (304)" in err
-    url = server.url("/openai")
+    host = st.redact_url(server.url("/openai"))
     assert re.match(rf"\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d INFO reading 1 feed once: "
-                    rf"OpenAI \({re.escape(url)}\)\n", err), err
+                    rf"OpenAI \({re.escape(host)}\)\n", err), err
     assert "first read: only incidents open now are printed" in err
 
 
@@ -3007,12 +3007,11 @@ def test_the_startup_line_names_each_feed_and_its_own_interval() -> None:
     feeds = [st.FeedConfig("A", "https://a.test/feed?token=secret"),
              st.FeedConfig("B", "https://b.test/x.atom", interval=300)]
     assert st.describe_watch(st.Settings(feeds=feeds, interval=60)) == (
-        "watching 2 feeds: A (https://a.test/feed, every 60s), B (https://b.test/x.atom, "
-        "every 300s)")
+        "watching 2 feeds: A (https://a.test/…, every 60s), B (https://b.test/…, every 300s)")
     many = [st.FeedConfig(f"F{i}", f"https://f.test/{i}") for i in range(12)]
     line = st.describe_watch(st.Settings(feeds=many, interval=60))
-    assert line.startswith("watching 12 feeds every 60s: F0 (https://f.test/0), ")
-    assert line.endswith("F9 (https://f.test/9), and 2 more")
+    assert line.startswith("watching 12 feeds every 60s: F0 (https://f.test/…), ")
+    assert line.endswith("F9 (https://f.test/…), and 2 more")
 
 
 async def test_a_refused_connection_is_said_in_words_with_host_and_port(
