@@ -2109,6 +2109,19 @@ class Span:
     length: int
 
 
+class StaleSpans(OSError):
+    """The file a Span refers to is not the one it was taken from (deleted, replaced, cut)."""
+
+
+def file_identity(path: Path) -> tuple[int, int, int] | None:
+    """What tells one version of a file from another, or None when there is none."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_ino, info.st_size, info.st_mtime_ns
+
+
 def write_atomic(path: Path, text: str | Sequence[str | Span], *,
                  replace: Callable[[str, Path], None] = os.replace) -> list[int]:
     """Write via a temp file in the same folder, flushed and fsynced, then renamed over; return
@@ -2127,11 +2140,16 @@ def write_atomic(path: Path, text: str | Sequence[str | Span], *,
                 source = None
                 for piece in pieces:
                     if isinstance(piece, Span):
-                        source = source or old.enter_context(path.open("rb"))
+                        try:
+                            source = source or old.enter_context(path.open("rb"))
+                        except OSError as exc:
+                            raise StaleSpans(f"{path} cannot be read back: {exc}") from None
                         source.seek(piece.start)
                         data = source.read(piece.length)
-                        if len(data) != piece.length:
-                            raise OSError(f"{path} changed under the tracker (it is short)")
+                        # Every span is one "url":{…} member: anything else means the file
+                        # is not the one the offsets were taken from.
+                        if len(data) != piece.length or data[:1] != b'"' or data[-1:] != b"}":
+                            raise StaleSpans(f"{path} changed since it was last read")
                     else:
                         data = piece.encode("utf-8")
                     handle.write(data)
@@ -2246,6 +2264,7 @@ class StateStore:
         # store is the one place that decides what must be encoded again.
         self._spans: dict[str, Span] = {}
         self._marked: set[str] = set()  # feeds changed since the current write began
+        self._identity: tuple[int, int, int] | None = None  # of the file the spans are in
 
     @property
     def lock_path(self) -> Path:
@@ -2358,6 +2377,7 @@ class StateStore:
             return
         self.feeds, self.outbox, self.held = feeds, outbox, held
         self._spans = spans or {}
+        self._identity = file_identity(self.path)
 
     def feed(self, url: str) -> FeedState:
         if url not in self.feeds:
@@ -2429,9 +2449,16 @@ class StateStore:
             if not self._still_owner():
                 return False
             self._marked.clear()
+            if self._spans and file_identity(self.path) != self._identity:
+                self._spans_lost("was changed by something else")
             try:
                 pieces, members = self.pieces(_wall_clock())
-                offsets = await asyncio.to_thread(self._write, self.path, pieces)
+                try:
+                    offsets = await asyncio.to_thread(self._write, self.path, pieces)
+                except StaleSpans as exc:
+                    self._spans_lost(str(exc))
+                    pieces, members = self.pieces(_wall_clock())
+                    offsets = await asyncio.to_thread(self._write, self.path, pieces)
             except Exception as exc:  # whatever broke the write, polling must go on
                 self._save_failed(exc)
                 return False
@@ -2439,12 +2466,18 @@ class StateStore:
             # written gets no span, so its newer state goes with the next write.
             self._spans = {url: Span(offsets[i], offsets[i + 1] - offsets[i])
                            for url, i in members.items() if url not in self._marked}
+            self._identity = file_identity(self.path)
             self._written = covered
             if self.failing is not None:
                 log.warning("state file %s: saved again after %s", self.path,
                             plural(self.failures, "failed write"))
             self.failures, self.failing, self.retry_at = 0, None, None
             return True
+
+    def _spans_lost(self, why: str) -> None:
+        """The file on disk is not the one last written: every feed is written out whole."""
+        log.warning("state file %s: %s; writing it whole", self.path, clean_text(why)[:200])
+        self._spans = {}
 
     def _save_failed(self, exc: Exception) -> None:
         if isinstance(exc, OSError):

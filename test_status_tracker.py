@@ -1737,6 +1737,26 @@ async def test_a_feed_changed_while_the_file_is_written_goes_with_the_next_write
     assert reread.feeds[url].etag == '"during"'
 
 
+async def test_a_state_file_deleted_or_replaced_while_running_is_written_whole_again(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    store = saved_store(tmp_path / "state.json", 5)
+    store.path.unlink()  # someone cleaning up
+    await store.changed("https://f1.test/feed")
+    reread = st.StateStore(store.path)
+    reread.load()
+    assert reread.feeds == store.feeds
+    assert "was changed by something else; writing it whole" in caplog.text
+    # Replaced by a file of another layout that looks unchanged from outside (same size and
+    # time): the copied bytes are checked, and the file is written whole instead.
+    store.path.write_text(" " * store.path.stat().st_size)
+    monkeypatch.setattr(st, "file_identity", lambda _path: store._identity)
+    await store.changed("https://f2.test/feed")
+    reread.load()
+    assert reread.feeds == store.feeds
+    assert "changed since it was last read; writing it whole" in caplog.text
+
+
 async def test_a_state_file_with_non_ascii_text_is_encoded_whole_at_its_first_save(
         tmp_path: Path) -> None:
     store = saved_store(tmp_path / "state.json", 3, title="störung")
