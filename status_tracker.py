@@ -2982,8 +2982,9 @@ class Scheduler:
     Each feed keeps its own schedule (interval, jitter, backoff, Retry-After, max-age, the
     start spread), counted from the start of its last poll, but polls that fall due within
     the same SLOT start together on one wakeup: one timer and one task switch per slot
-    instead of a timer, a wait_for and an Event waiter per poll. A poll is never late by
-    more than one slot, and a stop wakes the scheduler at once.
+    instead of a timer, a wait_for and an Event waiter per poll. A poll starts within one slot
+    of when it is due (early by up to a slot, since a wakeup starts all that fall due before
+    the next), and a stop wakes the scheduler at once.
     """
 
     def __init__(self, monitors: Sequence[Pollable], *, slot: float = SLOT,
