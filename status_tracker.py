@@ -2422,13 +2422,6 @@ class StateStore:
                    f'"held":{_compact(held)}}}')
         return out, members
 
-    def text(self, now: datetime) -> str:
-        """The file's next version as one string (for tests and the bench)."""
-        pieces, _ = self.pieces(now)
-        old = self.path.read_bytes() if any(isinstance(p, Span) for p in pieces) else b""
-        return "".join(old[p.start:p.start + p.length].decode("utf-8")
-                       if isinstance(p, Span) else p for p in pieces)
-
     async def save(self, *, now: bool = False) -> bool:
         """Write everything changed so far; True once that is on disk.
 
@@ -2713,7 +2706,7 @@ class StatusPageMonitor:
                 incidents, spent = await in_daemon_thread(timed_parse, result.body)
             else:
                 incidents, spent = timed_parse(result.body)
-            self.parse_meter.spent += spent
+            self.parse_meter.add(spent)
         except FeedError:
             raise
         except Exception as exc:  # hostile bytes must not end this feed's watch
@@ -2940,6 +2933,16 @@ class ParseMeter:
 
     def __init__(self) -> None:
         self.spent = 0.0
+        self.parses = 0
+
+    def add(self, seconds: float) -> None:
+        self.spent += seconds
+        self.parses += 1
+
+    @property
+    def average(self) -> float:
+        """Seconds one parse takes, PARSE_GUESS until one has been measured."""
+        return self.spent / self.parses if self.parses and self.spent else PARSE_GUESS
 
 
 def timed_parse(body: bytes) -> tuple[list[Incident], float]:
@@ -3006,7 +3009,6 @@ class Scheduler:
         self._budget = COLD_BURST  # seconds of parsing first reads may still start
         self._budget_at: float | None = None
         self._spent_seen = 0.0
-        self._parses_started = 0
 
     def _may_start_cold(self, now: float) -> bool:
         """Whether a first read may start now: parse time is a budget refilled at COLD_SHARE
@@ -3020,12 +3022,6 @@ class Scheduler:
                            - (meter.spent - self._spent_seen))
         self._budget_at, self._spent_seen = now, meter.spent
         return self._budget > 0
-
-    def _cold_guess(self) -> float:
-        meter = self.meter
-        if meter is None or not self._parses_started or not meter.spent:
-            return PARSE_GUESS
-        return min(1.0, meter.spent / self._parses_started)
 
     def _nudge(self) -> None:
         if self._wake is not None and not self._wake.done():
@@ -3087,9 +3083,8 @@ class Scheduler:
                     else:
                         starting.append((monitor, 0.0))
                 while self._cold and self._may_start_cold(now):
-                    guess = self._cold_guess()
+                    guess = min(1.0, self.meter.average) if self.meter else PARSE_GUESS
                     self._budget -= guess
-                    self._parses_started += 1
                     starting.append((self._cold.popleft(), guess))
                 for monitor, guess in starting:
                     task = loop.create_task(poll(monitor, guess), name=monitor.name)
@@ -3917,7 +3912,7 @@ async def run_status(settings: Settings, *, stdout: TextIO | None = None,
         out.write(json.dumps(board_to_dict(entries, now=now), ensure_ascii=False) + "\n")
     else:
         if colour is None:
-            colour = out.isatty() and not os.environ.get("NO_COLOR")
+            colour = _is_terminal(out) and not os.environ.get("NO_COLOR")
         out.write(render_board(entries, now=now, colour=colour) + "\n")
     out.flush()
     read = all(e.error is None and e.api_error is None for e in entries)
@@ -4513,22 +4508,15 @@ def _config_route(where: str, item: Mapping[str, object]) -> Route:
             raise ConfigError(f"{where}.digest: expected a duration such as \"15m\", \"1h\" "
                               f"or \"90s\", got {text!r}")
         digest = float(match[1]) * {"s": 1, "m": 60, "h": 3600}[match[2] or "s"]
-    min_impact = item.get("min_impact")
-    if min_impact is not None and min_impact not in IMPACTS:
-        raise ConfigError(f"{where}.min_impact: expected one of {', '.join(IMPACTS)}, "
-                          f"got {min_impact!r}")
     secret = item.get("secret")
     if secret is not None and (not isinstance(secret, str) or not secret):
         raise ConfigError(f"{where}.secret: expected a non-empty string")
-    urgent = item.get("urgent", False)
-    if not isinstance(urgent, bool):
-        raise ConfigError(f"{where}.urgent: expected true or false")
     return Route(
         url=url, feeds=_strings(f"{where}.feeds", item.get("feeds", [])),
-        filter=EventFilter(_strings(f"{where}.components", item.get("components", [])),
-                           min_impact),
+        filter=_config_filter(where, item),
         kinds=_strings(f"{where}.kinds", item.get("kinds", []), KINDS), format=fmt,
-        quiet_hours=quiet, timezone=str(zone), digest=digest, secret=secret, urgent=urgent)
+        quiet_hours=quiet, timezone=str(zone), digest=digest, secret=secret,
+        urgent=_config_bool(f"{where}.urgent", item.get("urgent", False)))
 
 
 def _config_feeds(path: Path, value: object) -> list[FeedConfig]:
@@ -4568,6 +4556,14 @@ def _feed_options(where: str, item: Mapping[str, object]) -> FeedOptions:
             check_url(api_url if isinstance(api_url, str) else "")
         except ValueError as exc:
             raise ConfigError(f"{where}.api_url: {exc}") from None
+    return FeedOptions(api=str(api), api_url=str(api_url) if api_url else None,
+                       filter=_config_filter(where, item),
+                       maintenance=_config_bool(f"{where}.maintenance",
+                                                item.get("maintenance", True)))
+
+
+def _config_filter(where: str, item: Mapping[str, object]) -> EventFilter:
+    """`components` and `min_impact`, read alike in [[feeds]] and [[notify]]."""
     components = item.get("components", [])
     if not isinstance(components, list) or not all(
             isinstance(c, str) and c.strip() for c in components):
@@ -4576,13 +4572,13 @@ def _feed_options(where: str, item: Mapping[str, object]) -> FeedOptions:
     if min_impact is not None and min_impact not in IMPACTS:
         raise ConfigError(f"{where}.min_impact: expected one of {', '.join(IMPACTS)}, "
                           f"got {min_impact!r}")
-    maintenance = item.get("maintenance", True)
-    if not isinstance(maintenance, bool):
-        raise ConfigError(f"{where}.maintenance: expected true or false")
-    return FeedOptions(api=str(api), api_url=str(api_url) if api_url else None,
-                       filter=EventFilter(tuple(components),
-                                          str(min_impact) if min_impact else None),
-                       maintenance=maintenance)
+    return EventFilter(tuple(components), str(min_impact) if min_impact else None)
+
+
+def _config_bool(where: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: expected true or false")
+    return value
 
 
 class LogFormatter(logging.Formatter):
