@@ -32,6 +32,7 @@ if __name__ == "__main__":
 
 import argparse
 import asyncio
+import codecs
 import collections
 import contextlib
 import dataclasses
@@ -2022,63 +2023,182 @@ def _feed_from_json(data: Mapping[str, Any], times: dict[float, datetime],
 
 _JSON_SPACE = re.compile(r"[ \t\n\r]*")
 _json_value = json.JSONDecoder().raw_decode
+# What may go on a number: one cut short by the end of the text read so far decodes as a
+# shorter number ("123" of "12345", "1" of "1.5") unless a character follows it that ends it.
+_NUMBER_GOES_ON = frozenset("0123456789.eE+-")
+
+# Bytes of the state file read at a time by StateStore.load(): the file (tens of megabytes at
+# 10,000 feeds) is never in memory whole, only the chunk being read and the member being decoded.
+STATE_CHUNK = 1 << 20
 
 
-def _read_state(text: str, read_feed: Callable[[Any], FeedState],
+class _Window:
+    """The text of a file read a chunk at a time, addressed by offsets from the start of the file.
+
+    Each step (whitespace, a character, a string, a value) keeps the text from where it began:
+    one that runs into the end of what was read reads the next chunk and starts again, and what
+    lies before it is dropped then, so one copy of a short remainder is made per chunk, never
+    one per step. At the end of the file, a step's error stands, with the file's offset, line
+    and column, as json.loads would give them.
+    """
+
+    def __init__(self, read: Callable[[int], bytes], first: bytes = b"",
+                 chunk: int = STATE_CHUNK) -> None:
+        self._read = read
+        self._chunk = chunk
+        self._decode = codecs.getincrementaldecoder("utf-8")().decode
+        self.text = ""
+        self.base = 0  # offset in the file of text[0]
+        self.ended = False
+        # Every byte read so far is ASCII (so character offsets are byte offsets), and every
+        # byte read so far is whitespace (bytes.strip's, as an empty file was always told).
+        self.ascii = True
+        self.blank = True
+        # Newlines dropped with the text before base: how many, and the offset of the last.
+        self._lines = 0
+        self._last_newline = -1
+        self._take(first, self.base, final=False)
+
+    def _take(self, data: bytes, keep: int, *, final: bool) -> None:
+        self.ascii = self.ascii and data.isascii()
+        self.blank = self.blank and not data.strip()
+        cut = keep - self.base
+        if cut:
+            dropped = self.text.count("\n", 0, cut)
+            if dropped:
+                self._lines += dropped
+                self._last_newline = self.base + self.text.rfind("\n", 0, cut)
+        self.text = self.text[cut:] + self._decode(data, final=final)
+        self.base = keep
+
+    def more(self, keep: int) -> bool:
+        """Read on, dropping the text before offset `keep`; False at the end of the file."""
+        if self.ended:
+            return False
+        # At least as much as is kept: a step longer than a chunk (a large outbox, or a syntax
+        # error, which the end of the file alone tells from a cut) is then decoded again a
+        # logarithmic number of times, not once per chunk.
+        data = self._read(max(self._chunk, len(self.text) - (keep - self.base)))
+        self.ended = not data
+        self._take(data, keep, final=self.ended)  # a character cut by the end is an error
+        return not self.ended
+
+    def only_space(self) -> bool:
+        """Whether the file holds nothing but whitespace."""
+        while self.blank and self.more(self.base):
+            pass
+        return self.blank
+
+    def space(self, i: int) -> int:
+        """The offset of the first character from `i` on that is not whitespace."""
+        while True:
+            match = _JSON_SPACE.match(self.text, i - self.base)
+            i = match.end() + self.base if match else i
+            if i < self.base + len(self.text) or not self.more(i):
+                return i
+
+    def char(self, i: int) -> str:
+        """The character at offset `i`; "" past the end of the file."""
+        while i - self.base >= len(self.text) and self.more(i):
+            pass
+        return self.text[i - self.base:i - self.base + 1]
+
+    def string(self, i: int) -> tuple[str, int]:
+        """The string whose opening quote is at offset `i`, and the offset after it."""
+        while True:
+            base = self.base  # of the text the error's offset is in: more() moves it
+            try:
+                name, end = json.decoder.scanstring(  # type: ignore[attr-defined]
+                    self.text, i + 1 - base)
+            except json.JSONDecodeError as exc:
+                if self.more(i):
+                    continue
+                raise self.error(exc.msg, exc.pos + base) from None
+            return name, end + base
+
+    def value(self, i: int) -> tuple[Any, int]:
+        """The JSON value at offset `i`, and the offset after it."""
+        while True:
+            base = self.base
+            try:
+                value, end = _json_value(self.text, i - base)
+            except json.JSONDecodeError as exc:
+                if self.more(i):
+                    continue
+                raise self.error(exc.msg, exc.pos + base) from None
+            after = self.text[end:end + 1]
+            if (not after or after in _NUMBER_GOES_ON) and self.more(i):
+                continue
+            return value, end + base
+
+    def error(self, msg: str, pos: int) -> json.JSONDecodeError:
+        """json.loads's error at offset `pos` of the file, with the file's line and column.
+
+        Its `doc` is the text kept when it was raised, not the file, which is never whole.
+        """
+        at = pos - self.base
+        newline = self.text.rfind("\n", 0, at)
+        lineno = self._lines + self.text.count("\n", 0, at) + 1
+        colno = pos - (self.base + newline if newline >= 0 else self._last_newline)
+        exc = json.JSONDecodeError(msg, self.text, at)
+        exc.pos, exc.lineno, exc.colno = pos, lineno, colno
+        exc.args = (f"{msg}: line {lineno} column {colno} (char {pos})",)
+        return exc
+
+
+def _read_state(window: _Window, read_feed: Callable[[Any], FeedState],
                 spans: dict[str, Span] | None = None
                 ) -> tuple[dict[str, Any], dict[str, FeedState] | None]:
     """The state file's JSON, as json.loads reads it, but each member of "feeds" is made
     into its FeedState as soon as it is decoded (None when "feeds" is not an object).
 
     json.loads of a 10,000-feed file built a tree of twice the size of what is kept from it,
-    and the freed tree left the process's memory that much larger for good. The version is
-    checked first (it leads every file of ours), so a newer file is refused before its feeds
-    are read. `spans` gets where each member ("url":{…}) sits in the text.
+    and the freed tree left the process's memory that much larger for good; the file is read
+    through a window for the same reason. The version is checked first (it leads every file
+    of ours), so a newer file is refused before its feeds are read. `spans` gets where each
+    member ("url":{…}) sits in the file, when every byte of the file is ASCII (otherwise
+    character offsets are not byte offsets, and it is left empty).
     """
 
-    def at(i: int) -> int:
-        match = _JSON_SPACE.match(text, i)
-        return match.end() if match else i
-
     def expect(i: int, char: str, what: str) -> int:
-        i = at(i)
-        if text[i:i + 1] != char:
-            raise json.JSONDecodeError(f"Expecting {what}", text, i)  # json.loads's words
+        i = window.space(i)
+        if window.char(i) != char:
+            raise window.error(f"Expecting {what}", i)  # json.loads's words
         return i + 1
 
     def key(i: int) -> tuple[str, int]:
         start = expect(i, '"', "property name enclosed in double quotes")
-        name, i = json.decoder.scanstring(text, start)  # type: ignore[attr-defined]
-        return name, at(expect(i, ":", "':' delimiter"))
+        name, i = window.string(start - 1)
+        return name, window.space(expect(i, ":", "':' delimiter"))
 
     data: dict[str, Any] = {}
     feeds: dict[str, FeedState] | None = None
-    i = expect(0, "{", "value")
-    more = text[at(i):at(i) + 1] != "}"
-    i = at(i) + (0 if more else 1)
+    i = window.space(expect(0, "{", "value"))
+    more = window.char(i) != "}"
+    i += 0 if more else 1
     while more:
         name, i = key(i)
-        if name == "feeds" and text[i:i + 1] == "{":
+        if name == "feeds" and window.char(i) == "{":
             feeds = {}
-            i = at(i + 1)
-            if text[i:i + 1] == "}":
+            i = window.space(i + 1)
+            if window.char(i) == "}":
                 i += 1
             else:
                 while True:
-                    start = at(i)
+                    start = window.space(i)
                     url, i = key(i)
-                    member, i = _json_value(text, i)
+                    member, i = window.value(i)
                     feeds[url] = read_feed(member)
-                    if spans is not None:
+                    if spans is not None and window.ascii:
                         spans[url] = Span(start, i - start)
-                    i = at(i)
-                    if text[i:i + 1] != ",":
+                    i = window.space(i)
+                    if window.char(i) != ",":
                         i = expect(i, "}", "',' delimiter")
                         break
                     i += 1
             data[name] = None
         else:
-            data[name], i = _json_value(text, i)
+            data[name], i = window.value(i)
             if name == "feeds":
                 feeds = None
         if not data or next(iter(data)) != "version" or not isinstance(data["version"], int):
@@ -2086,13 +2206,16 @@ def _read_state(text: str, read_feed: Callable[[Any], FeedState],
         if data["version"] > STATE_VERSION:
             raise ValueError(f"format version {data['version']} is newer than this "
                              f"program's ({STATE_VERSION})")
-        i = at(i)
-        more = text[i:i + 1] == ","
+        i = window.space(i)
+        more = window.char(i) == ","
         i = i + 1 if more else expect(i, "}", "',' delimiter")
     if not data:
         raise ValueError("not a status_tracker state file")
-    if at(i) != len(text):
-        raise json.JSONDecodeError("Extra data", text, at(i))
+    i = window.space(i)
+    if window.char(i):
+        raise window.error("Extra data", i)
+    if spans is not None and not window.ascii:
+        spans.clear()
     return data, feeds
 
 
@@ -2237,6 +2360,11 @@ def _lock(handle: IO[bytes]) -> bool:
     return True
 
 
+# What a state file holds: feeds, outbox, held events, and where each feed's member is in it.
+_Loaded = tuple[dict[str, FeedState], dict[str, list[dict[str, str]]],
+                dict[str, dict[str, Any]], dict[str, Span]]
+
+
 class StateStore:
     """The --state file: per-feed memory plus the webhook outbox, owned by one process."""
 
@@ -2327,57 +2455,71 @@ class StateStore:
             with contextlib.suppress(OSError):
                 stale.unlink()  # left by a crash between writing and renaming
         try:
-            raw = self.path.read_bytes()
+            handle = self.path.open("rb")
         except FileNotFoundError:
             return
         except OSError as exc:
-            raise StateFileError(f"state file {self.path}: cannot read it: "
-                                 f"{exc.strerror or exc}") from None
-        if not raw.strip():
-            return  # created empty by hand: nothing remembered yet
-        _check_ours(self.path, raw[:64])
-        try:
-            times: dict[float, datetime] = {}
-            # Offsets in the text are offsets in the file only where every character is one
-            # byte; a file with others has each feed encoded again at its first save.
-            spans: dict[str, Span] | None = {} if raw.isascii() else None
-            text = raw.decode("utf-8")
-            del raw
-            data, feeds = _read_state(text, lambda f: _feed_from_json(f, times, None), spans)
-            del text
-            polled = data.get("polled", {})
-            if feeds is None:  # "feeds" was not an object: fails as it always did
-                feeds = {url: _feed_from_json(f, times, None)
-                         for url, f in data.get("feeds", {}).items()}
-            for url, state in feeds.items():
-                state.last_polled = _from_epoch(polled.get(url))
-            outbox = {url: [dict(e) for e in entries]
-                      for url, entries in data.get("outbox", {}).items()}
-            held = {}
-            for url, waiting in data.get("held", {}).items():
-                events = [dict(e) for e in waiting["events"]]
-                for event in events:
-                    event_from_dict(event)  # each must come back, or the file is unusable
-                _from_epoch(waiting.get("since"))
-                held[url] = {"since": waiting.get("since"), "events": events}
-        except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
+            raise self._unreadable(exc) from None
+        loaded: _Loaded | None = None
+        problem: Exception | None = None
+        with handle:
+            try:
+                head = handle.read(64)
+                _check_ours(self.path, head)
+                window = _Window(handle.read, head, STATE_CHUNK)
+                try:
+                    if window.only_space():
+                        return  # created empty by hand: nothing remembered yet
+                    loaded = self._decode(window)
+                except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
+                    problem = exc
+            except OSError as exc:
+                raise self._unreadable(exc) from None
+        if loaded is None:  # set aside only now it is closed: Windows renames no open file
+            why = clean_text(str(problem))[:160]
             if read_only:
-                raise StateFileError(f"state file {self.path}: unusable "
-                                     f"({clean_text(str(exc))[:160]})") from None
+                raise StateFileError(f"state file {self.path}: unusable ({why})")
             aside = self.path.with_name(
                 f"{self.path.name}.bad-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}")
             try:
                 os.replace(self.path, aside)
             except OSError as move_error:
                 raise StateFileError(
-                    f"state file {self.path} is unusable ({clean_text(str(exc))[:160]}) and "
-                    f"cannot be set aside: {move_error.strerror or move_error}") from None
+                    f"state file {self.path} is unusable ({why}) and cannot be set aside: "
+                    f"{move_error.strerror or move_error}") from None
             log.warning("state file %s is unusable (%s); kept it as %s and starting afresh",
-                        self.path, clean_text(str(exc))[:160], aside)
+                        self.path, why, aside)
             return
-        self.feeds, self.outbox, self.held = feeds, outbox, held
-        self._spans = spans or {}
+        self.feeds, self.outbox, self.held, self._spans = loaded
         self._identity = file_identity(self.path)
+
+    def _unreadable(self, exc: OSError) -> StateFileError:
+        return StateFileError(f"state file {self.path}: cannot read it: {exc.strerror or exc}")
+
+    @staticmethod
+    def _decode(window: _Window) -> _Loaded:
+        """Feeds, outbox, held events and spans of a state file; raises if it is unusable."""
+        times: dict[float, datetime] = {}
+        # Offsets in the text are offsets in the file only where every character is one byte;
+        # a file with others has no spans, and each feed is encoded again at its first save.
+        spans: dict[str, Span] = {}
+        data, feeds = _read_state(window, lambda f: _feed_from_json(f, times, None), spans)
+        polled = data.get("polled", {})
+        if feeds is None:  # "feeds" was not an object: fails as it always did
+            feeds = {url: _feed_from_json(f, times, None)
+                     for url, f in data.get("feeds", {}).items()}
+        for url, state in feeds.items():
+            state.last_polled = _from_epoch(polled.get(url))
+        outbox = {url: [dict(e) for e in entries]
+                  for url, entries in data.get("outbox", {}).items()}
+        held = {}
+        for url, waiting in data.get("held", {}).items():
+            events = [dict(e) for e in waiting["events"]]
+            for event in events:
+                event_from_dict(event)  # each must come back, or the file is unusable
+            _from_epoch(waiting.get("since"))
+            held[url] = {"since": waiting.get("since"), "events": events}
+        return feeds, outbox, held, spans
 
     def feed(self, url: str) -> FeedState:
         if url not in self.feeds:

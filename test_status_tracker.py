@@ -1774,6 +1774,116 @@ async def test_a_state_file_with_non_ascii_text_is_encoded_whole_at_its_first_sa
     assert reread.feeds == store.feeds and "störung-0" in reread.feeds["https://f0.test/feed"].known
 
 
+def store_with_everything(path: Path, feeds: int, title: str = "incident") -> st.StateStore:
+    """A saved store with feeds, an outbox and held events, as a long run leaves one."""
+    store = saved_store(path, feeds, title)
+    event = st.IncidentEvent("OpenAI", "new", incident(title=f"Held {title}"))
+    store.outbox = {"https://hook.test/a": [{"event_id": "e1", "body": '{"text":"x"}'}]}
+    store.held = {"https://hook.test/b": {
+        "since": 1762181999.5, "events": [{**st.event_to_dict(event), "event_id": "e2"}]}}
+    store.feeds["https://f1.test/feed"].failures = 12345  # numbers a chunk may cut
+    store.feeds["https://f1.test/feed"].entries = 678901
+    store.mark("https://f1.test/feed")
+    st.write_atomic(path, store.pieces(NOW)[0])
+    store = st.StateStore(path)  # with the spans of the file as now written
+    store.load()
+    return store
+
+
+def loaded_with_chunk(path: Path, chunk: int, monkeypatch: pytest.MonkeyPatch
+                      ) -> st.StateStore:
+    monkeypatch.setattr(st, "STATE_CHUNK", chunk)
+    store = st.StateStore(path)
+    store.load()
+    return store
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 4096])
+def test_a_state_file_read_in_small_chunks_loads_exactly_as_read_in_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    path = tmp_path / "state.json"
+    store_with_everything(path, 40)
+    whole = loaded_with_chunk(path, 1 << 30, monkeypatch)
+    assert len(whole.feeds) == 40 and len(whole._spans) == 40 and whole.outbox and whole.held
+    assert whole.feeds["https://f1.test/feed"].failures == 12345
+    small = loaded_with_chunk(path, chunk, monkeypatch)
+    assert small.feeds == whole.feeds and small._spans == whole._spans
+    assert (small.outbox, small.held) == (whole.outbox, whole.held)
+    content = path.read_bytes()  # each span is its member's bytes in the file
+    span = small._spans["https://f3.test/feed"]
+    assert content[span.start:span.start + span.length].startswith(b'"https://f3.test/feed":{')
+
+
+def test_a_number_cut_by_the_end_of_a_chunk_is_read_whole() -> None:
+    text = b'{"version":1,"a":12345,"b":1.5e3,"c":-0.25,"d":[7],"e":true}'
+    for chunk in range(1, len(text) + 1):  # every place the first chunk can end
+        window = st._Window(io.BytesIO(text).read, b"", chunk)
+        data, feeds = st._read_state(window, lambda f: st.FeedState())
+        assert data == json.loads(text) and feeds is None, chunk
+    # The version is a number too: "10" cut to "1" would pass for this program's own.
+    newer = b'{"version":10,"feeds":{}}'
+    for chunk in range(1, len(newer) + 1):
+        with pytest.raises(ValueError, match="format version 10 is newer"):
+            st._read_state(st._Window(io.BytesIO(newer).read, b"", chunk),
+                           lambda f: st.FeedState())
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1 << 20])
+def test_a_state_file_with_non_ascii_text_anywhere_gives_no_spans_but_the_same_feeds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    path = tmp_path / "state.json"
+    ascii_only = store_with_everything(path, 20)
+    # Only the last member is not ASCII: the spans taken before it was read are dropped too.
+    ascii_only.feeds["https://f19.test/feed"].known = {"störung": st.Seen(NOW, "d", (), NOW)}
+    ascii_only.mark("https://f19.test/feed")
+    st.write_atomic(path, ascii_only.pieces(NOW)[0])
+    content = path.read_bytes()
+    assert content[:content.index(b'"https://f19.test/feed"')].isascii()
+    store = loaded_with_chunk(path, chunk, monkeypatch)
+    assert store.feeds == ascii_only.feeds and store._spans == {}
+    assert (store.outbox, store.held) == (ascii_only.outbox, ascii_only.held)
+
+
+@pytest.mark.parametrize("indent", [None, 1])
+def test_a_syntax_error_deep_in_a_state_file_sets_it_aside_with_where_it_is(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        indent: int | None) -> None:
+    path = tmp_path / "state.json"
+    store_with_everything(path, 40)
+    text = json.dumps(json.loads(path.read_text()), indent=indent)
+    cut = text.index('"https://f37.test/feed"')
+    text = text[:cut - 1].rstrip(", \n") + ";" + text[cut - 1:]  # no comma, a stray ';'
+    path.write_text(text)
+    with pytest.raises(json.JSONDecodeError) as want:
+        json.loads(text)
+    assert ("line 1 " in str(want.value)) == (indent is None)  # the line is counted, too
+    loaded_with_chunk(path, 7, monkeypatch)
+    [aside] = [p for p in tmp_path.iterdir() if p.name.startswith("state.json.bad-")]
+    assert aside.read_text() == text and not path.exists()
+    assert f"state file {path} is unusable ({want.value})" in caplog.text
+
+
+@pytest.mark.parametrize("into", [10, 60])  # cut in its URL, and in its state
+@pytest.mark.parametrize("chunk", [7, 1 << 20])
+def test_a_state_file_cut_short_in_the_middle_of_a_member_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        into: int, chunk: int) -> None:
+    path = tmp_path / "state.json"
+    store_with_everything(path, 40)
+    content = path.read_bytes()
+    cut = content[:content.index(b'"https://f30.test/feed"') + into]  # a disk that filled up
+    path.write_bytes(cut)
+    with pytest.raises(json.JSONDecodeError) as want:
+        json.loads(cut)
+    store = loaded_with_chunk(path, chunk, monkeypatch)
+    assert store.feeds == {} and store._spans == {}
+    assert f"is unusable ({want.value})" in caplog.text
+    [aside] = [p for p in tmp_path.iterdir() if p.name.startswith("state.json.bad-")]
+    with pytest.raises(st.StateFileError, match="unusable"):  # the board renames nothing
+        st.StateStore(aside).load(read_only=True)
+    assert aside.read_bytes() == cut
+
+
 def test_a_feed_no_longer_polled_for_30_days_leaves_the_state_file(tmp_path: Path) -> None:
     store = st.StateStore(tmp_path / "state.json")
     for url, days in (("https://kept.test/feed", 29), ("https://gone.test/feed", 31)):
@@ -3104,22 +3214,34 @@ def test_a_missing_state_folder_error_says_what_to_create(
     assert f"create it first (mkdir -p {target.parent})" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("where", "why"), [
+    ("open", "Permission denied"),  # what chmod 000 does for anyone but root
+    ("read", "Input/output error"),  # a disk failing under the file, past its first bytes
+])
 def test_a_state_file_that_cannot_be_read_is_refused_not_set_aside(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, where: str, why: str) -> None:
     path = tmp_path / "state.json"
     path.write_text('{"version":1,"feeds":{},"outbox":{"http://h/x":[{"event_id":"e"}]}}')
-    real_read = Path.read_bytes
+    real_open, content = Path.open, path.read_bytes()
 
-    def denied(self: Path) -> bytes:
-        if self == path:  # what chmod 000 does for anyone but root
-            raise PermissionError(13, "Permission denied")
-        return real_read(self)
+    class Failing(io.BytesIO):
+        def read(self, size: int | None = -1, /) -> bytes:
+            if self.tell() >= 64:  # past what the startup check of the path reads
+                raise OSError(5, why)
+            return super().read(size)
 
-    monkeypatch.setattr(Path, "read_bytes", denied)
+    def failing(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self != path:
+            return real_open(self, *args, **kwargs)
+        if where == "open" and path.with_name("state.json.lock").exists():  # once loading
+            raise PermissionError(13, why)
+        return Failing(content)
+
+    monkeypatch.setattr(Path, "open", failing)
     code, _ = run_main("--state", str(path))
     assert code == 2
-    assert "state file" in capsys.readouterr().err and path.exists()
+    assert f"state file {path}: cannot read it: {why}" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json", "state.json.lock"]
 
 
