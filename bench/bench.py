@@ -257,6 +257,22 @@ def serve(feeds: int, port_queue: Any) -> None:
 
 # --- Measuring ---
 
+# The CPUs this bench may use, read once (a pinned child would read only its own).
+_CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+
+
+def pin(pid: int | None, *, contender: bool) -> None:
+    """Keep the server on the first CPU and each contender on the others, as on a real host,
+    where the status page runs elsewhere: a contender then never shares a core with the
+    server it polls, its CPU time is its own work rather than its turns on a busy core, and
+    repeats agree more closely. Linux only, and only with two CPUs or more; elsewhere
+    everything runs where the OS puts it."""
+    if len(_CPUS) < 2 or pid is None:
+        return
+    with contextlib.suppress(OSError):  # a process that has just exited
+        os.sched_setaffinity(pid, set(_CPUS[1:]) if contender else {_CPUS[0]})
+
+
 
 def peak_rss_mb() -> float | None:
     try:
@@ -651,6 +667,7 @@ async def measure_process(cmd: list[str], session: aiohttp.ClientSession, port: 
     a steady window, then stop it with SIGTERM and time the exit."""
     proc = await asyncio.create_subprocess_exec(
         *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    pin(proc.pid, contender=True)
     assert proc.stdout is not None
     seen: dict[str, float] = {}
     watching: set[str] = set()  # the feeds changed, once their changes are published
@@ -791,6 +808,7 @@ async def run_big(port: int, args: argparse.Namespace, *, warm: bool) -> dict[st
                 sys.executable, str(here.parent.parent / "status_tracker.py"), "--config",
                 str(config), "--state", str(state.path), "--interval", f"{interval:g}",
                 "--per-host", "64", "-q", stdout=asyncio.subprocess.DEVNULL, stderr=stderr)
+        pin(proc.pid, contender=True)
         rss_samples: list[float] = []
         cpu_marks: dict[str, tuple[float, float | None]] = {}
 
@@ -1059,6 +1077,7 @@ def big(args: argparse.Namespace) -> int:
     ports = ctx.Queue()
     server = ctx.Process(target=serve, args=(args.big_feeds, ports), daemon=True)
     server.start()
+    pin(server.pid, contender=False)
     started = time.perf_counter()
     try:
         results = asyncio.run(big_main(ports.get(timeout=30), args))
@@ -1132,6 +1151,7 @@ def main(argv: list[str] | None = None) -> int:
     ports, results_queue = ctx.Queue(), ctx.Queue()
     server = ctx.Process(target=serve, args=(args.feeds, ports), daemon=True)
     server.start()
+    pin(server.pid, contender=False)
     started = time.perf_counter()
     try:
         port = ports.get(timeout=30)
@@ -1139,6 +1159,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in ["cli"] if args.cli_only else CONTENDERS:  # one at a time, alone
             proc = ctx.Process(target=contender, args=(name, port, args, results_queue))
             proc.start()
+            # The CLI comparison only starts and watches its subprocesses, pinned as contenders.
+            pin(proc.pid, contender=name != "cli")
             got, result = results_queue.get(timeout=600)
             proc.join()
             results[got] = result
