@@ -286,10 +286,19 @@ _BLOCK_TAGS = frozenset(
 )
 
 
+# Where an escape sequence can begin: every alternative of _ESCAPE_SEQUENCES starts here.
+_ESCAPE_START = re.compile("[\x1b\x90-\x9f]")
+
+
 def clean_text(text: str) -> str:
     """Remove terminal escape sequences, control characters and bidi overrides; collapse spaces."""
-    text = _ESCAPE_SEQUENCES.sub("", text)
-    text = _UNPRINTABLE.sub(" ", text)
+    # Runs on every field of every parsed entry. Text that str.isprintable() passes holds
+    # none of what is removed (control and format characters, surrogates), and the escape
+    # pattern, the costly pass, is tried only where an escape can begin.
+    if not text.isprintable():
+        if _ESCAPE_START.search(text):
+            text = _ESCAPE_SEQUENCES.sub("", text)
+        text = _UNPRINTABLE.sub(" ", text)
     return " ".join(text.split())
 
 
@@ -337,12 +346,53 @@ def html_to_text(markup: str) -> str:
     """
     if "<" not in markup and "&" not in markup:
         return clean_text(markup)
-    text = _extract_text(markup, links=False)
+    text = _plain_markup_text(markup)
+    if text is None:
+        text = _extract_text(markup, links=False)
     for _ in range(2):
         if not _KNOWN_TAG.search(text):
             break
         text = _extract_text(text, links=True)
     return text
+
+
+_ANY_TAG = re.compile(r"<[^<>]*>")
+_PLAIN_TAG = re.compile(
+    r"</?([a-zA-Z][a-zA-Z0-9]*)"
+    r"(?:\s+[a-zA-Z_:][-\w:.]*(?:\s*=\s*(?:'[^'<>]*'|\"[^\"<>]*\"))?)*\s*/?>")
+# Tags whose text HTMLParser passes on as it is, in every Python version: a fragment with any
+# other (script and style, whose text is dropped; comments; declarations) goes to the parser.
+_PLAIN_TAGS = _BLOCK_TAGS | {
+    "a", "b", "i", "u", "s", "em", "strong", "span", "small", "big", "code", "var", "kbd",
+    "samp", "sup", "sub", "font", "abbr", "mark", "strike", "del", "ins", "time", "cite", "q"}
+
+
+def _plain_markup_text(markup: str) -> str | None:
+    """What _extract_text(markup, links=False) gives, without building an HTML parser, for
+    the fragments feeds are made of: text and well-formed formatting tags, nothing else (None
+    for anything more, which goes to the parser). Statuspage alone has three such fragments
+    per update (its time, its status, its text); the parser costs most of a parse for them."""
+    parts: list[str] = []
+    start = 0
+    for tag in _ANY_TAG.finditer(markup):
+        data = markup[start:tag.start()]
+        if "<" in data:
+            return None
+        parts.append(html.unescape(data) if "&" in data else data)
+        plain = _PLAIN_TAG.fullmatch(tag[0])
+        if plain is None:
+            return None
+        name = plain[1].lower()
+        if name not in _PLAIN_TAGS:
+            return None
+        if name in _BLOCK_TAGS:
+            parts.append(" ")
+        start = tag.end()
+    data = markup[start:]
+    if "<" in data:
+        return None
+    parts.append(html.unescape(data) if "&" in data else data)
+    return clean_text("".join(parts))
 
 
 def _extract_text(markup: str, *, links: bool) -> str:

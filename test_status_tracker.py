@@ -255,6 +255,52 @@ def test_html_to_text_removes_escapes_hidden_in_character_references() -> None:
     assert st.html_to_text("a&#27;[31mb&#x9b;2Jc &#x202E;d&#x1b;]0;t&#7;") == "a[31mb›2Jc d]0;t"
 
 
+def _clean_text_in_full(text: str) -> str:
+    """clean_text as defined, every pass run on every text."""
+    text = st._ESCAPE_SEQUENCES.sub("", text)
+    return " ".join(st._UNPRINTABLE.sub(" ", text).split())
+
+
+def test_clean_text_skipping_passes_on_printable_text_changes_no_result() -> None:
+    pieces = ["plain", " ", "\n", "\t", "\x1b[31m", "\x1b]8;;http://e.test\x07", "\x9b2J", "\x90x",
+              "\x9c", "\x00", "\x7f", "\x85", "\xa0", "\u202e", "\u2066", "\u061c", "\ud800",
+              "é", "…", "\u3000", "\x1b", "[", "m"]
+    rng = random.Random(11)
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 9))) for _ in range(20_000)]
+    for text in texts + [chr(c) for c in range(0x3000)]:
+        assert st.clean_text(text) == _clean_text_in_full(text), repr(text)
+
+
+def test_feed_fragments_skip_the_html_parser_and_read_the_same() -> None:
+    fragments = [
+        "Nov <var data-var='date'>20</var>, <var data-var='time'>18:35</var> PST",
+        "<strong>Resolved</strong>",
+        "<p>We&#39;re seeing <b>errors</b> &amp; delays.<br/>Fixed.</p>",
+        '<b>Status: Resolved</b><br/><br/>Done.<ul><li>API (Operational)</li></ul>',
+        '<span class="x" data-y="1" hidden>text</span>', "<P>Upper<BR>case</P>",
+    ]
+    for markup in fragments:
+        assert st._plain_markup_text(markup) is not None, markup
+        assert st._plain_markup_text(markup) == st._extract_text(markup, links=False)
+    # Anything beyond text and formatting tags is the parser's: scripts, comments, a bare "<",
+    # unquoted attributes, and tags whose text HTMLParser treats differently.
+    for markup in ["<script>x</script>y", "a<!-- c -->b", "a < b", "<img src=x>",
+                   "<title>t</title>", "<p", '<a href="x>y">z</a>', "<![CDATA[x]]>"]:
+        assert st._plain_markup_text(markup) is None, markup
+    tokens = ["a", " ", "\n", "&amp;", "&lt;b&gt;", "&", "&#39;", "&#65", "AT&T", "&nbsp;", ">",
+              "<b>", "</b>", "<br>", "<br/>", "<BR />", "<p class='x'>", "</p>", "</ p>", "<div\n>",
+              '<a href="https://e.test/">', "</a>", "<li>", "<var data-var='time'>", "</var>",
+              "<i/>", '<span a="1" b=\'2\' c>', "\x1b[31m", "\u202e", "ü", "<", "<script>"]
+    rng = random.Random(5)
+    compared = 0
+    for _ in range(20_000):
+        markup = "".join(rng.choice(tokens) for _ in range(rng.randint(1, 8)))
+        fast = st._plain_markup_text(markup)
+        if fast is not None:
+            compared += 1
+            assert fast == st._extract_text(markup, links=False), repr(markup)
+    assert compared > 5_000  # the comparison covered the fast path, not only the parser's
+
 # --- Parsing: one test per platform shape ---
 
 
