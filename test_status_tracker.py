@@ -1810,6 +1810,76 @@ async def test_a_state_file_deleted_or_replaced_while_running_is_written_whole_a
     assert "changed since it was last read; writing it whole" in caplog.text
 
 
+def copy_members(path: Path, layout: str, copy_chunk: int, monkeypatch: pytest.MonkeyPatch
+                 ) -> tuple[bytes, list[int], int, st.StateStore]:
+    """Save a 30-feed file with three feeds changed, unchanged members copied from the file
+    on disk in runs of up to `copy_chunk` bytes: the bytes, the offsets, the reads it took."""
+    store_with_everything(path, 30)
+    if layout != "ours":  # laid out by hand: other bytes between members than ours
+        path.write_text(json.dumps(json.loads(path.read_text()),
+                                   indent=1 if layout == "indented" else None))
+    store = st.StateStore(path)
+    store.load()
+    assert len(store._spans) == 30
+    for url in ("https://f0.test/feed", "https://f11.test/feed", "https://f12.test/feed"):
+        store.feeds[url].etag = '"changed"'  # a run of copied members ends at each
+        store.mark(url)
+    monkeypatch.setattr(st, "COPY_CHUNK", copy_chunk)
+    reads: list[int] = []
+    real_open = Path.open
+
+    def counting_open(self: Path, *args: Any, **kwargs: Any) -> Any:
+        handle = real_open(self, *args, **kwargs)
+        if self == path and args and args[0] == "rb":
+            read = handle.read
+
+            def counted(size: int = -1) -> bytes:
+                reads.append(size)
+                return bytes(read(size))
+
+            handle.read = counted
+        return handle
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Path, "open", counting_open)
+        offsets = st.write_atomic(path, store.pieces(NOW)[0])
+    return path.read_bytes(), offsets, len(reads), store
+
+
+@pytest.mark.parametrize("layout", ["ours", "spaced", "indented"])
+def test_members_copied_in_runs_give_the_bytes_of_copying_them_one_by_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str) -> None:
+    # COPY_CHUNK 0: every member read and written on its own, as the file was always written.
+    one_by_one, offsets, reads, store = copy_members(tmp_path / "a.json", layout, 0,
+                                                     monkeypatch)
+    assert reads == 27  # the 30 members but the three changed
+    if layout == "ours":  # and those are the bytes of encoding every feed again
+        store._spans = {}
+        pieces = store.pieces(NOW)[0]
+        assert one_by_one == "".join(str(p) for p in pieces).encode()
+    for chunk in (1, 300, 1 << 20):
+        copied, run_offsets, run_reads, _ = copy_members(tmp_path / f"{chunk}.json", layout,
+                                                         chunk, monkeypatch)
+        assert (copied, run_offsets) == (one_by_one, offsets), chunk
+        if layout == "ours" and chunk == 1 << 20:
+            assert run_reads == 2  # the members between the changed feeds, one run each
+        elif layout != "ours" or chunk == 1:
+            assert run_reads == 27  # nothing lies back to back, or nothing fits: one by one
+
+
+def test_a_run_whose_bytes_between_members_are_not_the_separator_is_not_copied(
+        tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_bytes(b'{"a":{},"b":{}}')
+    first, second = st.Span(1, 6), st.Span(8, 6)  # '"a":{}' and '"b":{}'
+    st.write_atomic(path, ["{", first, ",", second, "}"])
+    assert path.read_bytes() == b'{"a":{},"b":{}}'
+    with pytest.raises(st.StaleSpans, match="changed since it was last read"):
+        st.write_atomic(path, ["{", first, ";", second, "}"])
+    assert path.read_bytes() == b'{"a":{},"b":{}}'  # the file as it was; no temp file left
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
 async def test_a_state_file_with_non_ascii_text_is_encoded_whole_at_its_first_save(
         tmp_path: Path) -> None:
     store = saved_store(tmp_path / "state.json", 3, title="störung")
