@@ -2456,13 +2456,27 @@ _Loaded = tuple[dict[str, FeedState], dict[str, list[dict[str, str]]],
                 dict[str, dict[str, Any]], dict[str, Span]]
 
 
+# A monitor's write of the state file waits, after the last, nine times as long as that one
+# took: so saving takes at most a tenth of the time, and a change is on disk within about ten
+# writes' time (a second and a half at 10,000 feeds).
+SAVE_SPACING = 9.0
+
+
 class StateStore:
     """The --state file: per-feed memory plus the webhook outbox, owned by one process."""
 
     def __init__(self, path: Path, *, clock: Callable[[], float] = time.monotonic,
                  rng: random.Random | None = None,
-                 write: Callable[[Path, Sequence[str | Span]], list[int]] | None = None) -> None:
+                 write: Callable[[Path, Sequence[str | Span]], list[int]] | None = None,
+                 spacing: float = 0.0) -> None:
         self.path = path
+        # After a write, the next of a monitor's saves waits `spacing` times as long as that
+        # one took (see changed()).
+        self.spacing = spacing
+        self._quiet_until = 0.0  # on `clock`: when the next paced write may start
+        self._urgent = False  # a save that is not paced is waiting: no spacing for anyone
+        self._hurry = asyncio.Event()
+        self._paced: set[asyncio.Future[bool]] = set()  # saves started by changed()
         self.feeds: dict[str, FeedState] = {}
         self.outbox: dict[str, list[dict[str, str]]] = {}
         # Per route: events held by quiet hours or a digest, {"since": epoch, "events": [...]}.
@@ -2624,10 +2638,30 @@ class StateStore:
 
     async def changed(self, url: str, save: bool = True) -> None:
         """What a monitor calls after a poll that changed its feed's state; `save` writes it
-        now (a change worth keeping at once), else it goes with the next write."""
+        now (a change worth keeping at once), else it goes with the next write.
+
+        With `spacing`, the write starts no sooner after the last than `spacing` times as
+        long as that one took, so that writing takes at most 1/(1 + spacing) of the time
+        however fast feeds change: a cold start of 10,000 feeds changes twenty a second, and
+        each write of their 37 MB file takes a tenth of a second. The write is then started,
+        not waited for (the poll that asked must not wait out the spacing); changes that come
+        meanwhile go with it, and any other save ends the wait.
+        """
         self.mark(url)
-        if save:
+        if not save:
+            return
+        if not self.spacing:
             await self.save()
+            return
+        paced = asyncio.ensure_future(self.save(paced=True))
+        self._paced.add(paced)
+        paced.add_done_callback(self._paced.discard)
+
+    async def flush(self) -> bool:
+        """The last save before exit: everything is written, whatever waits or backs off."""
+        saved = await self.save(now=True)
+        await asyncio.gather(*self._paced)  # each covered by that write: they end at once
+        return saved
 
     def pieces(self, now: datetime) -> tuple[list[str | Span], dict[str, int]]:
         """The whole file in pieces that concatenate to its JSON, and which piece is each
@@ -2658,22 +2692,32 @@ class StateStore:
                    f'"held":{_compact(held)}}}')
         return out, members
 
-    async def save(self, *, now: bool = False) -> bool:
+    async def save(self, *, now: bool = False, paced: bool = False) -> bool:
         """Write everything changed so far; True once that is on disk.
 
         Saves are coalesced: callers that queue behind a running write are all covered by the
         next one, so a burst of changed polls costs one or two writes, not one each. A write
         that fails (disk full, read-only, EIO, permissions) is said once and retried with
         backoff by keep_saving(); meanwhile saves return at once, and polling goes on. `now`
-        writes even while waiting for a retry (the last save before exit).
+        writes even while waiting for a retry (the last save before exit). A `paced` save
+        keeps to the spacing (see changed()).
         """
         self._requested += 1
         wanted = self._requested
         if not now and self.retry_at is not None:
             return False
+        if not paced:
+            self._urgent = True
+            self._hurry.set()
         async with self._save_lock:
             if self._written >= wanted:
                 return True
+            while paced and not self._urgent and (wait := self._quiet_until - self.clock()) > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._hurry.wait(), wait)
+            self._urgent = False
+            self._hurry.clear()
+            started = self.clock()
             covered = self._requested
             if not self._still_owner():
                 return False
@@ -2697,6 +2741,7 @@ class StateStore:
                            for url, i in members.items() if url not in self._marked}
             self._identity = file_identity(self.path)
             self._written = covered
+            self._quiet_until = self.clock() + self.spacing * (self.clock() - started)
             if self.failing is not None:
                 log.warning("state file %s: saved again after %s", self.path,
                             plural(self.failures, "failed write"))
@@ -3834,7 +3879,7 @@ async def run_tracker(settings: Settings, stop: asyncio.Event, *, stdout: TextSi
     """
     if store is None and settings.state is not None:
         check_state_path(settings.state, create_folder=True)
-        store = StateStore(settings.state)
+        store = StateStore(settings.state, spacing=SAVE_SPACING)
         store.acquire()
         try:
             store.load()
@@ -3953,7 +3998,7 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextS
         finally:
             if served is not None:
                 await served.cleanup()
-            saved = store is None or await store.save(now=True)
+            saved = store is None or await store.flush()
             for monitor in monitors:
                 log.info("%s", monitor.stats.line(
                     monitor.name, monitor.api.requests if monitor.api else 0))

@@ -1748,6 +1748,68 @@ def saved_store(path: Path, feeds: int, title: str = "incident") -> st.StateStor
     return loaded
 
 
+async def test_with_spacing_a_monitors_save_waits_after_a_write_and_any_other_save_ends_it(
+        tmp_path: Path) -> None:
+    clock = [100.0]
+    writes: list[str] = []
+
+    def write(path: Path, pieces: Sequence[str | st.Span]) -> list[int]:
+        clock[0] += 1.0  # each write takes a second
+        offsets = st.write_atomic(path, pieces)
+        writes.append(json.loads(path.read_text())["feeds"][url]["etag"])
+        return offsets
+
+    async def change(etag: str) -> None:
+        feed.etag = etag
+        await asyncio.wait_for(store.changed(url), 5)  # never waits for the write
+
+    async def written() -> list[bool]:
+        return list(await asyncio.wait_for(asyncio.gather(*store._paced), 5))
+
+    url = "https://f1.test/feed"
+    store = st.StateStore(tmp_path / "state.json", clock=lambda: clock[0], write=write,
+                          spacing=9.0)
+    feed = store.feed(url)
+    feed.first_sight, feed.last_polled = False, NOW
+    await change('"a"')
+    assert await written() == [True] and writes == ['"a"']  # the first: at once
+    clock[0] += 0.5
+    # The next waits: 9 s after a write of 1 s, and only half a second has passed. Changes
+    # that come meanwhile go with it.
+    for etag in ('"b"', '"c"', '"d"'):
+        await change(etag)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert writes == ['"a"'] and len(store._paced) == 3
+    # Any other save (a webhook's outbox) ends the wait: one write for all of them.
+    assert await asyncio.wait_for(store.save(), 5)
+    assert await written() == [] and writes == ['"a"', '"d"']
+    # Once the spacing has passed, a change is written at once.
+    clock[0] += 9.0
+    await change('"e"')
+    assert await written() == [True] and writes == ['"a"', '"d"', '"e"']
+    # The last save before exit writes what still waits, and what waited ends with it.
+    await change('"f"')
+    assert len(store._paced) == 1
+    assert await asyncio.wait_for(store.flush(), 5)
+    assert writes == ['"a"', '"d"', '"e"', '"f"'] and not store._paced
+
+
+async def test_without_spacing_every_save_writes_at_once(tmp_path: Path) -> None:
+    clock = [0.0]
+    writes: list[int] = []
+
+    def write(path: Path, pieces: Sequence[str | st.Span]) -> list[int]:
+        clock[0] += 10.0  # slow writes: any spacing would make the next wait for minutes
+        writes.append(len(writes))
+        return st.write_atomic(path, pieces)
+
+    store = st.StateStore(tmp_path / "state.json", clock=lambda: clock[0], write=write)
+    for _ in range(3):
+        assert await asyncio.wait_for(store.save(), 5)
+    assert writes == [0, 1, 2]
+
+
 async def test_a_save_encodes_only_the_feeds_that_changed_and_copies_the_rest(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = saved_store(tmp_path / "state.json", 50)
