@@ -3190,7 +3190,7 @@ class StatusPageMonitor:
 
 
 SLOT = 0.1  # polls due within this many seconds start on one wakeup (jitter is up to 0.5 s)
-COLD_SHARE = 0.5  # of the loop's time, the most that first reads may spend parsing
+COLD_SHARE = 0.75  # of the loop's time, the most that first reads may spend parsing
 COLD_BURST = 1.0  # seconds of parsing that first reads may do at once before pacing starts
 PARSE_GUESS = 0.025  # seconds a first read is expected to parse, until one has been measured
 
