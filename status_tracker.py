@@ -356,7 +356,7 @@ def html_to_text(markup: str) -> str:
     return text
 
 
-_ANY_TAG = re.compile(r"<[^<>]*>")
+_TEXT_AND_TAGS = re.compile(r"(<[^<>]*>)")  # split(): text, tag, text, …, text
 _PLAIN_TAG = re.compile(
     r"</?([a-zA-Z][a-zA-Z0-9]*)"
     r"(?:\s+[a-zA-Z_:][-\w:.]*(?:\s*=\s*(?:'[^'<>]*'|\"[^\"<>]*\"))?)*\s*/?>")
@@ -373,13 +373,13 @@ def _plain_markup_text(markup: str) -> str | None:
     for anything more, which goes to the parser). Statuspage alone has three such fragments
     per update (its time, its status, its text); the parser costs most of a parse for them."""
     parts: list[str] = []
-    start = 0
-    for tag in _ANY_TAG.finditer(markup):
-        data = markup[start:tag.start()]
-        if "<" in data:
-            return None
-        parts.append(html.unescape(data) if "&" in data else data)
-        plain = _PLAIN_TAG.fullmatch(tag[0])
+    for n, piece in enumerate(_TEXT_AND_TAGS.split(markup)):
+        if n % 2 == 0:  # the text before a tag, or after the last
+            if "<" in piece:
+                return None
+            parts.append(html.unescape(piece) if "&" in piece else piece)
+            continue
+        plain = _PLAIN_TAG.fullmatch(piece)
         if plain is None:
             return None
         name = plain[1].lower()
@@ -387,11 +387,6 @@ def _plain_markup_text(markup: str) -> str | None:
             return None
         if name in _BLOCK_TAGS:
             parts.append(" ")
-        start = tag.end()
-    data = markup[start:]
-    if "<" in data:
-        return None
-    parts.append(html.unescape(data) if "&" in data else data)
     return clean_text("".join(parts))
 
 
@@ -2458,7 +2453,7 @@ _Loaded = tuple[dict[str, FeedState], dict[str, list[dict[str, str]]],
 
 # A monitor's write of the state file waits, after the last, nine times as long as that one
 # took: so saving takes at most a tenth of the time, and a change is on disk within about ten
-# writes' time (a second and a half at 10,000 feeds).
+# writes' time.
 SAVE_SPACING = 9.0
 
 
@@ -2474,8 +2469,7 @@ class StateStore:
         # one took (see changed()).
         self.spacing = spacing
         self._quiet_until = 0.0  # on `clock`: when the next paced write may start
-        self._urgent = False  # a save that is not paced is waiting: no spacing for anyone
-        self._hurry = asyncio.Event()
+        self._hurry = asyncio.Event()  # set by a save that is not paced: no spacing for anyone
         self._paced: set[asyncio.Future[bool]] = set()  # saves started by changed()
         self.feeds: dict[str, FeedState] = {}
         self.outbox: dict[str, list[dict[str, str]]] = {}
@@ -2642,8 +2636,8 @@ class StateStore:
 
         With `spacing`, the write starts no sooner after the last than `spacing` times as
         long as that one took, so that writing takes at most 1/(1 + spacing) of the time
-        however fast feeds change: a cold start of 10,000 feeds changes twenty a second, and
-        each write of their 37 MB file takes a tenth of a second. The write is then started,
+        however fast feeds change (a cold start of a large fleet changes many a second, and
+        each write copies the whole file). The write is then started,
         not waited for (the poll that asked must not wait out the spacing); changes that come
         meanwhile go with it, and any other save ends the wait.
         """
@@ -2707,15 +2701,14 @@ class StateStore:
         if not now and self.retry_at is not None:
             return False
         if not paced:
-            self._urgent = True
             self._hurry.set()
         async with self._save_lock:
             if self._written >= wanted:
                 return True
-            while paced and not self._urgent and (wait := self._quiet_until - self.clock()) > 0:
+            while (paced and not self._hurry.is_set()
+                   and (wait := self._quiet_until - self.clock()) > 0):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._hurry.wait(), wait)
-            self._urgent = False
             self._hurry.clear()
             started = self.clock()
             covered = self._requested
@@ -2741,7 +2734,8 @@ class StateStore:
                            for url, i in members.items() if url not in self._marked}
             self._identity = file_identity(self.path)
             self._written = covered
-            self._quiet_until = self.clock() + self.spacing * (self.clock() - started)
+            ended = self.clock()
+            self._quiet_until = ended + self.spacing * (ended - started)
             if self.failing is not None:
                 log.warning("state file %s: saved again after %s", self.path,
                             plural(self.failures, "failed write"))

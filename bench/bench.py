@@ -38,7 +38,7 @@ import statistics
 import sys
 import time
 import urllib.parse
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -588,17 +588,6 @@ def proc_cpu(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def proc_rss_mb(pid: int) -> float | None:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return None
-
-
 async def floor_main(mode: str, urls_file: Path, interval: float) -> None:
     """A contender of its own, run as a process like the CLI: `batched` GETs every URL in
     one gather per interval; `timers` gives each feed its own loop and asyncio.sleep (what
@@ -687,7 +676,7 @@ async def measure_process(cmd: list[str], session: aiohttp.ClientSession, port: 
     await asyncio.sleep(args.cli_window)
     cpu1, t1 = proc_cpu(proc.pid), time.monotonic()
     counts1 = (await (await session.get(f"http://127.0.0.1:{port}/api-requests")).json())["hits"]
-    rss = proc_rss_mb(proc.pid)
+    rss = proc_status_mb(proc.pid, "VmRSS")
     published = {}
     for path in changes:  # changes published now must reach the CLI's stdout
         feed = "sp" + path.split("/")[-1]
@@ -1067,23 +1056,30 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def feed_server(feeds: int) -> Iterator[int]:
+    """The feed farm in a process of its own, pinned to the first CPU; yields its port."""
+    ctx = multiprocessing.get_context("spawn")
+    ports = ctx.Queue()
+    server = ctx.Process(target=serve, args=(feeds, ports), daemon=True)
+    server.start()
+    pin(server.pid, contender=False)
+    try:
+        yield ports.get(timeout=30)
+    finally:
+        server.terminate()
+        server.join()
+
+
 def big(args: argparse.Namespace) -> int:
     """--big: one server, the CLI started warm and then cold (each its own process)."""
     if args.big_feeds < 2 or args.big_intervals < 1 or args.big_cold_intervals <= (
             args.big_intervals):
         sys.exit("bench.py: --big-feeds >= 2, --big-intervals >= 1 and --big-cold-intervals "
                  "> --big-intervals")
-    ctx = multiprocessing.get_context("spawn")
-    ports = ctx.Queue()
-    server = ctx.Process(target=serve, args=(args.big_feeds, ports), daemon=True)
-    server.start()
-    pin(server.pid, contender=False)
     started = time.perf_counter()
-    try:
-        results = asyncio.run(big_main(ports.get(timeout=30), args))
-    finally:
-        server.terminate()
-        server.join()
+    with feed_server(args.big_feeds) as port:
+        results = asyncio.run(big_main(port, args))
     print(f"status_tracker CLI at fleet size: {os.cpu_count()} CPUs, Python "
           f"{sys.version.split()[0]}, aiohttp {aiohttp.__version__}, feedparser "
           f"{feedparser.__version__}; half the feeds Statuspage-like (ETag, 304), half "
@@ -1148,13 +1144,9 @@ def main(argv: list[str] | None = None) -> int:
     args.cli_feeds = min(args.cli_feeds, args.feeds // 2)
 
     ctx = multiprocessing.get_context("spawn")
-    ports, results_queue = ctx.Queue(), ctx.Queue()
-    server = ctx.Process(target=serve, args=(args.feeds, ports), daemon=True)
-    server.start()
-    pin(server.pid, contender=False)
+    results_queue = ctx.Queue()
     started = time.perf_counter()
-    try:
-        port = ports.get(timeout=30)
+    with feed_server(args.feeds) as port:
         results: dict[str, dict[str, Any]] = {}
         for name in ["cli"] if args.cli_only else CONTENDERS:  # one at a time, alone
             proc = ctx.Process(target=contender, args=(name, port, args, results_queue))
@@ -1164,9 +1156,6 @@ def main(argv: list[str] | None = None) -> int:
             got, result = results_queue.get(timeout=600)
             proc.join()
             results[got] = result
-    finally:
-        server.terminate()
-        server.join()
     print(f"status_tracker bench: {args.feeds} feeds ({args.feeds // 2} Statuspage-like with "
           f"ETag, {args.feeds // 2} incident.io-like re-stamped), {args.cycles} quiet cycles, "
           f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, aiohttp "
