@@ -23,6 +23,7 @@ import stat
 import sys
 import threading
 import types
+import xml.sax
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -300,6 +301,48 @@ def test_feed_fragments_skip_the_html_parser_and_read_the_same() -> None:
             compared += 1
             assert fast == st._extract_text(markup, links=False), repr(markup)
     assert compared > 5_000  # the comparison covered the fast path, not only the parser's
+
+
+def test_feedparser_reads_through_buffered_expat_and_builds_the_same_incidents(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(3)
+    words = ["a", "&", "<b>x</b>", "AT&T", "é", "…", "\u4e2d", "'", '"', "\n", "  ", "&amp;"]
+    # Longer than expat's 8 KB text buffer, so the text is handed over in more than one piece.
+    long_text = "".join(rng.choice(words) + " " for _ in range(6000))
+    xhtml = ('<entry><id>x1</id><title>XHTML</title><updated>2026-11-03T14:00:00Z</updated>'
+             '<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">One &amp; '
+             "<b>two</b> &lt;three&gt;</div></content></entry>")
+    documents = [
+        atom(statuspage_entry(1, "Errors & delays", [RESOLVED, MONITORING, IDENTIFIED,
+                                                     INVESTIGATING]),
+             statuspage_entry(2, "Long", [("Nov 3, 14:00 UTC", "Investigating", long_text)]),
+             xhtml),
+        rss(statuspage_item("c3", "RSS <&>", [IDENTIFIED, INVESTIGATING])),
+        atom(OPENAI_ACTIVE, OPENAI_RESOLVED, generator="incident.io"),
+    ]
+    made: list[st._BufferedExpat] = []  # kept alive, so that their ids stay distinct
+    real_reset = st._BufferedExpat.reset
+
+    def reset(self: st._BufferedExpat) -> None:
+        made.append(self)
+        real_reset(self)
+
+    monkeypatch.setattr(st._BufferedExpat, "reset", reset)
+    buffered = [st.parse_feed(doc) for doc in documents]
+    assert len({id(reader) for reader in made}) == len(documents)  # one buffered reader each
+    assert len(buffered[0][1].message) > 3000  # the long text came through whole to the clip
+
+    readers = len(made)
+    feedparser.parse(io.BytesIO(documents[0]))  # anyone else's feedparser call: the usual one
+    assert len(made) == readers
+
+    def refuse() -> None:
+        raise xml.sax.SAXReaderNotAvailable("refused", None)
+
+    monkeypatch.setattr(st, "create_parser", refuse)
+    assert [st.parse_feed(doc) for doc in documents] == buffered
+    assert len(made) == readers
+    assert [len(incidents) for incidents in buffered] == [3, 1, 2]
 
 # --- Parsing: one test per platform shape ---
 
