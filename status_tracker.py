@@ -195,6 +195,9 @@ class IncidentEvent:
 
 
 _HEX_DIGEST = re.compile(r"[0-9a-f]{16}")  # what _digest makes: 8 bytes as hex
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_NO_UPDATED = -(1 << 63)  # an incident without a time of its own, packed
 
 
 class Seen:
@@ -202,26 +205,38 @@ class Seen:
 
     The digest and the step keys come from _digest (16 hex digits each) and are kept packed,
     8 raw bytes each, in one bytes object: at 10,000 feeds the 250,000 incidents held 600,000
-    small strings in tuples, 60 MB. A digest or key of any other shape (a state file edited
-    by hand) is kept as it came.
+    small strings in tuples, 60 MB. The incident's time goes first in the same bytes, as
+    microseconds since 1970: a datetime of its own is 48 bytes more per incident, and
+    incidents rarely share a time. A digest or key of any other shape (a state file edited
+    by hand), or a time without a zone, is kept as it came.
     """
 
-    __slots__ = ("_packed", "last_seen", "updated")
+    __slots__ = ("_packed", "last_seen")
 
     def __init__(self, updated: datetime | None, digest: str, steps: tuple[str, ...],
                  last_seen: datetime) -> None:
-        self.updated = updated
         self.last_seen = last_seen
-        self._packed: bytes | tuple[str, tuple[str, ...]]
-        if _HEX_DIGEST.fullmatch(digest) and all(_HEX_DIGEST.fullmatch(k) for k in steps):
-            self._packed = bytes.fromhex(digest + "".join(steps))
+        self._packed: bytes | tuple[datetime | None, str, tuple[str, ...]]
+        if ((updated is None or updated.utcoffset() is not None)
+                and _HEX_DIGEST.fullmatch(digest) and all(_HEX_DIGEST.fullmatch(k) for k in steps)):
+            micros = _NO_UPDATED if updated is None else (updated - _EPOCH) // _MICROSECOND
+            self._packed = (micros.to_bytes(8, "big", signed=True)
+                            + bytes.fromhex(digest + "".join(steps)))
         else:
-            self._packed = (digest, steps)
+            self._packed = (updated, digest, steps)
+
+    @property
+    def updated(self) -> datetime | None:
+        packed = self._packed
+        if not isinstance(packed, bytes):
+            return packed[0]
+        micros = int.from_bytes(packed[:8], "big", signed=True)
+        return None if micros == _NO_UPDATED else _EPOCH + micros * _MICROSECOND
 
     @property
     def digest(self) -> str:
         packed = self._packed
-        return packed[:8].hex() if isinstance(packed, bytes) else packed[0]
+        return packed[8:16].hex() if isinstance(packed, bytes) else packed[1]
 
     @property
     def steps(self) -> tuple[str, ...]:
@@ -231,15 +246,14 @@ class Seen:
         """Both at once, from one hex conversion (the state file writes every incident's)."""
         packed = self._packed
         if not isinstance(packed, bytes):
-            return packed
-        digest, *steps = packed.hex(" ", -8).split(" ")  # 16 digits, a space, 16 digits…
+            return packed[1], packed[2]
+        digest, *steps = packed[8:].hex(" ", -8).split(" ")  # 16 digits, a space, 16 digits…
         return digest, tuple(steps)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Seen):
             return NotImplemented
-        return (self.updated, self._packed, self.last_seen) == (
-            other.updated, other._packed, other.last_seen)
+        return (self._packed, self.last_seen) == (other._packed, other.last_seen)
 
     __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass it replaced
 

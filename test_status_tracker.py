@@ -26,7 +26,7 @@ import types
 import xml.sax
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -1779,6 +1779,37 @@ def test_digests_and_step_keys_of_any_shape_come_back_from_the_state_file_as_wri
     assert reloaded.feeds[FEED_URL].known["packed"].steps == ("fedcba9876543210",
                                                               "0000000000000001")
     assert reloaded.feeds[FEED_URL].known["by hand"].digest == "D1"
+
+
+def test_an_incidents_time_is_packed_with_its_digest_and_comes_back_the_same(
+        tmp_path: Path) -> None:
+    plus_two = timezone(timedelta(hours=2))
+    times = [None, NOW, NOW.replace(microsecond=123456), datetime(1969, 7, 20, 20, 17, tzinfo=UTC),
+             datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+             datetime(2026, 11, 3, 17, 0, tzinfo=plus_two)]
+    for when in times:
+        seen = st.Seen(when, "0123456789abcdef", ("fedcba9876543210",), NOW)
+        # 8 bytes each of time, digest and step: no datetime object kept per incident.
+        assert isinstance(seen._packed, bytes) and len(seen._packed) == 24
+        assert seen.updated == when and seen.digest == "0123456789abcdef"
+        assert seen.steps == ("fedcba9876543210",)
+    # The same moment in another zone is the same time; a time without a zone stays as it came.
+    assert st.Seen(times[-1], "0123456789abcdef", (), NOW) == st.Seen(
+        datetime(2026, 11, 3, 15, 0, tzinfo=UTC), "0123456789abcdef", (), NOW)
+    naive = datetime(2026, 11, 3, 15, 0)
+    assert st.Seen(naive, "0123456789abcdef", (), NOW).updated is naive
+    assert st.Seen(NOW, "0123456789abcdef", (), NOW) != st.Seen(
+        NOW + timedelta(microseconds=1), "0123456789abcdef", (), NOW)
+
+    store = st.StateStore(tmp_path / "state.json")
+    feed = store.feed(FEED_URL)
+    feed.first_sight = False
+    feed.known = {f"i{n}": st.Seen(when, f"{n:016x}", (), NOW) for n, when in enumerate(times[:4])}
+    st.write_atomic(store.path, store.pieces(NOW)[0])
+    reloaded = st.StateStore(store.path)
+    reloaded.load()
+    assert reloaded.feeds[FEED_URL].known == feed.known
+    assert [s.updated for s in reloaded.feeds[FEED_URL].known.values()] == times[:4]
 
 
 def saved_store(path: Path, feeds: int, title: str = "incident") -> st.StateStore:
