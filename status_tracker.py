@@ -233,6 +233,19 @@ class Seen:
         micros = int.from_bytes(packed[:8], "big", signed=True)
         return None if micros == _NO_UPDATED else _EPOCH + micros * _MICROSECOND
 
+    def updated_epoch(self) -> float | None:
+        """_epoch(self.updated), from the packed microseconds without building a datetime:
+        the state file writes every incident's time, and datetime.timestamp() is this same
+        division of the microseconds since 1970."""
+        packed = self._packed
+        if not isinstance(packed, bytes):
+            return _epoch(packed[0])
+        micros = int.from_bytes(packed[:8], "big", signed=True)
+        if micros == _NO_UPDATED:
+            return None
+        seconds = micros / 1_000_000
+        return int(seconds) if seconds.is_integer() else seconds
+
     @property
     def digest(self) -> str:
         packed = self._packed
@@ -2047,7 +2060,7 @@ def _feed_to_json(state: FeedState) -> dict[str, Any]:
     data: dict[str, Any] = {
         "etag": state.etag, "last_modified": state.last_modified,
         "fingerprint": state.fingerprint, "entries": state.entries,
-        "incidents": {key: [_epoch(s.updated), *s.digest_and_steps(), _epoch(s.last_seen)]
+        "incidents": {key: [s.updated_epoch(), *s.digest_and_steps(), _epoch(s.last_seen)]
                       for key, s in state.known.items()},
     }
     # Written only when set, so a healthy feed's entry stays as it always was.

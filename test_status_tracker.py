@@ -1801,6 +1801,15 @@ def test_an_incidents_time_is_packed_with_its_digest_and_comes_back_the_same(
     assert st.Seen(NOW, "0123456789abcdef", (), NOW) != st.Seen(
         NOW + timedelta(microseconds=1), "0123456789abcdef", (), NOW)
 
+    # What the state file writes is read from the packed bytes: the same as from a datetime.
+    rng = random.Random(8)
+    samples = times + [naive] + [
+        datetime(1, 1, 1, tzinfo=UTC) + timedelta(microseconds=rng.randrange(3 * 10**17))
+        for _ in range(20_000)] + [NOW + timedelta(seconds=rng.randrange(10**6)) for _ in range(99)]
+    for when in samples:
+        epoch = st.Seen(when, "0123456789abcdef", (), NOW).updated_epoch()
+        assert epoch == st._epoch(when) and type(epoch) is type(st._epoch(when)), when
+
     store = st.StateStore(tmp_path / "state.json")
     feed = store.feed(FEED_URL)
     feed.first_sight = False
