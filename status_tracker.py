@@ -58,6 +58,7 @@ import tempfile
 import threading
 import time
 import tomllib
+import types
 import typing
 import urllib.parse
 import weakref
@@ -198,6 +199,8 @@ _HEX_DIGEST = re.compile(r"[0-9a-f]{16}")  # what _digest makes: 8 bytes as hex
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _NO_UPDATED = -(1 << 63)  # an incident without a time of its own, packed
+_OLDEST = (datetime.min.replace(tzinfo=UTC) - _EPOCH) // _MICROSECOND
+_NEWEST = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // _MICROSECOND
 
 
 class Seen:
@@ -217,9 +220,13 @@ class Seen:
                  last_seen: datetime) -> None:
         self.last_seen = last_seen
         self._packed: bytes | tuple[datetime | None, str, tuple[str, ...]]
-        if ((updated is None or updated.utcoffset() is not None)
-                and _HEX_DIGEST.fullmatch(digest) and all(_HEX_DIGEST.fullmatch(k) for k in steps)):
-            micros = _NO_UPDATED if updated is None else (updated - _EPOCH) // _MICROSECOND
+        micros: int | None = _NO_UPDATED
+        if updated is not None:
+            micros = (updated - _EPOCH) // _MICROSECOND if updated.utcoffset() is not None else None
+            if micros is not None and not _OLDEST <= micros <= _NEWEST:
+                micros = None  # year 1 at +01:00 is no datetime in UTC: kept as it came
+        if (micros is not None and _HEX_DIGEST.fullmatch(digest)
+                and all(_HEX_DIGEST.fullmatch(k) for k in steps)):
             self._packed = (micros.to_bytes(8, "big", signed=True)
                             + bytes.fromhex(digest + "".join(steps)))
         else:
@@ -720,8 +727,9 @@ class _BufferedExpat(xml.sax.expatreader.ExpatParser):
 _parsing = threading.local()  # .buffered: set while parse_feed runs feedparser in this thread
 
 
-def create_parser() -> xml.sax.xmlreader.XMLReader:
-    """The SAX driver hook (xml.sax.make_parser imports a driver by module name and calls this).
+def _create_reader() -> xml.sax.xmlreader.XMLReader:
+    """The SAX driver's create_parser: xml.sax.make_parser imports a driver module by name and
+    calls it.
 
     Only parse_feed's own calls get the buffered reader. For any other feedparser call in the
     process this refuses, and make_parser goes on to feedparser's usual choice of driver.
@@ -731,10 +739,15 @@ def create_parser() -> xml.sax.xmlreader.XMLReader:
     return _BufferedExpat()
 
 
-# By module name, so that both `python status_tracker.py` (__main__) and an import find it.
-# A name that cannot be imported is skipped by make_parser, which then uses the usual drivers.
-if __name__ not in feedparser.api.PREFERRED_XML_PARSERS:
-    feedparser.api.PREFERRED_XML_PARSERS.insert(0, __name__)
+# The driver is a module of its own in sys.modules, not this module by its __name__: under a
+# profiler (python -m cProfile) or runpy, "__main__" is another module, without the hook,
+# and every feedparser call in the process would fail on it.
+SAX_DRIVER = "_status_tracker_sax_driver"
+_driver = types.ModuleType(SAX_DRIVER, "status_tracker's SAX driver for feedparser")
+vars(_driver)["create_parser"] = _create_reader
+sys.modules[SAX_DRIVER] = _driver
+if SAX_DRIVER not in feedparser.api.PREFERRED_XML_PARSERS:
+    feedparser.api.PREFERRED_XML_PARSERS.insert(0, SAX_DRIVER)
 
 
 def parse_feed(body: bytes) -> list[Incident]:

@@ -326,6 +326,8 @@ def test_feedparser_reads_through_buffered_expat_and_builds_the_same_incidents(
     def reset(self: st._BufferedExpat) -> None:
         made.append(self)
         real_reset(self)
+        reader: Any = self  # the stubs do not declare the pyexpat parser
+        assert reader._parser.buffer_text  # the point of the reader
 
     monkeypatch.setattr(st._BufferedExpat, "reset", reset)
     buffered = [st.parse_feed(doc) for doc in documents]
@@ -339,7 +341,7 @@ def test_feedparser_reads_through_buffered_expat_and_builds_the_same_incidents(
     def refuse() -> None:
         raise xml.sax.SAXReaderNotAvailable("refused", None)
 
-    monkeypatch.setattr(st, "create_parser", refuse)
+    monkeypatch.setattr(sys.modules[st.SAX_DRIVER], "create_parser", refuse)
     assert [st.parse_feed(doc) for doc in documents] == buffered
     assert len(made) == readers
     assert [len(incidents) for incidents in buffered] == [3, 1, 2]
@@ -1268,6 +1270,21 @@ async def test_cli_once_reports_active_incidents_and_says_what_it_watches(
     assert "first read: only incidents open now are printed" in err
 
 
+async def test_the_cli_reads_feeds_when_run_under_a_profiler(server: FeedServer,
+                                                            tmp_path: Path) -> None:
+    # Under python -m cProfile (as under runpy) "__main__" is not this script's module: the
+    # parser must still be found, or every feed would read as unparseable.
+    server.routes["/openai"] = Route(body=atom(OPENAI_ACTIVE, OPENAI_RESOLVED))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cProfile", "-o", str(tmp_path / "profile"),
+        str(HERE / "status_tracker.py"), "--once", "--feed", f"OpenAI={server.url('/openai')}",
+        cwd=HERE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+    assert "OpenAI: 2 incidents, 1 active" in err.decode()
+    assert "Incident: Elevated error rates in ChatGPT" in out.decode()
+
+
 async def test_every_request_names_the_product_and_a_contact_only_when_given(
         server: FeedServer) -> None:
     server.routes["/openai"] = Route(body=atom(OPENAI_RESOLVED))
@@ -1798,6 +1815,10 @@ def test_an_incidents_time_is_packed_with_its_digest_and_comes_back_the_same(
         datetime(2026, 11, 3, 15, 0, tzinfo=UTC), "0123456789abcdef", (), NOW)
     naive = datetime(2026, 11, 3, 15, 0)
     assert st.Seen(naive, "0123456789abcdef", (), NOW).updated is naive
+    # At the edges of the range another zone can put a time outside it in UTC: kept as it came.
+    for edge in (datetime(1, 1, 1, tzinfo=plus_two),
+                 datetime.max.replace(tzinfo=timezone(timedelta(hours=-1)))):
+        assert st.Seen(edge, "0123456789abcdef", (), NOW).updated is edge
     assert st.Seen(NOW, "0123456789abcdef", (), NOW) != st.Seen(
         NOW + timedelta(microseconds=1), "0123456789abcdef", (), NOW)
 
