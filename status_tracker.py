@@ -203,6 +203,27 @@ _OLDEST = (datetime.min.replace(tzinfo=UTC) - _EPOCH) // _MICROSECOND
 _NEWEST = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // _MICROSECOND
 
 
+def _pack_time(updated: datetime | None) -> bytes | None:
+    """An incident's time as 8 bytes of microseconds since 1970 (_NO_UPDATED for none); None
+    for a time without a zone, or one that another zone puts outside the range in UTC (year 1
+    at +01:00): those cannot be read back as they came."""
+    if updated is None:
+        micros = _NO_UPDATED
+    elif updated.utcoffset() is None:
+        return None
+    else:
+        micros = (updated - _EPOCH) // _MICROSECOND
+        if not _OLDEST <= micros <= _NEWEST:
+            return None
+    return micros.to_bytes(8, "big", signed=True)
+
+
+def _unpack_time(packed: bytes) -> int | None:
+    """What _pack_time put first in `packed`; None for an incident without a time."""
+    micros = int.from_bytes(packed[:8], "big", signed=True)
+    return None if micros == _NO_UPDATED else micros
+
+
 class Seen:
     """What is remembered of one incident: enough to tell new, updated and unchanged apart.
 
@@ -220,15 +241,10 @@ class Seen:
                  last_seen: datetime) -> None:
         self.last_seen = last_seen
         self._packed: bytes | tuple[datetime | None, str, tuple[str, ...]]
-        micros: int | None = _NO_UPDATED
-        if updated is not None:
-            micros = (updated - _EPOCH) // _MICROSECOND if updated.utcoffset() is not None else None
-            if micros is not None and not _OLDEST <= micros <= _NEWEST:
-                micros = None  # year 1 at +01:00 is no datetime in UTC: kept as it came
-        if (micros is not None and _HEX_DIGEST.fullmatch(digest)
+        when = _pack_time(updated)
+        if (when is not None and _HEX_DIGEST.fullmatch(digest)
                 and all(_HEX_DIGEST.fullmatch(k) for k in steps)):
-            self._packed = (micros.to_bytes(8, "big", signed=True)
-                            + bytes.fromhex(digest + "".join(steps)))
+            self._packed = when + bytes.fromhex(digest + "".join(steps))
         else:
             self._packed = (updated, digest, steps)
 
@@ -237,8 +253,8 @@ class Seen:
         packed = self._packed
         if not isinstance(packed, bytes):
             return packed[0]
-        micros = int.from_bytes(packed[:8], "big", signed=True)
-        return None if micros == _NO_UPDATED else _EPOCH + micros * _MICROSECOND
+        micros = _unpack_time(packed)
+        return None if micros is None else _EPOCH + micros * _MICROSECOND
 
     def updated_epoch(self) -> float | None:
         """_epoch(self.updated), from the packed microseconds without building a datetime:
@@ -247,8 +263,8 @@ class Seen:
         packed = self._packed
         if not isinstance(packed, bytes):
             return _epoch(packed[0])
-        micros = int.from_bytes(packed[:8], "big", signed=True)
-        if micros == _NO_UPDATED:
+        micros = _unpack_time(packed)
+        if micros is None:
             return None
         seconds = micros / 1_000_000
         return int(seconds) if seconds.is_integer() else seconds
@@ -2715,9 +2731,9 @@ class StateStore:
         With `spacing`, the write starts no sooner after the last than `spacing` times as
         long as that one took, so that writing takes at most 1/(1 + spacing) of the time
         however fast feeds change (a cold start of a large fleet changes many a second, and
-        each write copies the whole file). The write is then started,
-        not waited for (the poll that asked must not wait out the spacing); changes that come
-        meanwhile go with it, and any other save ends the wait.
+        each write copies the whole file). The write is then started, not waited for (the
+        poll that asked must not wait out the spacing); changes that come meanwhile go with
+        it, and any other save ends the wait.
         """
         self.mark(url)
         if not save:

@@ -273,7 +273,6 @@ def pin(pid: int | None, *, contender: bool) -> None:
         os.sched_setaffinity(pid, set(_CPUS[1:]) if contender else {_CPUS[0]})
 
 
-
 def peak_rss_mb() -> float | None:
     try:
         import resource
