@@ -134,6 +134,18 @@ class FeedError(Exception):
 
 # --- Data types ---
 
+class Clock:
+    """The one source of time: wall time (an aware UTC datetime) for moments a page or a person
+    means, monotonic seconds for waits and durations. main() makes one and hands it down;
+    tests hand in one they move by hand."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
     """One update in an incident's timeline (a Statuspage block, or one Google Cloud entry)."""
@@ -2122,10 +2134,11 @@ def _from_epoch(value: object) -> datetime | None:
         raise ValueError(f"bad time {value!r}") from None
 
 
-def _feed_from_json(data: Mapping[str, Any], times: dict[float, datetime],
-                    last_polled: datetime | None) -> FeedState:
+def _feed_from_json(data: Mapping[str, Any], times: dict[float, datetime], now: datetime
+                    ) -> FeedState:
     """One feed of the state file; `times` shares equal datetimes (most incidents of a feed
-    were last seen by the same poll) so that loading 10,000 feeds stays small."""
+    were last seen by the same poll) so that loading 10,000 feeds stays small. An incident
+    or window without a "last seen" time counts as seen `now`."""
 
     def when(value: object) -> datetime | None:
         if not isinstance(value, int | float) or value not in times:
@@ -2139,7 +2152,7 @@ def _feed_from_json(data: Mapping[str, Any], times: dict[float, datetime],
     known = {}
     for key, (updated, digest, steps, last_seen) in data["incidents"].items():
         known[key] = Seen(when(updated), str(digest), tuple(map(str, steps)),
-                          when(last_seen) or _wall_clock())
+                          when(last_seen) or now)
     failures = data.get("failures", 0)
     if not isinstance(failures, int) or isinstance(failures, bool) or failures < 0:
         raise ValueError(f"bad failure count {failures!r}")
@@ -2149,12 +2162,12 @@ def _feed_from_json(data: Mapping[str, Any], times: dict[float, datetime],
         for code, (phase, seen) in data["maintenances"].items():
             if phase not in _MAINTENANCE_PHASES:
                 raise ValueError(f"bad maintenance phase {phase!r}")
-            maintenances[str(code)] = (phase, when(seen) or _wall_clock())
+            maintenances[str(code)] = (phase, when(seen) or now)
     return FeedState(etag=_validator(data.get("etag")),
                      last_modified=_validator(data.get("last_modified")),
                      fingerprint=data.get("fingerprint"), entries=int(data.get("entries", 0)),
                      known=known, first_sight=data.get("first_sight") is True,
-                     last_polled=last_polled, failures=failures, down=data.get("down") is True,
+                     failures=failures, down=data.get("down") is True,
                      maintenances=maintenances, statuspage=data.get("statuspage") is True,
                      open_incidents=int(data.get("open", 0)),
                      maintenances_tried=_from_epoch(data.get("maintenances_tried")))
@@ -2554,8 +2567,7 @@ SAVE_SPACING = 9.0
 class StateStore:
     """The --state file: per-feed memory plus the webhook outbox, owned by one process."""
 
-    def __init__(self, path: Path, *, clock: Callable[[], float] = time.monotonic,
-                 rng: random.Random | None = None,
+    def __init__(self, path: Path, *, clock: Clock, rng: random.Random | None = None,
                  write: Callable[[Path, Sequence[str | Span]], list[int]] | None = None,
                  spacing: float = 0.0) -> None:
         self.path = path
@@ -2663,7 +2675,7 @@ class StateStore:
                 try:
                     if window.only_space():
                         return  # created empty by hand: nothing remembered yet
-                    loaded = self._decode(window)
+                    loaded = self._decode(window, self.clock.now())
                 except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
                     problem = exc
             except OSError as exc:
@@ -2673,7 +2685,7 @@ class StateStore:
             if read_only:
                 raise StateFileError(f"state file {self.path}: unusable ({why})")
             aside = self.path.with_name(
-                f"{self.path.name}.bad-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}")
+                f"{self.path.name}.bad-{self.clock.now().strftime('%Y%m%dT%H%M%S')}")
             try:
                 os.replace(self.path, aside)
             except OSError as move_error:
@@ -2690,16 +2702,16 @@ class StateStore:
         return StateFileError(f"state file {self.path}: cannot read it: {exc.strerror or exc}")
 
     @staticmethod
-    def _decode(window: _Window) -> _Loaded:
+    def _decode(window: _Window, now: datetime) -> _Loaded:
         """Feeds, outbox, held events and spans of a state file; raises if it is unusable."""
         times: dict[float, datetime] = {}
         # Offsets in the text are offsets in the file only where every character is one byte;
         # a file with others has no spans, and each feed is encoded again at its first save.
         spans: dict[str, Span] = {}
-        data, feeds = _read_state(window, lambda f: _feed_from_json(f, times, None), spans)
+        data, feeds = _read_state(window, lambda f: _feed_from_json(f, times, now), spans)
         polled = data.get("polled", {})
         if feeds is None:  # "feeds" was not an object: fails as it always did
-            feeds = {url: _feed_from_json(f, times, None)
+            feeds = {url: _feed_from_json(f, times, now)
                      for url, f in data.get("feeds", {}).items()}
         for url, state in feeds.items():
             state.last_polled = _from_epoch(polled.get(url))
@@ -2800,11 +2812,11 @@ class StateStore:
             if self._written >= wanted:
                 return True
             while (paced and not self._hurry.is_set()
-                   and (wait := self._quiet_until - self.clock()) > 0):
+                   and (wait := self._quiet_until - self.clock.monotonic()) > 0):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._hurry.wait(), wait)
             self._hurry.clear()
-            started = self.clock()
+            started = self.clock.monotonic()
             covered = self._requested
             if not self._still_owner():
                 return False
@@ -2812,12 +2824,12 @@ class StateStore:
             if self._spans and file_identity(self.path) != self._identity:
                 self._spans_lost("was changed by something else")
             try:
-                pieces, members = self.pieces(_wall_clock())
+                pieces, members = self.pieces(self.clock.now())
                 try:
                     offsets = await asyncio.to_thread(self._write, self.path, pieces)
                 except StaleSpans as exc:
                     self._spans_lost(str(exc))
-                    pieces, members = self.pieces(_wall_clock())
+                    pieces, members = self.pieces(self.clock.now())
                     offsets = await asyncio.to_thread(self._write, self.path, pieces)
             except Exception as exc:  # whatever broke the write, polling must go on
                 self._save_failed(exc)
@@ -2828,7 +2840,7 @@ class StateStore:
                            for url, i in members.items() if url not in self._marked}
             self._identity = file_identity(self.path)
             self._written = covered
-            ended = self.clock()
+            ended = self.clock.monotonic()
             self._quiet_until = ended + self.spacing * (ended - started)
             if self.failing is not None:
                 log.warning("state file %s: saved again after %s", self.path,
@@ -2856,7 +2868,7 @@ class StateStore:
             self.failing = reason
         else:
             log.debug("state file %s: still cannot save (%s)", self.path, reason)
-        self.retry_at = self.clock() + delay
+        self.retry_at = self.clock.monotonic() + delay
         self._retry_wanted.set()
 
     async def keep_saving(self, stop: asyncio.Event,
@@ -2868,7 +2880,7 @@ class StateStore:
                 self._retry_wanted.clear()
                 await _wait_either(self._retry_wanted, stop)
                 continue
-            await wait(max(0.0, self.retry_at - self.clock()))
+            await wait(max(0.0, self.retry_at - self.clock.monotonic()))
             if stop.is_set():
                 break
             self.retry_at = None
@@ -2909,10 +2921,6 @@ class FeedStats:
                 f"{plural(self.events, 'event')}, {plural(self.errors, 'error')}{api}")
 
 
-def _wall_clock() -> datetime:
-    return datetime.now(UTC)
-
-
 # One generator for every monitor's jitter and backoff that is not given its own: a Random
 # holds 2.5 KB of state, 25 MB at 10,000 feeds, and jitter needs no stream per feed.
 _SHARED_RNG = random.Random()
@@ -2938,10 +2946,9 @@ class StatusPageMonitor:
         max_body: int = MAX_BODY,
         timeout: aiohttp.ClientTimeout = TIMEOUT,
         start_spread: float = START_SPREAD,
-        now: Callable[[], datetime] = _wall_clock,
+        clock: Clock | None = None,
         rng: random.Random | None = None,
         options: FeedOptions | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
         parse_meter: ParseMeter | None = None,
     ) -> None:
         self.name = name
@@ -2956,12 +2963,11 @@ class StatusPageMonitor:
         self.max_body = max_body
         self.timeout = timeout
         self.start_spread = start_spread
-        self.now = now
+        self.clock = clock or Clock()
         self.rng = rng or _SHARED_RNG
         self.stats = FeedStats()
         self.failing_reason: str | None = None
         self.options = options or FeedOptions()
-        self.monotonic = monotonic
         self.parse_meter = parse_meter or ParseMeter()
         self.api: StatuspageApi | None = None
         self._api_decided = False
@@ -2995,7 +3001,7 @@ class StatusPageMonitor:
                 hook(self)
 
     async def _poll(self) -> PollResult:
-        now = self.now()
+        now = self.clock.now()
         changed = False
         unexpected: BaseException | None = None
         try:
@@ -3026,11 +3032,12 @@ class StatusPageMonitor:
         self._say(outcome.error, before.failures, unexpected)
         state.failures, state.down = health.failures, health.down
         if outcome.error is None:
-            self.stats.last_success = time.time()
+            self.stats.last_success = self.clock.now().timestamp()
         else:
             self.stats.errors += 1
         for kind in events:
-            await self._emit(IncidentEvent(self.name, kind, error=outcome.error, at=self.now()))
+            await self._emit(IncidentEvent(self.name, kind, error=outcome.error,
+                                           at=self.clock.now()))
         if (changed or health != before) and self.on_change is not None:
             # Whatever changed is kept; a read that changed something, or a feed gone down,
             # is written at once, a failure count with the next write.
@@ -3118,7 +3125,7 @@ class StatusPageMonitor:
         if not self.options.maintenance or self._statuspage_api(()) is None:
             return False
         tried = self.state.maintenances_tried
-        return tried is None or (self.now() - tried).total_seconds() >= MAINTENANCE_REFRESH
+        return tried is None or (self.clock.now() - tried).total_seconds() >= MAINTENANCE_REFRESH
 
     def _statuspage_api(self, incidents: Sequence[Incident]) -> StatuspageApi | None:
         """The page's JSON API, once the feed shows itself to be Statuspage's (by its entry
@@ -3151,7 +3158,7 @@ class StatusPageMonitor:
         data = None
         if api is not None and any(inc.code for _, inc in changes):
             data = await api.read(api.incidents, self.session, self.limiter, now=now,
-                                  clock=self.monotonic())
+                                  clock=self.clock.monotonic())
             if data:
                 self._note_components((a.updates[-1].at if a.updates else None, a.components)
                                       for a in data.values())
@@ -3177,8 +3184,9 @@ class StatusPageMonitor:
         known = self.state.maintenances
         if phase is None or known is None:
             return  # before the list's first read there is nothing to keep in step with
-        if _advances(known.get(inc.code, ("", self.now()))[0], phase):
-            known[inc.code] = (phase, self.now())
+        now = self.clock.now()
+        if _advances(known.get(inc.code, ("", now))[0], phase):
+            known[inc.code] = (phase, now)
 
     async def _check_maintenances(self, api: StatuspageApi, now: datetime
                                   ) -> dict[str, ApiIncident] | None:
@@ -3186,7 +3194,7 @@ class StatusPageMonitor:
         or None when the list could not be read now."""
         self.state.maintenances_tried = now
         windows = await api.read(api.maintenances, self.session, self.limiter, now=now,
-                                 clock=self.monotonic())
+                                 clock=self.clock.monotonic())
         if windows is None:
             return None
         events, self.state.maintenances = maintenance_events(self.state.maintenances, windows,
@@ -3244,28 +3252,6 @@ class StatusPageMonitor:
             log.error("%s: callback failed on an event of kind %s: %s", self.name, event.kind,
                       clean_text(repr(exc))[:200])
             log.debug("callback traceback", exc_info=True)
-
-    async def run(self, stop: asyncio.Event,
-                  sleep: Callable[[float], Awaitable[None]] | None = None,
-                  clock: Callable[[], float] | None = None) -> None:
-        """Poll until `stop` is set or the feed is gone; `sleep` and `clock` are for tests."""
-        wait = sleep or (lambda delay: _sleep_until(stop, delay))
-        clock = clock or asyncio.get_running_loop().time
-        delay = self.first_delay()
-        while not stop.is_set():
-            if delay > 0:
-                await wait(delay)
-                if stop.is_set():
-                    break
-            started = clock()
-            result = await self.poll()
-            if result.gone:
-                log.error("%s: stopped watching: %s", self.name, self.failing_reason)
-                return
-            # Counted from the start of the poll: time spent queueing behind other feeds in a
-            # busy loop must not stretch every period beyond the interval.
-            delay = max(0.0, started + result.delay - clock())
-
 
     @property
     def cold(self) -> bool:
@@ -3659,8 +3645,9 @@ class StdoutWriter:
                 if not self.broken:
                     self._write_out(text)
             except Exception as exc:  # EPIPE above all; whatever it is, stdout is done
-                self.broken = True
+                # Said before it is marked: drain() may return as soon as it is.
                 _say_stdout_gone(exc)
+                self.broken = True
             finally:
                 self._queue.task_done()
         self._queue.task_done()
@@ -3669,10 +3656,11 @@ class StdoutWriter:
     def idle(self) -> bool:
         return self.broken or self._queue.unfinished_tasks == 0
 
-    async def drain(self, seconds: float, stop: asyncio.Event | None = None) -> bool:
+    async def drain(self, seconds: float, clock: Clock, stop: asyncio.Event | None = None
+                    ) -> bool:
         """Wait up to `seconds` for what is queued to be written; True when it was."""
-        deadline = time.monotonic() + seconds
-        while not self.idle and time.monotonic() < deadline and not (stop and stop.is_set()):
+        deadline = clock.monotonic() + seconds
+        while not self.idle and clock.monotonic() < deadline and not (stop and stop.is_set()):
             await asyncio.sleep(0.02)
         written = self.idle
         with contextlib.suppress(queue.Full):
@@ -3732,7 +3720,7 @@ class WebhookSender:
         on_change: Callable[[], Awaitable[object]] | None = None,
         max_delay: float = WEBHOOK_MAX_DELAY,
         rng: random.Random | None = None,
-        now: Callable[[], datetime] = _wall_clock,
+        clock: Clock,
     ) -> None:
         self.url = url
         self.route = route or Route(url)
@@ -3745,7 +3733,7 @@ class WebhookSender:
         self.on_change = on_change
         self.max_delay = max_delay
         self.rng = rng or random.Random()
-        self.now = now
+        self.clock = clock
         self.failures = 0
         self.failing: str | None = None
         self.delivered = 0
@@ -3759,7 +3747,7 @@ class WebhookSender:
         if not self.route.accepts(event):
             return
         urgent = self.route.urgent and event.kind == "feed_down"
-        now = self.now()
+        now = self.clock.now()
         if not urgent and (self.route.digest or self.route.quiet_at(now)):
             if not self.held["events"]:
                 self.held["since"] = _epoch(now)
@@ -3822,7 +3810,8 @@ class WebhookSender:
                                          timeout=WEBHOOK_TIMEOUT, allow_redirects=False) as resp:
                 text = (await resp.content.read(300)).decode("utf-8", "replace")
                 status = resp.status
-                retry_after = retry_after_seconds(resp.headers.get("Retry-After"), _wall_clock())
+                retry_after = retry_after_seconds(resp.headers.get("Retry-After"),
+                                                  self.clock.now())
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
             return self._retry(reason, None)
@@ -3895,10 +3884,10 @@ class WebhookSender:
         """Deliver until `stop` is set."""
         wait = sleep or (lambda delay: _sleep_until(stop, delay))
         while not stop.is_set():
-            if self.flush(self.now()) and self.on_change is not None:
+            if self.flush(self.clock.now()) and self.on_change is not None:
                 await self.on_change()
             if not self.outbox:
-                due = self.flush_due_in(self.now())
+                due = self.flush_due_in(self.clock.now())
                 self._wake.clear()
                 if due is not None:
                     await _wait_event_or(self._wake, stop, due)
@@ -3914,13 +3903,13 @@ class WebhookSender:
 
     async def drain(self, deadline: float,
                     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
-        """Deliver what is pending until `deadline` (time.monotonic); the rest stays queued
-        (held events wait for their time, in the state file)."""
-        self.flush(self.now())
-        while self.outbox and time.monotonic() < deadline:
+        """Deliver what is pending until `deadline` (the clock's monotonic seconds); the rest
+        stays queued (held events wait for their time, in the state file)."""
+        self.flush(self.clock.now())
+        while self.outbox and self.clock.monotonic() < deadline:
             delay = await self.send_next()
             if delay is not None:
-                await sleep(min(delay, max(0.0, deadline - time.monotonic())))
+                await sleep(min(delay, max(0.0, deadline - self.clock.monotonic())))
             elif self.on_change is not None:
                 await self.on_change()
 
@@ -3958,7 +3947,8 @@ def all_routes(settings: Settings) -> list[Route]:
     return routes
 
 
-async def run_tracker(settings: Settings, stop: asyncio.Event, *, stdout: TextSink | None = None,
+async def run_tracker(settings: Settings, stop: asyncio.Event, *, clock: Clock,
+                      stdout: TextSink | None = None,
                       store: StateStore | None = None,
                       on_monitoring: Callable[[Monitoring], None] | None = None) -> int:
     """Watch every feed on this loop until `stop` is set (or once); return the exit code.
@@ -3967,7 +3957,7 @@ async def run_tracker(settings: Settings, stop: asyncio.Event, *, stdout: TextSi
     """
     if store is None and settings.state is not None:
         check_state_path(settings.state, create_folder=True)
-        store = StateStore(settings.state, spacing=SAVE_SPACING)
+        store = StateStore(settings.state, clock=clock, spacing=SAVE_SPACING)
         store.acquire()
         try:
             store.load()
@@ -3979,13 +3969,13 @@ async def run_tracker(settings: Settings, stop: asyncio.Event, *, stdout: TextSi
         writer = StdoutWriter(sys.stdout)
         stdout = writer
     try:
-        code = await _run_with_store(settings, stop, stdout, store, on_monitoring)
+        code = await _run_with_store(settings, stop, clock, stdout, store, on_monitoring)
     finally:
         if store is not None and settings.state is not None:
             store.release()
     if writer is not None:
         seconds = STOP_FLUSH_SECONDS if stop.is_set() else settings.drain_seconds
-        await writer.drain(seconds)
+        await writer.drain(seconds, clock)
     return code
 
 
@@ -4011,7 +4001,8 @@ def describe_watch(settings: Settings) -> str:
     return f"{verb} {plural(len(feeds), 'feed')}{shared}: {', '.join(named)}"
 
 
-async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextSink | None,
+async def _run_with_store(settings: Settings, stop: asyncio.Event, clock: Clock,
+                          stdout: TextSink | None,
                           store: StateStore | None,
                           on_monitoring: Callable[[Monitoring], None] | None = None) -> int:
     save = store.save if store is not None else None
@@ -4022,7 +4013,8 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextS
             outbox = store.outbox.setdefault(route.url, []) if store is not None else []
             held = store.held.setdefault(route.url, {}) if store is not None else {}
             senders.append(WebhookSender(route.url, session, outbox, route=route, held=held,
-                                         secret=settings.webhook_secret, on_change=save))
+                                         secret=settings.webhook_secret, on_change=save,
+                                         clock=clock))
         labels = [s.label for s in senders]
         for number, sender in enumerate(senders, 1):
             if labels.count(sender.label) > 1:
@@ -4049,11 +4041,11 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextS
                 state=store.feed(feed.url) if store is not None else None,
                 on_change=functools.partial(store.changed, feed.url) if store else None,
                 start_spread=start_spread(len(settings.feeds), settings.interval),
-                options=feed.options, parse_meter=meter,
+                options=feed.options, parse_meter=meter, clock=clock,
             )
             for feed in settings.feeds
         ]
-        monitoring = Monitoring(monitors, senders, lines=settings.metrics is not None
+        monitoring = Monitoring(monitors, senders, clock=clock, lines=settings.metrics is not None
                                 and not settings.once)
         served = None
         if settings.metrics is not None and not settings.once:
@@ -4080,7 +4072,7 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, stdout: TextS
             on_monitoring(monitoring)
         try:
             if settings.once:
-                code = await _once(monitors, senders, stop, settings)
+                code = await _once(monitors, senders, stop, settings, clock)
             else:
                 code = await _watch(monitors, senders, stop, store, monitoring, meter)
         finally:
@@ -4128,7 +4120,7 @@ async def _run_until(awaitables: Sequence[Awaitable[Any]], stop: asyncio.Event,
 
 
 async def _once(monitors: Sequence[StatusPageMonitor], senders: Sequence[WebhookSender],
-                stop: asyncio.Event, settings: Settings) -> int:
+                stop: asyncio.Event, settings: Settings, clock: Clock) -> int:
     """Poll each feed once, then deliver what is queued: at most once_poll_seconds plus
     drain_seconds in all, and a stop ends either part at once."""
     polls = await _run_until([m.poll() for m in monitors], stop, settings.once_poll_seconds)
@@ -4141,7 +4133,7 @@ async def _once(monitors: Sequence[StatusPageMonitor], senders: Sequence[Webhook
                             settings.once_poll_seconds)
         elif task.exception() is not None or not task.result():
             read = False
-    deadline = time.monotonic() + settings.drain_seconds
+    deadline = clock.monotonic() + settings.drain_seconds
     await _run_until([s.drain(deadline) for s in senders], stop, settings.drain_seconds)
     if any(s.dropped for s in senders):
         return EXIT_FEED_FAILED
@@ -4256,20 +4248,20 @@ async def _read_board_entry(session: aiohttp.ClientSession, feed: FeedConfig,
     return entry
 
 
-async def run_status(settings: Settings, *, stdout: TextIO | None = None,
+async def run_status(settings: Settings, *, clock: Clock, stdout: TextIO | None = None,
                      colour: bool | None = None) -> int:
     """--status: read every provider once and print the board; 0 when every source was read.
     A --state file is only read (no lock, never written): a running tracker may own it."""
     out = stdout or sys.stdout
     watcher: dict[str, FeedState] = {}
     if settings.state is not None and settings.state.exists():
-        store = StateStore(settings.state)
+        store = StateStore(settings.state, clock=clock)
         try:
             store.load(read_only=True)
             watcher = store.feeds
         except StateFileError as exc:
             log.warning("%s; the board shows live reads only", exc)
-    now = _wall_clock()
+    now = clock.now()
     limiter = HostLimiter(settings.per_host)
     async with new_session(settings, aiohttp.TCPConnector(limit=0)) as session:
         entries = list(await asyncio.gather(*(
@@ -4304,12 +4296,13 @@ class Monitoring:
     read-only on the same event loop by aiohttp.web."""
 
     def __init__(self, monitors: Sequence[StatusPageMonitor],
-                 senders: Sequence[WebhookSender], *, lines: bool = True) -> None:
+                 senders: Sequence[WebhookSender], *, clock: Clock, lines: bool = True) -> None:
         """`lines`: build every feed's metric lines now and keep them current after each
         poll (with --metrics); otherwise only on the first render(), since at 10,000 feeds
         they hold 19 MB that nobody reads without --metrics."""
         self.monitors = monitors
         self.senders = senders
+        self.clock = clock
         self.dead: str | None = None  # the task that died, if one did
         self.bound: tuple[str, int] | None = None  # where it listens, once started
         self._feed_labels: dict[int, str] = {}
@@ -4457,7 +4450,7 @@ class Monitoring:
 
     def board(self) -> dict[str, Any]:
         """/status: the status board from what the watch knows, no extra request."""
-        now = _wall_clock()
+        now = self.clock.now()
         entries = []
         for m in self.monitors:
             entry = BoardEntry(m.name, error=m.failing_reason if m.failures else None)
@@ -5086,13 +5079,13 @@ def _install_signal_handlers(stop: asyncio.Event, interrupted: list[bool]) -> Ca
     return undo
 
 
-async def _status_async(settings: Settings) -> int:
+async def _status_async(settings: Settings, clock: Clock) -> int:
     """--status, stopped cleanly by SIGTERM (exit 0, nothing printed) or Ctrl+C (130)."""
     stop = asyncio.Event()
     interrupted: list[bool] = []
     undo = _install_signal_handlers(stop, interrupted)
     try:
-        board = asyncio.ensure_future(run_status(settings))
+        board = asyncio.ensure_future(run_status(settings, clock=clock))
         stopper = asyncio.ensure_future(stop.wait())
         await asyncio.wait({board, stopper}, return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
@@ -5105,12 +5098,12 @@ async def _status_async(settings: Settings) -> int:
         undo()
 
 
-async def _main_async(settings: Settings) -> int:
+async def _main_async(settings: Settings, clock: Clock) -> int:
     stop = asyncio.Event()
     interrupted: list[bool] = []
     undo = _install_signal_handlers(stop, interrupted)
     try:
-        code = await run_tracker(settings, stop)
+        code = await run_tracker(settings, stop, clock=clock)
     finally:
         undo()
         _absorb_late_interrupts()
@@ -5137,6 +5130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_from_args(args)
     except ConfigError as exc:
         parser.error(str(exc))
+    clock = Clock()
     if settings.status and settings.state is not None and not settings.state.parent.is_dir():
         settings.state = None  # the board only reads a state file, and there is none yet
     try:
@@ -5156,14 +5150,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.warning("--status prints the board and exits; not used with it: %s",
                         ", ".join(ignored))
         try:
-            return asyncio.run(_status_async(settings))
+            return asyncio.run(_status_async(settings, clock))
         except KeyboardInterrupt:
             return EXIT_INTERRUPTED
     if isinstance(sys.stdout, io.TextIOWrapper):
         # A Windows console may not encode every character a feed sends.
         sys.stdout.reconfigure(errors="replace")
     try:
-        return asyncio.run(_main_async(settings))
+        return asyncio.run(_main_async(settings, clock))
     except (StateFileError, StartupError) as exc:
         print(f"status_tracker.py: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -136,6 +136,28 @@ def incident(**changes: Any) -> st.Incident:
 # --- Fixtures ---
 
 
+class FixedWall(st.Clock):
+    """Wall time fixed where the test puts it; monotonic time real, so that a run's deadlines
+    still pass."""
+
+    def __init__(self, wall: datetime = NOW) -> None:
+        self.wall = wall
+
+    def now(self) -> datetime:
+        return self.wall
+
+
+class FakeClock(FixedWall):
+    """Wall and monotonic time both moved only by the test."""
+
+    def __init__(self, wall: datetime = NOW, mono: float = 0.0) -> None:
+        super().__init__(wall)
+        self.mono = mono
+
+    def monotonic(self) -> float:
+        return self.mono
+
+
 @dataclass
 class Spy:
     """A callback that remembers every event."""
@@ -228,7 +250,7 @@ def monitor(session: aiohttp.ClientSession, url: str, spy: Spy, **options: Any
             ) -> st.StatusPageMonitor:
     options.setdefault("interval", 60)
     options.setdefault("rng", random.Random(7))
-    options.setdefault("now", lambda: NOW)
+    options.setdefault("clock", FakeClock())
     return st.StatusPageMonitor("Example", url, session, spy, **options)
 
 
@@ -813,7 +835,8 @@ async def test_a_callback_that_raises_is_logged_and_polling_goes_on(
         mock.get(FEED_URL, body=atom(OPENAI_ACTIVE))
         mock.get(FEED_URL, body=atom(OPENAI_ACTIVE.replace("Investigating", "Monitoring")))
         async with aiohttp.ClientSession() as session:
-            mon = st.StatusPageMonitor("Example", FEED_URL, session, broken, now=lambda: NOW)
+            mon = st.StatusPageMonitor("Example", FEED_URL, session, broken,
+                                       clock=FakeClock())
             assert await mon.poll() and await mon.poll()
     assert seen == ["active", "updated"]
     assert ("callback failed on an event of kind active: RuntimeError('receiver exploded')"
@@ -914,48 +937,17 @@ async def test_a_bug_that_kills_a_monitor_is_reported_loudly(
 # --- The monitor's loop and the scheduler ---
 
 
-async def test_run_polls_on_schedule_and_honours_cache_max_age(server: FeedServer,
-                                                                session: aiohttp.ClientSession
-                                                                ) -> None:
+async def test_polls_are_spread_at_start_and_honour_cache_max_age(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
     server.routes["/feed"] = Route(body=atom(OPENAI_RESOLVED),
                                    headers={"Cache-Control": "public, max-age=300", "Age": "60"})
-    spy, stop, delays = Spy(), asyncio.Event(), []
-
-    async def fake_sleep(delay: float) -> None:
-        delays.append(delay)
-        if len(delays) == 3:
-            stop.set()
-
-    mon = monitor(session, server.url("/feed"), spy, interval=30, max_interval=250)
-    await mon.run(stop, sleep=fake_sleep)
-    assert len(delays) == 3 and mon.stats.polls == 2
-    assert 0 <= delays[0] <= 5  # random start offset within the spread
-    assert 239.9 <= delays[1] <= 240.5  # max-age 300 minus Age 60, plus a little jitter
+    mon = monitor(session, server.url("/feed"), Spy(), interval=30, max_interval=250)
+    assert all(0 <= mon.first_delay() <= 5 for _ in range(20))  # within the start spread
+    result = await mon.poll()
+    assert result and 239.9 <= result.delay <= 240.5  # max-age 300 minus Age 60, plus jitter
     server.routes["/feed"].headers = {"Cache-Control": "max-age=99999"}
     result = await mon.poll()
     assert result and 250 <= result.delay <= 250.5  # clamped to --max-interval
-
-
-async def test_the_next_poll_is_counted_from_the_start_of_a_slow_poll(
-        server: FeedServer, session: aiohttp.ClientSession) -> None:
-    server.routes["/feed"] = Route(body=atom(OPENAI_RESOLVED))
-    stop, delays, clock = asyncio.Event(), [], [1000.0]
-    mon = monitor(session, server.url("/feed"), Spy(), interval=30, start_spread=0)
-    real_poll = mon.poll
-    results: list[st.PollResult] = []
-
-    async def slow_poll() -> st.PollResult:
-        clock[0] += 7  # this poll waited 7 s behind other feeds
-        results.append(await real_poll())
-        return results[-1]
-
-    async def fake_sleep(delay: float) -> None:
-        delays.append(delay)
-        stop.set()
-
-    mon.poll = slow_poll  # type: ignore[method-assign]
-    await mon.run(stop, sleep=fake_sleep, clock=lambda: clock[0])
-    assert delays == [pytest.approx(results[0].delay - 7)] and 23 <= delays[0] <= 23.5
 
 
 class FakeTimers:
@@ -1020,6 +1012,31 @@ class FakeFeed:
     async def poll(self) -> st.PollResult:
         self.starts.append(self.timers.now)
         return st.PollResult(True, self.delays.pop(0) if self.delays else 10.0)
+
+
+@dataclass
+class SlowFeed(FakeFeed):
+    """A feed whose every poll waits `waits` seconds (behind other feeds) before it is done."""
+
+    waits: float = 7.0
+
+    async def poll(self) -> st.PollResult:
+        self.starts.append(self.timers.now)
+        self.timers.now += self.waits
+        return st.PollResult(True, self.delays.pop(0) if self.delays else 30.0)
+
+
+async def test_the_next_poll_is_counted_from_the_start_of_a_slow_poll() -> None:
+    timers = FakeTimers()
+    slow = SlowFeed("slow", timers, 1.0)
+    stop = asyncio.Event()
+    task = asyncio.create_task(st.Scheduler([slow], slot=0.1, clock=timers.clock,
+                                            call_at=timers.call_at).run(stop))
+    await timers.run_until(100.0)
+    # Every 30 s from each poll's start: from its end would be 1, 38, 75.
+    assert slow.starts == [1.0, 31.0, 61.0, 91.0]
+    stop.set()
+    await asyncio.wait_for(task, 5)
 
 
 async def test_polls_due_within_one_slot_start_together_on_one_wakeup() -> None:
@@ -1177,12 +1194,9 @@ async def test_http_410_stops_the_feed_for_good(server: FeedServer,
                                                 session: aiohttp.ClientSession) -> None:
     server.routes["/gone"] = Route(status=410, body=b"gone")
     spy = Spy()
-
-    async def no_sleep(delay: float) -> None:
-        pass
-
-    mon = monitor(session, server.url("/gone"), spy)
-    await mon.run(asyncio.Event(), sleep=no_sleep)  # returns: it would poll for ever otherwise
+    mon = monitor(session, server.url("/gone"), spy, start_spread=0)
+    # Returns: with the feed gone there is nothing left to poll.
+    await asyncio.wait_for(st.Scheduler([mon]).run(asyncio.Event()), 5)
     assert mon.stats.polls == 1
     assert spy.kinds() == [("feed_down", "gone (HTTP 410): the feed was removed; polling stopped")]
 
@@ -1699,7 +1713,7 @@ def service_settings(tmp_path: Path, server: FeedServer, **changes: Any) -> st.S
 
 async def run_once(settings: st.Settings) -> tuple[int, str]:
     out = io.StringIO()
-    code = await st.run_tracker(settings, asyncio.Event(), stdout=out)
+    code = await st.run_tracker(settings, asyncio.Event(), clock=FixedWall(), stdout=out)
     return code, out.getvalue()
 
 
@@ -1744,7 +1758,7 @@ async def test_restart_reports_nothing_twice_and_everything_missed_while_stopped
 
 async def test_every_save_in_a_long_run_writes_the_latest_state_of_each_feed(
         tmp_path: Path) -> None:
-    store = st.StateStore(tmp_path / "state.json")
+    store = st.StateStore(tmp_path / "state.json", clock=FakeClock())
     other = "https://other.test/feed"
     store.feed(other).first_sight = False
     with aioresponses() as mock:
@@ -1763,7 +1777,7 @@ async def test_every_save_in_a_long_run_writes_the_latest_state_of_each_feed(
         "https://status.openai.com//incidents/01KACTIVE",
         "https://status.openai.com//incidents/01KOLD"]
     assert set(second["feeds"]) == {FEED_URL, other}
-    reloaded = st.StateStore(store.path)
+    reloaded = st.StateStore(store.path, clock=FakeClock())
     reloaded.load()
     assert reloaded.feeds[FEED_URL].known == store.feeds[FEED_URL].known
 
@@ -1777,7 +1791,7 @@ def unwritten_text(store: st.StateStore) -> str:
 
 def test_digests_and_step_keys_of_any_shape_come_back_from_the_state_file_as_written(
         tmp_path: Path) -> None:
-    store = st.StateStore(tmp_path / "state.json")
+    store = st.StateStore(tmp_path / "state.json", clock=FakeClock())
     feed = store.feed(FEED_URL)
     feed.first_sight = False
     feed.known = {
@@ -1790,7 +1804,7 @@ def test_digests_and_step_keys_of_any_shape_come_back_from_the_state_file_as_wri
     assert written["packed"][1:3] == ["0123456789abcdef", ["fedcba9876543210", "0000000000000001"]]
     assert written["by hand"][1:3] == ["D1", ["0123456789ABCDEF", "step"]]
     st.write_atomic(store.path, store.pieces(NOW)[0])
-    reloaded = st.StateStore(store.path)
+    reloaded = st.StateStore(store.path, clock=FakeClock())
     reloaded.load()
     assert reloaded.feeds[FEED_URL].known == feed.known
     assert reloaded.feeds[FEED_URL].known["packed"].steps == ("fedcba9876543210",
@@ -1831,36 +1845,36 @@ def test_an_incidents_time_is_packed_with_its_digest_and_comes_back_the_same(
         epoch = st.Seen(when, "0123456789abcdef", (), NOW).updated_epoch()
         assert epoch == st._epoch(when) and type(epoch) is type(st._epoch(when)), when
 
-    store = st.StateStore(tmp_path / "state.json")
+    store = st.StateStore(tmp_path / "state.json", clock=FakeClock())
     feed = store.feed(FEED_URL)
     feed.first_sight = False
     feed.known = {f"i{n}": st.Seen(when, f"{n:016x}", (), NOW) for n, when in enumerate(times[:4])}
     st.write_atomic(store.path, store.pieces(NOW)[0])
-    reloaded = st.StateStore(store.path)
+    reloaded = st.StateStore(store.path, clock=FakeClock())
     reloaded.load()
     assert reloaded.feeds[FEED_URL].known == feed.known
     assert [s.updated for s in reloaded.feeds[FEED_URL].known.values()] == times[:4]
 
 
 def saved_store(path: Path, feeds: int, title: str = "incident") -> st.StateStore:
-    store = st.StateStore(path)
+    store = st.StateStore(path, clock=FakeClock())
     for i in range(feeds):
         state = store.feed(f"https://f{i}.test/feed")
         state.first_sight, state.last_polled, state.etag = False, NOW, f'"v{i}"'
         state.known = {f"{title}-{i}": st.Seen(NOW, f"{i:016x}", (), NOW)}
     st.write_atomic(path, store.pieces(NOW)[0])
-    loaded = st.StateStore(path)
+    loaded = st.StateStore(path, clock=FakeClock())
     loaded.load()
     return loaded
 
 
 async def test_with_spacing_a_monitors_save_waits_after_a_write_and_any_other_save_ends_it(
         tmp_path: Path) -> None:
-    clock = [100.0]
+    clock = FakeClock(mono=100.0)
     writes: list[str] = []
 
     def write(path: Path, pieces: Sequence[str | st.Span]) -> list[int]:
-        clock[0] += 1.0  # each write takes a second
+        clock.mono += 1.0  # each write takes a second
         offsets = st.write_atomic(path, pieces)
         writes.append(json.loads(path.read_text())["feeds"][url]["etag"])
         return offsets
@@ -1873,13 +1887,13 @@ async def test_with_spacing_a_monitors_save_waits_after_a_write_and_any_other_sa
         return list(await asyncio.wait_for(asyncio.gather(*store._paced), 5))
 
     url = "https://f1.test/feed"
-    store = st.StateStore(tmp_path / "state.json", clock=lambda: clock[0], write=write,
+    store = st.StateStore(tmp_path / "state.json", clock=clock, write=write,
                           spacing=9.0)
     feed = store.feed(url)
     feed.first_sight, feed.last_polled = False, NOW
     await change('"a"')
     assert await written() == [True] and writes == ['"a"']  # the first: at once
-    clock[0] += 0.5
+    clock.mono += 0.5
     # The next waits: 9 s after a write of 1 s, and only half a second has passed. Changes
     # that come meanwhile go with it.
     for etag in ('"b"', '"c"', '"d"'):
@@ -1891,7 +1905,7 @@ async def test_with_spacing_a_monitors_save_waits_after_a_write_and_any_other_sa
     assert await asyncio.wait_for(store.save(), 5)
     assert await written() == [] and writes == ['"a"', '"d"']
     # Once the spacing has passed, a change is written at once.
-    clock[0] += 9.0
+    clock.mono += 9.0
     await change('"e"')
     assert await written() == [True] and writes == ['"a"', '"d"', '"e"']
     # The last save before exit writes what still waits, and what waited ends with it.
@@ -1902,15 +1916,15 @@ async def test_with_spacing_a_monitors_save_waits_after_a_write_and_any_other_sa
 
 
 async def test_without_spacing_every_save_writes_at_once(tmp_path: Path) -> None:
-    clock = [0.0]
+    clock = FakeClock()
     writes: list[int] = []
 
     def write(path: Path, pieces: Sequence[str | st.Span]) -> list[int]:
-        clock[0] += 10.0  # slow writes: any spacing would make the next wait for minutes
+        clock.mono += 10.0  # slow writes: any spacing would make the next wait for minutes
         writes.append(len(writes))
         return st.write_atomic(path, pieces)
 
-    store = st.StateStore(tmp_path / "state.json", clock=lambda: clock[0], write=write)
+    store = st.StateStore(tmp_path / "state.json", clock=clock, write=write)
     for _ in range(3):
         assert await asyncio.wait_for(store.save(), 5)
     assert writes == [0, 1, 2]
@@ -1930,7 +1944,7 @@ async def test_a_save_encodes_only_the_feeds_that_changed_and_copies_the_rest(
     store.feeds["https://f7.test/feed"].etag = '"changed"'
     await store.changed("https://f7.test/feed")
     assert encoded == ['"changed"']
-    reread = st.StateStore(store.path)
+    reread = st.StateStore(store.path, clock=FakeClock())
     reread.load()
     assert reread.feeds == store.feeds  # everything else copied exactly as it was
     encoded.clear()
@@ -1953,7 +1967,7 @@ async def test_a_feed_changed_while_the_file_is_written_goes_with_the_next_write
     assert await store.save(now=True)
     store._write = st.write_atomic
     assert await store.save(now=True)
-    reread = st.StateStore(store.path)
+    reread = st.StateStore(store.path, clock=FakeClock())
     reread.load()
     assert reread.feeds[url].etag == '"during"'
 
@@ -1964,7 +1978,7 @@ async def test_a_state_file_deleted_or_replaced_while_running_is_written_whole_a
     store = saved_store(tmp_path / "state.json", 5)
     store.path.unlink()  # someone cleaning up
     await store.changed("https://f1.test/feed")
-    reread = st.StateStore(store.path)
+    reread = st.StateStore(store.path, clock=FakeClock())
     reread.load()
     assert reread.feeds == store.feeds
     assert "was changed by something else; writing it whole" in caplog.text
@@ -1986,7 +2000,7 @@ def copy_members(path: Path, layout: str, copy_chunk: int, monkeypatch: pytest.M
     if layout != "ours":  # laid out by hand: other bytes between members than ours
         path.write_text(json.dumps(json.loads(path.read_text()),
                                    indent=1 if layout == "indented" else None))
-    store = st.StateStore(path)
+    store = st.StateStore(path, clock=FakeClock())
     store.load()
     assert len(store._spans) == 30
     for url in ("https://f0.test/feed", "https://f11.test/feed", "https://f12.test/feed"):
@@ -2053,7 +2067,7 @@ async def test_a_state_file_with_non_ascii_text_is_encoded_whole_at_its_first_sa
     store = saved_store(tmp_path / "state.json", 3, title="störung")
     store.feeds["https://f2.test/feed"].etag = '"new"'
     await store.changed("https://f2.test/feed")
-    reread = st.StateStore(store.path)
+    reread = st.StateStore(store.path, clock=FakeClock())
     reread.load()
     assert reread.feeds == store.feeds and "störung-0" in reread.feeds["https://f0.test/feed"].known
 
@@ -2069,7 +2083,7 @@ def store_with_everything(path: Path, feeds: int, title: str = "incident") -> st
     store.feeds["https://f1.test/feed"].entries = 678901
     store.mark("https://f1.test/feed")
     st.write_atomic(path, store.pieces(NOW)[0])
-    store = st.StateStore(path)  # with the spans of the file as now written
+    store = st.StateStore(path, clock=FakeClock())  # with the spans of the file as now written
     store.load()
     return store
 
@@ -2077,7 +2091,7 @@ def store_with_everything(path: Path, feeds: int, title: str = "incident") -> st
 def loaded_with_chunk(path: Path, chunk: int, monkeypatch: pytest.MonkeyPatch
                       ) -> st.StateStore:
     monkeypatch.setattr(st, "STATE_CHUNK", chunk)
-    store = st.StateStore(path)
+    store = st.StateStore(path, clock=FakeClock())
     store.load()
     return store
 
@@ -2164,12 +2178,12 @@ def test_a_state_file_cut_short_in_the_middle_of_a_member_is_refused(
     assert f"is unusable ({want.value})" in caplog.text
     [aside] = [p for p in tmp_path.iterdir() if p.name.startswith("state.json.bad-")]
     with pytest.raises(st.StateFileError, match="unusable"):  # the board renames nothing
-        st.StateStore(aside).load(read_only=True)
+        st.StateStore(aside, clock=FakeClock()).load(read_only=True)
     assert aside.read_bytes() == cut
 
 
 def test_a_feed_no_longer_polled_for_30_days_leaves_the_state_file(tmp_path: Path) -> None:
-    store = st.StateStore(tmp_path / "state.json")
+    store = st.StateStore(tmp_path / "state.json", clock=FakeClock())
     for url, days in (("https://kept.test/feed", 29), ("https://gone.test/feed", 31)):
         store.feed(url).first_sight = False
         store.feed(url).last_polled = NOW - timedelta(days=days)
@@ -2204,7 +2218,7 @@ async def test_a_crash_between_temp_file_and_rename_leaves_the_old_state_intact(
     if sys.platform != "win32":
         assert path.stat().st_mode & 0o777 == 0o600  # webhook URLs in it carry tokens
     (tmp_path / ".state.json.abc.tmp").write_text("half")  # as a hard crash would leave it
-    st.StateStore(path).load()
+    st.StateStore(path, clock=FakeClock()).load()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
 
 
@@ -2233,11 +2247,11 @@ async def test_a_bad_state_file_is_kept_aside_and_the_tracker_starts_afresh(
 async def test_a_second_process_on_the_same_state_file_refuses_to_start(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "state.json"
-    owner = st.StateStore(path)
+    owner = st.StateStore(path, clock=FakeClock())
     owner.acquire()
     try:
         with pytest.raises(st.StateLockedError):
-            st.StateStore(path).acquire()
+            st.StateStore(path, clock=FakeClock()).acquire()
         code = await asyncio.to_thread(st.main, ["--once", "--state", str(path), "--feed",
                                                   "X=http://127.0.0.1:9/feed"])
     finally:
@@ -2245,13 +2259,13 @@ async def test_a_second_process_on_the_same_state_file_refuses_to_start(
     assert code == 2
     assert f"status_tracker.py: error: state file {path} is in use by another status_tracker" \
         in capsys.readouterr().err
-    st.StateStore(path).acquire()  # free again once the owner let go
+    st.StateStore(path, clock=FakeClock()).acquire()  # free again once the owner let go
 
 
 async def test_a_deleted_lock_file_is_taken_again_or_writing_stops_loudly(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "state.json"
-    first = st.StateStore(path)
+    first = st.StateStore(path, clock=FakeClock())
     first.acquire()
     first.feed("https://a.test/feed").first_sight = False
     first.lock_path.unlink()
@@ -2261,7 +2275,7 @@ async def test_a_deleted_lock_file_is_taken_again_or_writing_stops_loudly(
         "https://a.test/feed": {"etag": None, "last_modified": None, "fingerprint": None,
                                 "entries": 0, "incidents": {}}}
     first.lock_path.unlink()
-    second = st.StateStore(path)
+    second = st.StateStore(path, clock=FakeClock())
     second.acquire()  # a second tracker started in the gap
     before = path.read_text()
     first.feed("https://b.test/feed").first_sight = False
@@ -2291,7 +2305,8 @@ def test_the_windows_lock_path_refuses_a_second_owner(
 
     monkeypatch.setattr(sys, "platform", "win32")
     monkeypatch.setitem(sys.modules, "msvcrt", FakeMsvcrt("msvcrt"))
-    first, second = st.StateStore(tmp_path / "s.json"), st.StateStore(tmp_path / "s.json")
+    first = st.StateStore(tmp_path / "s.json", clock=FakeClock())
+    second = st.StateStore(tmp_path / "s.json", clock=FakeClock())
     first.acquire()
     with pytest.raises(st.StateLockedError, match="is in use by another status_tracker"):
         second.acquire()
@@ -2366,7 +2381,8 @@ async def test_a_receiver_that_fails_twice_gets_every_event_once_in_order(
     server.routes["/hook/TOKEN123"] = Route(handler=receiver)
     outbox: list[dict[str, str]] = []
     url = server.url("/hook/TOKEN123")
-    sender = st.WebhookSender(url, session, outbox, secret="s3cret", rng=random.Random(1))
+    sender = st.WebhookSender(url, session, outbox, secret="s3cret", rng=random.Random(1),
+                              clock=FakeClock())
     for n in range(3):
         sender(st.IncidentEvent("OpenAI", "new", incident(id=f"i{n}", title=f"T{n}")))
     stop, delays = asyncio.Event(), []
@@ -2402,7 +2418,7 @@ async def test_which_webhook_replies_are_retried_and_which_drop_the_event(
 
     server.routes["/hook"] = Route(handler=reply)
     outbox: list[dict[str, str]] = []
-    sender = st.WebhookSender(server.url("/hook"), session, outbox)
+    sender = st.WebhookSender(server.url("/hook"), session, outbox, clock=FakeClock())
     sender(st.IncidentEvent("F", "new", incident()))
     delay = await sender.send_next()
     assert (delay is not None, len(outbox)) == ((True, 1) if kept else (False, 0))
@@ -2411,7 +2427,8 @@ async def test_which_webhook_replies_are_retried_and_which_drop_the_event(
 async def test_a_receiver_that_cannot_be_reached_keeps_the_event_for_a_retry(
         session: aiohttp.ClientSession) -> None:
     outbox: list[dict[str, str]] = []
-    sender = st.WebhookSender("http://127.0.0.1:9/hook", session, outbox)  # nothing listens
+    # Nothing listens on port 9.
+    sender = st.WebhookSender("http://127.0.0.1:9/hook", session, outbox, clock=FakeClock())
     sender(st.IncidentEvent("F", "new", incident()))
     delay = await sender.send_next()
     assert delay is not None and 1 <= delay <= st.WEBHOOK_MAX_DELAY and len(outbox) == 1
@@ -2423,7 +2440,7 @@ async def test_a_permanent_4xx_is_logged_once_with_the_reply_and_dropped(
     receiver = Receiver(statuses=[404])
     server.routes["/hook/TOKEN"] = Route(handler=receiver)
     outbox: list[dict[str, str]] = []
-    sender = st.WebhookSender(server.url("/hook/TOKEN"), session, outbox)
+    sender = st.WebhookSender(server.url("/hook/TOKEN"), session, outbox, clock=FakeClock())
     sender(st.IncidentEvent("OpenAI", "new", incident(title="Gone")))
     sender(st.IncidentEvent("OpenAI", "new", incident(id="i2", title="Kept")))
     assert await sender.send_next() is None and await sender.send_next() is None
@@ -2518,7 +2535,7 @@ async def test_an_event_dropped_by_a_full_outbox_during_delivery_takes_no_other_
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(st, "MAX_OUTBOX", 2)
     outbox: list[dict[str, str]] = []
-    sender = st.WebhookSender(server.url("/hook"), session, outbox)
+    sender = st.WebhookSender(server.url("/hook"), session, outbox, clock=FakeClock())
     events = [st.IncidentEvent("F", "new", incident(id=f"i{n}")) for n in range(3)]
 
     async def slow_receiver(request: web.Request) -> web.StreamResponse:
@@ -2547,7 +2564,8 @@ def test_the_outbox_is_bounded_and_says_what_it_dropped(
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr(st, "MAX_OUTBOX", 2)
     outbox: list[dict[str, str]] = []
-    sender = st.WebhookSender("https://example.test/hook/KEY", None, outbox)  # type: ignore[arg-type]
+    sender = st.WebhookSender("https://example.test/hook/KEY", None,  # type: ignore[arg-type]
+                              outbox, clock=FakeClock())
     events = [st.IncidentEvent("F", "new", incident(id=f"i{n}")) for n in range(3)]
     for event in events:
         sender(event)
@@ -2676,7 +2694,7 @@ async def test_a_304_to_an_unconditional_request_is_an_error_not_a_read(
 
 async def test_validators_that_are_not_printable_ascii_are_not_kept_and_the_state_saves(
         tmp_path: Path, session: aiohttp.ClientSession) -> None:
-    store = st.StateStore(tmp_path / "state.json")
+    store = st.StateStore(tmp_path / "state.json", clock=FakeClock())
     reply = raw_reply(atom(OPENAI_ACTIVE), b'ETag: "caf\xe9"',
                       b"Last-Modified: Tue, 03 Nov 2026 14:00:00 GM\xd4")
     async with RawServer(reply) as raw:
@@ -2733,8 +2751,8 @@ async def test_a_full_disk_is_said_once_polling_goes_on_and_a_later_save_writes_
         tmp_path: Path, server: FeedServer, session: aiohttp.ClientSession,
         caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "state.json"
-    disk, clock = FullDisk(), [100.0]
-    store = st.StateStore(path, clock=lambda: clock[0], rng=random.Random(3), write=disk)
+    disk, clock = FullDisk(), FakeClock(mono=100.0)
+    store = st.StateStore(path, clock=clock, rng=random.Random(3), write=disk)
     server.routes["/feed"] = Route(body=atom(OPENAI_ACTIVE))
     spy = Spy()
     mon = monitor(session, server.url("/feed"), spy, state=store.feed(server.url("/feed")),
@@ -2753,7 +2771,7 @@ async def test_a_full_disk_is_said_once_polling_goes_on_and_a_later_save_writes_
 
     async def sleep(delay: float) -> None:
         slept.append(delay)
-        clock[0] += delay
+        clock.mono += delay
 
     saver = asyncio.create_task(store.keep_saving(stop, sleep))
     await wait_for_condition(path.exists)
@@ -2773,7 +2791,8 @@ async def test_a_webhook_retry_after_that_is_not_ascii_digits_is_a_retry_not_a_c
 
     server.routes["/hook"] = Route(handler=reply)
     outbox: list[dict[str, str]] = []
-    sender = st.WebhookSender(server.url("/hook"), session, outbox, rng=random.Random(1))
+    sender = st.WebhookSender(server.url("/hook"), session, outbox, rng=random.Random(1),
+                              clock=FakeClock())
     sender(st.IncidentEvent("F", "new", incident()))
     delay = await sender.send_next()
     assert delay is not None and 1 <= delay <= 2 and len(outbox) == 1
@@ -2785,7 +2804,8 @@ async def test_a_webhook_retry_after_longer_than_any_backoff_is_honoured(
         return web.Response(status=429, headers={"Retry-After": "250"})
 
     server.routes["/hook"] = Route(handler=reply)
-    sender = st.WebhookSender(server.url("/hook"), session, [], rng=random.Random(1))
+    sender = st.WebhookSender(server.url("/hook"), session, [], rng=random.Random(1),
+                              clock=FakeClock())
     sender(st.IncidentEvent("F", "new", incident()))
     assert await sender.send_next() == 250  # the first backoff step is at most 2 s
 
@@ -2796,7 +2816,7 @@ async def test_any_exception_in_a_delivery_is_a_failed_attempt_and_the_event_sta
     receiver = Receiver()
     server.routes["/hook"] = Route(handler=receiver)
     outbox: list[dict[str, str]] = []
-    sender = st.WebhookSender(server.url("/hook"), session, outbox, secret="s")
+    sender = st.WebhookSender(server.url("/hook"), session, outbox, secret="s", clock=FakeClock())
     sender(st.IncidentEvent("F", "new", incident()))
 
     def broken_sign(secret: str, body: bytes) -> str:
@@ -2848,7 +2868,7 @@ async def test_a_stdout_nobody_reads_never_blocks_the_loop_and_bounds_its_backlo
             writer.write(block)  # returns at once however full the pipe is
         assert writer.dropped >= 6
         assert caplog.text.count("stdout is not being read: 3 events wait for it") == 1
-        assert not await writer.drain(0.05)
+        assert not await writer.drain(0.05, st.Clock())
     finally:
         os.close(read_end)  # the blocked thread now gets EPIPE and ends
         await wait_for_condition(lambda: writer.broken)
@@ -2864,7 +2884,7 @@ async def test_a_stdout_closed_by_its_reader_is_said_once(caplog: pytest.LogCapt
         writer = st.StdoutWriter(stream)
         writer.write("one\n")
         writer.write("two\n")
-        assert await writer.drain(5) and writer.broken
+        assert await writer.drain(5, st.Clock()) and writer.broken
     assert caplog.text.count("stdout cannot be written (Broken pipe)") == 1
 
 
@@ -3015,7 +3035,7 @@ async def test_every_http_format_reaches_a_receiver_in_its_shape_and_signed(
         impact="major", message="A bad deploy.", link="https://status.example.test/i/1"))
     for path, fmt in (("/workflows/teams", "teams"), ("/alerts", "ntfy")):
         route = st.Route(server.url(path), format=fmt, secret="s3")
-        sender = st.WebhookSender(route.url, session, [], route=route)
+        sender = st.WebhookSender(route.url, session, [], route=route, clock=FakeClock())
         sender(event)
         assert await sender.send_next() is None
     teams, ntfy = (json.loads(b) for b in receiver.bodies)
@@ -3042,20 +3062,20 @@ async def test_every_http_format_reaches_a_receiver_in_its_shape_and_signed(
 
 def test_quiet_hours_hold_events_and_deliver_one_digest_at_their_end(
         session: aiohttp.ClientSession) -> None:
-    clock = [datetime(2026, 11, 3, 21, 30, tzinfo=UTC)]  # 22:30 in Berlin
+    clock = FakeClock(datetime(2026, 11, 3, 21, 30, tzinfo=UTC))  # 22:30 in Berlin
     route = st.Route("https://hooks.example.test/x", quiet_hours=(22 * 60, 7 * 60),
                      timezone="Europe/Berlin", urgent=True)
     outbox: list[dict[str, str]] = []
-    sender = st.WebhookSender(route.url, session, outbox, route=route, now=lambda: clock[0])
+    sender = st.WebhookSender(route.url, session, outbox, route=route, clock=clock)
     sender(st.IncidentEvent("GitHub", "new", incident(title="First")))
     sender(st.IncidentEvent("OpenAI", "new", incident(id="i2", title="Second")))
     sender(health("OpenAI"))  # urgent: never held
     assert [json.loads(e["body"])["kind"] for e in outbox] == ["feed_down"]
-    assert len(sender.held["events"]) == 2 and not sender.flush(clock[0])
-    clock[0] = datetime(2026, 11, 4, 5, 59, tzinfo=UTC)  # 06:59 local: still quiet
-    assert not sender.flush(clock[0])
-    clock[0] = datetime(2026, 11, 4, 6, 0, tzinfo=UTC)  # 07:00 local
-    assert sender.flush(clock[0]) and sender.held["events"] == []
+    assert len(sender.held["events"]) == 2 and not sender.flush(clock.wall)
+    clock.wall = datetime(2026, 11, 4, 5, 59, tzinfo=UTC)  # 06:59 local: still quiet
+    assert not sender.flush(clock.wall)
+    clock.wall = datetime(2026, 11, 4, 6, 0, tzinfo=UTC)  # 07:00 local
+    assert sender.flush(clock.wall) and sender.held["events"] == []
     digest = json.loads(outbox[-1]["body"])
     assert digest["kind"] == "digest" and [e["title"] for e in digest["events"]] == [
         "First", "Second"]
@@ -3076,19 +3096,19 @@ def test_quiet_hours_follow_local_time_across_a_dst_change() -> None:
 
 def test_a_digest_route_sends_one_message_per_period_grouped_by_feed(
         session: aiohttp.ClientSession) -> None:
-    clock = [NOW]
+    clock = FakeClock()
     route = st.Route("https://hooks.slack.com/services/T/B/X", digest=900)
     outbox: list[dict[str, str]] = []
-    sender = st.WebhookSender(route.url, session, outbox, route=route, now=lambda: clock[0])
+    sender = st.WebhookSender(route.url, session, outbox, route=route, clock=clock)
     at = NOW - timedelta(minutes=30)
     for feed, title, status, minutes in [("GitHub", "Actions", "Investigating", 0),
                                          ("OpenAI", "ChatGPT", "Investigating", 5),
                                          ("GitHub", "Actions", "Resolved", 10)]:
         sender(st.IncidentEvent(feed, "updated", incident(
             title=title, status=status, updated=at + timedelta(minutes=minutes))))
-    assert sender.flush_due_in(clock[0]) == 900 and not sender.flush(clock[0])
-    clock[0] += timedelta(seconds=900)
-    assert sender.flush(clock[0])
+    assert sender.flush_due_in(clock.wall) == 900 and not sender.flush(clock.wall)
+    clock.wall += timedelta(seconds=900)
+    assert sender.flush(clock.wall)
     assert json.loads(outbox[0]["body"])["text"] == (
         "Status digest: 3 events\n"
         "GitHub\n"
@@ -3104,8 +3124,8 @@ async def test_held_events_survive_a_restart_in_the_middle_of_quiet_hours(
     server.routes["/hook"] = Route(handler=receiver)
     server.routes["/openai"] = Route(body=atom(OPENAI_ACTIVE))
     server.routes["/github"] = Route(body=atom())
-    minute = datetime.now(UTC).hour * 60 + datetime.now(UTC).minute
-    quiet = st.Route(server.url("/hook"), quiet_hours=((minute - 60) % 1440, (minute + 60) % 1440))
+    minute = NOW.hour * 60 + NOW.minute  # the run's clock (run_once) stands at NOW
+    quiet = st.Route(server.url("/hook"), quiet_hours=(minute - 60, minute + 60))
     settings = service_settings(tmp_path, server, routes=[quiet])
     assert (await run_once(settings))[0] == 0
     held = json.loads((tmp_path / "state.json").read_text())["held"][server.url("/hook")]
@@ -3129,7 +3149,7 @@ async def test_apprise_routes_deliver_through_apprise_to_a_loopback_receiver(
     server.routes["/apprise"] = Route(handler=apprise_json)
     url = f"json://127.0.0.1:{server.port}/apprise?token=SECRET"
     route = st.Route(url)
-    sender = st.WebhookSender(url, session, [], route=route)
+    sender = st.WebhookSender(url, session, [], route=route, clock=FakeClock())
     assert "SECRET" not in sender.label and sender.format == "apprise"
     sender(st.IncidentEvent("GitHub", "new", incident(title="Actions degraded",
                                                       impact="critical")))
@@ -3252,8 +3272,9 @@ async def test_metrics_follow_the_feeds_counters_only_go_up_and_feed_up_flips(
     odd = monitor(session, server.url("/openai"), Spy())
     odd.name = 'Open "AI" \\ beta'
     flaky = monitor(session, server.url("/flaky"), Spy(), failure_threshold=1)
-    sender = st.WebhookSender("https://hooks.slack.com/services/T/B/SECRET", session, [])
-    monitoring = st.Monitoring([odd, flaky], [sender])
+    sender = st.WebhookSender("https://hooks.slack.com/services/T/B/SECRET", session, [],
+                              clock=FakeClock())
+    monitoring = st.Monitoring([odd, flaky], [sender], clock=FakeClock())
     before = parse_exposition(monitoring.render())
     assert series(before, "status_tracker_build_info", version=st.__version__) == 1
     assert not [k for k in before if k[0] == "status_tracker_feed_up"]  # nothing polled yet
@@ -3292,7 +3313,7 @@ async def test_metric_lines_not_built_up_front_are_built_by_the_first_scrape(
         server: FeedServer, session: aiohttp.ClientSession) -> None:
     server.routes["/openai"] = Route(body=atom(OPENAI_ACTIVE))
     polled = monitor(session, server.url("/openai"), Spy())
-    monitoring = st.Monitoring([polled], [], lines=False)
+    monitoring = st.Monitoring([polled], [], clock=FakeClock(), lines=False)
     assert not polled.polled_hooks  # nothing is kept up to date without --metrics
     assert await polled.poll()
     samples = parse_exposition(monitoring.render())
@@ -3310,8 +3331,8 @@ async def test_the_endpoints_answer_over_loopback_while_watching(server: FeedSer
                            interval=60, metrics=("127.0.0.1", 0))
     stop = asyncio.Event()
     ready: list[st.Monitoring] = []
-    watch = asyncio.create_task(st.run_tracker(settings, stop, stdout=io.StringIO(),
-                                               on_monitoring=ready.append))
+    watch = asyncio.create_task(st.run_tracker(settings, stop, clock=FixedWall(),
+                                               stdout=io.StringIO(), on_monitoring=ready.append))
     try:
         await wait_for_condition(lambda: bool(ready) and ready[0].bound is not None)
         host, port = ready[0].bound  # type: ignore[misc]
@@ -3342,7 +3363,7 @@ async def test_a_stdout_without_a_file_descriptor_is_written_through_the_stream(
     stream = io.StringIO()  # what an IDE or a test harness may put in sys.stdout
     writer = st.StdoutWriter(stream)
     writer.write("one\n")
-    assert await writer.drain(5) and stream.getvalue() == "one\n"
+    assert await writer.drain(5, st.Clock()) and stream.getvalue() == "one\n"
 
 
 def test_a_metrics_port_in_use_is_one_line_and_exit_2(
@@ -3852,9 +3873,9 @@ async def test_an_api_that_fails_leaves_the_feed_events_going_out_at_once_said_o
     url = statuspage_site(server, atom(statuspage_entry(1, "Actions degraded", [INVESTIGATING])))
     server.routes["/api/v2/incidents.json"] = broken
     server.routes["/api/v2/scheduled-maintenances.json"] = broken
-    clock = [0.0]
+    clock = FakeClock()
     spy = Spy()
-    mon = monitor(session, url, spy, monotonic=lambda: clock[0])
+    mon = monitor(session, url, spy, clock=clock)
     assert await mon.poll()
     server.routes["/history.atom"] = Route(body=atom(statuspage_entry(
         1, "Actions degraded", [IDENTIFIED, INVESTIGATING])), headers={"ETag": 'W/"f2"'})
@@ -3870,7 +3891,7 @@ async def test_an_api_that_fails_leaves_the_feed_events_going_out_at_once_said_o
     statuspage_site(server, atom(statuspage_entry(
         1, "Actions degraded", [MONITORING, IDENTIFIED, INVESTIGATING])),
         api_body("incidents", ACTIONS_DOWN))
-    clock[0] += st.API_RETRY
+    clock.mono += st.API_RETRY
     assert await mon.poll()
     assert spy.events[-1].incident is not None
     assert spy.events[-1].incident.impact == "major"
@@ -4052,7 +4073,7 @@ async def test_status_board_prints_every_provider_worst_first_and_exits_1_on_a_f
 async def test_status_board_as_json_and_in_colour_only_where_asked(server: FeedServer) -> None:
     board_site(server)
     window = maintenance("code9", "scheduled", [WINDOW_SCHEDULED])
-    soon, after = ((datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    soon, after = ((NOW + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
                    for days in (2, 3))
     window["scheduled_for"], window["scheduled_until"] = soon, after  # due within 7 days
     server.routes["/api/v2/summary.json"] = Route(body=json.dumps({
@@ -4060,7 +4081,7 @@ async def test_status_board_as_json_and_in_colour_only_where_asked(server: FeedS
     settings = st.Settings(feeds=[st.FeedConfig("GitHub", server.url("/history.atom"))],
                            status=True, as_json=True)
     out = io.StringIO()
-    assert await st.run_status(settings, stdout=out) == 0
+    assert await st.run_status(settings, clock=FixedWall(), stdout=out) == 0
     [github] = json.loads(out.getvalue())["feeds"]
     assert github == {
         "feed": "GitHub", "level": "incident", "error": None, "api_error": None,
@@ -4074,7 +4095,7 @@ async def test_status_board_as_json_and_in_colour_only_where_asked(server: FeedS
                          "scheduled_until": after}]}
     settings.as_json = False
     coloured = io.StringIO()
-    assert await st.run_status(settings, stdout=coloured, colour=True) == 0
+    assert await st.run_status(settings, clock=FixedWall(), stdout=coloured, colour=True) == 0
     assert coloured.getvalue().startswith("GitHub  \x1b[33mincident\x1b[0m\n")
 
 
@@ -4128,9 +4149,9 @@ async def test_while_the_maintenance_list_fails_the_feed_says_the_phase_once(
         ("Nov 3, 12:00 UTC", "Scheduled", "We will upgrade the database.")])
     url = statuspage_site(server, atom(scheduled), maintenances=api_body(
         "scheduled_maintenances", maintenance("code9", "scheduled", [WINDOW_SCHEDULED])))
-    spy, clock = Spy(), [0.0]
+    spy, clock = Spy(), FakeClock()
     state = st.FeedState()
-    mon = monitor(session, url, spy, state=state, monotonic=lambda: clock[0])
+    mon = monitor(session, url, spy, state=state, clock=clock)
     assert await mon.poll() and spy.kinds() == [("maintenance_scheduled", "Database upgrade")]
     started = statuspage_entry(9, "Database upgrade", [
         ("Nov 3, 16:00 UTC", "In progress", "Upgrade under way."),
@@ -4142,7 +4163,7 @@ async def test_while_the_maintenance_list_fails_the_feed_says_the_phase_once(
     statuspage_site(server, atom(started, OPENAI_RESOLVED), maintenances=api_body(
         "scheduled_maintenances", maintenance("code9", "in_progress",
                                               [WINDOW_STARTED, WINDOW_SCHEDULED])))
-    clock[0] += st.API_RETRY
+    clock.mono += st.API_RETRY
     assert await mon.poll()
     assert [k for k, _ in spy.kinds()].count("maintenance_started") == 0  # said already
 
@@ -4180,7 +4201,7 @@ async def test_a_missing_maintenance_list_leaves_the_incident_components_alone(
 def test_a_state_file_with_numbers_out_of_range_is_set_aside(tmp_path: Path, feed: str) -> None:
     path = tmp_path / "state.json"
     path.write_text(f'{{"version": 1, "feeds": {{"http://a.test/": {feed}}}}}')
-    st.StateStore(path).load()
+    st.StateStore(path, clock=FakeClock()).load()
     assert [p.name.startswith("state.json.bad-") for p in tmp_path.iterdir()] == [True]
 
 
@@ -4194,7 +4215,7 @@ def test_held_events_that_cannot_come_back_set_the_state_file_aside(tmp_path: Pa
     at every start."""
     path = tmp_path / "state.json"
     path.write_text(f'{{"version": 1, "feeds": {{}}, "held": {{"https://h.test/x": {held}}}}}')
-    store = st.StateStore(path)
+    store = st.StateStore(path, clock=FakeClock())
     store.load()
     assert store.held == {}
     assert [p.name.startswith("state.json.bad-") for p in tmp_path.iterdir()] == [True]
@@ -4231,7 +4252,7 @@ async def test_one_hostile_source_spoils_only_its_own_line_of_the_board(
                                   st.FeedConfig("Bad", server.url("/bad")),
                                   st.FeedConfig("Quiet", server.url("/quiet"))], status=True)
     out = io.StringIO()
-    assert await st.run_status(settings, stdout=out) == 1
+    assert await st.run_status(settings, clock=FixedWall(), stdout=out) == 1
     lines = out.getvalue().splitlines()
     assert lines[0] == ("Bad     feed failing: internal error while reading: ValueError: chr() "
                         "arg not in range(0x110000)")

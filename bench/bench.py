@@ -433,7 +433,7 @@ async def run_tracker(port: int, args: argparse.Namespace) -> dict[str, Any]:
         # (after the quiet-cycle counts above, which these polls must not enter).
         everyone = [m for ms in monitors.values() for m in ms]
         cpu = time.process_time()
-        monitoring = st.Monitoring(everyone, [])
+        monitoring = st.Monitoring(everyone, [], clock=st.Clock())
         built = time.process_time() - cpu
         await poll_all(everyone[::4])
         cpu = time.process_time()
@@ -444,7 +444,7 @@ async def run_tracker(port: int, args: argparse.Namespace) -> dict[str, Any]:
 
         stop = asyncio.Event()
         everything = [m for ms in monitors.values() for m in ms]
-        tasks = [asyncio.create_task(m.run(stop)) for m in everything]
+        tasks = [asyncio.create_task(st.Scheduler(everything).run(stop))]
         await asyncio.sleep(args.interval * 1.5)  # every monitor is on its schedule by now
         published = {}
         api_before_changes = await api_requests(session, port)
@@ -521,7 +521,7 @@ async def run_state(port: int, args: argparse.Namespace) -> dict[str, Any]:
 
     now = datetime.now(UTC)
     folder = Path(tempfile.mkdtemp(prefix="bench-state-"))
-    store = st.StateStore(folder / "state.json")
+    store = st.StateStore(folder / "state.json", clock=st.Clock())
     for i in range(args.feeds):
         kind = "sp" if i % 2 == 0 else "io"
         store.feeds[urls(port, kind, i + 1)[-1]] = st.FeedState(
@@ -533,7 +533,7 @@ async def run_state(port: int, args: argparse.Namespace) -> dict[str, Any]:
     full_encode = time.process_time() - cpu
     st.write_atomic(store.path, store.pieces(now)[0])  # every feed encoded: a first save
     cpu = time.process_time()
-    loaded = st.StateStore(store.path)
+    loaded = st.StateStore(store.path, clock=st.Clock())
     loaded.load()
     load = time.process_time() - cpu
     assert len(loaded.feeds) == args.feeds
@@ -633,7 +633,7 @@ def cli_setup(folder: Path, port: int, kind: str, count: int, meta: dict[str, An
     config.write_text("".join(f'[[feeds]]\nname = "{kind}{i}"\nurl = "{u}"\n\n'
                               for i, u in enumerate(urls)))
     now = datetime.now(UTC)
-    store = st.StateStore(folder / f"{kind}.state.json")
+    store = st.StateStore(folder / f"{kind}.state.json", clock=st.Clock())
     listing = folder / f"{kind}.urls"
     listing.write_text("\n".join(urls))
     if meta is None:
@@ -778,10 +778,10 @@ async def run_big(port: int, args: argparse.Namespace, *, warm: bool) -> dict[st
         parts = [cli_setup(folder, port, kind, half, meta) for kind in ("sp", "io")]
         config = folder / "all.toml"
         config.write_text("".join(part[0].read_text() for part in parts))
-        state = st.StateStore(folder / "all.state.json")
+        state = st.StateStore(folder / "all.state.json", clock=st.Clock())
         if warm:
             for _, path, _ in parts:
-                one = st.StateStore(path)
+                one = st.StateStore(path, clock=st.Clock())
                 one.load()
                 state.feeds.update(one.feeds)
             st.write_atomic(state.path, state.pieces(datetime.now(UTC))[0])
