@@ -106,6 +106,7 @@ MAX_TITLE = 300
 MAX_MESSAGE = 4000  # bounds memory per incident; status updates are rarely longer
 MAX_ENTRIES = 1000  # entries read per feed; real feeds carry 25-50
 MAX_KNOWN = 1000  # incidents remembered per feed beyond those in it now
+EARLIER_COPIES = 4  # fingerprints of a feed's earlier copies remembered, so none is parsed twice
 FORGET_AFTER = timedelta(days=30)  # how long an incident that left the feed is remembered
 CONSOLE_MESSAGE = 600  # characters of the message shown on the console
 CLOSED_STATUSES = frozenset({"resolved", "completed", "postmortem"})
@@ -298,6 +299,12 @@ class Seen:
         digest, *steps = packed[8:].hex(" ", -8).split(" ")  # 16 digits, a space, 16 digits…
         return digest, tuple(steps)
 
+    def seen_at(self, when: datetime) -> Seen:
+        """The same memory, last seen `when`."""
+        again = Seen.__new__(Seen)
+        again._packed, again.last_seen = self._packed, when
+        return again
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Seen):
             return NotImplemented
@@ -329,6 +336,8 @@ class FeedState:
     # None until the maintenance list was first read (that read is a baseline).
     maintenances: dict[str, tuple[str, datetime]] | None = None
     statuspage: bool = False  # its entries showed it to be a Statuspage feed (it has an API)
+    # Fingerprints of earlier copies read in this run, newest last (not kept in the file).
+    earlier_fingerprints: tuple[str, ...] = ()
     open_incidents: int = 0  # in its last read
     maintenances_tried: datetime | None = None  # the last read of the maintenance list
 
@@ -482,6 +491,9 @@ _STATUSPAGE_STEP = re.compile(
 _TITLE_PREFIX = re.compile(r"^(?P<prefix>[A-Z][A-Z ]{2,}):\s+(?P<rest>.+)$")  # Google Cloud
 _AWS_TITLE = re.compile(r"^(?P<prefix>[A-Z][A-Za-z ]+):\s+(?P<rest>.+)$")
 _RESOLVED_MARK = re.compile(r"\[RESOLVED\]\s*", re.I)
+# AWS post guids: "http://status.aws.amazon.com/#ec2-us-east-1_1640218920" (service, region, time)
+_AWS_POST_ID = re.compile(
+    r"^https?://(?:status|health)\.aws\.amazon\.com/[^#]*#(?P<service>[a-z0-9-]+)_\d+$")
 _GCP_UPDATE_ID = re.compile(r"^(tag:status\.cloud\.google\.com,\d+:feed:[^.]+)\.[^.]+$")
 _GCP_AFFECTED = re.compile(r"Affected products:\s*(.+?)(?:\s*Affected locations:.*)?$", re.S)
 _STEP_WHEN = re.compile(
@@ -649,16 +661,16 @@ def read_google_cloud(raw: RawEntry) -> Incident | None:
 
 
 def read_aws(raw: RawEntry) -> Incident | None:
-    """AWS Health: "Service disruption: [RESOLVED] title", one item per update."""
-    match = _AWS_TITLE.match(raw.title) if "status.aws.amazon.com" in raw.id else None
+    """AWS Health: one item per post, "Service disruption: [RESOLVED] title"; the posts of an
+    incident are folded together by _fold_updates, which also reads the [RESOLVED] mark that
+    AWS adds to every post of an incident once it is over (so it stays in the title here)."""
+    match = _AWS_TITLE.match(raw.title) if _AWS_POST_ID.search(raw.id) else None
     if not match:
         return None
-    rest = match["rest"]
-    resolved = bool(_RESOLVED_MARK.search(rest)) or "operating normally" in match[
-        "prefix"].lower()
-    return _incident(raw, status="Resolved" if resolved else match["prefix"].strip(),
-                     title=_RESOLVED_MARK.sub("", rest).strip(),
-                     message=html_to_text(raw.markup))
+    prefix = match["prefix"].strip()
+    normal = "operating normally" in prefix.lower()
+    return _incident(raw, status="Resolved" if normal else prefix, title=match["rest"],
+                     message=html_to_text(raw.markup), updated=raw.updated or raw.published)
 
 
 def read_generic(raw: RawEntry) -> Incident:
@@ -682,28 +694,72 @@ def _parse_entry(entry: Mapping[str, Any]) -> Incident:
     return read_generic(raw)
 
 
-def _merge_update_entries(incidents: list[Incident]) -> list[Incident]:
-    """Google Cloud gives each update its own entry: fold them into one incident with steps."""
-    groups: dict[str, list[Incident]] = {}
-    order: list[str] = []
+def _fold_updates(incidents: list[Incident]) -> list[Incident]:
+    """Google Cloud and AWS give each update its own entry: fold them into incidents with
+    steps. Google Cloud names the incident in each update's id; AWS only the service and
+    region, so a service's posts are one incident from the first until AWS says the service
+    operates normally again (or a day passes without a post)."""
+    groups: dict[tuple[str, str], list[Incident]] = {}
     for inc in incidents:
-        match = _GCP_UPDATE_ID.match(inc.id)
-        key = match[1] if match else inc.id
-        if key not in groups:
-            order.append(key)
-        groups.setdefault(key, []).append(inc)
-    merged = []
-    for key in order:
-        group = groups[key]
-        if len(group) == 1 and group[0].id == key:
-            merged.append(group[0])
+        if gcp := _GCP_UPDATE_ID.match(inc.id):
+            platform_key = ("gcp", gcp[1])
+        elif aws := _AWS_POST_ID.search(inc.id):
+            platform_key = ("aws", aws["service"])
+        else:
+            platform_key = ("", inc.id)
+        groups.setdefault(platform_key, []).append(inc)
+    folded = []
+    for (platform, key), group in groups.items():
+        if not platform:
+            folded += group
             continue
         group.sort(key=lambda i: i.updated or _NO_TIME)
-        latest = group[-1]
-        steps = tuple(Step(i.status, i.message, i.updated, _digest(i.id)) for i in group)
-        first = group[0].published or group[0].updated
-        merged.append(dataclasses.replace(latest, id=key, published=first, steps=steps))
-    return merged
+        if platform == "gcp":
+            folded.append(_folded(group, key))
+        else:
+            folded += [_folded(posts, posts[0].id, _aws_component(key))
+                       for posts in _aws_incidents(group)]
+    return folded
+
+
+def _folded(group: Sequence[Incident], ident: str, component: str | None = None) -> Incident:
+    """One incident from its updates, oldest first; each update's id is its step's key."""
+    latest = group[-1]
+    steps = [Step(i.status, i.message, i.updated, _digest(i.id)) for i in group]
+    title = latest.title
+    if _RESOLVED_MARK.search(title):  # AWS: the incident is over, whatever its last post says
+        title = _RESOLVED_MARK.sub("", title).strip()
+        steps[-1] = dataclasses.replace(steps[-1], status="Resolved")
+    first = group[0].published or group[0].updated
+    return dataclasses.replace(latest, id=ident, title=title, status=steps[-1].status,
+                               published=first, steps=tuple(steps),
+                               components=(component,) if component else latest.components)
+
+
+AWS_QUIET_GAP = timedelta(days=1)  # a post after a day without one opens a new AWS incident
+
+
+def _aws_incidents(posts: Sequence[Incident]) -> list[list[Incident]]:
+    """One service's posts, oldest first, cut into incidents."""
+    incidents: list[list[Incident]] = []
+    for post in posts:
+        last = incidents[-1][-1] if incidents else None
+        if (last is None or last.status == "Resolved"
+                or (post.updated or _NO_TIME) - (last.updated or _NO_TIME) > AWS_QUIET_GAP):
+            incidents.append([post])
+        else:
+            incidents[-1].append(post)
+    return incidents
+
+
+_AWS_REGION = re.compile(r"(?P<service>.+?)-(?P<region>[a-z]{2}(?:-gov)?-[a-z]+-\d+)")
+
+
+def _aws_component(service: str) -> str:
+    """"ec2 (us-east-1)" from the guid's "ec2-us-east-1"; an older name ("s3-us-standard")
+    as it is."""
+    match = _AWS_REGION.fullmatch(service)
+    return f"{match['service']} ({match['region']})" if match else service
 
 
 _COMPLETE_DOCUMENT = re.compile(rb"</(?:\w+:)?(?:feed|rss|RDF)>\s*(?:<!--.*?-->\s*)*\Z", re.S)
@@ -803,7 +859,7 @@ def parse_feed(body: bytes) -> list[Incident]:
         # A cut-off body still yields the entries before the cut, the last one truncated: its
         # shortened text would be reported as an update. Wait for a whole document instead.
         raise FeedError("malformed feed: the document is cut off before its end")
-    return _merge_update_entries([_parse_entry(e) for e in parsed.entries[:MAX_ENTRIES]])
+    return _fold_updates([_parse_entry(e) for e in parsed.entries[:MAX_ENTRIES]])
 
 
 def _xml_error_words(reason: object) -> str:
@@ -844,15 +900,18 @@ def _sort_key(inc: Incident) -> datetime:
     return inc.updated or inc.published or _NO_TIME
 
 
-def _at_step(inc: Incident, step: Step) -> Incident:
-    return dataclasses.replace(inc, status=step.status, message=step.message,
-                               updated=step.at or inc.updated)
+def _latest_step(inc: Incident) -> Step:
+    """The newest step of the incident's timeline, or the one a feed without timelines shows."""
+    return inc.steps[-1] if inc.steps else Step(inc.status, inc.message, inc.updated, "")
 
 
-def _as_reported(inc: Incident) -> Incident:
-    """The incident at its newest step: the time shown is that step's own, not the entry's
-    <updated>, which Statuspage moves on any later edit."""
-    return _at_step(inc, inc.steps[-1]) if inc.steps else inc
+def _reported(inc: Incident, steps: Sequence[Step] = ()) -> Incident:
+    """The incident as an event shows it: at its newest step (whose own time it takes: the
+    entry's <updated> moves on any later edit), carrying `steps`, the steps this event
+    reports, oldest first (the newest alone when none are given)."""
+    latest = _latest_step(inc)
+    return dataclasses.replace(inc, status=latest.status, message=latest.message,
+                               updated=latest.at or inc.updated, steps=tuple(steps) or (latest,))
 
 
 def _missed_steps(known_steps: Sequence[str], steps: Sequence[Step]) -> list[Step]:
@@ -862,6 +921,45 @@ def _missed_steps(known_steps: Sequence[str], steps: Sequence[Step]) -> list[Ste
     return list(steps[last_known + 1:])
 
 
+def _older(inc: Incident, seen: Seen, digest: str) -> bool:
+    """Whether this copy of a known incident, with no step that is new, is older than what was
+    already reported of it: a CDN edge still serving an earlier copy of the feed. It is older
+    when its time is earlier, when its newest step was reported and later steps after it, or
+    (a feed without timelines) when it is exactly an earlier version."""
+    if inc.updated is not None and seen.updated is not None and inc.updated < seen.updated:
+        return True
+    if inc.steps:
+        last = inc.steps[-1].key
+        return seen.steps[-1:] != (last,) and last in seen.steps
+    return digest != seen.digest and digest in seen.steps
+
+
+# Earlier versions of an incident from a feed without timelines (incident.io) that are
+# remembered, by their digests, so that a stale copy showing one of them again is known as old.
+VERSIONS_KEPT = 8
+
+
+def _remembered_steps(seen: Seen | None, inc: Incident, digest: str) -> tuple[str, ...]:
+    """What is kept in Seen.steps: for a timeline, the keys of every step reported, those of
+    this copy last (so the newest step is last); without one, the digests of earlier versions."""
+    before = seen.steps if seen is not None else ()
+    if inc.steps:
+        keys = tuple(s.key for s in inc.steps)
+        shown = set(keys)
+        return tuple(k for k in before if k not in shown) + keys
+    if seen is None or seen.digest == digest:
+        return before
+    return tuple(v for v in (*before, seen.digest) if v != digest)[-VERSIONS_KEPT:]
+
+
+class Decision(typing.NamedTuple):
+    """What one read of a feed comes to."""
+
+    events: list[tuple[Kind, Incident]]  # oldest first, by the time of the step reported
+    known: dict[str, Seen]  # what to remember afterwards
+    stale: frozenset[str]  # incidents whose entry in this copy is older than what was reported
+
+
 def decide(
     known: Mapping[str, Seen],
     incidents: Iterable[Incident],
@@ -869,47 +967,51 @@ def decide(
     first_sight: bool,
     now: datetime,
     history: int = 0,
-) -> tuple[list[tuple[Kind, Incident]], dict[str, Seen]]:
-    """Say what to report for one read of a feed, and what to remember afterwards."""
-    current = sorted(incidents, key=_sort_key)
+) -> Decision:
+    """Say what to report for one read of a feed, and what to remember afterwards.
+
+    Every step of an incident found in one read is one event: its newest status and message,
+    the steps reported with it carried along. What was reported of an incident only moves
+    forward: a copy of the feed older than that says nothing and changes nothing remembered.
+    """
+    current = list(incidents)
     remembered = dict(known)
-    changes: list[tuple[Kind, Incident]] = []
-    recent = {inc.id for inc in current[-history:]} if first_sight and history > 0 else set()
+    events: list[tuple[Kind, Incident]] = []
+    stale: set[str] = set()
+    recent = ({inc.id for inc in sorted(current, key=_sort_key)[-history:]}
+              if first_sight and history > 0 else set())
     for inc in current:
         seen = remembered.get(inc.id)
         digest = _visible_digest(inc)
-        step_keys = tuple(s.key for s in inc.steps)
         if seen is None:
-            if first_sight:
-                if inc.active:
-                    changes.append(("active", _as_reported(inc)))
-                elif inc.id in recent:
-                    changes.append(("history", _as_reported(inc)))
-            else:
+            if not first_sight:
                 log.debug("new incident %s", inc.id)
-                if len(inc.steps) > 1:
-                    changes.append(("new", _at_step(inc, inc.steps[0])))
-                    changes.extend(("updated", _at_step(inc, s)) for s in inc.steps[1:])
-                else:
-                    changes.append(("new", _as_reported(inc)))
-            remembered[inc.id] = Seen(inc.updated, digest, step_keys, now)
+                events.append(("new", _reported(inc, inc.steps)))
+            elif inc.active:
+                events.append(("active", _reported(inc)))
+            elif inc.id in recent:
+                events.append(("history", _reported(inc)))
+            remembered[inc.id] = Seen(inc.updated, digest, _remembered_steps(None, inc, digest),
+                                      now)
             continue
-        moved = inc.updated is not None and (seen.updated is None or inc.updated > seen.updated)
-        fresh_steps = _missed_steps(seen.steps, inc.steps)
-        if inc.steps and not fresh_steps:
-            # A timeline whose steps are all known: a moved <updated> is an edit (Statuspage
-            # re-stamps entries days later), news only if the visible text changed.
-            moved = False
-        missed = [s for s in fresh_steps if s is not inc.steps[-1]]
-        if moved or digest != seen.digest or missed:
-            log.debug("updated incident %s (time moved: %s, %d missed steps)",
-                      inc.id, moved, len(missed))
-            changes.extend(("updated", _at_step(inc, s)) for s in missed)
-            changes.append(("updated", _as_reported(inc)))
+        fresh = _missed_steps(seen.steps, inc.steps)
+        if not fresh and _older(inc, seen, digest):
+            log.debug("incident %s: this copy is older than what was reported; not news", inc.id)
+            stale.add(inc.id)
+            remembered[inc.id] = seen.seen_at(now)
+            continue
+        # A timeline whose steps are all known: a moved <updated> is an edit (Statuspage
+        # re-stamps entries days later), news only if the visible text changed.
+        moved = not inc.steps and inc.updated is not None and (
+            seen.updated is None or inc.updated > seen.updated)
+        if moved or fresh or digest != seen.digest:
+            log.debug("updated incident %s (time moved: %s, %d new steps)", inc.id, moved,
+                      len(fresh))
+            events.append(("updated", _reported(inc, fresh)))
         newest = max((t for t in (seen.updated, inc.updated) if t), default=None)
-        remembered[inc.id] = Seen(newest, digest, tuple(dict.fromkeys(seen.steps + step_keys)),
-                                  now)
-    return changes, prune(remembered, now)
+        remembered[inc.id] = Seen(newest, digest, _remembered_steps(seen, inc, digest), now)
+    events.sort(key=lambda event: _sort_key(event[1]))
+    return Decision(events, prune(remembered, now), frozenset(stale))
 
 
 def prune(known: dict[str, Seen], now: datetime) -> dict[str, Seen]:
@@ -1306,9 +1408,25 @@ def format_event(event: IncidentEvent, *, message_limit: int = CONSOLE_MESSAGE) 
         lines.append(f"  Impact:   {inc.impact}")
     if inc.message:
         lines.append(f"  Message:  {_clip(inc.message, message_limit)}")
+    lines += [f"  {'Earlier:' if n == 0 else ''}".ljust(12) + line
+              for n, line in enumerate(_earlier_lines(inc))]
     if inc.link:
         lines.append(f"  Link:     {inc.link}")
     return "\n".join(lines)
+
+
+EARLIER_MESSAGE = 100  # characters of an earlier step's message in a console block or chat
+
+
+def _earlier_lines(inc: Incident) -> list[str]:
+    """One short line per step reported with the newest (found together after a gap)."""
+    return [f"{_stamp(step.at)}  {step.status or 'unknown'}"
+            + (f" - {_clip(step.message, EARLIER_MESSAGE)}" if step.message else "")
+            for step in inc.steps[:-1]]
+
+
+def _step_dict(step: Step) -> dict[str, Any]:
+    return {"status": step.status, "message": step.message, "at": _iso(step.at)}
 
 
 def event_to_dict(event: IncidentEvent) -> dict[str, Any]:
@@ -1322,6 +1440,7 @@ def event_to_dict(event: IncidentEvent) -> dict[str, Any]:
         "status": inc.status, "components": list(inc.components), "impact": inc.impact,
         "message": inc.message, "link": inc.link, "published": _iso(inc.published),
         "updated": _iso(inc.updated),
+        "steps": [_step_dict(s) for s in inc.steps or (_latest_step(inc),)],
     }
     if inc.maintenance and event.kind.startswith("maintenance_"):
         data["scheduled_for"] = _iso(inc.scheduled_for)
@@ -1517,6 +1636,8 @@ def _teams_body(events: Sequence[IncidentEvent]) -> dict[str, Any]:
             {"title": t, "value": _card_escape(_clip(v, 500))} for t, v in facts]})
         if inc.message:
             body.append(block(inc.message))
+        if earlier := _earlier_lines(inc):
+            body.append(block("Earlier:\n" + "\n".join(earlier), isSubtle=True))
         if inc.link.startswith(("http://", "https://")):
             actions.append({"type": "Action.OpenUrl", "title": "Open", "url": inc.link})
     elif len(events) == 1:
@@ -1594,9 +1715,11 @@ def webhook_body(url: str, event: IncidentEvent) -> str:
 
 def event_from_dict(data: Mapping[str, Any]) -> IncidentEvent:
     """An event back from its --json object (how held events wait in the state file)."""
-    def when(key: str) -> datetime | None:
-        value = data.get(key)
+    def when_of(value: object) -> datetime | None:
         return _api_time(value) if isinstance(value, str) else None
+
+    def when(key: str) -> datetime | None:
+        return when_of(data.get(key))
 
     kind = next((k for k in KINDS if k == data["kind"]), None)
     if kind is None:
@@ -1609,7 +1732,9 @@ def event_from_dict(data: Mapping[str, Any]) -> IncidentEvent:
         message=str(data.get("message") or ""), published=when("published"),
         updated=when("updated"), impact=data.get("impact"),
         maintenance=kind.startswith("maintenance_"),
-        scheduled_for=when("scheduled_for"), scheduled_until=when("scheduled_until"))
+        scheduled_for=when("scheduled_for"), scheduled_until=when("scheduled_until"),
+        steps=tuple(Step(str(s.get("status") or ""), str(s.get("message") or ""),
+                         when_of(s.get("at")), "") for s in data.get("steps", [])))
     return IncidentEvent(str(data["feed"]), kind, inc)
 
 
@@ -2976,6 +3101,7 @@ class StatusPageMonitor:
         self.incidents: list[Incident] = []
         self.components: dict[str, str] = {}  # name -> status key, where known
         self.polled_hooks: list[Callable[[StatusPageMonitor], None]] = []  # after each poll
+        self._read_once = False  # whether self.incidents comes from a read of this process
         self._empty_streak = 0
 
     @property
@@ -3072,7 +3198,10 @@ class StatusPageMonitor:
             return self._refresh_validators(result)
         self.stats.bytes += len(result.body)
         fingerprint = body_fingerprint(result.body)
-        if fingerprint == state.fingerprint and not state.first_sight:
+        if not state.first_sight and (fingerprint == state.fingerprint
+                                      or fingerprint in state.earlier_fingerprints):
+            # An earlier copy again (a CDN edge behind the others) holds nothing newer than
+            # what was read from it then: reading it again could only be silent.
             log.debug("%s: body unchanged apart from the feed date; not parsed", self.name)
             self.stats.unchanged += 1
             return self._refresh_validators(result)
@@ -3089,15 +3218,19 @@ class StatusPageMonitor:
             log.debug("%s: parser traceback", self.name, exc_info=True)
             raise FeedError(f"could not parse the feed: {clean_text(repr(exc))[:160]}") from None
         self._check_not_emptied(incidents)
-        changes, state.known = decide(state.known, incidents, first_sight=state.first_sight,
-                                      now=now, history=self.history)
+        decision = decide(state.known, incidents, first_sight=state.first_sight, now=now,
+                          history=self.history)
+        changes, state.known = decision.events, decision.known
         if state.first_sight:
             active = sum(1 for i in incidents if i.active)
             log.info("%s: %s, %d active", self.name, plural(len(incidents), "incident"), active)
         state.first_sight = False
+        if state.fingerprint not in (None, fingerprint):
+            state.earlier_fingerprints = (*state.earlier_fingerprints,
+                                          state.fingerprint)[-EARLIER_COPIES:]
         state.fingerprint = fingerprint
         state.entries = len(incidents)
-        self.incidents = [i for i in incidents if i.active and not i.maintenance]
+        self.incidents = self._open_now(incidents, decision.stale)
         state.open_incidents = len(self.incidents)
         self._note_components((_sort_key(i), i.components) for i in incidents)
         self.stats.modified += 1
@@ -3118,6 +3251,26 @@ class StatusPageMonitor:
         for kind, incident in reported:
             await self._emit(IncidentEvent(self.name, kind, incident))
         return True
+
+    def _open_now(self, incidents: Sequence[Incident], stale: frozenset[str]) -> list[Incident]:
+        """The open incidents the board shows after a read: an incident whose entry in this
+        copy is older than what was read before keeps what was read before, and one missing
+        from a copy with such entries is not gone."""
+        if not self._read_once:
+            self._read_once = True
+            return [i for i in incidents if i.active and not i.maintenance]
+        before = {i.id: i for i in self.incidents}
+        shown = []
+        for inc in incidents:
+            if inc.id in stale:
+                if (kept := before.get(inc.id)) is not None:
+                    shown.append(kept)
+            elif inc.active and not inc.maintenance:
+                shown.append(inc)
+        if stale:
+            present = {i.id for i in incidents}
+            shown += [i for i in self.incidents if i.id not in present]
+        return shown
 
     def _maintenance_due(self) -> bool:
         """A quiet feed's maintenance list is read at most every 10 minutes; the last try is
@@ -4211,7 +4364,7 @@ async def _read_board_entry(session: aiohttp.ClientSession, feed: FeedConfig,
     except FeedError as exc:
         entry.error = str(exc)
         return entry
-    entry.incidents = [_as_reported(i) for i in incidents if i.active and not i.maintenance]
+    entry.incidents = [_reported(i) for i in incidents if i.active and not i.maintenance]
     for inc in entry.incidents:  # incident.io names component states in the feed itself
         entry.components += [(name, status_word(key)) for name, key in
                              filter(None, map(label_state, inc.components))
@@ -4455,7 +4608,7 @@ class Monitoring:
         for m in self.monitors:
             entry = BoardEntry(m.name, error=m.failing_reason if m.failures else None)
             api = m.api.incidents.data if m.api is not None else None
-            entry.incidents = [enrich(_as_reported(i), (api or {}).get(i.code))
+            entry.incidents = [enrich(_reported(i), (api or {}).get(i.code))
                                for i in m.incidents]
             entry.components = [(name, status_word(key)) for name, key in m.components.items()
                                  if key != "operational"]

@@ -386,6 +386,19 @@ def test_parse_incidentio_atom_takes_status_message_and_components() -> None:
     assert inc.active
 
 
+@pytest.mark.parametrize("title", [
+    '<title type="text">Evil\u202e title &#x1b;[31mnow\u2069</title>',  # Atom, plain text
+    "<title>Evil\u202e title &#x1b;[31mnow\u2069</title>"])  # RSS: titles are plain text
+def test_a_plain_text_title_is_sanitised_like_an_html_one(title: str) -> None:
+    entry = (f"<entry>{title}<id>urn:x</id><updated>2026-11-03T14:00:00Z</updated>"
+             "<content type='text'>Safe \u2066text&#x1b;]0;x&#x7; here</content></entry>")
+    body = atom(entry) if "type" in title else rss(
+        f"<item>{title}<guid>urn:x</guid><description>Safe \u2066text&#x1b;]0;x&#x7; here"
+        "</description></item>")
+    [inc] = st.parse_feed(body)
+    assert (inc.title, inc.message) == ("Evil title now", "Safe text here")
+
+
 def test_parse_incidentio_rss_uses_guid_and_pubdate() -> None:
     item = ("<item><title><![CDATA[High error rate for Images]]></title>"
             "<link>https://status.openai.com//incidents/01KRSS</link>"
@@ -436,7 +449,7 @@ def test_parse_statuspage_step_times_convert_zones_and_infer_the_year() -> None:
     assert inc.steps[0].at == datetime(2027, 1, 1, 7, 50, tzinfo=UTC)
     [inc] = st.parse_feed(atom(statuspage_entry(1, "Zone", [
         ("Dec 31, 23:50 XYZT", "Investigating", "Unknown zone.")], updated="2027-01-01T08:00:00Z")))
-    assert inc.steps[0].at is None and st._at_step(inc, inc.steps[0]).updated == inc.updated
+    assert inc.steps[0].at is None and st._reported(inc).updated == inc.updated
     old = ("Dec 30, 10:00 UTC", "Investigating", "Last year.")
     [inc] = st.parse_feed(atom(statuspage_entry(1, "x", [old], updated="2027-01-02T00:00:00Z")))
     assert inc.steps[0].at == datetime(2026, 12, 30, 10, 0, tzinfo=UTC)
@@ -470,30 +483,77 @@ def test_parse_google_cloud_folds_per_update_entries_into_one_incident() -> None
     assert [s.status for s in inc.steps] == ["Update", "Resolved"]
 
 
-def test_parse_aws_items_share_a_link_but_keep_their_own_ids() -> None:
-    def item(epoch: int, title: str) -> str:
-        return (f"<item><title><![CDATA[{title}]]></title><link>http://status.aws.amazon.com/</link>"
-                "<pubDate>Wed, 22 Dec 2021 16:22:00 PST</pubDate>"
-                f'<guid isPermaLink="false">http://status.aws.amazon.com/#ec2-us-east-1_{epoch}'
-                "</guid><description><![CDATA[Plain text body.]]></description></item>")
+def aws_item(epoch: int, title: str, when: str, text: str = "Plain text body.",
+             service: str = "ec2-us-east-1") -> str:
+    """One AWS Health RSS item: every item has the same link; the guid names service and time."""
+    return (f"<item><title><![CDATA[{title}]]></title><link>http://status.aws.amazon.com/</link>"
+            f"<pubDate>{when}</pubDate>"
+            f'<guid isPermaLink="false">http://status.aws.amazon.com/#{service}_{epoch}</guid>'
+            f"<description><![CDATA[{text}]]></description></item>")
 
-    incs = st.parse_feed(rss(item(2, "Service is operating normally: [RESOLVED] API Error Rates"),
-                             item(1, "Service disruption: API Error Rates")))
-    assert [(i.id[-2:], i.title, i.status, i.active) for i in incs] == [
-        ("_2", "API Error Rates", "Resolved", False),
-        ("_1", "API Error Rates", "Service disruption", True),
-    ]
-    assert incs[0].published == datetime(2021, 12, 23, 0, 22, tzinfo=UTC)
+
+def test_aws_posts_of_one_incident_are_one_incident_with_a_step_each() -> None:
+    body = rss(
+        aws_item(5, "Service is operating normally: [RESOLVED] API Error Rates",
+                 "Wed, 22 Dec 2021 16:22:00 PST", "Recovered."),
+        aws_item(4, "Informational message: [RESOLVED] API Error Rates",
+                 "Wed, 22 Dec 2021 05:01:46 PST", "Power is restored."),
+        aws_item(3, "Informational message: [RESOLVED] API Error Rates",
+                 "Wed, 22 Dec 2021 04:35:00 PST", "We are investigating."),
+        aws_item(2, "Service is operating normally: [RESOLVED] Increased API Error Rates",
+                 "Tue, 07 Dec 2021 15:31:00 PST", "Fixed."),
+        aws_item(1, "Service degradation: [RESOLVED] Increased API Error Rates",
+                 "Tue, 07 Dec 2021 08:49:31 PST", "Elevated errors."),
+        aws_item(9, "Service disruption: Increased Error Rates",
+                 "Tue, 28 Feb 2017 09:37:00 PST", "S3 errors.", service="s3-us-standard"))
+    incs = {i.id.rsplit("#", 1)[1]: i for i in st.parse_feed(body)}
+    assert sorted(incs) == ["ec2-us-east-1_1", "ec2-us-east-1_3", "s3-us-standard_9"]
+    december = incs["ec2-us-east-1_3"]
+    assert (december.title, december.status, december.active, december.components) == (
+        "API Error Rates", "Resolved", False, ("ec2 (us-east-1)",))
+    assert [(s.status, s.message, s.at) for s in december.steps] == [
+        ("Informational message", "We are investigating.",
+         datetime(2021, 12, 22, 12, 35, tzinfo=UTC)),
+        ("Informational message", "Power is restored.",
+         datetime(2021, 12, 22, 13, 1, 46, tzinfo=UTC)),
+        ("Resolved", "Recovered.", datetime(2021, 12, 23, 0, 22, tzinfo=UTC))]
+    assert december.published == datetime(2021, 12, 22, 12, 35, tzinfo=UTC)
+    assert december.updated == datetime(2021, 12, 23, 0, 22, tzinfo=UTC)
+    assert [s.status for s in incs["ec2-us-east-1_1"].steps] == ["Service degradation",
+                                                                 "Resolved"]
+    s3 = incs["s3-us-standard_9"]
+    assert (s3.status, s3.active, s3.components) == (
+        "Service disruption", True, ("s3-us-standard",))
+
+
+def test_aws_reports_new_then_updates_then_resolved_as_posts_arrive() -> None:
+    first = aws_item(1, "Service disruption: API Error Rates", "Wed, 22 Dec 2021 04:35:00 PST",
+                     "We are investigating.")
+    second = aws_item(2, "Informational message: API Error Rates",
+                      "Wed, 22 Dec 2021 05:01:46 PST", "Power is restored.")
+    last = aws_item(3, "Service is operating normally: [RESOLVED] API Error Rates",
+                    "Wed, 22 Dec 2021 16:22:00 PST", "Recovered.")
+    resolved = [aws_item(2, "Informational message: [RESOLVED] API Error Rates",
+                         "Wed, 22 Dec 2021 05:01:46 PST", "Power is restored."),
+                aws_item(1, "Service disruption: [RESOLVED] API Error Rates",
+                         "Wed, 22 Dec 2021 04:35:00 PST", "We are investigating.")]
+    known: dict[str, st.Seen] = {}
+    seen = []
+    for copy in ([first], [second, first], [last, *resolved]):
+        changes, known, _ = st.decide(known, st.parse_feed(rss(*copy)), first_sight=False,
+                                      now=NOW)
+        seen += [(k, i.status, i.updated) for k, i in changes]
+    assert seen == [("new", "Service disruption", datetime(2021, 12, 22, 12, 35, tzinfo=UTC)),
+                    ("updated", "Informational message",
+                     datetime(2021, 12, 22, 13, 1, 46, tzinfo=UTC)),
+                    ("updated", "Resolved", datetime(2021, 12, 23, 0, 22, tzinfo=UTC))]
 
 
 def test_aws_markup_escaped_twice_becomes_plain_text_with_link_addresses_kept() -> None:
     body = ("Errors in one zone.&lt;br&gt;&lt;br&gt;Details: &lt;a href=\"https://aws.example.test/"
             "message/1\"&gt;the summary&lt;/a&gt; &lt;b&gt;soon&lt;/b&gt;.")
-    item = ("<item><title><![CDATA[Service disruption: API Error Rates]]></title>"
-            "<link>http://status.aws.amazon.com/</link>"
-            "<pubDate>Wed, 22 Dec 2021 16:22:00 PST</pubDate>"
-            '<guid isPermaLink="false">http://status.aws.amazon.com/#ec2-us-east-1_1</guid>'
-            f"<description><![CDATA[{body}]]></description></item>")
+    item = aws_item(1, "Service disruption: API Error Rates", "Wed, 22 Dec 2021 16:22:00 PST",
+                    body)
     [inc] = st.parse_feed(rss(item))
     assert inc.message == ("Errors in one zone. Details: the summary "
                            "(https://aws.example.test/message/1) soon.")
@@ -585,7 +645,7 @@ def test_fingerprints_stay_as_state_files_hold_them() -> None:
 
 def decide(known: dict[str, st.Seen], *incs: st.Incident, first: bool = False, history: int = 0
            ) -> tuple[list[tuple[str, str, str]], dict[str, st.Seen]]:
-    changes, remembered = st.decide(known, incs, first_sight=first, now=NOW, history=history)
+    changes, remembered, _ = st.decide(known, incs, first_sight=first, now=NOW, history=history)
     return [(kind, inc.id, inc.status) for kind, inc in changes], remembered
 
 
@@ -641,35 +701,36 @@ def test_an_incident_that_leaves_the_window_and_returns_unchanged_is_not_news() 
     assert decide(known, a, b)[0] == []
 
 
-def test_statuspage_updates_posted_between_polls_are_each_reported_oldest_first() -> None:
+def test_statuspage_updates_posted_between_polls_are_one_event_carrying_each_step() -> None:
     [first] = st.parse_feed(atom(statuspage_entry(1, "API", [INVESTIGATING],
                                                   updated="2026-11-03T14:00:00Z")))
-    _, known = st.decide({}, [first], first_sight=False, now=NOW)
+    _, known, _ = st.decide({}, [first], first_sight=False, now=NOW)
     [later] = st.parse_feed(atom(statuspage_entry(1, "API", [MONITORING, IDENTIFIED,
                                                              INVESTIGATING],
                                                   updated="2026-11-03T14:20:00Z")))
-    changes, known = st.decide(known, [later], first_sight=False, now=NOW)
+    changes, known, _ = st.decide(known, [later], first_sight=False, now=NOW)
     assert [(k, i.status, i.message, i.updated) for k, i in changes] == [
-        ("updated", "Identified", "The cause is a bad deploy.",
-         datetime(2026, 11, 3, 14, 10, tzinfo=UTC)),
         ("updated", "Monitoring", "A fix is out; we are watching.",
-         datetime(2026, 11, 3, 14, 20, tzinfo=UTC)),
-    ]
+         datetime(2026, 11, 3, 14, 20, tzinfo=UTC))]
+    assert [(s.status, s.message, s.at) for s in changes[0][1].steps] == [
+        ("Identified", "The cause is a bad deploy.", datetime(2026, 11, 3, 14, 10, tzinfo=UTC)),
+        ("Monitoring", "A fix is out; we are watching.",
+         datetime(2026, 11, 3, 14, 20, tzinfo=UTC))]
     assert st.decide(known, [later], first_sight=False, now=NOW)[0] == []
 
 
 def test_statuspage_rss_update_is_found_from_content_alone() -> None:
     [before] = st.parse_feed(rss(statuspage_item("a", "T", [INVESTIGATING])))
-    _, known = st.decide({}, [before], first_sight=True, now=NOW)
+    _, known, _ = st.decide({}, [before], first_sight=True, now=NOW)
     [after] = st.parse_feed(rss(statuspage_item("a", "T", [RESOLVED, INVESTIGATING])))
     assert after.published == before.published  # RSS never moves pubDate
-    changes, _ = st.decide(known, [after], first_sight=False, now=NOW)
+    changes, _, _ = st.decide(known, [after], first_sight=False, now=NOW)
     assert [(k, i.status) for k, i in changes] == [("updated", "Resolved")]
 
 
 def test_an_edited_older_step_is_not_reported_as_a_new_step() -> None:
     [before] = st.parse_feed(atom(statuspage_entry(1, "T", [IDENTIFIED, INVESTIGATING])))
-    _, known = st.decide({}, [before], first_sight=False, now=NOW)
+    _, known, _ = st.decide({}, [before], first_sight=False, now=NOW)
     typo_fixed = (INVESTIGATING[0], "Investigating", "We are investigating the errors.")
     [after] = st.parse_feed(atom(statuspage_entry(1, "T", [IDENTIFIED, typo_fixed])))
     assert st.decide(known, [after], first_sight=False, now=NOW)[0] == []
@@ -677,7 +738,7 @@ def test_an_edited_older_step_is_not_reported_as_a_new_step() -> None:
 
 def test_a_statuspage_entry_edited_later_without_new_steps_or_text_reports_nothing() -> None:
     [before] = st.parse_feed(atom(statuspage_entry(1, "T", [RESOLVED, INVESTIGATING])))
-    _, known = st.decide({}, [before], first_sight=False, now=NOW)
+    _, known, _ = st.decide({}, [before], first_sight=False, now=NOW)
     [edited] = st.parse_feed(atom(statuspage_entry(1, "T", [RESOLVED, INVESTIGATING],
                                                    updated="2026-11-09T08:00:00Z")))
     assert edited.updated != before.updated
@@ -694,12 +755,12 @@ def test_statuspage_update_steps_keep_the_last_real_status_and_show_their_own_ti
         ("Identified", "We are still working on it.")]
     assert (inc.status, inc.message, inc.active) == (
         "Identified", "We are still working on it.", True)
-    changes, known = st.decide({}, [inc], first_sight=True, now=NOW)
+    changes, known, _ = st.decide({}, [inc], first_sight=True, now=NOW)
     assert [(k, i.status, i.updated) for k, i in changes] == [
         ("active", "Identified", datetime(2026, 11, 3, 14, 15, tzinfo=UTC))]
     [later] = st.parse_feed(atom(statuspage_entry(
         1, "T", [RESOLVED, update, IDENTIFIED, INVESTIGATING], updated="2026-11-05T09:00:00Z")))
-    changes, _ = st.decide(known, [later], first_sight=False, now=NOW)
+    changes, _, _ = st.decide(known, [later], first_sight=False, now=NOW)
     assert [(k, i.status, i.updated) for k, i in changes] == [
         ("updated", "Resolved", datetime(2026, 11, 3, 14, 32, tzinfo=UTC))]
 
@@ -717,11 +778,11 @@ def test_statuspage_entries_carry_their_api_code_and_maintenance_is_recognised()
     assert other.code == ""
 
 
-def test_a_new_incident_with_several_steps_reports_its_whole_timeline() -> None:
+def test_a_new_incident_with_several_steps_is_one_event_carrying_its_whole_timeline() -> None:
     [inc] = st.parse_feed(atom(statuspage_entry(5, "T", [RESOLVED, IDENTIFIED, INVESTIGATING])))
-    changes, _ = st.decide({}, [inc], first_sight=False, now=NOW)
-    assert [(k, i.status) for k, i in changes] == [
-        ("new", "Investigating"), ("updated", "Identified"), ("updated", "Resolved")]
+    changes, _, _ = st.decide({}, [inc], first_sight=False, now=NOW)
+    assert [(k, i.status, [s.status for s in i.steps]) for k, i in changes] == [
+        ("new", "Resolved", ["Investigating", "Identified", "Resolved"])]
 
 
 def test_prune_forgets_old_incidents_and_bounds_the_memory() -> None:
@@ -734,9 +795,110 @@ def test_prune_forgets_old_incidents_and_bounds_the_memory() -> None:
 
 def test_a_feed_larger_than_the_memory_bound_never_repeats_itself() -> None:
     incs = [incident(id=f"i{n}", status="Resolved") for n in range(st.MAX_KNOWN + 200)]
-    _, known = st.decide({}, incs, first_sight=True, now=NOW)
-    changes, known = st.decide(known, incs, first_sight=False, now=NOW + timedelta(minutes=1))
+    _, known, _ = st.decide({}, incs, first_sight=True, now=NOW)
+    changes, known, _ = st.decide(known, incs, first_sight=False, now=NOW + timedelta(minutes=1))
     assert changes == [] and len(known) == st.MAX_KNOWN + 200
+
+
+def reads(*copies: bytes, known: dict[str, st.Seen] | None = None
+          ) -> tuple[list[list[tuple[str, str, list[str]]]], dict[str, st.Seen]]:
+    """The events of reading each copy in turn, as (kind, status, statuses of the steps)."""
+    known = dict(known or {})
+    out: list[list[tuple[str, str, list[str]]]] = []
+    for copy in copies:
+        changes, known, _ = st.decide(known, st.parse_feed(copy), first_sight=False, now=NOW)
+        out.append([(k, i.status, [s.status for s in i.steps]) for k, i in changes])
+    return out, known
+
+
+SP_OLD = atom(statuspage_entry(1, "API", [INVESTIGATING], updated="2026-11-03T14:00:00Z"))
+SP_NEW = atom(statuspage_entry(1, "API", [IDENTIFIED, INVESTIGATING],
+                               updated="2026-11-03T14:10:00Z"))
+SP_NEWER = atom(statuspage_entry(1, "API", [MONITORING, IDENTIFIED, INVESTIGATING],
+                                 updated="2026-11-03T14:20:00Z"))
+
+
+def test_alternating_statuspage_copies_report_the_new_step_once_and_never_go_back() -> None:
+    _, known = reads(SP_OLD)
+    events, known = reads(SP_NEW, SP_OLD, SP_NEW, SP_OLD, SP_NEWER, SP_OLD, SP_NEW, known=known)
+    assert events == [[("updated", "Identified", ["Identified"])], [], [], [],
+                      [("updated", "Monitoring", ["Monitoring"])], [], []]
+    # Nothing older was remembered on the way: the newest copy is still not news.
+    assert reads(SP_NEWER, known=known)[0] == [[]]
+
+
+def test_a_stale_copy_is_told_by_its_steps_even_where_its_time_is_not_older() -> None:
+    same_time = atom(statuspage_entry(1, "API", [INVESTIGATING], updated="2026-11-03T14:10:00Z"))
+    _, known = reads(SP_OLD, SP_NEW)
+    changes, _, stale = st.decide(known, st.parse_feed(same_time), first_sight=False, now=NOW)
+    assert changes == [] and stale == {"tag:status.example.test,2005:Incident/1"}
+
+
+def test_alternating_incidentio_copies_report_each_version_once() -> None:
+    def copy(status: str, message: str, updated: str) -> bytes:
+        return atom(incidentio_entry("01KFLAP", "Codex errors", status, message,
+                                     updated=updated))
+
+    old = copy("Investigating", "Looking.", "2026-11-03T14:00:00.000Z")
+    new = copy("Identified", "Found it.", "2026-11-03T14:10:00.000Z")
+    events, _ = reads(old, new, old, new, old)
+    assert events == [[("new", "Investigating", ["Investigating"])],
+                      [("updated", "Identified", ["Identified"])], [], [], []]
+
+
+def test_alternating_copies_without_times_report_each_version_once() -> None:
+    def copy(text: str) -> bytes:
+        return rss(f"<item><title>Mail delays</title><description>{text}</description>"
+                   "<guid>https://status.example.test/mail</guid></item>")
+
+    events, known = reads(copy("Looking."), copy("Found it."), copy("Looking."),
+                          copy("Found it."), copy("Fixed."), copy("Looking."))
+    assert [len(e) for e in events] == [1, 1, 0, 0, 1, 0]
+    assert reads(copy("Fixed."), copy("Found it."), known=known)[0] == [[], []]
+
+
+def test_an_incident_missing_from_a_stale_copy_is_not_gone_and_not_new_when_back() -> None:
+    second = statuspage_entry(2, "Webhooks slow", [INVESTIGATING], updated="2026-11-03T14:15:00Z")
+    with_both = atom(second, statuspage_entry(1, "API", [IDENTIFIED, INVESTIGATING],
+                                              updated="2026-11-03T14:10:00Z"))
+    events, _ = reads(SP_OLD, with_both, SP_OLD, with_both)
+    assert events == [[("new", "Investigating", ["Investigating"])],
+                      [("new", "Investigating", ["Investigating"]),  # 14:00, then 14:10
+                       ("updated", "Identified", ["Identified"])], [], []]
+
+
+def test_a_step_removed_by_the_page_is_never_news_and_later_steps_still_are() -> None:
+    # Reported: Investigating, Identified. Then every copy shows Identified gone (the page's
+    # operators deleted it): silence, however long it lasts, and a new step is still news.
+    corrected = atom(statuspage_entry(1, "API", [INVESTIGATING], updated="2026-11-03T14:30:00Z"))
+    later = atom(statuspage_entry(1, "API", [MONITORING, INVESTIGATING],
+                                  updated="2026-11-03T14:40:00Z"))
+    events, _ = reads(SP_OLD, SP_NEW, corrected, corrected, corrected, later)
+    assert events == [[("new", "Investigating", ["Investigating"])],
+                      [("updated", "Identified", ["Identified"])], [], [], [],
+                      [("updated", "Monitoring", ["Monitoring"])]]
+
+
+def test_a_catch_up_is_one_event_per_incident_oldest_first_by_its_newest_step() -> None:
+    opened_late = statuspage_entry(7, "Pages slow", [
+        ("Nov 3, 15:40 UTC", "Resolved", "Fixed."), ("Nov 3, 15:30 UTC", "Investigating", "A.")],
+        updated="2026-11-03T15:40:00Z")
+    long_one = statuspage_entry(6, "Git down", [
+        ("Nov 3, 16:00 UTC", "Resolved", "Done."), ("Nov 3, 15:10 UTC", "Monitoring", "B."),
+        ("Nov 3, 15:05 UTC", "Update", "C."), ("Nov 3, 15:00 UTC", "Identified", "D."),
+        ("Nov 3, 14:50 UTC", "Investigating", "E.")], updated="2026-11-03T16:00:00Z")
+    _, known = reads(SP_OLD)
+    gap = atom(long_one, opened_late, statuspage_entry(
+        1, "API", [RESOLVED, MONITORING, IDENTIFIED, INVESTIGATING],
+        updated="2026-11-03T14:32:00Z"))
+    changes, known, _ = st.decide(known, st.parse_feed(gap), first_sight=False, now=NOW)
+    assert [(k, i.title, i.updated, len(i.steps)) for k, i in changes] == [
+        ("updated", "API", datetime(2026, 11, 3, 14, 32, tzinfo=UTC), 3),
+        ("new", "Pages slow", datetime(2026, 11, 3, 15, 40, tzinfo=UTC), 2),
+        ("new", "Git down", datetime(2026, 11, 3, 16, 0, tzinfo=UTC), 5)]
+    assert [s.status for s in changes[2][1].steps] == [
+        "Investigating", "Identified", "Identified", "Monitoring", "Resolved"]
+    assert st.decide(known, st.parse_feed(gap), first_sight=False, now=NOW)[0] == []
 
 
 # --- HTTP: conditional GET and parse-only-on-change (aioresponses) ---
@@ -821,6 +983,66 @@ async def test_a_feed_without_validators_is_parsed_only_when_an_entry_changes(
     assert all("If-None-Match" not in h and "If-Modified-Since" not in h for h in headers)
     assert len(parse_calls) == 2
     assert spy.kinds() == [("new", "Elevated error rates in ChatGPT")]
+
+
+class Alternating:
+    """A route that serves its copies in turn, as CDN edges holding different copies do."""
+
+    def __init__(self, *copies: bytes, enough: int = 0) -> None:
+        self.copies = copies
+        self.served = 0
+        self.enough = asyncio.Event()  # set once `enough` requests were answered
+        self.wanted = enough
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        body = self.copies[self.served % len(self.copies)]
+        self.served += 1
+        if self.served >= self.wanted:
+            self.enough.set()
+        return web.Response(body=body, content_type="application/atom+xml")
+
+
+async def test_a_copy_seen_before_is_not_parsed_again_and_the_board_never_goes_back(
+        server: FeedServer, session: aiohttp.ClientSession,
+        parse_calls: list[int]) -> None:
+    old = atom(incidentio_entry("01KFLAP", "Codex errors", "Investigating", "Looking.",
+                                updated="2026-11-03T14:00:00.000Z"))
+    new = atom(incidentio_entry("01KFLAP", "Codex errors", "Resolved", "Fixed.",
+                                updated="2026-11-03T14:10:00.000Z"))
+    server.routes["/feed"] = Route(handler=Alternating(old, new))
+    spy = Spy()
+    mon = monitor(session, server.url("/feed"), spy)
+    for _ in range(6):
+        assert await mon.poll()
+    assert [(e.kind, e.incident.status if e.incident else "") for e in spy.events] == [
+        ("active", "Investigating"), ("updated", "Resolved")]
+    assert len(parse_calls) == 2 and mon.stats.unchanged == 4
+    assert mon.incidents == [] and mon.state.open_incidents == 0  # resolved, whatever copy
+
+
+async def test_a_stale_copy_read_once_keeps_the_board_on_what_was_read_before(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    opened = incidentio_entry("01KNEWER", "Sora down", "Investigating", "Looking.",
+                              updated="2026-11-03T14:20:00.000Z")
+    copies = [atom(OPENAI_ACTIVE, OPENAI_RESOLVED), atom(opened, OPENAI_ACTIVE, OPENAI_RESOLVED),
+              atom(opened, OPENAI_ACTIVE.replace("Investigating", "Resolved").replace(
+                  "14:32:00.123Z", "14:40:00.000Z"), OPENAI_RESOLVED)]
+    route = Route()
+    server.routes["/feed"] = route
+    mon = monitor(session, server.url("/feed"), Spy())
+
+    async def board_after(body: bytes) -> list[tuple[str, str]]:
+        route.body = body
+        assert await mon.poll()
+        return sorted((i.title, i.status) for i in mon.incidents)
+
+    assert await board_after(copies[0]) == [("Elevated error rates in ChatGPT", "Investigating")]
+    assert await board_after(copies[1]) == [("Elevated error rates in ChatGPT", "Investigating"),
+                                            ("Sora down", "Investigating")]
+    assert await board_after(copies[2]) == [("Sora down", "Investigating")]  # one resolved
+    # An older copy: the resolved incident stays resolved, the missing one is not gone.
+    assert await board_after(copies[0] + b"<!-- an edge's own copy -->") == [
+        ("Sora down", "Investigating")]
 
 
 async def test_a_callback_that_raises_is_logged_and_polling_goes_on(
@@ -1217,6 +1439,13 @@ def test_console_block_matches_the_documented_layout() -> None:
         "  Link:     https://status.openai.com//incidents/01KACTIVE\n\n")
 
 
+def test_events_of_one_incident_that_differ_only_in_their_message_have_other_ids() -> None:
+    first = st.IncidentEvent("GitHub", "updated", incident(message="Looking."))
+    second = st.IncidentEvent("GitHub", "updated", incident(message="Still looking."))
+    again = st.IncidentEvent("GitHub", "updated", incident(message="Looking."))
+    assert first.event_id != second.event_id and first.event_id == again.event_id
+
+
 def test_json_lines_carry_the_documented_keys() -> None:
     [inc] = st.parse_feed(atom(OPENAI_ACTIVE))
     out = io.StringIO()
@@ -1231,6 +1460,8 @@ def test_json_lines_carry_the_documented_keys() -> None:
         "message": "We are investigating elevated error rates.",
         "link": "https://status.openai.com//incidents/01KACTIVE", "published": None,
         "updated": "2026-11-03T14:32:00Z",
+        "steps": [{"status": "Investigating", "message": "We are investigating elevated error "
+                   "rates.", "at": "2026-11-03T14:32:00Z"}],
     }
     assert second == {"kind": "feed_down", "feed": "OpenAI", "error": "HTTP 503",
                       "at": "2026-11-03T15:00:00Z"}
@@ -1427,6 +1658,51 @@ async def test_cli_reports_a_change_between_polls_and_stops_cleanly_on_a_signal(
     assert set(saved["feeds"]) == {server.url("/openai"), server.url("/github")}
     assert "https://status.openai.com//incidents/01KACTIVE" in saved["feeds"][
         server.url("/openai")]["incidents"]
+
+
+async def test_cli_reports_each_new_step_and_incident_once_from_alternating_copies(
+        server: FeedServer) -> None:
+    # Two CDN edges: one still holds the copy before the incident moved on and a second one
+    # opened. Each edge's copy differs in a comment, so every copy read is parsed again.
+    sp_old = atom(statuspage_entry(1, "Actions slow", [INVESTIGATING],
+                                   updated="2026-11-03T14:00:00Z"))
+    sp_new = atom(statuspage_entry(2, "Pages down", [("Nov 3, 14:20 UTC", "Investigating",
+                                                      "Pages fail to build.")],
+                                   updated="2026-11-03T14:20:00Z"),
+                  statuspage_entry(1, "Actions slow", [IDENTIFIED, INVESTIGATING],
+                                   updated="2026-11-03T14:10:00Z"))
+    io_old = atom(OPENAI_ACTIVE)
+    io_new = atom(OPENAI_ACTIVE.replace("Investigating", "Monitoring").replace(
+        "14:32:00.123Z", "14:50:00.000Z"))
+    # Six reads each: old, new, old again and new again (each parsed), then both seen before.
+    github = Alternating(sp_old, sp_new, sp_old + b"<!-- edge 2 -->", sp_new + b"<!-- 2 -->",
+                         enough=6)
+    openai = Alternating(io_old, io_new, io_old + b"<!-- edge 2 -->", io_new + b"<!-- 2 -->",
+                         enough=6)
+    server.routes["/github/history.atom"] = Route(handler=github)
+    server.routes["/openai"] = Route(handler=openai)
+    proc = await start_cli("--interval", "0.5", "--json",
+                           "--feed", f"GitHub={server.url('/github/history.atom')}",
+                           "--feed", f"OpenAI={server.url('/openai')}")
+    try:
+        await asyncio.wait_for(asyncio.gather(github.enough.wait(), openai.enough.wait()), 30)
+        code, err = await stop_within(proc, signal.SIGTERM, 5)
+        assert proc.stdout is not None
+        out = (await proc.stdout.read()).decode()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert code == 0, err
+    events = sorted((e["feed"], e["kind"], e["title"], e["status"])
+                    for e in map(json.loads, out.splitlines()))
+    assert events == [
+        ("GitHub", "active", "Actions slow", "Investigating"),
+        ("GitHub", "new", "Pages down", "Investigating"),
+        ("GitHub", "updated", "Actions slow", "Identified"),
+        ("OpenAI", "active", "Elevated error rates in ChatGPT", "Investigating"),
+        ("OpenAI", "updated", "Elevated error rates in ChatGPT", "Monitoring")]
+    assert re.search(r"GitHub: [67] polls, .* 4 parses, 3 events", err), err
 
 
 # --- Reliability: every bad server, with a healthy feed polled alongside ---
@@ -1654,6 +1930,34 @@ async def test_requests_per_host_are_limited_before_they_are_made(
     assert peak == 2
 
 
+async def test_the_per_host_limit_holds_across_feeds_on_one_host_not_per_url(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    in_flight: dict[str, int] = {"127.0.0.1": 0, "localhost": 0}
+    peak = dict(in_flight)
+    met = asyncio.Event()
+
+    async def counting(request: web.Request) -> web.StreamResponse:
+        host = request.host.rsplit(":", 1)[0]
+        in_flight[host] += 1
+        peak[host] = max(peak[host], in_flight[host])
+        if in_flight["127.0.0.1"] >= 2 and in_flight["localhost"] >= 2:
+            met.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(met.wait(), 2)  # both hosts' pairs meet here
+        in_flight[host] -= 1
+        return web.Response(body=atom(OPENAI_RESOLVED))
+
+    limiter = st.HostLimiter(per_host=2)
+    monitors = []
+    for i in range(4):
+        server.routes[f"/feed{i}"] = Route(handler=counting)
+        for host in ("127.0.0.1", "localhost"):
+            url = f"http://{host}:{server.port}/feed{i}"
+            monitors.append(monitor(session, url, Spy(), limiter=limiter))
+    assert all(await asyncio.gather(*(m.poll() for m in monitors)))
+    assert met.is_set() and peak == {"127.0.0.1": 2, "localhost": 2}
+
+
 async def test_a_big_feed_is_parsed_off_the_event_loop_with_bounded_memory(
         server: FeedServer, session: aiohttp.ClientSession,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -1748,9 +2052,12 @@ async def test_restart_reports_nothing_twice_and_everything_missed_while_stopped
                                    updated="2026-11-03T14:32:00Z")), headers={"ETag": 'W/"2"'})
     code, out = await run_once(settings)
     assert code == 0
-    assert by_feed(out) == {"GitHub": [("Actions slow", "Identified"),
-                                       ("Actions slow", "Resolved")],
+    assert by_feed(out) == {"GitHub": [("Actions slow", "Resolved")],
                             "OpenAI": [("Codex down", "Investigating")]}
+    # The step missed between the two runs goes with the newest, under its message.
+    assert ("  Message:  This incident has been resolved.\n"
+            "  Earlier:  2026-11-03 14:10:00 UTC  Identified - The cause is a bad deploy.\n"
+            "  Link:     https://status.example.test/incidents/code1\n") in out
     assert await run_once(settings) == (0, "")
     assert [h.get("If-None-Match") for p, h in server.requests if p == "/github"] == [
         None, 'W/"1"', 'W/"1"', 'W/"2"']
@@ -3060,6 +3367,23 @@ async def test_every_http_format_reaches_a_receiver_in_its_shape_and_signed(
         assert headers["X-Status-Tracker-Signature"] == f"sha256={expected}"
 
 
+async def test_a_routes_own_secret_signs_its_bodies_even_with_a_global_secret_set(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    receiver = Receiver()
+    server.routes["/own"] = Route(handler=receiver)
+    server.routes["/global"] = Route(handler=receiver)
+    event = st.IncidentEvent("GitHub", "new", incident())
+    for path, own in (("/own", "route-secret"), ("/global", None)):
+        route = st.Route(server.url(path), secret=own)
+        sender = st.WebhookSender(route.url, session, [], route=route, secret="global-secret",
+                                  clock=FakeClock())
+        sender(event)
+        assert await sender.send_next() is None
+    assert [h["X-Status-Tracker-Signature"] for h in receiver.headers] == [
+        "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+        for key, body in zip((b"route-secret", b"global-secret"), receiver.bodies, strict=True)]
+
+
 def test_quiet_hours_hold_events_and_deliver_one_digest_at_their_end(
         session: aiohttp.ClientSession) -> None:
     clock = FakeClock(datetime(2026, 11, 3, 21, 30, tzinfo=UTC))  # 22:30 in Berlin
@@ -3081,6 +3405,14 @@ def test_quiet_hours_hold_events_and_deliver_one_digest_at_their_end(
         "First", "Second"]
     sender(st.IncidentEvent("GitHub", "updated", incident(title="After")))
     assert json.loads(outbox[-1]["body"])["title"] == "After"  # out of quiet hours: at once
+
+
+def test_daytime_quiet_hours_hold_from_their_first_minute_to_before_their_last() -> None:
+    route = st.Route("https://example.test/hook", quiet_hours=(9 * 60, 17 * 60))
+    day = datetime(2026, 11, 3, tzinfo=UTC)
+    assert [route.quiet_at(day + timedelta(hours=h, minutes=m)) for h, m in (
+        (8, 59), (9, 0), (12, 0), (16, 59), (17, 0), (23, 0))] == [
+        False, True, True, True, False, False]
 
 
 def test_quiet_hours_follow_local_time_across_a_dst_change() -> None:
@@ -3974,6 +4306,23 @@ async def test_maintenance_is_announced_scheduled_started_completed_once_each_ac
     assert [k for k, *_ in events((await run_once(settings))[1])] == [
         "maintenance_started", "maintenance_completed"]
     assert (await run_once(settings))[1] == ""
+
+
+async def test_a_feeds_component_filter_applies_to_its_maintenance_windows(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    api_window = dict(maintenance("code8", "scheduled", [api_update(
+        "scheduled", "We will move the API.", "2026-11-03T12:00:00Z",
+        [("c-api", "API", "operational")])]), name="API move",
+        components=[{"id": "c-api", "name": "API", "status": "operational"}])
+    url = statuspage_site(server, atom(feed_id="tag:status.example.test,2005:/history"),
+                          maintenances=api_body("scheduled_maintenances", api_window,
+                                                maintenance("code9", "scheduled",
+                                                            [WINDOW_SCHEDULED])))
+    state = st.FeedState(first_sight=False, statuspage=True, maintenances={})
+    spy = Spy()
+    options = st.FeedOptions(filter=st.EventFilter(components=("API",)))
+    assert await monitor(session, url, spy, state=state, options=options).poll()
+    assert spy.kinds() == [("maintenance_scheduled", "API move")]
 
 
 async def test_muted_maintenance_is_not_reported_at_all(
