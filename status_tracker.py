@@ -762,6 +762,69 @@ def _aws_component(service: str) -> str:
     return f"{match['service']} ({match['region']})" if match else service
 
 
+# Byte order marks, longest first: UTF-32 LE's begins with UTF-16 LE's.
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
+         (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+         (codecs.BOM_UTF16_BE, "utf-16-be"))
+_CHARSET = re.compile(r";\s*charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.I)
+_DECLARED = re.compile(rb"""^<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_UTF8_NAMES = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
+
+
+def _wide_encoding(body: bytes) -> str | None:
+    """UTF-16 or UTF-32 without a byte order mark, told by where the zero bytes of an ASCII
+    first character ("<" or whitespace) fall (XML 1.0, appendix F.1)."""
+    head = body[:4]
+    if len(head) < 4:
+        return None
+    if head[:3] == b"\x00\x00\x00" and head[3]:
+        return "utf-32-be"
+    if head[0] and head[1:] == b"\x00\x00\x00":
+        return "utf-32-le"
+    if not head[0] and head[1] and not head[2] and head[3]:
+        return "utf-16-be"
+    if head[0] and not head[1] and head[2] and not head[3]:
+        return "utf-16-le"
+    return None
+
+
+def body_encoding(body: bytes, content_type: str = "") -> str:
+    """The encoding a body is in (lower case): a byte order mark; else UTF-16 or UTF-32 told
+    by its first bytes; else the XML declaration (one readable as ASCII cannot truly say
+    UTF-16); else the Content-Type's charset; else UTF-8. The declaration comes before the
+    charset, although RFC 7303 section 3 puts it after: it is what the feed's generator wrote,
+    while many servers add a default charset to every response."""
+    for mark, name in _BOMS:
+        if body.startswith(mark):
+            return name
+    if (wide := _wide_encoding(body)) is not None:
+        return wide
+    declared = _DECLARED.match(body)
+    charset = _CHARSET.search(content_type)
+    name = (declared[1].decode("ascii") if declared else charset[1] if charset else "").lower()
+    # Text read as ASCII here is no UTF-16 or UTF-32, whatever the label says.
+    return name if name and not name.startswith(("utf-16", "utf-32", "ucs")) else "utf-8"
+
+
+def as_utf8(body: bytes, content_type: str = "") -> bytes:
+    """The body in UTF-8, its XML declaration saying so, so that every limit and check that
+    reads bytes (the entry cap, the DOCTYPE strip, a cut-off document, an HTML page) reads what
+    the body really says. A UTF-8 body comes back as it is; one in an encoding Python does not
+    know is left for the parser to judge."""
+    encoding = body_encoding(body, content_type)
+    if encoding in _UTF8_NAMES:
+        return body[len(codecs.BOM_UTF8):] if body.startswith(codecs.BOM_UTF8) else body
+    try:
+        text = body.decode(encoding, "replace")
+    except LookupError:
+        return body
+    text = text.removeprefix("\ufeff")
+    data = text.encode("utf-8", "replace")
+    if (declared := _DECLARED.match(data)) is not None:
+        data = data[:declared.start(1)] + b"utf-8" + data[declared.end(1):]
+    return data
+
+
 _COMPLETE_DOCUMENT = re.compile(rb"</(?:\w+:)?(?:feed|rss|RDF)>\s*(?:<!--.*?-->\s*)*\Z", re.S)
 _DOCTYPE = re.compile(rb"<!DOCTYPE(?:[^\[>]|\[.*?\])*>", re.I | re.S)
 
@@ -836,6 +899,7 @@ if SAX_DRIVER not in feedparser.api.PREFERRED_XML_PARSERS:
 
 def parse_feed(body: bytes) -> list[Incident]:
     """Turn a feed document into incidents; raise FeedError when the bytes are not a feed."""
+    body = as_utf8(body)
     if not body.strip():
         raise FeedError("empty response")
     # BytesIO: a str or bytes argument may be taken for a file name or a URL by feedparser.
@@ -2047,7 +2111,9 @@ async def fetch(
                             raise FeedError(f"response larger than {max_body // (1024 * 1024)} "
                                             "MiB; abandoned")
                     body = bytes(data)
-                check_body(resp.headers.get("Content-Type", ""), body[:4096])
+                content_type = resp.headers.get("Content-Type", "")
+                body = as_utf8(body, content_type)
+                check_body(content_type, body[:4096])
             elif resp.status == 304:
                 if "If-None-Match" not in headers and "If-Modified-Since" not in headers:
                     # Nothing to be "not modified" against: taken as a read, it would hide
@@ -2423,6 +2489,10 @@ class _Window:
         return exc
 
 
+class NewerStateError(ValueError):
+    """A state file of a format newer than this program's."""
+
+
 def _read_state(window: _Window, read_feed: Callable[[Any], FeedState],
                 spans: dict[str, Span] | None = None
                 ) -> tuple[dict[str, Any], dict[str, FeedState] | None]:
@@ -2481,8 +2551,8 @@ def _read_state(window: _Window, read_feed: Callable[[Any], FeedState],
         if not data or next(iter(data)) != "version" or not isinstance(data["version"], int):
             raise ValueError("not a status_tracker state file")
         if data["version"] > STATE_VERSION:
-            raise ValueError(f"format version {data['version']} is newer than this "
-                             f"program's ({STATE_VERSION})")
+            raise NewerStateError(f"written by a newer status_tracker (format version "
+                                  f"{data['version']}; this one reads {STATE_VERSION})")
         i = window.space(i)
         more = window.char(i) == ","
         i = i + 1 if more else expect(i, "}", "',' delimiter")
@@ -2696,6 +2766,9 @@ class StateStore:
                  write: Callable[[Path, Sequence[str | Span]], list[int]] | None = None,
                  spacing: float = 0.0) -> None:
         self.path = path
+        # Where the file really is: a --state path that is a symlink stays one, and its
+        # target is what is written (atomically, in the target's folder) and locked.
+        self.target = path.resolve()
         # After a write, the next of a monitor's saves waits `spacing` times as long as that
         # one took (see changed()).
         self.spacing = spacing
@@ -2726,7 +2799,7 @@ class StateStore:
 
     @property
     def lock_path(self) -> Path:
-        return self.path.with_name(self.path.name + ".lock")
+        return self.target.with_name(self.target.name + ".lock")
 
     def acquire(self) -> None:
         """Take the lock file beside the state file (the state file itself gets renamed over)."""
@@ -2781,11 +2854,11 @@ class StateStore:
         `read_only` (the status board beside a running tracker) touches nothing in the folder:
         no leftover temp file removed (it may be the owner's write in flight), nothing renamed.
         """
-        for stale in () if read_only else self.path.parent.glob(f".{self.path.name}.*.tmp"):
+        for stale in () if read_only else self.target.parent.glob(f".{self.target.name}.*.tmp"):
             with contextlib.suppress(OSError):
                 stale.unlink()  # left by a crash between writing and renaming
         try:
-            handle = self.path.open("rb")
+            handle = self.target.open("rb")
         except FileNotFoundError:
             return
         except OSError as exc:
@@ -2801,6 +2874,11 @@ class StateStore:
                     if window.only_space():
                         return  # created empty by hand: nothing remembered yet
                     loaded = self._decode(window, self.clock.now())
+                except NewerStateError as exc:
+                    # Set aside, its outbox would be lost to the newer version it came from.
+                    raise StateFileError(f"state file {self.path}: {exc}; left as it is "
+                                         "(upgrade status_tracker, or give another --state)"
+                                         ) from None
                 except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
                     problem = exc
             except OSError as exc:
@@ -2809,10 +2887,10 @@ class StateStore:
             why = clean_text(str(problem))[:160]
             if read_only:
                 raise StateFileError(f"state file {self.path}: unusable ({why})")
-            aside = self.path.with_name(
-                f"{self.path.name}.bad-{self.clock.now().strftime('%Y%m%dT%H%M%S')}")
+            aside = self.target.with_name(
+                f"{self.target.name}.bad-{self.clock.now().strftime('%Y%m%dT%H%M%S')}")
             try:
-                os.replace(self.path, aside)
+                os.replace(self.target, aside)
             except OSError as move_error:
                 raise StateFileError(
                     f"state file {self.path} is unusable ({why}) and cannot be set aside: "
@@ -2821,7 +2899,7 @@ class StateStore:
                         self.path, why, aside)
             return
         self.feeds, self.outbox, self.held, self._spans = loaded
-        self._identity = file_identity(self.path)
+        self._identity = file_identity(self.target)
 
     def _unreadable(self, exc: OSError) -> StateFileError:
         return StateFileError(f"state file {self.path}: cannot read it: {exc.strerror or exc}")
@@ -2946,16 +3024,16 @@ class StateStore:
             if not self._still_owner():
                 return False
             self._marked.clear()
-            if self._spans and file_identity(self.path) != self._identity:
+            if self._spans and file_identity(self.target) != self._identity:
                 self._spans_lost("was changed by something else")
             try:
                 pieces, members = self.pieces(self.clock.now())
                 try:
-                    offsets = await asyncio.to_thread(self._write, self.path, pieces)
+                    offsets = await asyncio.to_thread(self._write, self.target, pieces)
                 except StaleSpans as exc:
                     self._spans_lost(str(exc))
                     pieces, members = self.pieces(self.clock.now())
-                    offsets = await asyncio.to_thread(self._write, self.path, pieces)
+                    offsets = await asyncio.to_thread(self._write, self.target, pieces)
             except Exception as exc:  # whatever broke the write, polling must go on
                 self._save_failed(exc)
                 return False
@@ -2963,7 +3041,7 @@ class StateStore:
             # written gets no span, so its newer state goes with the next write.
             self._spans = {url: Span(offsets[i], offsets[i + 1] - offsets[i])
                            for url, i in members.items() if url not in self._marked}
-            self._identity = file_identity(self.path)
+            self._identity = file_identity(self.target)
             self._written = covered
             ended = self.clock.monotonic()
             self._quiet_until = ended + self.spacing * (ended - started)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import dataclasses
 import functools
@@ -580,6 +581,74 @@ def test_parse_accepts_an_empty_feed_and_rejects_html_and_empty_bodies() -> None
         st.parse_feed(b"  \n")
     with pytest.raises(st.FeedError, match="not a feed"):
         st.parse_feed(b"\x00\x01garbage{")
+
+
+WIDE = '<feed xmlns="http://www.w3.org/2005/Atom"><id>x</id><title>Wide</title>{}</feed>'
+
+
+def wide_entry(n: int) -> str:
+    return (f"<entry><id>urn:wide:{n}</id><title>Zürich {n}</title>"
+            "<updated>2026-11-03T14:00:00Z</updated>"
+            "<content type='html'>&lt;b&gt;Status: Investigating&lt;/b&gt; Ça marche.</content>"
+            "</entry>")
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    (codecs.BOM_UTF16_LE + WIDE.format(wide_entry(1)).encode("utf-16-le"), ""),  # no <?xml
+    (('<?xml version="1.0" encoding="UTF-16"?>' + WIDE.format(wide_entry(1))).encode(
+        "utf-16-be"), ""),  # no mark: told by its first bytes
+    (('<?xml version="1.0" encoding="UTF-32"?>' + WIDE.format(wide_entry(1))).encode("utf-32"),
+     ""),
+    (WIDE.format(wide_entry(1)).encode("latin-1"), "application/atom+xml; charset=ISO-8859-1"),
+    (('<?xml version="1.0" encoding="windows-1252"?>' + WIDE.format(wide_entry(1))).encode(
+        "cp1252"), "text/xml; charset=utf-8"),  # the declaration is the generator's word
+])
+def test_feeds_in_other_encodings_read_like_any_other(body: bytes, content_type: str) -> None:
+    [inc] = st.parse_feed(st.as_utf8(body, content_type))
+    assert (inc.title, inc.status, inc.message) == ("Zürich 1", "Investigating", "Ça marche.")
+
+
+def test_every_limit_applies_to_what_a_utf16_body_really_says() -> None:
+    entries = "".join(wide_entry(n) for n in range(st.MAX_ENTRIES + 3000))
+    body = codecs.BOM_UTF16_BE + WIDE.format(entries).encode("utf-16-be")
+    incs = st.parse_feed(body)
+    assert len(incs) == st.MAX_ENTRIES and incs[-1].title == f"Zürich {st.MAX_ENTRIES - 1}"
+    cut = codecs.BOM_UTF16_LE + WIDE.format(wide_entry(1) + wide_entry(2)).encode(
+        "utf-16-le")[:-400]
+    with pytest.raises(st.FeedError, match="cut off before its end"):
+        st.parse_feed(cut)
+    html = codecs.BOM_UTF16_LE + "<!DOCTYPE html><html><body>Hi</body></html>".encode(
+        "utf-16-le")
+    with pytest.raises(st.FeedError, match="got an HTML page"):
+        st.parse_feed(html)
+    bomb = ('<?xml version="1.0"?><!DOCTYPE f [<!ENTITY a "aaaaaaaaaa">'
+            '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+            + WIDE.format(wide_entry(1).replace("Zürich 1", "&b;"))).encode("utf-16")
+    [inc] = st.parse_feed(bomb)
+    assert "aaaa" not in inc.title  # the DOCTYPE went before any parser saw it
+    assert st.as_utf8(b'<?xml version="1.0"?><feed/>') == b'<?xml version="1.0"?><feed/>'
+
+
+async def test_a_utf16_feed_over_http_is_fingerprinted_and_checked_like_a_utf8_one(
+        server: FeedServer, session: aiohttp.ClientSession, parse_calls: list[int]) -> None:
+    def served(stamp: str) -> bytes:
+        return (f'<?xml version="1.0" encoding="utf-16"?><feed xmlns="http://www.w3.org/2005/'
+                f'Atom"><id>x</id><title>W</title><updated>{stamp}</updated>'
+                f"{wide_entry(1)}</feed>").encode("utf-16")
+
+    route = Route(body=served("2026-11-03T14:00:00Z"),
+                  headers={"Content-Type": "application/atom+xml; charset=utf-16"})
+    server.routes["/wide"] = route
+    spy = Spy()
+    mon = monitor(session, server.url("/wide"), spy)
+    assert await mon.poll()
+    route.body = served("2026-11-03T14:05:00Z")  # re-stamped, as OpenAI does on every request
+    assert await mon.poll()
+    assert spy.kinds() == [("active", "Zürich 1")] and len(parse_calls) == 1
+    route.body = "<html><body>Sign in</body></html>".encode("utf-16")
+    route.headers = {"Content-Type": "text/html; charset=utf-16"}
+    result = await mon.poll()
+    assert not result and mon.failing_reason == "not a feed: got an HTML page"
 
 
 def test_parse_does_not_expand_entities_or_read_local_files(
@@ -2428,7 +2497,7 @@ def test_a_number_cut_by_the_end_of_a_chunk_is_read_whole() -> None:
     # The version is a number too: "10" cut to "1" would pass for this program's own.
     newer = b'{"version":10,"feeds":{}}'
     for chunk in range(1, len(newer) + 1):
-        with pytest.raises(ValueError, match="format version 10 is newer"):
+        with pytest.raises(st.NewerStateError, match="format version 10; this one reads 1"):
             st._read_state(st._Window(io.BytesIO(newer).read, b"", chunk),
                            lambda f: st.FeedState())
 
@@ -2531,7 +2600,6 @@ async def test_a_crash_between_temp_file_and_rename_leaves_the_old_state_intact(
 
 @pytest.mark.parametrize(("content", "why"), [
     ('{"version":1,"feeds":{', "Expecting property name"),  # ours, cut short
-    ('{"version": 99, "feeds": {}}', "format version 99 is newer"),
     ('{"version": 1, "feeds": {"u": {"incidents": 3}}}', "AttributeError"),
     ('{"version": "one"}', "not a status_tracker state file"),
 ])
@@ -2549,6 +2617,41 @@ async def test_a_bad_state_file_is_kept_aside_and_the_tracker_starts_afresh(
     assert f"state file {path} is unusable" in caplog.text and str(aside) in caplog.text
     assert why in caplog.text or why == "AttributeError"
     assert json.loads(path.read_text())["version"] == st.STATE_VERSION
+
+
+def test_a_state_file_of_a_newer_version_is_refused_with_exit_2_and_left_untouched(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "state.json"
+    newer = '{"version": 99, "feeds": {}, "outbox": {"https://h.test/x": [{"event_id": "e"}]}}'
+    path.write_text(newer)
+    code = st.main(["--once", "--state", str(path), "--feed", "A=http://127.0.0.1:9/feed"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert err == (f"status_tracker.py: error: state file {path}: written by a newer "
+                   "status_tracker (format version 99; this one reads 1); left as it is "
+                   "(upgrade status_tracker, or give another --state)\n")
+    assert path.read_text() == newer and sorted(p.name for p in tmp_path.iterdir()) == [
+        "state.json", "state.json.lock"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symlinks need privileges on Windows")
+async def test_a_state_path_that_is_a_symlink_stays_one_and_its_target_is_written(
+        tmp_path: Path, server: FeedServer) -> None:
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "state.json"
+    link = tmp_path / "state.json"
+    link.symlink_to(target)  # dangling until the first save
+    server.routes["/openai"] = Route(body=atom(OPENAI_ACTIVE))
+    server.routes["/github"] = Route(body=atom())
+    settings = service_settings(tmp_path, server, state=link)
+    assert (await run_once(settings))[0] == 0
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert json.loads(target.read_text())["version"] == st.STATE_VERSION
+    assert sorted(p.name for p in (tmp_path / "real").iterdir()) == [
+        "state.json", "state.json.lock"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["real", "state.json"]
+    assert await run_once(settings) == (0, "")  # read back through the link: nothing new
+    assert link.is_symlink()
 
 
 async def test_a_second_process_on_the_same_state_file_refuses_to_start(
@@ -4578,7 +4681,7 @@ def test_the_status_board_never_changes_the_state_folder(
     before = {p.name: p.read_text() for p in tmp_path.iterdir()}
     st.main(["--status", "--state", str(path), "--feed", "X=http://127.0.0.1:9/feed"])
     assert {p.name: p.read_text() for p in tmp_path.iterdir()} == before
-    assert "unusable" in capsys.readouterr().err
+    assert "written by a newer status_tracker" in capsys.readouterr().err
 
 
 async def test_one_hostile_source_spoils_only_its_own_line_of_the_board(
