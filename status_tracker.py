@@ -2227,15 +2227,23 @@ class ApiSource:
 class StatuspageApi:
     """A Statuspage page's JSON API beside its feed: read only when the feed changed (and
     maintenances at most every 10 minutes otherwise), conditionally, through the same
-    per-host limit. When it fails, enrichment is off for a while, said once; the feed's
-    events go out without it, never held back."""
+    per-host limit. When it fails, enrichment is off for `retry` seconds, said once for the
+    whole API; the feed's events go out without it, never held back."""
 
-    def __init__(self, base: str, feed: str) -> None:
+    def __init__(self, base: str, feed: str, *, retry: float = API_RETRY) -> None:
         self.feed = feed
         self.incidents = ApiSource(f"{base}/api/v2/incidents.json", "incidents")
         self.maintenances = ApiSource(f"{base}/api/v2/scheduled-maintenances.json",
                                       "scheduled_maintenances")
         self.requests = 0
+        self.retry = retry
+        self.failing = False  # a failure was said, and no "works again" since
+
+    def retry_due(self, clock: float) -> list[ApiSource]:
+        """The failing sources that may be asked again now: a quiet feed asks them anyway,
+        so that enrichment is back before the next event needs it."""
+        return [s for s in (self.incidents, self.maintenances)
+                if s.failing is not None and clock >= s.retry_at]
 
     async def read(self, source: ApiSource, session: aiohttp.ClientSession,
                    limiter: HostLimiter, *, now: datetime, clock: float
@@ -2262,15 +2270,19 @@ class StatuspageApi:
         except Exception as exc:  # whatever the API does, the feed's events still go out
             reason = str(exc) if isinstance(exc, FeedError | ApiShapeError) else clean_text(
                 redact_urls_in(f"{type(exc).__name__}: {exc}"))[:160]
-            if reason != source.failing:
+            if not self.failing:
                 log.warning("%s: status API %s: %s; events go out from the feed alone until "
                             "it works again", self.feed, _api_label(source.url), reason)
-                log.debug("status API traceback", exc_info=exc)
-            source.failing, source.retry_at = reason, clock + API_RETRY
+            else:
+                log.debug("%s: status API %s: %s", self.feed, _api_label(source.url), reason)
+            log.debug("status API traceback", exc_info=exc)
+            self.failing = True
+            source.failing, source.retry_at = reason, clock + self.retry
             return None
-        if source.failing is not None:
-            log.warning("%s: status API %s works again", self.feed, _api_label(source.url))
-            source.failing = None
+        source.failing = None
+        if self.failing and self.incidents.failing is None and self.maintenances.failing is None:
+            log.warning("%s: status API %s works again", self.feed, redact_url(source.url))
+            self.failing = False
         return source.data
 
 
@@ -3218,6 +3230,10 @@ class StatusPageMonitor:
                 # A quiet feed: maintenance windows still start and end on their own.
                 await self._check_maintenances(self.api, now)
                 changed = True  # the time of the try is kept, whatever came of it
+            if self.api is not None:
+                for source in self.api.retry_due(self.clock.monotonic()):
+                    await self.api.read(source, self.session, self.limiter, now=now,
+                                        clock=self.clock.monotonic())
             outcome = Outcome(fresh_for=result.fresh_for)
         except FeedError as exc:
             outcome = Outcome(str(exc), retry_after=exc.retry_after, gone=exc.gone)
@@ -3373,7 +3389,10 @@ class StatusPageMonitor:
             log.info("%s: a Statuspage feed, but where its API lives is unknown (set api_url); "
                      "events come from the feed alone", self.name)
             return None
-        self.api = StatuspageApi(base.rstrip("/"), self.name)
+        # Never left alone longer than a poll may wait: enrichment is back within
+        # --max-interval of the API answering again.
+        self.api = StatuspageApi(base.rstrip("/"), self.name,
+                                 retry=min(API_RETRY, self.policy.max_interval))
         return self.api
 
     async def _enriched(self, changes: list[tuple[Kind, Incident]], api: StatuspageApi | None,

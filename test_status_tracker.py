@@ -4310,7 +4310,7 @@ async def test_an_api_that_fails_leaves_the_feed_events_going_out_at_once_said_o
     server.routes["/api/v2/scheduled-maintenances.json"] = broken
     clock = FakeClock()
     spy = Spy()
-    mon = monitor(session, url, spy, clock=clock)
+    mon = monitor(session, url, spy, clock=clock, interval=10, max_interval=30)
     assert await mon.poll()
     server.routes["/history.atom"] = Route(body=atom(statuspage_entry(
         1, "Actions degraded", [IDENTIFIED, INVESTIGATING])), headers={"ETag": 'W/"f2"'})
@@ -4319,18 +4319,29 @@ async def test_an_api_that_fails_leaves_the_feed_events_going_out_at_once_said_o
     assert [(e.kind, e.incident.components if e.incident else ()) for e in spy.events] == [
         ("active", ()), ("updated", ())]
     assert api_requests(server) == []  # left alone for a while, not asked at every change
-    # One line per API document (each fails on its own), not one per change.
-    assert caplog.text.count("events go out from the feed alone until it works again") == 2
-    assert "/…/incidents.json: " in caplog.text
+    # One line for the feed, not one per API document, nor one per change.
+    assert caplog.text.count("events go out from the feed alone until it works again") == 1
+    assert "/…/incidents.json: " in caplog.text or "/…/scheduled-maintenances.json: " in (
+        caplog.text)
 
+    # The API answers again: within --max-interval (30 s here) it is asked, on a quiet poll.
+    statuspage_site(server, atom(statuspage_entry(
+        1, "Actions degraded", [IDENTIFIED, INVESTIGATING])), api_body("incidents", ACTIONS_DOWN))
+    server.routes["/history.atom"].headers = {"ETag": 'W/"f2"'}
+    clock.mono += 29
+    assert await mon.poll() and api_requests(server) == []
+    clock.mono += 1
+    assert await mon.poll() and mon.stats.not_modified == 2
+    assert sorted(api_requests(server)) == ["/api/v2/incidents.json",
+                                           "/api/v2/scheduled-maintenances.json"]
+    assert caplog.text.count("status API http://127.0.0.1/… works again") == 1
     statuspage_site(server, atom(statuspage_entry(
         1, "Actions degraded", [MONITORING, IDENTIFIED, INVESTIGATING])),
         api_body("incidents", ACTIONS_DOWN))
-    clock.mono += st.API_RETRY
     assert await mon.poll()
     assert spy.events[-1].incident is not None
-    assert spy.events[-1].incident.impact == "major"
-    assert "/…/incidents.json works again" in caplog.text
+    assert (spy.events[-1].incident.impact, spy.events[-1].incident.components) == (
+        "major", ("Actions (Partial outage)",))
 
 
 async def test_filters_leave_out_what_they_exclude_but_remember_it(
