@@ -22,13 +22,21 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 
 if __name__ == "__main__":
     # Loading the modules below takes half a second, before any handler of ours is in place:
-    # a Ctrl+C or SIGTERM then ends the start quietly (nothing was read or written yet), not
-    # with a KeyboardInterrupt traceback or a bare "Terminated".
+    # a Ctrl+C, SIGTERM or SIGHUP then ends the start quietly (nothing was read or written
+    # yet), not with a KeyboardInterrupt traceback or a bare "Terminated"; --once and
+    # --status then exit 1, as when stopped before every page answered.
+    _stopped = 1 if {"--once", "--status"} & set(sys.argv) else 0
     signal.signal(signal.SIGINT, lambda _signum, _frame: os._exit(130))
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: os._exit(0))
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: os._exit(_stopped))
+    if hasattr(signal, "SIGHUP"):
+        # A reload asked for this early is moot: the config file is about to be read.
+        _reloads = any(a == "--config" or a.startswith("--config=") for a in sys.argv)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN if _reloads else (
+            lambda _signum, _frame: os._exit(_stopped)))
 
 import argparse
 import asyncio
@@ -45,6 +53,7 @@ import html.parser
 import importlib.util
 import inspect
 import io
+import ipaddress
 import itertools
 import json
 import logging
@@ -53,7 +62,6 @@ import queue
 import random
 import re
 import stat
-import sys
 import tempfile
 import threading
 import time
@@ -1522,8 +1530,13 @@ MAX_OUTBOX = 10_000  # events queued per webhook; about a year of a busy page's 
 FORMATS = ("auto", "slack", "discord", "teams", "ntfy", "json", "apprise")
 _TEAMS_HOSTS = (".logic.azure.com", ".powerautomate.com", ".powerplatform.com")
 SLACK_LIMIT = 39_000  # Slack truncates text past 40,000 characters
+SLACK_SECTION = 3000  # Slack refuses a section or context text longer than this
+SLACK_BLOCKS = 50  # Slack refuses a message of more blocks
 DISCORD_LIMIT = 2000  # Discord refuses content longer than this
-NTFY_LIMIT = 4000  # ntfy turns a message past 4,096 bytes into an attachment
+DISCORD_DESCRIPTION = 3500  # of an embed's 4,096, so that one embed stays within the 6,000
+DISCORD_EMBEDS = 10  # Discord refuses a message of more embeds
+DISCORD_BUDGET = 5000  # characters of all the embeds of a digest, under Discord's 6,000
+NTFY_LIMIT = 4000  # bytes: ntfy turns a message past 4,096 bytes into an attachment
 TEAMS_LIMIT = 20_000  # Teams refuses cards past about 28 KB: the text stays well under
 
 
@@ -1606,21 +1619,6 @@ def _card_escape(text: str) -> str:
     """Feed text shown as itself in a Teams card, whose Markdown (bold, italic, links) has no
     documented escape: a zero-width space after *, _ and ] keeps them from pairing up."""
     return _CARD_MARKUP.sub("\\1\u200b", text)
-
-
-def _escaped(events: Sequence[IncidentEvent], escape: Callable[[str], str]
-             ) -> list[IncidentEvent]:
-    """The events with every text that came from a feed escaped; links are left whole."""
-    out = []
-    for event in events:
-        inc = event.incident
-        if inc is not None:
-            inc = dataclasses.replace(
-                inc, title=escape(inc.title), status=escape(inc.status),
-                message=escape(inc.message), components=tuple(map(escape, inc.components)))
-        out.append(dataclasses.replace(event, feed=escape(event.feed), incident=inc,
-                                       error=escape(event.error) if event.error else None))
-    return out
 
 
 def _event_line(event: IncidentEvent) -> str:
@@ -1722,19 +1720,37 @@ def _teams_body(events: Sequence[IncidentEvent]) -> dict[str, Any]:
 _NTFY_PRIORITY = {"critical": 5, "major": 4, "minor": 3, "none": 2}
 
 
+def ntfy_target(url: str) -> tuple[str, str]:
+    """Where ntfy's JSON form is posted, and the topic, from a route URL BASE/TOPIC: the topic
+    is the last segment of the path, the rest is the server (which may sit under a path behind
+    a reverse proxy), and a query (?auth=…, ntfy's token form) is kept."""
+    parts = urllib.parse.urlsplit(url)
+    base, _, topic = parts.path.rstrip("/").rpartition("/")
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, base + "/", parts.query,
+                                    "")), topic
+
+
+def _clip_bytes(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` bytes of UTF-8, on a character boundary, "…" marking a
+    cut (ntfy counts bytes, and a message in Cyrillic or CJK has 2 or 3 per character)."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    return data[:limit - 3].decode("utf-8", "ignore").rstrip() + "…"
+
+
 def _ntfy_body(url: str, events: Sequence[IncidentEvent]) -> dict[str, Any]:
-    """ntfy's JSON publish form, posted to the server root; the topic is the URL's path."""
-    topic = urllib.parse.urlsplit(url).path.strip("/").split("/")[0]
+    """ntfy's JSON publish form: posted to the server (see ntfy_target), the topic inside."""
     impact = _worst_impact(events)
     down = any(e.kind == "feed_down" for e in events)
     tags = ["rotating_light"] if impact in ("major", "critical") or down else ["warning"]
-    if all(e.incident is not None and not e.incident.active for e in events):
+    if _all_clear(events):
         tags = ["white_check_mark"]
     if any(e.kind.startswith("maintenance_") for e in events):
         tags = ["wrench"]
     body: dict[str, Any] = {
-        "topic": topic, "title": _clip(_title(events), 200),
-        "message": _clip(_text(events), NTFY_LIMIT), "tags": tags,
+        "topic": ntfy_target(url)[1], "title": _clip_bytes(_title(events), 250),
+        "message": _clip_bytes(_text(events), NTFY_LIMIT), "tags": tags,
         "priority": 4 if down else _NTFY_PRIORITY.get(impact or "", 3)}
     link = events[0].incident.link if len(events) == 1 and events[0].incident else ""
     if link.startswith(("http://", "https://")):
@@ -1742,25 +1758,149 @@ def _ntfy_body(url: str, events: Sequence[IncidentEvent]) -> dict[str, Any]:
     return body
 
 
+def _all_clear(events: Sequence[IncidentEvent]) -> bool:
+    """Every event says something is over: resolved incidents, a feed that reads again."""
+    return all(e.kind == "feed_recovered" or (e.incident is not None and not e.incident.active)
+               for e in events)
+
+
+def _product(event: IncidentEvent) -> str:
+    inc = event.incident
+    return ", ".join(inc.components) if inc and inc.components else event.feed
+
+
+def _slack_link(url: str, text: str) -> str:
+    """A Slack link; | and > would end the URL part early, so they are percent-encoded."""
+    return f"<{url.replace('|', '%7C').replace('>', '%3E')}|{_slack_escape(text)}>"
+
+
+def _slack_body(events: Sequence[IncidentEvent]) -> dict[str, Any]:
+    """A Block Kit message: title in bold, status and product on one line, the message, earlier
+    steps in small print, the link as a link. Feed text is escaped (&, <, >), so it can ping
+    nobody (<!channel>) and make no link of its own."""
+    text = _clip(_slack_escape(_text(events) if len(events) > 1 else _title(events)),
+                 SLACK_LIMIT)
+    blocks: list[dict[str, Any]] = []
+
+    def section(markdown: str) -> None:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn",
+                                                   "text": _clip(markdown, SLACK_SECTION)}})
+
+    if len(events) > 1:
+        section(f"*{_slack_escape(_title(events))}*")
+        for feed, group in _digest_groups(events)[:SLACK_BLOCKS - 1]:
+            section(f"*{_slack_escape(feed)}*\n" + "\n".join(
+                f"• {_slack_escape(_event_line(e))}" for e in group))
+        return {"text": text, "blocks": blocks}
+    event = events[0]
+    inc = event.incident
+    if inc is None:
+        section(f"*{_slack_escape(_title(events))}*"
+                + (f"\n{_slack_escape(event.error)}" if event.error else ""))
+        return {"text": text, "blocks": blocks}
+    facts = [f"*{_slack_escape(inc.status or 'unknown')}*", _slack_escape(_product(event))]
+    if inc.impact:
+        facts.append(f"impact {_slack_escape(inc.impact)}")
+    facts.append(_slack_escape(_KIND_LABELS.get(event.kind, event.kind)))
+    title = _slack_escape(f"{event.feed}: {inc.title or '(untitled)'}")
+    lines = [f"*{title}*", " · ".join(facts)]
+    if inc.scheduled_for or inc.scheduled_until:
+        lines.append(f"{_stamp(inc.scheduled_for)} to {_stamp(inc.scheduled_until)}")
+    if inc.message:
+        lines.append(_slack_escape(_clip(inc.message, SLACK_SECTION - 1000)))
+    if inc.link.startswith(("http://", "https://")):
+        lines.append(_slack_link(inc.link, "Open the incident"))
+    section("\n".join(lines))
+    small = [_stamp(inc.updated or inc.published)]
+    small += [_slack_escape(line) for line in _earlier_lines(inc)]
+    blocks.append({"type": "context", "elements": [
+        {"type": "mrkdwn", "text": _clip("\n".join(small), SLACK_SECTION)}]})
+    return {"text": text, "blocks": blocks}
+
+
+# Embed colours by what an event says, worst first.
+_DISCORD_COLOURS = {"critical": 0xB42318, "major": 0xE5484D, "minor": 0xF5A524,
+                    "maintenance": 0x3B82F6, "clear": 0x2DA44E, "other": 0x8B949E}
+
+
+def _discord_colour(events: Sequence[IncidentEvent]) -> int:
+    if any(e.kind == "feed_down" for e in events):
+        return _DISCORD_COLOURS["critical"]
+    if _all_clear(events):
+        return _DISCORD_COLOURS["clear"]
+    if impact := _worst_impact(events):
+        return _DISCORD_COLOURS.get(impact, _DISCORD_COLOURS["other"])
+    if any(e.kind.startswith("maintenance_") for e in events):
+        return _DISCORD_COLOURS["maintenance"]
+    return _DISCORD_COLOURS["minor"] if any(e.incident for e in events) else (
+        _DISCORD_COLOURS["other"])
+
+
+def _discord_body(events: Sequence[IncidentEvent]) -> dict[str, Any]:
+    """One embed per event (per feed for a digest): a colour by impact, the incident's link as
+    its URL, feed text with its Markdown escaped, and mentions off, so that feed text saying
+    @everyone pings nobody. Each part keeps to Discord's limits, and the whole to 6,000."""
+    md = _markdown_escape
+    colour = _discord_colour(events)
+    embeds: list[dict[str, Any]] = []
+    if len(events) > 1:
+        for feed, group in _digest_groups(events)[:DISCORD_EMBEDS]:
+            embeds.append({"title": _clip(md(feed), 256), "color": colour,
+                           "description": _clip("\n".join(md(_event_line(e)) for e in group),
+                                                DISCORD_BUDGET // DISCORD_EMBEDS)})
+        return {"content": _clip(md(_title(events)), DISCORD_LIMIT), "embeds": embeds,
+                "allowed_mentions": {"parse": []}}
+    event = events[0]
+    inc = event.incident
+    embed: dict[str, Any] = {"title": _clip(md(_title(events)), 256), "color": colour}
+    if inc is None:
+        embed["description"] = _clip(md(event.error or "The feed reads again."), 2000)
+        if event.at:
+            embed["timestamp"] = _iso(event.at)
+        return {"embeds": [embed], "allowed_mentions": {"parse": []}}
+    fields = [("Status", inc.status or "unknown"), ("Product", _product(event)),
+              ("Event", _KIND_LABELS.get(event.kind, event.kind))]
+    if inc.impact:
+        fields.append(("Impact", inc.impact))
+    if inc.scheduled_for or inc.scheduled_until:
+        fields.append(("Window", f"{_stamp(inc.scheduled_for)} to {_stamp(inc.scheduled_until)}"))
+    embed["fields"] = [{"name": name, "value": _clip(md(value), 1024), "inline": True}
+                       for name, value in fields]
+    description = md(inc.message)
+    if earlier := _earlier_lines(inc):
+        description += "\n\n**Earlier**\n" + "\n".join(md(line) for line in earlier)
+    if description:
+        embed["description"] = _clip(description, DISCORD_DESCRIPTION)
+    if inc.link.startswith(("http://", "https://")):
+        embed["url"] = inc.link
+    if (when := inc.updated or inc.published) is not None:
+        embed["timestamp"] = _iso(when)
+    return {"embeds": [embed], "allowed_mentions": {"parse": []}}
+
+
+def _apprise_type(events: Sequence[IncidentEvent]) -> str:
+    """Apprise's notification type: what is over is a success, an outage a failure."""
+    if any(e.kind == "feed_down" for e in events) or _worst_impact(events) in (
+            "major", "critical"):
+        return "failure"
+    if _all_clear(events):
+        return "success"
+    return "info" if all(e.kind.startswith("maintenance_") for e in events) else "warning"
+
+
 def render(route_url: str, fmt: str, events: Sequence[IncidentEvent]) -> str:
     """The body sent for one event, or one digest of several, in the route's format."""
     if fmt == "slack":
-        return json.dumps({"text": _clip(_slack_escape(_text(events)), SLACK_LIMIT)},
-                          ensure_ascii=False)
+        return json.dumps(_slack_body(events), ensure_ascii=False)
     if fmt == "discord":
-        # allowed_mentions off: feed text saying @everyone must ping nobody.
-        return json.dumps({"content": _clip(_text(_escaped(events, _markdown_escape)),
-                                            DISCORD_LIMIT),
-                           "allowed_mentions": {"parse": []}}, ensure_ascii=False)
+        return json.dumps(_discord_body(events), ensure_ascii=False)
     if fmt == "teams":
         return json.dumps(_teams_body(events), ensure_ascii=False)
     if fmt == "ntfy":
         return json.dumps(_ntfy_body(route_url, events), ensure_ascii=False)
     if fmt == "apprise":
-        failing = any(e.kind == "feed_down" for e in events) or _worst_impact(events) in (
-            "major", "critical")
         return json.dumps({"title": _title(events), "body": _text(events),
-                           "type": "failure" if failing else "warning"}, ensure_ascii=False)
+                           "type": _apprise_type(events)}, ensure_ascii=False)
     if len(events) == 1:
         return json.dumps({**event_to_dict(events[0]), "event_id": events[0].event_id},
                           ensure_ascii=False)
@@ -1807,11 +1947,14 @@ def sign(secret: str, body: bytes) -> str:
 
 
 BOARD_MAINTENANCE_AHEAD = timedelta(days=7)
+STOPPED = "stopped"  # why a page was not read: a stop came before its answer
+NOT_READ = f"not read: {STOPPED}"
 # Best to worst; "incident" is an open incident whose impact the source does not say.
 _BOARD_LEVELS = ("operational", "maintenance", "degraded", "incident", "minor", "major",
-                 "critical", "feed failing")
+                 "critical", "not read", "feed failing")
 _BOARD_COLOURS = {"operational": "32", "maintenance": "34", "degraded": "33", "incident": "33",
-                  "minor": "33", "major": "31", "critical": "1;31", "feed failing": "1;31"}
+                  "minor": "33", "major": "31", "critical": "1;31", "not read": "2",
+                  "feed failing": "1;31"}
 
 
 @dataclass(slots=True)
@@ -1828,6 +1971,8 @@ class BoardEntry:
 
     @property
     def level(self) -> str:
+        if self.error == STOPPED:
+            return "not read"
         if self.error is not None:
             return "feed failing"
         impacts = [i.impact for i in self.incidents if i.impact in IMPACTS]
@@ -2082,8 +2227,10 @@ async def fetch(
     timeout: aiohttp.ClientTimeout = TIMEOUT,
     base_headers: Mapping[str, str] = REQUEST_HEADERS,
     check_body: Callable[[str, bytes], None] | None = None,
+    proxy: str | None = None,
 ) -> FetchResult:
-    """One conditional GET; raise FeedError with a one-line reason on any failure."""
+    """One conditional GET (through `proxy`, if one is given); raise FeedError with a one-line
+    reason on any failure."""
     check_body = check_body or _check_feed_body
     headers = dict(base_headers)
     # Validators are opaque: sent back exactly as received, quotes and W/ included.
@@ -2092,8 +2239,8 @@ async def fetch(
     if state.last_modified:
         headers["If-Modified-Since"] = state.last_modified
     try:
-        async with session.get(url, headers=headers, timeout=timeout,
-                               allow_redirects=True) as resp:
+        async with session.get(url, headers=headers, timeout=timeout, allow_redirects=True,
+                               proxy=proxy) as resp:
             body: bytes | None = None
             if resp.status == 200:
                 length = resp.content_length
@@ -2119,6 +2266,10 @@ async def fetch(
                     # Nothing to be "not modified" against: taken as a read, it would hide
                     # the feed for as long as the server keeps answering so.
                     raise FeedError("server answered 304 to an unconditional request")
+            elif resp.status == 407 and proxy is not None:
+                raise FeedError(f"proxy {public_proxy(proxy)} refused the request: HTTP 407 "
+                                "(proxy authentication required; check the user and password "
+                                "in the proxy URL)")
             else:
                 # Only the start of an error page is looked at: never download all of it.
                 _raise_for_status(resp.status, resp.headers, await resp.content.read(4096), now)
@@ -2129,22 +2280,163 @@ async def fetch(
                                str(resp.url) if permanent else None)
     except FeedError:
         raise
-    except TimeoutError:
-        raise FeedError("timed out") from None
-    except aiohttp.ClientConnectorDNSError as exc:
-        raise FeedError(f"cannot resolve host {clean_text(exc.host)}: DNS lookup failed "
-                        f"({clean_text(str(exc.os_error.strerror or exc.os_error))}); "
-                        "is the network down, or the host name wrong?") from None
-    except aiohttp.ClientConnectorError as exc:
-        raise FeedError(f"cannot connect to {clean_text(exc.host)} port {exc.port}: "
-                        f"{_os_error_words(exc.os_error)}") from None
-    except aiohttp.TooManyRedirects:
-        raise FeedError("too many redirects") from None
-    except aiohttp.InvalidURL:
-        raise FeedError("invalid URL (in a redirect or the feed list)") from None
-    except (aiohttp.ClientError, OSError) as exc:
-        detail = clean_text(redact_urls_in(str(exc)))[:160] or type(exc).__name__
-        raise FeedError(f"connection failed: {detail}") from None
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise FeedError(connection_words(exc, proxy)) from None
+
+
+def connection_words(exc: BaseException, proxy: str | None = None) -> str:
+    """Why a request failed, in one line of words ("cannot connect to 127.0.0.1 port 9:
+    connection refused"), never an exception's class name; a proxy that failed is named as
+    the proxy (scheme, host and port), not mistaken for the server behind it."""
+    via = public_proxy(proxy) if proxy else ""
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, aiohttp.ClientProxyConnectionError) or (
+            via and isinstance(exc, aiohttp.ClientConnectorError)
+            and (exc.host, exc.port) == _host_port(proxy or "")):
+        return f"cannot connect to proxy {via}: {_os_error_words(exc.os_error)}"
+    if isinstance(exc, aiohttp.ClientHttpProxyError):
+        reason = f" ({clean_text(exc.message).lower()})" if exc.message else ""
+        return f"proxy {via or 'in use'} refused the connection: HTTP {exc.status}{reason}"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return (f"cannot resolve host {clean_text(exc.host)}: DNS lookup failed "
+                f"({clean_text(str(exc.os_error.strerror or exc.os_error))}); "
+                "is the network down, or the host name wrong?")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect to {clean_text(exc.host)} port {exc.port}: " + (
+            _os_error_words(exc.os_error))
+    if isinstance(exc, aiohttp.TooManyRedirects):
+        return "too many redirects"
+    if isinstance(exc, aiohttp.InvalidURL):
+        return "invalid URL (in a redirect or the feed list)"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection without answering"
+    if isinstance(exc, OSError) and not isinstance(exc, aiohttp.ClientError):
+        return _os_error_words(exc)
+    detail = clean_text(redact_urls_in(str(exc)))[:160]
+    return f"connection failed: {detail}" if detail else (
+        f"connection failed ({type(exc).__name__})")
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    parts = urllib.parse.urlsplit(url)
+    return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def public_proxy(url: str) -> str:
+    """A proxy as logs may show it: scheme, host and port; never its user and password."""
+    try:
+        host, port = _host_port(url)
+        scheme = urllib.parse.urlsplit(url).scheme
+    except ValueError:
+        return "(an unreadable proxy URL)"
+    return clean_text(f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}")
+
+
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+def bypasses(no_proxy: str, host: str, port: int | None) -> bool:
+    """Whether no_proxy sends a request to `host` direct, as curl reads it: "*" for every
+    host; a name for itself and every host under it (a leading dot changes nothing); an
+    address, or a network in CIDR form; any of them with ":PORT" for that port only."""
+    host = host.lower().rstrip(".")
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = (
+            ipaddress.ip_address(host))
+    except ValueError:
+        address = None
+    for item in no_proxy.replace(" ", ",").split(","):
+        entry = item.strip().lower()
+        if entry == "*":
+            return True
+        if entry.startswith("["):  # [::1]:443
+            entry, _, wanted = entry[1:].partition("]")
+            wanted = wanted.removeprefix(":")
+        elif entry.count(":") == 1:  # host:port (an IPv6 address has more colons)
+            entry, _, wanted = entry.partition(":")
+        else:
+            wanted = ""
+        entry = entry.strip(".")
+        if not entry or (wanted and (not wanted.isdigit() or wanted != str(port))):
+            continue
+        if address is not None:
+            with contextlib.suppress(ValueError):
+                if address in ipaddress.ip_network(entry, strict=False):
+                    return True
+        if host == entry or host.endswith("." + entry):
+            return True
+    return False
+
+
+def proxy_url(value: str, where: str) -> str:
+    """A proxy URL as given; one without a scheme is taken as http:// (as curl and pip do).
+    The ValueError names `where` and never repeats the value: it may hold a password."""
+    text = value.strip()
+    if "://" not in text:
+        text = "http://" + text
+    try:
+        check_url(text)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc} (the value is not shown: it may hold a password)"
+                         ) from None
+    return text
+
+
+class Proxies:
+    """Which proxy each request goes through: the one given (--proxy, `proxy` in the config)
+    for every request, else the standard environment variables as curl and pip read them
+    (http_proxy, https_proxy, all_proxy, no_proxy; lower case first, then upper case), with
+    no_proxy's hosts and domains reached directly."""
+
+    def __init__(self, explicit: str | None = None,
+                 environ: Mapping[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        self._by_scheme: dict[str, str] = {}
+        self._no = ""
+        self._cache: dict[tuple[str, str], str | None] = {}
+        self.source = "--proxy or the config's proxy"
+        if explicit:
+            self._by_scheme = {"http": explicit, "https": explicit}
+            return
+        found: dict[str, tuple[str, str]] = {}
+        for name in PROXY_VARIABLES:
+            for spelled in (name, name.upper()):
+                if env.get(spelled):
+                    found[name] = (spelled, env[spelled])
+                    break
+        if "no_proxy" in found:
+            self._no = found.pop("no_proxy")[1]
+        for scheme in ("http", "https"):
+            spelled, value = found.get(f"{scheme}_proxy") or found.get("all_proxy") or ("", "")
+            if value:
+                self._by_scheme[scheme] = proxy_url(value, spelled)
+        self.source = ", ".join(spelled for spelled, _ in found.values())
+
+    def __bool__(self) -> bool:
+        return bool(self._by_scheme)
+
+    def for_url(self, url: str) -> str | None:
+        """The proxy for a request to `url`, or None to go direct."""
+        if not self._by_scheme:
+            return None
+        parts = urllib.parse.urlsplit(url)
+        key = (parts.scheme.lower(), parts.netloc.lower())
+        if key not in self._cache:
+            proxy = self._by_scheme.get(key[0])
+            port = parts.port or (443 if key[0] == "https" else 80)
+            if proxy and self._no and bypasses(self._no, parts.hostname or "", port):
+                proxy = None
+            if len(self._cache) < 100_000:  # hosts come from the feed list and redirects
+                self._cache[key] = proxy
+            return proxy
+        return self._cache[key]
+
+    def describe(self) -> str:
+        """For the startup line: where requests go, never a password."""
+        shown = sorted({public_proxy(p) for p in self._by_scheme.values()})
+        bypass = f"; direct for {clean_text(self._no)[:100]}" if self._no else ""
+        return f"through proxy {', '.join(shown)} (from {self.source}){bypass}"
 
 
 def user_agent(contact: str | None = None) -> str:
@@ -2230,8 +2522,10 @@ class StatuspageApi:
     per-host limit. When it fails, enrichment is off for `retry` seconds, said once for the
     whole API; the feed's events go out without it, never held back."""
 
-    def __init__(self, base: str, feed: str, *, retry: float = API_RETRY) -> None:
+    def __init__(self, base: str, feed: str, *, retry: float = API_RETRY,
+                 proxies: Proxies | None = None) -> None:
         self.feed = feed
+        self.proxies = proxies or Proxies(environ={})
         self.incidents = ApiSource(f"{base}/api/v2/incidents.json", "incidents")
         self.maintenances = ApiSource(f"{base}/api/v2/scheduled-maintenances.json",
                                       "scheduled_maintenances")
@@ -2258,7 +2552,8 @@ class StatuspageApi:
             async with limiter(source.url):
                 result = await fetch(session, source.url, source, now=now,
                                      max_body=MAX_API_BODY, timeout=API_TIMEOUT,
-                                     base_headers=API_HEADERS, check_body=_check_json_body)
+                                     base_headers=API_HEADERS, check_body=_check_json_body,
+                                     proxy=self.proxies.for_url(source.url))
             if result.body is not None:
                 body, key = result.body, source.key
                 source.data = (await in_daemon_thread(lambda b: read_api_list(b, key), body)
@@ -3164,6 +3459,7 @@ class StatusPageMonitor:
         clock: Clock | None = None,
         rng: random.Random | None = None,
         options: FeedOptions | None = None,
+        proxies: Proxies | None = None,
         parse_meter: ParseMeter | None = None,
     ) -> None:
         self.name = name
@@ -3179,6 +3475,7 @@ class StatusPageMonitor:
         self.timeout = timeout
         self.start_spread = start_spread
         self.clock = clock or Clock()
+        self.proxies = proxies or Proxies(environ={})
         self.rng = rng or _SHARED_RNG
         self.stats = FeedStats()
         self.failing_reason: str | None = None
@@ -3193,6 +3490,17 @@ class StatusPageMonitor:
         self.polled_hooks: list[Callable[[StatusPageMonitor], None]] = []  # after each poll
         self._read_once = False  # whether self.incidents comes from a read of this process
         self._empty_streak = 0
+
+    def reconfigure(self, name: str, *, policy: RetryPolicy, history: int,
+                    options: FeedOptions, limiter: HostLimiter) -> None:
+        """A reload's new settings for the same feed: they apply from its next poll."""
+        self.name = name
+        self.policy = policy
+        self.history = history
+        self.limiter = limiter
+        if (options.api, options.api_url) != (self.options.api, self.options.api_url):
+            self.api, self._api_decided = None, False  # decided again at the next read
+        self.options = options
 
     @property
     def failures(self) -> int:
@@ -3223,7 +3531,8 @@ class StatusPageMonitor:
         try:
             async with self.limiter(self.url):
                 result = await fetch(self.session, self.url, self.state, now=now,
-                                     max_body=self.max_body, timeout=self.timeout)
+                                     max_body=self.max_body, timeout=self.timeout,
+                                     proxy=self.proxies.for_url(self.url))
             parses = self.stats.parses
             changed = await self._apply(result, now)
             if self.stats.parses == parses and self._maintenance_due() and self.api:
@@ -3392,7 +3701,8 @@ class StatusPageMonitor:
         # Never left alone longer than a poll may wait: enrichment is back within
         # --max-interval of the API answering again.
         self.api = StatuspageApi(base.rstrip("/"), self.name,
-                                 retry=min(API_RETRY, self.policy.max_interval))
+                                 retry=min(API_RETRY, self.policy.max_interval),
+                                 proxies=self.proxies)
         return self.api
 
     async def _enriched(self, changes: list[tuple[Kind, Incident]], api: StatuspageApi | None,
@@ -3614,6 +3924,8 @@ class Scheduler:
         self._budget = COLD_BURST  # seconds of parsing first reads may still start
         self._budget_at: float | None = None
         self._spent_seen = 0.0
+        self._removed: set[int] = set()  # ids of monitors a reload took away
+        self._now: Callable[[], float] | None = None  # the clock, while running
 
     def _may_start_cold(self, now: float) -> bool:
         """Whether a first read may start now: parse time is a budget refilled at COLD_SHARE
@@ -3632,6 +3944,17 @@ class Scheduler:
         if self._wake is not None and not self._wake.done():
             self._wake.set_result(None)
 
+    def add(self, monitor: Pollable) -> None:
+        """A feed to poll from now on (a reload added it): first after its start offset."""
+        if self._now is None:
+            self.monitors = [*self.monitors, monitor]
+        else:
+            self._push(self._now() + monitor.first_delay(), monitor)
+
+    def remove(self, monitor: Pollable) -> None:
+        """A feed not to poll again (a reload took it away); a poll in flight ends as usual."""
+        self._removed.add(id(monitor))
+
     def _push(self, due: float, monitor: Pollable) -> None:
         self._seq += 1
         heapq.heappush(self._due, (due, self._seq, monitor))
@@ -3642,6 +3965,7 @@ class Scheduler:
         """Poll until `stop` is set or every feed is gone; raise MonitorCrash on a bug."""
         loop = asyncio.get_running_loop()
         clock = self._clock or loop.time
+        self._now = clock
         call_at = self._call_at or (lambda when, callback: loop.call_at(when, callback))
         now = clock()
         for monitor in self.monitors:
@@ -3665,6 +3989,9 @@ class Scheduler:
             if result.gone:
                 log.error("%s: stopped watching: %s", monitor.name, monitor.failing_reason)
                 return
+            if id(monitor) in self._removed:
+                self._removed.discard(id(monitor))
+                return
             # Counted from the start of the poll: time spent queueing behind other feeds in
             # a busy loop must not stretch every period beyond the interval.
             self._push(started + result.delay, monitor)
@@ -3683,14 +4010,21 @@ class Scheduler:
                 starting = []
                 while self._due and self._due[0][0] <= horizon:
                     monitor = heapq.heappop(self._due)[2]
+                    if id(monitor) in self._removed:
+                        self._removed.discard(id(monitor))
+                        continue
                     if self.meter is not None and monitor.cold:
                         self._cold.append(monitor)
                     else:
                         starting.append((monitor, 0.0))
                 while self._cold and self._may_start_cold(now):
+                    cold = self._cold.popleft()
+                    if id(cold) in self._removed:
+                        self._removed.discard(id(cold))
+                        continue
                     guess = min(1.0, self.meter.average) if self.meter else PARSE_GUESS
                     self._budget -= guess
-                    starting.append((self._cold.popleft(), guess))
+                    starting.append((cold, guess))
                 for monitor, guess in starting:
                     task = loop.create_task(poll(monitor, guess), name=monitor.name)
                     running.add(task)
@@ -3971,9 +4305,11 @@ class WebhookSender:
         max_delay: float = WEBHOOK_MAX_DELAY,
         rng: random.Random | None = None,
         clock: Clock,
+        proxies: Proxies | None = None,
     ) -> None:
         self.url = url
         self.route = route or Route(url)
+        self.proxies = proxies or Proxies(environ={})
         self.format = self.route.resolved_format
         self.session = session
         self.outbox = outbox
@@ -3991,7 +4327,16 @@ class WebhookSender:
         self.attempts_failed = 0
         self._rejections: set[str] = set()  # reasons already logged at ERROR
         self._wake = asyncio.Event()
-        self.label = (_apprise_label(url) if self.format == "apprise" else redact_url(url))
+        self.base_label = (_apprise_label(url) if self.format == "apprise"
+                           else redact_url(url))
+        self.label = self.base_label
+
+    def reconfigure(self, route: Route, secret: str | None) -> None:
+        """A reload's new route for the same URL: filters, format, quiet hours, digest and
+        secret apply to what comes next; the outbox stays as it is."""
+        self.route = route
+        self.format = route.resolved_format
+        self.secret = route.secret or secret
 
     def __call__(self, event: IncidentEvent) -> None:
         if not self.route.accepts(event):
@@ -4053,18 +4398,17 @@ class WebhookSender:
             if self.secret:
                 headers[SIGNATURE_HEADER] = sign(self.secret, body)
             url = self.url
-            if self.format == "ntfy":  # ntfy's JSON form goes to the server root
-                parts = urllib.parse.urlsplit(url)
-                url = urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/", "", ""))
-            async with self.session.post(url, data=body, headers=headers,
+            if self.format == "ntfy":  # ntfy's JSON form goes to the server, not the topic
+                url = ntfy_target(url)[0]
+            proxy = self.proxies.for_url(url)
+            async with self.session.post(url, data=body, headers=headers, proxy=proxy,
                                          timeout=WEBHOOK_TIMEOUT, allow_redirects=False) as resp:
                 text = (await resp.content.read(300)).decode("utf-8", "replace")
                 status = resp.status
                 retry_after = retry_after_seconds(resp.headers.get("Retry-After"),
                                                   self.clock.now())
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
-            return self._retry(reason, None)
+            return self._retry(connection_words(exc, self.proxies.for_url(self.url)), None)
         except Exception as exc:
             log.debug("webhook %s: traceback", self.label, exc_info=exc)
             detail = clean_text(redact_urls_in(f"{type(exc).__name__}: {exc}"))[:200]
@@ -4072,6 +4416,9 @@ class WebhookSender:
         if 200 <= status < 300:
             self._delivered(entry)
             return None
+        if status == 407 and proxy is not None:
+            return self._retry(f"proxy {public_proxy(proxy)} refused the request: HTTP 407 "
+                               "(proxy authentication required)", None)
         if status == 429 or status >= 500 or status == 408:
             return self._retry(f"HTTP {status}", retry_after)
         # Any other reply rejects the event for good: retrying cannot help, and holding it
@@ -4080,9 +4427,10 @@ class WebhookSender:
         reason = f"HTTP {status}"
         if reason not in self._rejections:
             self._rejections.add(reason)
+            reply = clean_text(text)[:200]
             log.error("webhook %s: %s refuses the event for good, so it was dropped (further "
-                      "drops for this reason are counted in the exit summary): %s", self.label,
-                      reason, clean_text(text)[:200])
+                      "drops for this reason are counted in the exit summary)%s", self.label,
+                      reason, f"; it answered: {reply}" if reply else "")
         else:
             log.debug("webhook %s: %s, dropped event %s", self.label, reason, entry["event_id"])
         self._settle(entry)
@@ -4198,12 +4546,14 @@ def all_routes(settings: Settings) -> list[Route]:
 
 
 async def run_tracker(settings: Settings, stop: asyncio.Event, *, clock: Clock,
-                      stdout: TextSink | None = None,
+                      proxies: Proxies | None = None, stdout: TextSink | None = None,
                       store: StateStore | None = None,
-                      on_monitoring: Callable[[Monitoring], None] | None = None) -> int:
+                      on_monitoring: Callable[[Monitoring], None] | None = None,
+                      reload: Reload | None = None) -> int:
     """Watch every feed on this loop until `stop` is set (or once); return the exit code.
 
-    Without `stdout`, events go to sys.stdout through a StdoutWriter thread.
+    Without `stdout`, events go to sys.stdout through a StdoutWriter thread. With `reload`,
+    each time its event is set the watch takes the settings its function gives.
     """
     if store is None and settings.state is not None:
         check_state_path(settings.state, create_folder=True)
@@ -4219,7 +4569,8 @@ async def run_tracker(settings: Settings, stop: asyncio.Event, *, clock: Clock,
         writer = StdoutWriter(sys.stdout)
         stdout = writer
     try:
-        code = await _run_with_store(settings, stop, clock, stdout, store, on_monitoring)
+        code = await _run_with_store(settings, stop, clock, proxies or Proxies(environ={}),
+                                     stdout, store, on_monitoring, reload)
     finally:
         if store is not None and settings.state is not None:
             store.release()
@@ -4251,67 +4602,167 @@ def describe_watch(settings: Settings) -> str:
     return f"{verb} {plural(len(feeds), 'feed')}{shared}: {', '.join(named)}"
 
 
-async def _run_with_store(settings: Settings, stop: asyncio.Event, clock: Clock,
-                          stdout: TextSink | None,
-                          store: StateStore | None,
-                          on_monitoring: Callable[[Monitoring], None] | None = None) -> int:
-    save = store.save if store is not None else None
-    async with new_session(settings, aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
-                           ) as session:
-        senders = []
-        for route in all_routes(settings):
-            outbox = store.outbox.setdefault(route.url, []) if store is not None else []
-            held = store.held.setdefault(route.url, {}) if store is not None else {}
-            senders.append(WebhookSender(route.url, session, outbox, route=route, held=held,
-                                         secret=settings.webhook_secret, on_change=save,
-                                         clock=clock))
-        labels = [s.label for s in senders]
-        for number, sender in enumerate(senders, 1):
-            if labels.count(sender.label) > 1:
-                # Logs show a destination by scheme and host only, so two routes to one host
-                # (two Slack channels) would read alike without their place in the config.
-                sender.label = f"{sender.label} (route {number})"
+@dataclass(frozen=True, slots=True)
+class Reload:
+    """How a running watch takes a new configuration (SIGHUP with --config)."""
+
+    wanted: asyncio.Event  # set by the signal
+    settings: Callable[[], Settings]  # reads the configuration again; raises ConfigError
+
+
+# What a reload cannot change in a running process: it says so, and the old value stays.
+_FIXED_SETTINGS = ("state", "metrics", "contact", "proxy", "once", "status", "as_json")
+
+
+class Fleet:
+    """The monitors and webhook senders of one run, made from the settings; a reload applies
+    new settings to them: feeds and routes added start, those removed stop (what the state
+    file holds of a feed is kept for when it comes back), those changed take their new
+    options, and nothing already reported is reported again."""
+
+    def __init__(self, session: aiohttp.ClientSession, *, clock: Clock, proxies: Proxies,
+                 store: StateStore | None, console: ConsolePrinter) -> None:
+        self.session = session
+        self.clock = clock
+        self.proxies = proxies
+        self.store = store
+        self.console = console
+        self.meter = ParseMeter()
+        self.limiter = HostLimiter()
+        self.monitors: dict[str, StatusPageMonitor] = {}
+        self.senders: dict[str, WebhookSender] = {}
+        self.callback = Fanout([console])
+
+    def apply(self, settings: Settings) -> tuple[list[StatusPageMonitor],
+                                                 list[StatusPageMonitor],
+                                                 list[WebhookSender], list[WebhookSender]]:
+        """Make the fleet what `settings` say; return the monitors started and stopped, and
+        the senders started and stopped."""
+        senders_on, senders_off = self._apply_routes(settings)
+        self.callback.targets = [self.console, *self.senders.values()]
+        monitors_on, monitors_off = self._apply_feeds(settings)
+        return monitors_on, monitors_off, senders_on, senders_off
+
+    def _apply_routes(self, settings: Settings) -> tuple[list[WebhookSender],
+                                                         list[WebhookSender]]:
+        store = self.store
+        wanted = {route.url: route for route in all_routes(settings)}
+        started = []
+        for url, route in wanted.items():
+            if (sender := self.senders.get(url)) is not None:
+                sender.reconfigure(route, settings.webhook_secret)
+                continue
+            sender = WebhookSender(
+                url, self.session,
+                store.outbox.setdefault(url, []) if store is not None else [], route=route,
+                held=store.held.setdefault(url, {}) if store is not None else {},
+                secret=settings.webhook_secret, on_change=store.save if store else None,
+                clock=self.clock, proxies=self.proxies)
+            self.senders[url] = sender
+            started.append(sender)
+        stopped = [self.senders.pop(url) for url in list(self.senders) if url not in wanted]
         if store is not None:
-            configured = {s.url for s in senders}
-            for url in (set(store.outbox) | set(store.held)) - configured:
+            for url in (set(store.outbox) | set(store.held)) - set(wanted):
                 dropped = len(store.outbox.pop(url, [])) + len(
                     store.held.pop(url, {}).get("events", []))
                 if dropped:
                     log.warning("dropped %d undelivered events for a webhook no longer "
                                 "configured (%s)", dropped, redact_url(url))
-        callback = Fanout([ConsolePrinter(stdout, as_json=settings.as_json), *senders])
-        limiter = HostLimiter(settings.per_host)
-        meter = ParseMeter()
-        monitors = [
-            StatusPageMonitor(
-                feed.name, feed.url, session, callback,
-                interval=feed.interval if feed.interval is not None else settings.interval,
+        labels = [s.base_label for s in self.senders.values()]
+        for number, sender in enumerate(self.senders.values(), 1):
+            # Logs show a destination by scheme and host only, so two routes to one host
+            # (two Slack channels) would read alike without their place in the config.
+            sender.label = (f"{sender.base_label} (route {number})"
+                            if labels.count(sender.base_label) > 1 else sender.base_label)
+        return started, stopped
+
+    def _apply_feeds(self, settings: Settings) -> tuple[list[StatusPageMonitor],
+                                                        list[StatusPageMonitor]]:
+        if self.limiter.per_host != settings.per_host:
+            self.limiter = HostLimiter(settings.per_host)
+        spread = start_spread(len(settings.feeds), settings.interval)
+        started = []
+        for feed in settings.feeds:
+            every = feed.interval if feed.interval is not None else settings.interval
+            policy = RetryPolicy(every, max(settings.max_interval, every),
+                                 settings.failure_threshold)
+            if (monitor := self.monitors.get(feed.url)) is not None:
+                monitor.reconfigure(feed.name, policy=policy, history=settings.history,
+                                    options=feed.options, limiter=self.limiter)
+                continue
+            store = self.store
+            monitor = StatusPageMonitor(
+                feed.name, feed.url, self.session, self.callback, interval=every,
                 max_interval=settings.max_interval, history=settings.history,
-                failure_threshold=settings.failure_threshold, limiter=limiter,
+                failure_threshold=settings.failure_threshold, limiter=self.limiter,
                 state=store.feed(feed.url) if store is not None else None,
                 on_change=functools.partial(store.changed, feed.url) if store else None,
-                start_spread=start_spread(len(settings.feeds), settings.interval),
-                options=feed.options, parse_meter=meter, clock=clock,
-            )
-            for feed in settings.feeds
-        ]
-        monitoring = Monitoring(monitors, senders, clock=clock, lines=settings.metrics is not None
-                                and not settings.once)
+                start_spread=spread, options=feed.options, parse_meter=self.meter,
+                clock=self.clock, proxies=self.proxies)
+            self.monitors[feed.url] = monitor
+            started.append(monitor)
+        wanted = {feed.url for feed in settings.feeds}
+        stopped = [self.monitors.pop(url) for url in list(self.monitors) if url not in wanted]
+        return started, stopped
+
+
+def _say_how_it_starts(settings: Settings, fleet: Fleet) -> None:
+    log.info("%s", describe_watch(settings))
+    if fleet.proxies:
+        log.info("requests go %s", fleet.proxies.describe())
+    if any(m.state.first_sight for m in fleet.monitors.values()) and not settings.history:
+        log.info("%s (--history 3 adds the latest incidents; --status shows each "
+                 "page's current state)", "first read: only incidents open now are "
+                 "printed" if settings.once else "waiting for changes: incidents open now "
+                 "are printed first, then each new incident and update as it is posted")
+    _say_unknown_route_feeds(settings)
+
+
+def _say_unknown_route_feeds(settings: Settings) -> None:
+    names = {f.name.lower() for f in settings.feeds}
+    for index, route in enumerate(settings.routes):
+        unknown = sorted(f for f in route.feeds if f.lower() not in names)
+        if unknown:
+            log.warning("notify[%d]: feeds %s: no watched feed has that name", index,
+                        ", ".join(map(repr, unknown)))
+
+
+def _say_summary(fleet: Fleet, store: StateStore | None) -> bool:
+    """The exit summary: a line per feed and per webhook. True when an event was lost."""
+    for monitor in fleet.monitors.values():
+        log.info("%s", monitor.stats.line(monitor.name,
+                                          monitor.api.requests if monitor.api else 0))
+    lost = False
+    kept = "; kept in the state file" if store is not None else " and lost"
+    for sender in fleet.senders.values():
+        log.info("webhook %s: %s delivered, %d dropped", sender.label,
+                 plural(sender.delivered, "event"), sender.dropped)
+        if sender.outbox:
+            log.warning("webhook %s: %s still queued%s", sender.label,
+                        plural(len(sender.outbox), "event"), kept)
+        if sender.held["events"]:
+            log.info("webhook %s: %s held for quiet hours or a digest%s", sender.label,
+                     plural(len(sender.held["events"]), "event"), kept)
+        lost = lost or (store is None and bool(sender.outbox or sender.held["events"]))
+    return lost
+
+
+async def _run_with_store(settings: Settings, stop: asyncio.Event, clock: Clock,
+                          proxies: Proxies, stdout: TextSink | None, store: StateStore | None,
+                          on_monitoring: Callable[[Monitoring], None] | None = None,
+                          reload: Reload | None = None) -> int:
+    async with new_session(settings, aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
+                           ) as session:
+        fleet = Fleet(session, clock=clock, proxies=proxies, store=store,
+                      console=ConsolePrinter(stdout, as_json=settings.as_json))
+        fleet.apply(settings)
+        watching = not settings.once
+        monitoring = Monitoring(list(fleet.monitors.values()), list(fleet.senders.values()),
+                                clock=clock, lines=settings.metrics is not None and watching)
         served = None
-        if settings.metrics is not None and not settings.once:
+        if settings.metrics is not None and watching:
             served = await monitoring.start(*settings.metrics)
-        log.info("%s", describe_watch(settings))
-        if any(m.state.first_sight for m in monitors) and not settings.history:
-            log.info("%s (--history 3 adds the latest incidents; --status shows each "
-                     "page's current state)", "first read: only incidents open now are "
-                     "printed" if settings.once else "waiting for changes: incidents open now "
-                     "are printed first, then each new incident and update as it is posted")
-        for index, route in enumerate(settings.routes):
-            names = {f.name.lower() for f in settings.feeds}
-            unknown = sorted(f for f in route.feeds if f.lower() not in names)
-            if unknown:
-                log.warning("notify[%d]: feeds %s: no watched feed has that name", index,
-                            ", ".join(map(repr, unknown)))
+        _say_how_it_starts(settings, fleet)
         if served is not None:
             host, port = monitoring.bound or settings.metrics or ("", 0)
             log.info("serving /metrics, /healthz, /readyz and /status on http://%s:%d/",
@@ -4322,27 +4773,16 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, clock: Clock,
             on_monitoring(monitoring)
         try:
             if settings.once:
-                code = await _once(monitors, senders, stop, settings, clock)
+                code = await _once(fleet, stop, settings, clock)
             else:
-                code = await _watch(monitors, senders, stop, store, monitoring, meter)
+                code = await _watch(fleet, stop, monitoring, settings, reload)
         finally:
             if served is not None:
                 await served.cleanup()
             saved = store is None or await store.flush()
-            for monitor in monitors:
-                log.info("%s", monitor.stats.line(
-                    monitor.name, monitor.api.requests if monitor.api else 0))
-            for sender in senders:
-                log.info("webhook %s: %s delivered, %d dropped", sender.label,
-                         plural(sender.delivered, "event"), sender.dropped)
-                if sender.outbox:
-                    log.warning("webhook %s: %s still queued%s", sender.label,
-                                plural(len(sender.outbox), "event"),
-                                "; kept in the state file" if store is not None else " and lost")
-                if sender.held["events"]:
-                    log.info("webhook %s: %s held for quiet hours or a digest%s",
-                             sender.label, plural(len(sender.held["events"]), "event"),
-                             "; kept in the state file" if store is not None else " and lost")
+            lost = _say_summary(fleet, store)
+    if settings.once and lost:
+        code = max(code, EXIT_FEED_FAILED)  # events that nothing keeps for a next run
     if not saved:
         log.error("state file %s: the last save before exit failed; the next run may report "
                   "some events again", settings.state)
@@ -4351,7 +4791,7 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, clock: Clock,
 
 
 async def _run_until(awaitables: Sequence[Awaitable[Any]], stop: asyncio.Event,
-                     seconds: float) -> list[asyncio.Task[Any]]:
+                     seconds: float | None) -> list[asyncio.Task[Any]]:
     """Run all at once until all are done, `stop` is set or `seconds` pass; cancel the rest."""
     tasks = [asyncio.ensure_future(a) for a in awaitables]
     if tasks:
@@ -4369,79 +4809,156 @@ async def _run_until(awaitables: Sequence[Awaitable[Any]], stop: asyncio.Event,
     return tasks
 
 
-async def _once(monitors: Sequence[StatusPageMonitor], senders: Sequence[WebhookSender],
-                stop: asyncio.Event, settings: Settings, clock: Clock) -> int:
+async def _once(fleet: Fleet, stop: asyncio.Event, settings: Settings, clock: Clock) -> int:
     """Poll each feed once, then deliver what is queued: at most once_poll_seconds plus
-    drain_seconds in all, and a stop ends either part at once."""
+    drain_seconds in all, and a stop ends either part at once (exit 1: not every feed was
+    read, each one not read said so)."""
+    monitors = list(fleet.monitors.values())
     polls = await _run_until([m.poll() for m in monitors], stop, settings.once_poll_seconds)
     read = True
     for monitor, task in zip(monitors, polls, strict=True):
         if task.cancelled():
             read = False
-            if not stop.is_set():
+            if stop.is_set():
+                log.warning("%s: %s", monitor.name, NOT_READ)
+            else:
                 log.warning("%s: no answer within %gs; not read this time", monitor.name,
                             settings.once_poll_seconds)
         elif task.exception() is not None or not task.result():
             read = False
+    senders = list(fleet.senders.values())
     deadline = clock.monotonic() + settings.drain_seconds
     await _run_until([s.drain(deadline) for s in senders], stop, settings.drain_seconds)
     if any(s.dropped for s in senders):
         return EXIT_FEED_FAILED
-    return EXIT_OK if read or stop.is_set() else EXIT_FEED_FAILED
+    return EXIT_OK if read else EXIT_FEED_FAILED
 
 
-async def _watch(monitors: Sequence[StatusPageMonitor], senders: Sequence[WebhookSender],
-                 stop: asyncio.Event, store: StateStore | None = None,
-                 monitoring: Monitoring | None = None, meter: ParseMeter | None = None) -> int:
+class _Tasks:
+    """The watch's tasks: the scheduler, one per webhook sender, the state file's saver."""
+
+    def __init__(self, scheduler: Scheduler, stop: asyncio.Event) -> None:
+        self.stop = stop
+        self.polling = asyncio.create_task(scheduler.run(stop), name="scheduler")
+        self.senders: dict[int, asyncio.Task[None]] = {}
+        self.others: set[asyncio.Task[None]] = set()
+
+    def start_sender(self, sender: WebhookSender) -> None:
+        task = asyncio.create_task(sender.run(self.stop), name=f"webhook {sender.label}")
+        self.senders[id(sender)] = task
+        self.others.add(task)
+
+    async def stop_sender(self, sender: WebhookSender) -> None:
+        task = self.senders.pop(id(sender))
+        self.others.discard(task)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    def all(self) -> set[asyncio.Task[None]]:
+        return {self.polling, *self.others}
+
+
+async def _watch(fleet: Fleet, stop: asyncio.Event, monitoring: Monitoring | None = None,
+                 settings: Settings | None = None, reload: Reload | None = None) -> int:
     """Run every monitor and sender until `stop`, or until every feed is gone; EXIT_INTERNAL
     when a task died of a bug (a supervisor should restart a process missing a watcher)."""
-    polling = {asyncio.create_task(Scheduler(monitors, meter=meter).run(stop),
-                                   name="scheduler")}
-    others = {asyncio.create_task(s.run(stop), name=f"webhook {s.label}") for s in senders}
-    if store is not None:
-        others.add(asyncio.create_task(store.keep_saving(stop), name="state file"))
+    scheduler = Scheduler(list(fleet.monitors.values()), meter=fleet.meter)
+    tasks = _Tasks(scheduler, stop)
+    for sender in fleet.senders.values():
+        tasks.start_sender(sender)
+    if fleet.store is not None:
+        tasks.others.add(asyncio.create_task(fleet.store.keep_saving(stop), name="state file"))
     stopper = asyncio.create_task(stop.wait())
-    running = polling | others
+    waits = {stopper}
+    reloads = None
+    if reload is not None:
+        reloads = asyncio.create_task(reload.wanted.wait())
+        waits.add(reloads)
     code = EXIT_OK
     try:
-        while polling & running:
-            done, _ = await asyncio.wait({stopper, *running}, return_when=asyncio.FIRST_COMPLETED)
+        while not tasks.polling.done():
+            done, _ = await asyncio.wait({*waits, *tasks.all()},
+                                         return_when=asyncio.FIRST_COMPLETED)
             if stopper in done:
                 break
-            running -= done
-            crashed = [t for t in done if not t.cancelled() and t.exception() is not None]
-            if crashed and monitoring is not None:
-                monitoring.dead = str(crashed[0].exception())
-            if crashed:
-                for task in crashed:
-                    exc = task.exception()
-                    name, cause = task.get_name(), exc
-                    if isinstance(exc, MonitorCrash):
-                        name, cause = exc.feed, exc.cause
-                    log.critical("%s stopped by an internal error; exiting so that it can be "
-                                 "restarted: %r", name, cause, exc_info=cause)
-                code = EXIT_INTERNAL
-                break
-            if (others & done) and not stop.is_set():
-                # Senders and the saver end only on stop: ending otherwise is a bug too.
-                log.critical("%s ended unexpectedly; exiting", next(iter(others & done)
-                                                                   ).get_name())
-                code = EXIT_INTERNAL
+            if reloads is not None and reloads in done and reload is not None:
+                reload.wanted.clear()
+                waits.discard(reloads)
+                if settings is not None:
+                    settings = await _reload(fleet, scheduler, tasks, monitoring, settings,
+                                             reload)
+                reloads = asyncio.create_task(reload.wanted.wait())
+                waits.add(reloads)
+                continue
+            code = _judge(done, tasks, monitoring)
+            if code != EXIT_OK:
                 break
     finally:
         stop.set()
-        for task in (stopper, *polling, *others):
+        for task in (*waits, *tasks.all()):
             task.cancel()  # an in-flight request must not hold up a Ctrl+C for 30 seconds
-        await asyncio.gather(stopper, *polling, *others, return_exceptions=True)
+        await asyncio.gather(*waits, *tasks.all(), return_exceptions=True)
     return code
 
 
+def _judge(done: set[asyncio.Task[Any]], tasks: _Tasks, monitoring: Monitoring | None) -> int:
+    """EXIT_INTERNAL when a task that finished died of a bug, or ended though only a stop
+    ends it (a sender, the saver); else EXIT_OK (the scheduler ends when every feed is gone)."""
+    crashed = [t for t in done if not t.cancelled() and t.exception() is not None]
+    if crashed and monitoring is not None:
+        monitoring.dead = str(crashed[0].exception())
+    for task in crashed:
+        exc = task.exception()
+        name, cause = task.get_name(), exc
+        if isinstance(exc, MonitorCrash):
+            name, cause = exc.feed, exc.cause
+        log.critical("%s stopped by an internal error; exiting so that it can be "
+                     "restarted: %r", name, cause, exc_info=cause)
+    if crashed:
+        return EXIT_INTERNAL
+    if (ended := tasks.others & done) and not tasks.stop.is_set():
+        log.critical("%s ended unexpectedly; exiting", next(iter(ended)).get_name())
+        return EXIT_INTERNAL
+    return EXIT_OK
+
+
+async def _reload(fleet: Fleet, scheduler: Scheduler, tasks: _Tasks,
+                  monitoring: Monitoring | None, settings: Settings, reload: Reload
+                  ) -> Settings:
+    """Read the configuration again and apply it; the settings now in force."""
+    try:
+        new = reload.settings()
+    except ConfigError as exc:
+        log.error("reload: %s; the configuration in use stays", exc)
+        return settings
+    for key in _FIXED_SETTINGS:
+        if getattr(new, key) != getattr(settings, key):
+            log.warning("reload: %s takes effect at the next start, not now", key)
+            setattr(new, key, getattr(settings, key))
+    on, off, senders_on, senders_off = fleet.apply(new)
+    for monitor in off:
+        scheduler.remove(monitor)
+    for monitor in on:
+        scheduler.add(monitor)
+    for sender in senders_off:
+        await tasks.stop_sender(sender)
+    for sender in senders_on:
+        tasks.start_sender(sender)
+    if monitoring is not None:
+        monitoring.replace(list(fleet.monitors.values()), list(fleet.senders.values()))
+    log.info("reload: %s; %s started, %s stopped; %s started, %s stopped",
+             describe_watch(new), plural(len(on), "feed"), plural(len(off), "feed"),
+             plural(len(senders_on), "webhook"), plural(len(senders_off), "webhook"))
+    _say_unknown_route_feeds(new)
+    return new
+
+
 async def read_board_entry(session: aiohttp.ClientSession, feed: FeedConfig,
-                           limiter: HostLimiter, now: datetime) -> BoardEntry:
+                           limiter: HostLimiter, now: datetime, proxies: Proxies) -> BoardEntry:
     """One provider, read live: its feed, and for a Statuspage page its summary.json. A
     hostile source spoils its own line of the board, never the others'."""
     try:
-        return await _read_board_entry(session, feed, limiter, now)
+        return await _read_board_entry(session, feed, limiter, now, proxies)
     except Exception as exc:
         log.debug("%s: board traceback", feed.name, exc_info=exc)
         detail = clean_text(redact_urls_in(f"{type(exc).__name__}: {exc}"))[:160]
@@ -4449,11 +4966,13 @@ async def read_board_entry(session: aiohttp.ClientSession, feed: FeedConfig,
 
 
 async def _read_board_entry(session: aiohttp.ClientSession, feed: FeedConfig,
-                            limiter: HostLimiter, now: datetime) -> BoardEntry:
+                            limiter: HostLimiter, now: datetime, proxies: Proxies
+                            ) -> BoardEntry:
     entry = BoardEntry(feed.name)
     try:
         async with limiter(feed.url):
-            result = await fetch(session, feed.url, FeedState(), now=now)
+            result = await fetch(session, feed.url, FeedState(), now=now,
+                                 proxy=proxies.for_url(feed.url))
         if result.body is None:
             raise FeedError("no body")  # cannot happen: the GET was unconditional
         incidents = (await in_daemon_thread(parse_feed, result.body)
@@ -4476,7 +4995,7 @@ async def _read_board_entry(session: aiohttp.ClientSession, feed: FeedConfig,
         async with limiter(source.url):
             summary = await fetch(session, source.url, source, now=now, max_body=MAX_API_BODY,
                                   timeout=API_TIMEOUT, base_headers=API_HEADERS,
-                                  check_body=_check_json_body)
+                                  check_body=_check_json_body, proxy=proxies.for_url(source.url))
         if summary.body is None:
             raise FeedError("no body")
         components, open_incidents, windows = read_api_summary(summary.body)
@@ -4498,9 +5017,13 @@ async def _read_board_entry(session: aiohttp.ClientSession, feed: FeedConfig,
     return entry
 
 
-async def run_status(settings: Settings, *, clock: Clock, stdout: TextIO | None = None,
+
+
+async def run_status(settings: Settings, *, clock: Clock, proxies: Proxies | None = None,
+                     stop: asyncio.Event | None = None, stdout: TextIO | None = None,
                      colour: bool | None = None) -> int:
     """--status: read every provider once and print the board; 0 when every source was read.
+    A stop prints the board of the pages read so far, the others "not read: stopped" (1).
     A --state file is only read (no lock, never written): a running tracker may own it."""
     out = stdout or sys.stdout
     watcher: dict[str, FeedState] = {}
@@ -4513,9 +5036,12 @@ async def run_status(settings: Settings, *, clock: Clock, stdout: TextIO | None 
             log.warning("%s; the board shows live reads only", exc)
     now = clock.now()
     limiter = HostLimiter(settings.per_host)
+    proxies = proxies or Proxies(environ={})
     async with new_session(settings, aiohttp.TCPConnector(limit=0)) as session:
-        entries = list(await asyncio.gather(*(
-            read_board_entry(session, feed, limiter, now) for feed in settings.feeds)))
+        reads = await _run_until([read_board_entry(session, feed, limiter, now, proxies)
+                                  for feed in settings.feeds], stop or asyncio.Event(), math.inf)
+    entries = [BoardEntry(feed.name, error=STOPPED) if task.cancelled() else task.result()
+               for feed, task in zip(settings.feeds, reads, strict=True)]
     for feed, entry in zip(settings.feeds, entries, strict=True):
         if (known := watcher.get(feed.url)) is not None:
             entry.watcher_failures = known.failures
@@ -4575,14 +5101,29 @@ class Monitoring:
         # Each feed's lines are built at the end of its poll (a few µs, only with --metrics)
         # and all of them once now, so a scrape only puts finished lines together.
         self._index = {id(m): i for i, m in enumerate(monitors)}
+        self._lines = []
         for i, m in enumerate(monitors):
             m.polled_hooks.append(self._refresh)
             self._lines.append(self._feed_lines(m, self._prefixes[i]))
             self._component_lines(m)
 
+    def replace(self, monitors: Sequence[StatusPageMonitor],
+                senders: Sequence[WebhookSender]) -> None:
+        """The monitors and senders after a reload: every line is built again (names and
+        intervals may have changed), the departed ones' are gone."""
+        for m in self.monitors:
+            with contextlib.suppress(ValueError):
+                m.polled_hooks.remove(self._refresh)
+        self.monitors, self.senders = monitors, senders
+        self._component_blocks = {}
+        if self._built:
+            self._build_lines()
+
     def _refresh(self, m: StatusPageMonitor) -> None:
         """At the end of each poll: that feed's lines, so that a scrape only assembles."""
-        i = self._index[id(m)]
+        i = self._index.get(id(m))
+        if i is None:
+            return  # a poll that was in flight when a reload took its feed away
         self._lines[i] = self._feed_lines(m, self._prefixes[i])
         self._component_lines(m)
 
@@ -4798,6 +5339,7 @@ class Settings:
     metrics: tuple[str, int] | None = None  # where /metrics and the health endpoints listen
     webhook_secret: str | None = None
     contact: str | None = None  # told to servers in the User-Agent, as polite crawlers do
+    proxy: str | None = None  # every request through it, whatever the environment says
     drain_seconds: float = ONCE_DRAIN_SECONDS  # --once: how long to keep delivering
     once_poll_seconds: float = ONCE_POLL_SECONDS  # --once: how long polls may take
 
@@ -4916,6 +5458,10 @@ def _contact(value: object) -> str:
                          f"{clean_text(text)[:60]!r}") from None
 
 
+def _proxy(value: object) -> str:
+    return proxy_url(_non_empty(value), "proxy")
+
+
 def _number_text(text: str) -> object:
     """A flag's text as the number a TOML file would hold ("3" an int, "2.5" a float)."""
     try:
@@ -4971,6 +5517,9 @@ OPTIONS = (
     Option("contact", _contact, "CONTACT",
            "mailto:ADDRESS or a URL sent in the User-Agent, so that a status page's operators "
            "can reach you"),
+    Option("proxy", _proxy, "URL",
+           "send every request through this HTTP proxy (http://[USER:PASSWORD@]HOST:PORT), "
+           "whatever HTTPS_PROXY, HTTP_PROXY and NO_PROXY say; without it they are used"),
 )
 _TABLE_KEYS = ("feeds", "notify", "webhooks")
 _CONFIG_KEYS = (*(o.key for o in OPTIONS), *_TABLE_KEYS)
@@ -5296,18 +5845,26 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def _install_signal_handlers(stop: asyncio.Event, interrupted: list[bool]) -> Callable[[], None]:
-    """SIGTERM (and Ctrl+C where the loop supports it) set `stop`; returns the undo."""
+def _install_signal_handlers(stop: asyncio.Event, interrupted: list[bool],
+                             reload: asyncio.Event | None = None) -> Callable[[], None]:
+    """SIGTERM (and Ctrl+C where the loop supports it) set `stop`; SIGHUP, what a closed
+    terminal and `systemctl reload` send, sets `reload` where there is one, else `stop`
+    (a clean stop, like SIGTERM). Returns the undo."""
     loop = asyncio.get_running_loop()
+    hangup = getattr(signal, "SIGHUP", None)  # none on Windows
 
     def on_signal(signum: int) -> None:
         if signum == signal.SIGINT:
             interrupted.append(True)
-        stop.set()
+        if signum == hangup and reload is not None:
+            log.info("SIGHUP: reading the configuration again")
+            reload.set()
+        else:
+            stop.set()
 
     installed: list[int] = []
     previous: dict[int, Any] = {}
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in (signal.SIGINT, signal.SIGTERM, *((hangup,) if hangup else ())):
         try:
             loop.add_signal_handler(signum, on_signal, signum)
             installed.append(signum)
@@ -5329,31 +5886,27 @@ def _install_signal_handlers(stop: asyncio.Event, interrupted: list[bool]) -> Ca
     return undo
 
 
-async def _status_async(settings: Settings, clock: Clock) -> int:
-    """--status, stopped cleanly by SIGTERM (exit 0, nothing printed) or Ctrl+C (130)."""
+async def _status_async(settings: Settings, clock: Clock, proxies: Proxies) -> int:
+    """--status: a stop before every page answered prints the board of those read, and
+    exits 130 for Ctrl+C, else 1 (not every page was read)."""
     stop = asyncio.Event()
     interrupted: list[bool] = []
     undo = _install_signal_handlers(stop, interrupted)
     try:
-        board = asyncio.ensure_future(run_status(settings, clock=clock))
-        stopper = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({board, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        stopper.cancel()
-        if not board.done():
-            board.cancel()
-            await asyncio.gather(board, return_exceptions=True)
-            return EXIT_INTERRUPTED if interrupted else EXIT_OK
-        return board.result()
+        code = await run_status(settings, clock=clock, proxies=proxies, stop=stop)
     finally:
         undo()
+    return EXIT_INTERRUPTED if interrupted else code
 
 
-async def _main_async(settings: Settings, clock: Clock) -> int:
+async def _main_async(settings: Settings, clock: Clock, proxies: Proxies,
+                      read_settings: Callable[[], Settings] | None = None) -> int:
     stop = asyncio.Event()
     interrupted: list[bool] = []
-    undo = _install_signal_handlers(stop, interrupted)
+    reload = Reload(asyncio.Event(), read_settings) if read_settings is not None else None
+    undo = _install_signal_handlers(stop, interrupted, reload.wanted if reload else None)
     try:
-        code = await run_tracker(settings, stop, clock=clock)
+        code = await run_tracker(settings, stop, clock=clock, proxies=proxies, reload=reload)
     finally:
         undo()
         _absorb_late_interrupts()
@@ -5375,12 +5928,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(LogFormatter(terminal=_is_terminal(sys.stderr)))
-    logging.basicConfig(level=level, handlers=[handler], force=True)
+    # -v is about this program: libraries say only warnings. Apprise and the urllib3 under it
+    # say what each delivery did, tokens in URLs included: not even their warnings reach
+    # stderr, where our own one line per failure is the rule.
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    log.setLevel(level)
+    for chatty in ("apprise", "urllib3"):
+        logging.getLogger(chatty).propagate = False
     try:
         settings = settings_from_args(args)
     except ConfigError as exc:
         parser.error(str(exc))
     clock = Clock()
+    try:
+        proxies = Proxies(settings.proxy)
+    except ValueError as exc:
+        print(f"status_tracker.py: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if settings.proxy:
+        # Apprise's deliveries go through requests, which reads only these.
+        os.environ.update(HTTP_PROXY=settings.proxy, HTTPS_PROXY=settings.proxy)
     if settings.status and settings.state is not None and not settings.state.parent.is_dir():
         settings.state = None  # the board only reads a state file, and there is none yet
     try:
@@ -5400,14 +5967,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.warning("--status prints the board and exits; not used with it: %s",
                         ", ".join(ignored))
         try:
-            return asyncio.run(_status_async(settings, clock))
+            return asyncio.run(_status_async(settings, clock, proxies))
         except KeyboardInterrupt:
             return EXIT_INTERRUPTED
     if isinstance(sys.stdout, io.TextIOWrapper):
         # A Windows console may not encode every character a feed sends.
         sys.stdout.reconfigure(errors="replace")
     try:
-        return asyncio.run(_main_async(settings, clock))
+        # A reload reads the config file again; flags given at the start still override it.
+        reread = (functools.partial(settings_from_args, args)
+                  if args.config is not None and not settings.once else None)
+        return asyncio.run(_main_async(settings, clock, proxies, reread))
     except (StateFileError, StartupError) as exc:
         print(f"status_tracker.py: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

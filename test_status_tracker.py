@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import codecs
 import contextlib
 import dataclasses
@@ -225,12 +226,22 @@ class FeedServer:
 
 @pytest.fixture(autouse=True)
 def restore_logging() -> Iterator[None]:
-    """main() configures the root logger; put it back so later tests log normally."""
+    """main() configures the root logger and ours; put them back so later tests log normally."""
     root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    handlers, level, ours = root.handlers[:], root.level, st.log.level
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+    st.log.setLevel(ours)
+
+
+@pytest.fixture(autouse=True)
+def no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every request goes to this test's own servers: a proxy that the machine running the
+    suite has in its environment must not take them (nor reach the CLI's processes)."""
+    for name in st.PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
 
 
 @pytest.fixture
@@ -1218,7 +1229,10 @@ async def test_a_bug_that_kills_a_monitor_is_reported_loudly(
             raise ZeroDivisionError("oops")
 
     buggy = Buggy("Buggy", "http://127.0.0.1:9/", session, Spy(), start_spread=0)
-    code = await asyncio.wait_for(st._watch([buggy], [], asyncio.Event()), 5)
+    fleet = st.Fleet(session, clock=FakeClock(), proxies=st.Proxies(environ={}), store=None,
+                     console=st.ConsolePrinter(io.StringIO()))
+    fleet.monitors[buggy.url] = buggy
+    code = await asyncio.wait_for(st._watch(fleet, asyncio.Event()), 5)
     [record] = [r for r in caplog.records if r.levelno == logging.CRITICAL]
     assert record.getMessage() == ("Buggy stopped by an internal error; exiting so that it "
                                    "can be restarted: ZeroDivisionError('oops')")
@@ -1539,10 +1553,13 @@ def test_json_lines_carry_the_documented_keys() -> None:
 # --- The real CLI against a real local server ---
 
 
-async def run_cli(*args: str, timeout: float = 30) -> tuple[int, str, str]:
+async def run_cli(*args: str, timeout: float = 30, env: dict[str, str] | None = None
+                  ) -> tuple[int, str, str]:
+    """The real CLI as a process; `env` is added to this process's environment."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, str(HERE / "status_tracker.py"), *args, cwd=HERE,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **env} if env else None)
     out, err = await asyncio.wait_for(proc.communicate(), timeout)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
@@ -1681,7 +1698,8 @@ def test_cli_rejects_bad_arguments_with_one_line_and_exit_2(
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
+@pytest.mark.parametrize(("signum", "exit_code"), [
+    (signal.SIGTERM, 0), (signal.SIGINT, 130), (getattr(signal, "SIGHUP", 1), 0)])
 async def test_cli_reports_a_change_between_polls_and_stops_cleanly_on_a_signal(
         server: FeedServer, tmp_path: Path, signum: int, exit_code: int) -> None:
     gh_v1 = atom(statuspage_entry(1, "Git operations degraded", [INVESTIGATING]))
@@ -1774,6 +1792,199 @@ async def test_cli_reports_each_new_step_and_incident_once_from_alternating_copi
     assert re.search(r"GitHub: [67] polls, .* 4 parses, 3 events", err), err
 
 
+class ForwardProxy:
+    """A few lines of HTTP forward proxy on 127.0.0.1: it answers each request for an absolute
+    URL by making it itself; with `credentials` ("user:password"), a request without them in
+    its Proxy-Authorization gets 407, as a company proxy answers."""
+
+    def __init__(self, credentials: str | None = None) -> None:
+        self.credentials = credentials
+        self.seen: list[tuple[str, str, str | None]] = []  # method, URL, Proxy-Authorization
+        self.server = FeedServer()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.port}"
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        auth = request.headers.get("Proxy-Authorization")
+        self.seen.append((request.method, str(request.url), auth))
+        if self.credentials and auth != "Basic " + base64.b64encode(
+                self.credentials.encode()).decode():
+            return web.Response(status=407, headers={"Proxy-Authenticate": 'Basic realm="x"'})
+        headers = {k: v for k, v in request.headers.items()
+                   if k.lower() not in ("host", "proxy-authorization", "content-length")}
+        async with aiohttp.ClientSession() as session, session.request(
+                request.method, request.url, headers=headers, data=await request.read(),
+                allow_redirects=False) as reply:
+            body = await reply.read()
+            kept = {k: v for k, v in reply.headers.items()
+                    if k in ("Content-Type", "ETag", "Last-Modified", "Retry-After")}
+            return web.Response(status=reply.status, body=body, headers=kept)
+
+    async def __aenter__(self) -> ForwardProxy:
+        self.server.handle = self.handle  # type: ignore[method-assign]  # every request
+        await self.server.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.server.stop()
+
+
+async def test_feeds_go_through_the_proxy_the_environment_names_with_its_credentials(
+        server: FeedServer) -> None:
+    server.routes["/openai"] = Route(body=atom(OPENAI_ACTIVE))
+    async with ForwardProxy("ops:pa55w0rd") as proxy:
+        for variable in ("http_proxy", "HTTP_PROXY", "all_proxy"):
+            proxy.seen.clear()
+            env = {variable: proxy.url.replace("//", "//ops:pa55w0rd@")}
+            code, out, err = await run_cli("--once", "-v", "--feed",
+                                           f"OpenAI={server.url('/openai')}", env=env)
+            assert code == 0 and "Incident: Elevated error rates in ChatGPT" in out, err
+            assert proxy.seen == [("GET", server.url("/openai"),
+                                   "Basic " + base64.b64encode(b"ops:pa55w0rd").decode())]
+            assert f"requests go through proxy {proxy.url} (from {variable})" in err
+            assert "pa55w0rd" not in err and "ops:" not in err
+        # no_proxy sends a host direct; --proxy takes the place of what the environment says.
+        proxy.seen.clear()
+        code, _, err = await run_cli("--once", "--feed", f"OpenAI={server.url('/openai')}",
+                                     env={"HTTP_PROXY": proxy.url,
+                                          "NO_PROXY": "localhost,127.0.0.1"})
+        assert code == 0 and proxy.seen == [], err
+        code, _, err = await run_cli(
+            "--once", "--proxy", proxy.url.replace("//", "//ops:pa55w0rd@"),
+            "--feed", f"OpenAI={server.url('/openai')}",
+            env={"HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": "127.0.0.1"})
+        assert code == 0 and [m for m, _, _ in proxy.seen] == ["GET"], err
+
+
+async def test_a_proxy_that_is_down_or_refuses_is_named_never_with_its_password(
+        server: FeedServer) -> None:
+    server.routes["/openai"] = Route(body=atom(OPENAI_ACTIVE))
+    code, _, err = await run_cli("--once", "--feed", f"OpenAI={server.url('/openai')}",
+                                 env={"HTTPS_PROXY": "http://ops:s3cret@127.0.0.1:9",
+                                      "HTTP_PROXY": "http://ops:s3cret@127.0.0.1:9"})
+    assert code == 1
+    assert "OpenAI: cannot connect to proxy http://127.0.0.1:9: connection refused" in err, err
+    async with ForwardProxy("ops:right") as proxy:
+        code, _, err = await run_cli("--once", "--feed", f"OpenAI={server.url('/openai')}",
+                                     env={"HTTP_PROXY": proxy.url.replace("//", "//ops:wrong@")})
+    assert code == 1
+    assert (f"OpenAI: proxy {proxy.url} refused the request: HTTP 407 (proxy authentication "
+            "required; check the user and password in the proxy URL)") in err, err
+    assert "s3cret" not in err and "wrong" not in err
+    code, _, err = await run_cli("--once", "--feed", f"OpenAI={server.url('/openai')}",
+                                 env={"HTTP_PROXY": "http://ops:s3cret@127.0.0.1:99999"})
+    assert code == 2 and err == ("status_tracker.py: error: HTTP_PROXY: not a valid URL: bad "
+                                 "port or brackets (the value is not shown: it may hold a "
+                                 "password)\n")
+
+
+async def test_the_status_api_and_webhooks_go_through_the_proxy_too(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    url = statuspage_site(server, atom(statuspage_entry(1, "Actions degraded", [INVESTIGATING])),
+                          api_body("incidents", ACTIONS_DOWN))
+    receiver = Receiver()
+    server.routes["/hook"] = Route(handler=receiver)
+    async with ForwardProxy() as proxy:
+        proxies = st.Proxies(environ={"https_proxy": "http://127.0.0.1:9",
+                                      "http_proxy": proxy.url})
+        spy = Spy()
+        assert await monitor(session, url, spy, proxies=proxies).poll()
+        sender = st.WebhookSender(server.url("/hook"), session, [], clock=FakeClock(),
+                                  proxies=proxies)
+        sender(spy.events[0])
+        assert await sender.send_next() is None
+    assert [(m, u.removeprefix(server.url(""))) for m, u, _ in proxy.seen] == [
+        ("GET", "/history.atom"), ("GET", "/api/v2/scheduled-maintenances.json"),
+        ("GET", "/api/v2/incidents.json"), ("POST", "/hook")]
+    assert receiver.events() == [("active", "Actions degraded")]
+
+
+@pytest.mark.parametrize(("no_proxy", "host", "port", "direct"), [
+    ("*", "status.example.test", 443, True),
+    ("example.test", "status.example.test", 443, True),
+    (".example.test", "example.test", 443, True),
+    ("example.test", "badexample.test", 443, False),
+    ("10.0.0.0/8, 192.168.1.1", "10.2.3.4", 80, True),
+    ("10.0.0.0/8", "11.2.3.4", 80, False),
+    ("localhost:8080", "localhost", 8080, True),
+    ("localhost:8080", "localhost", 80, False),
+    ("[::1]:443", "::1", 443, True),
+])
+def test_no_proxy_reads_as_curl_reads_it(no_proxy: str, host: str, port: int,
+                                         direct: bool) -> None:
+    assert st.bypasses(no_proxy, host, port) is direct
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP on Windows")
+async def test_sighup_with_a_config_applies_it_without_a_restart(
+        server: FeedServer, tmp_path: Path) -> None:
+    receiver = Receiver()
+    server.routes["/hook"] = Route(handler=receiver)
+    server.routes["/openai"] = Route(body=atom(OPENAI_ACTIVE))
+    server.routes["/github"] = Route(body=atom(statuspage_entry(1, "Git down", [INVESTIGATING])))
+    openai = f'[[feeds]]\nname = "OpenAI"\nurl = "{server.url("/openai")}"\n'
+    github = f'[[feeds]]\nname = "GitHub"\nurl = "{server.url("/github")}"\napi = "off"\n'
+    hook = f'[[notify]]\nurl = "{server.url("/hook")}"\n'
+    config = write_config(tmp_path, "interval = 0.5\n" + openai)
+    state = tmp_path / "state.json"
+    proc = await start_cli("--config", str(config), "--state", str(state))
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        out = await read_until(proc.stdout, "Incident: Elevated error rates in ChatGPT")
+        # A feed and a route added: the new feed starts with its first sight, the old one
+        # says nothing again.
+        config.write_text("interval = 0.5\n" + openai + github + hook)
+        proc.send_signal(signal.SIGHUP)
+        err = await read_until(proc.stderr, "reload: watching 2 feeds every 0.5s",
+                               "1 feed started, 0 feeds stopped; 1 webhook started")
+        out += await read_until(proc.stdout, "Incident: Git down")
+        await wait_for_condition(lambda: receiver.events() == [("active", "Git down")], 10)
+        # A config that no longer parses: one error naming the file, the old one stays.
+        config.write_text("interval = [\n")
+        proc.send_signal(signal.SIGHUP)
+        err += await read_until(proc.stderr, "the configuration in use stays")
+        # A feed removed: it is no longer polled, and its memory stays in the state file.
+        config.write_text("interval = 0.5\n" + github)
+        proc.send_signal(signal.SIGHUP)
+        err += await read_until(proc.stderr, "0 feeds started, 1 feed stopped; 0 webhooks "
+                                             "started, 1 webhook stopped")
+        polled = sum(1 for p, _ in server.requests if p == "/openai")
+        await wait_for_condition(
+            lambda: sum(1 for p, _ in server.requests if p == "/github") >= polled + 4, 10)
+        assert sum(1 for p, _ in server.requests if p == "/openai") <= polled + 1
+        code, rest = await stop_within(proc, signal.SIGTERM, 5)
+        out += (await proc.stdout.read()).decode()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    err += rest
+    assert code == 0, err
+    assert out.count("Incident:") == 2 and "Traceback" not in err
+    [bad] = [line for line in err.splitlines() if "ERROR" in line]
+    assert bad.endswith(f"ERROR reload: {config}: not valid TOML: Invalid value (at end of "
+                        "document); the configuration in use stays")
+    assert set(json.loads(state.read_text())["feeds"]) == {server.url("/openai"),
+                                                          server.url("/github")}
+
+
+async def test_once_without_state_whose_webhook_is_unreachable_exits_1_and_says_why(
+        server: FeedServer, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    server.routes["/openai"] = Route(body=atom(OPENAI_ACTIVE))
+    server.routes["/github"] = Route(body=atom())
+    settings = service_settings(tmp_path, server, state=None, drain_seconds=0.5,
+                                webhooks=["http://127.0.0.1:9/hook"])
+    code, out = await run_once(settings)
+    assert code == 1 and "Incident: Elevated error rates in ChatGPT" in out
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "webhook http://127.0.0.1/…: cannot connect to 127.0.0.1 port 9: connection " \
+           "refused; will retry" in lines
+    assert "webhook http://127.0.0.1/…: 1 event still queued and lost" in lines
+    assert not [line for line in lines if line.rstrip().endswith(":") or "Error" in line]
+
+
 # --- Reliability: every bad server, with a healthy feed polled alongside ---
 
 
@@ -1832,7 +2043,8 @@ class BadCase:
 
 BAD_CASES: dict[str, BadCase] = {
     "slow drip past the read timeout": BadCase(Route(handler=slow_drip), "timed out"),
-    "connection reset": BadCase(Route(handler=connection_reset), "connection failed"),
+    "connection reset": BadCase(Route(handler=connection_reset),
+                                "the server closed the connection without answering"),
     "500": BadCase(Route(status=500, body=b"Internal Server Error"), "HTTP 500"),
     "500 with a huge error page (only its start is read)": BadCase(
         Route(status=500, body=b"<p>oops</p>" + b" " * (3 * 1024 * 1024)), "HTTP 500"),
@@ -2763,18 +2975,30 @@ def test_webhook_payloads_are_shaped_for_slack_discord_and_generic_receivers() -
                                                 "Investigating", "A <i>&lt;!channel&gt;</i>")))
     event = st.IncidentEvent("OpenAI", "new", inc)
     slack = json.loads(st.webhook_body("https://hooks.slack.com/services/T0/B0/SECRET", event))
-    assert list(slack) == ["text"]
-    assert "Incident: Errors &amp; @everyone" in slack["text"]
-    assert "&lt;!channel&gt;" in slack["text"] and "<" not in slack["text"]
-    assert "Link:     https://status.openai.com//incidents/01K" in slack["text"]
+    assert slack == {
+        "text": "OpenAI: Errors &amp; @everyone - Investigating",
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": (
+                "*OpenAI: Errors &amp; @everyone*\n"
+                "*Investigating* · Conversations (Operational) · New incident\n"
+                "A &lt;!channel&gt;\n"
+                "<https://status.openai.com//incidents/01K|Open the incident>")}},
+            {"type": "context", "elements": [
+                {"type": "mrkdwn", "text": "2026-11-03 14:32:00 UTC"}]}]}
     discord = json.loads(st.webhook_body("https://discord.com/api/webhooks/1/SECRET", event))
-    assert discord == {"content": st.format_event(event).replace("channel>", "channel\\>"),
-                       "allowed_mentions": {"parse": []}}
+    assert discord == {"embeds": [{
+        "title": "OpenAI: Errors & @everyone - Investigating", "color": 0xF5A524,
+        "fields": [{"name": "Status", "value": "Investigating", "inline": True},
+                   {"name": "Product", "value": "Conversations (Operational)", "inline": True},
+                   {"name": "Event", "value": "New incident", "inline": True}],
+        "description": "A <!channel\\>", "url": "https://status.openai.com//incidents/01K",
+        "timestamp": "2026-11-03T14:32:00Z"}], "allowed_mentions": {"parse": []}}
     marked = st.IncidentEvent("OpenAI", "new", incident(
         title="**Big** [click](https://evil.test) _now_", link="https://x.test/a_b*c"))
-    content = json.loads(st.webhook_body("https://discord.com/api/webhooks/1/S", marked))["content"]
-    assert "Incident: \\*\\*Big\\*\\* \\[click\\](https://evil.test) \\_now\\_" in content
-    assert "Link:     https://x.test/a_b*c" in content  # the link stays a link
+    [embed] = json.loads(st.webhook_body("https://discord.com/api/webhooks/1/S", marked))["embeds"]
+    assert embed["title"] == (
+        "OpenAI: \\*\\*Big\\*\\* \\[click\\](https://evil.test) \\_now\\_ - Investigating")
+    assert embed["url"] == "https://x.test/a_b*c"  # the link stays a link
     generic = json.loads(st.webhook_body("https://example.test/hook", event))
     assert generic == {**st.event_to_dict(event), "event_id": event.event_id}
     again = st.IncidentEvent("OpenAI", "new", st.parse_feed(atom(incidentio_entry(
@@ -3422,17 +3646,25 @@ def test_each_format_escapes_markup_and_keeps_to_its_size_limit() -> None:
     hostile = st.IncidentEvent("GitHub", "new", incident(
         title="<!channel> **pwn** [x](https://evil.test) @everyone", message="m" * 50_000,
         components=("Actions (Major outage)",), impact="major", link="https://x.test/i1"))
-    slack = json.loads(st.render("https://hooks.slack.com/x", "slack", [hostile]))["text"]
-    assert "&lt;!channel&gt;" in slack and len(slack) <= st.SLACK_LIMIT
+    slack = json.loads(st.render("https://hooks.slack.com/x", "slack", [hostile]))
+    text = json.dumps(slack, ensure_ascii=False)
+    assert "&lt;!channel&gt;" in slack["text"] and "<!channel>" not in text
+    assert all(len(b["text"]["text"]) <= 3000 for b in slack["blocks"] if "text" in b)
     discord = json.loads(st.render("https://discord.com/api/webhooks/1/x", "discord",
                                    [hostile]))
     assert discord["allowed_mentions"] == {"parse": []}
-    assert "\\*\\*pwn\\*\\*" in discord["content"] and len(discord["content"]) <= 2000
+    [embed] = discord["embeds"]
+    assert "\\*\\*pwn\\*\\*" in embed["title"] and len(embed["title"]) <= 256
+    assert len(embed["description"]) <= 4096 and embed["color"] == 0xE5484D
+    assert len(json.dumps(embed, ensure_ascii=False)) < 6000
     card = json.loads(st.render("https://a.logic.azure.com/w", "teams", [hostile]))
     text = json.dumps(card)
     assert "**pwn**" not in text and "](https://evil.test)" not in text and len(text) < 28_000
     ntfy = json.loads(st.render("https://ntfy.example.test/alerts", "ntfy", [hostile]))
     assert len(ntfy["message"].encode()) <= 4096 and ntfy["priority"] == 4
+    wide = st.IncidentEvent("GitHub", "new", incident(message="сбой " * 800))  # 4,000 chars
+    ntfy = json.loads(st.render("https://ntfy.example.test/alerts", "ntfy", [wide]))
+    assert len(ntfy["message"].encode()) <= 4000 and ntfy["message"].endswith("…")
 
 
 async def test_every_http_format_reaches_a_receiver_in_its_shape_and_signed(
@@ -3485,6 +3717,27 @@ async def test_a_routes_own_secret_signs_its_bodies_even_with_a_global_secret_se
     assert [h["X-Status-Tracker-Signature"] for h in receiver.headers] == [
         "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
         for key, body in zip((b"route-secret", b"global-secret"), receiver.bodies, strict=True)]
+
+
+async def test_ntfy_behind_a_reverse_proxy_path_gets_its_topic_and_keeps_its_auth_query(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    queries: list[str] = []
+    receiver = Receiver()
+
+    async def ntfy(request: web.Request) -> web.StreamResponse:
+        queries.append(request.query_string)
+        return await receiver(request)
+
+    server.routes["/ntfy/"] = Route(handler=ntfy)
+    url = server.url("/ntfy/alerts?auth=tk_SECRET")
+    assert st.ntfy_target(url) == (server.url("/ntfy/?auth=tk_SECRET"), "alerts")
+    route = st.Route(url, format="ntfy")
+    sender = st.WebhookSender(url, session, [], route=route, clock=FakeClock())
+    sender(st.IncidentEvent("GitHub", "updated", incident(status="Resolved")))
+    assert await sender.send_next() is None
+    [body] = map(json.loads, receiver.bodies)
+    assert (body["topic"], body["tags"], queries) == ("alerts", ["white_check_mark"],
+                                                      ["auth=tk_SECRET"])
 
 
 def test_quiet_hours_hold_events_and_deliver_one_digest_at_their_end(
@@ -3593,6 +3846,29 @@ async def test_apprise_routes_deliver_through_apprise_to_a_loopback_receiver(
     assert (body["title"], body["type"]) == ("GitHub: Actions degraded - Investigating",
                                              "failure")
     assert "Incident: Actions degraded" in body["message"]
+
+
+async def test_apprise_says_nothing_on_our_stderr_and_a_resolved_incident_is_a_success(
+        server: FeedServer, tmp_path: Path) -> None:
+    pytest.importorskip("apprise", reason="Apprise is optional; CI installs it")
+    bodies: list[dict[str, Any]] = []
+
+    async def apprise_json(request: web.Request) -> web.StreamResponse:
+        bodies.append(await request.json())
+        return web.Response(text="ok")
+
+    server.routes["/apprise"] = Route(handler=apprise_json)
+    server.routes["/openai"] = Route(body=atom(OPENAI_RESOLVED))
+    config = write_config(tmp_path, f"""
+[[notify]]
+url = "json://127.0.0.1:{server.port}/apprise?token=SECRET"
+""")
+    code, _, err = await run_cli("--once", "-v", "--history", "1", "--config", str(config),
+                                   "--feed", f"OpenAI={server.url('/openai')}")
+    assert code == 0, err
+    assert [(b["title"], b["type"]) for b in bodies] == [("OpenAI: Sora slow - Resolved",
+                                                         "success")]
+    assert "Notifying" not in err and "SECRET" not in err, err
 
 
 def test_notify_routes_in_the_config_file(tmp_path: Path) -> None:
@@ -4093,14 +4369,21 @@ async def stop_within(proc: asyncio.subprocess.Process, signum: int, seconds: fl
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
+@pytest.mark.parametrize(("signum", "exit_code"), [
+    (signal.SIGTERM, 1), (signal.SIGINT, 130), (getattr(signal, "SIGHUP", 1), 1)])
 async def test_once_stops_within_2_seconds_on_a_signal_while_a_feed_hangs(
         server: FeedServer, signum: int, exit_code: int) -> None:
     server.routes["/hang"] = Route(handler=slow_drip)
-    proc = await start_cli("--once", "--feed", f"Hang={server.url('/hang')}")
+    server.routes["/openai"] = Route(body=atom(OPENAI_ACTIVE))
+    proc = await start_cli("--once", "--feed", f"Hang={server.url('/hang')}",
+                           "--feed", f"OpenAI={server.url('/openai')}")
+    assert proc.stdout is not None
+    out = await read_until(proc.stdout, "Incident: Elevated error rates in ChatGPT")
     await wait_for_condition(lambda: bool(server.requests), 10)
     code, err = await stop_within(proc, signum, 2)
     assert code == exit_code and "Traceback" not in err
+    assert "Hang: not read: stopped" in err and "OpenAI: not read" not in err
+    assert out.count("Incident:") == 1
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -4723,12 +5006,25 @@ async def test_one_hostile_source_spoils_only_its_own_line_of_the_board(
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-async def test_the_status_board_stops_cleanly_on_sigterm(server: FeedServer) -> None:
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize(("signum", "exit_code"), [
+    (signal.SIGTERM, 1), (signal.SIGINT, 130), (getattr(signal, "SIGHUP", 1), 1)])
+async def test_a_status_board_stopped_early_prints_the_pages_read_and_says_so(
+        server: FeedServer, signum: int, exit_code: int) -> None:
     server.routes["/hang"] = Route(handler=slow_drip)
-    proc = await start_cli("--status", "--feed", f"Hang={server.url('/hang')}")
-    await wait_for_condition(lambda: bool(server.requests), 10)
-    code, err = await stop_within(proc, signal.SIGTERM, 2)
-    assert code == 0 and "Traceback" not in err
+    server.routes["/openai"] = Route(body=atom(OPENAI_ACTIVE))
+    proc = await start_cli("--status", "--feed", f"Hang={server.url('/hang')}",
+                           "--feed", f"OpenAI={server.url('/openai')}")
+    await wait_for_condition(lambda: {p for p, _ in server.requests} == {"/hang", "/openai"}, 10)
+    code, err = await stop_within(proc, signum, 2)
+    assert proc.stdout is not None
+    out = (await proc.stdout.read()).decode()
+    assert code == exit_code and "Traceback" not in err, err
+    assert out.splitlines() == [
+        "Hang    not read: stopped", "OpenAI  incident",
+        "  component    Conversations: Degraded performance",
+        out.splitlines()[3]]  # the incident's age depends on today's date
+    assert out.splitlines()[3].startswith("  incident     Elevated error rates in ChatGPT")
 
 
 async def test_the_readme_example_pages_give_enriched_events_and_a_board() -> None:

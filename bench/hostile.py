@@ -13,6 +13,8 @@ Usage: python bench/hostile.py      (prints PASS/FAIL per case; exit 0 only if a
 from __future__ import annotations
 
 import asyncio
+import base64
+import codecs
 import contextlib
 import json
 import os
@@ -31,6 +33,7 @@ from types import TracebackType
 from typing import Any
 from xml.sax.saxutils import escape
 
+import aiohttp
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -289,19 +292,26 @@ def raw_response(status: str, headers: Sequence[bytes], body: bytes = b"") -> by
 # --- The tracker process ---
 
 
+_PROXY_NAMES = {n for v in ("http", "https", "all", "no")
+                for n in (f"{v}_proxy", f"{v.upper()}_PROXY")}
+
+
 def _child_env() -> dict[str, str]:
-    # A signing secret from the caller's environment would only change webhook headers, but
-    # each case must run the same wherever the matrix runs.
-    return {k: v for k, v in os.environ.items() if k != "STATUS_TRACKER_WEBHOOK_SECRET"}
+    # A signing secret or a proxy from the caller's environment would change what a case
+    # sees, and each case must run the same wherever the matrix runs.
+    return {k: v for k, v in os.environ.items()
+            if k != "STATUS_TRACKER_WEBHOOK_SECRET" and k not in _PROXY_NAMES}
 
 
 class Tracker:
     """status_tracker.py as a subprocess; its stdout (unless redirected) and stderr are read
     continuously, so a full pipe never stalls it by accident."""
 
-    def __init__(self, args: Sequence[str], *, cwd: Path, stdout: int | None = None) -> None:
+    def __init__(self, args: Sequence[str], *, cwd: Path, stdout: int | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.args = list(args)
         self.cwd = cwd
+        self.env = env or {}
         self.stdout_fd = stdout
         self._out = bytearray()
         self._err = bytearray()
@@ -313,7 +323,8 @@ class Tracker:
     async def __aenter__(self) -> Tracker:
         self.started = time.monotonic()
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(TRACKER), *self.args, cwd=self.cwd, env=_child_env(),
+            sys.executable, str(TRACKER), *self.args, cwd=self.cwd,
+            env={**_child_env(), **self.env},
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE if self.stdout_fd is None else self.stdout_fd,
             stderr=asyncio.subprocess.PIPE)
@@ -817,7 +828,8 @@ class Matrix:
 
     # 8
     async def signal_while_hanging(self) -> list[Check]:
-        return [await self._signal_once(signal.SIGTERM, 0, "08a-sigterm-once-hanging-feed"),
+        # SIGTERM before every feed was read: exit 1, the one not read said so.
+        return [await self._signal_once(signal.SIGTERM, 1, "08a-sigterm-once-hanging-feed"),
                 await self._signal_once(signal.SIGINT, 130, "08b-sigint-once-hanging-feed")]
 
     async def _signal_once(self, signum: int, expected: int, name: str) -> Check:
@@ -840,6 +852,9 @@ class Matrix:
         sane(check, t, code, expected)
         reached(check, t, feed)
         check.expect(took <= SIGNAL_BOUND, f"{signal.Signals(signum).name} took {took:.2f}s")
+        if signum != signal.SIGINT:
+            check.expect(bool(lines_with(t.err, "S: not read: stopped")),
+                         "the feed not read was not said")
         check.note(f"{signal.Signals(signum).name} -> exit {code} in {took:.2f}s")
         return check
 
@@ -852,10 +867,13 @@ class Matrix:
                            cwd=self.folder("c9")) as t:
             code = await t.finish(60)
             took = (t.ended or time.monotonic()) - t.started
-        sane(check, t, code, 0)
+        # Without --state nothing keeps the undelivered event for a next run: exit 1.
+        sane(check, t, code, 1)
         reached(check, t, feed)
+        check.expect(bool(lines_with(t.err, "still queued and lost")),
+                     "the lost event was not said")
         check.expect(took < 40, f"took {took:.1f}s, bound is < 40s")
-        check.note(f"ended after {took:.1f}s")
+        check.note(f"exit 1 (an event was lost) after {took:.1f}s")
         return [check]
 
     # 10
@@ -1145,6 +1163,156 @@ class Matrix:
         return [check]
 
 
+    # 18
+    async def through_a_proxy(self) -> list[Check]:
+        up = Check("18a-proxy-from-the-environment-with-credentials")
+        down = Check("18b-proxy-down-is-named-not-the-feed")
+        feed, url = self.healthy("c18")
+        seen: list[str] = []
+        credentials = "Basic " + base64.b64encode(b"ops:pr0xyPW").decode()
+
+        async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            # A forward proxy of a few lines: it reads the absolute URL, checks the
+            # credentials, and answers from the local server itself.
+            head = await reader.readuntil(b"\r\n\r\n")
+            line, *rest = head.decode("latin-1").split("\r\n")
+            target = line.split(" ")[1]
+            given = next((h.split(":", 1)[1].strip() for h in rest
+                          if h.lower().startswith("proxy-authorization:")), "")
+            seen.append(target)
+            if given != credentials:
+                writer.write(raw_response("407 Proxy Authentication Required", []))
+            else:
+                async with aiohttp.ClientSession() as session, session.get(target) as reply:
+                    writer.write(raw_response(f"{reply.status} {reply.reason}", [
+                        b"Content-Type: " + reply.content_type.encode()], await reply.read()))
+            await writer.drain()
+
+        async with RawServer(proxy) as px:
+            env = {"HTTP_PROXY": f"http://ops:pr0xyPW@{HOST}:{px.port}"}
+            async with Tracker(["--feed", f"H={url}", *WATCH], cwd=self.folder("c18a"),
+                               env=env) as t:
+                up.expect(await t.until(lambda: feed.marker in t.out),
+                          f"the healthy feed never came through the proxy ({len(seen)} asked)")
+                code, _ = await t.stop()
+            sane(up, t, code, 0)
+            up.expect(bool(seen) and all(u == url for u in seen),
+                      f"the proxy saw {seen[:2]}, not the feed")
+            up.expect("pr0xyPW" not in t.err + t.out, "the proxy password was shown")
+            up.expect(bool(lines_with(t.err, f"through proxy http://{HOST}:{px.port}")),
+                      "the startup lines do not say which proxy")
+            up.note(f"{len(seen)} requests through the proxy, its password never shown")
+        dead = f"http://ops:pr0xyPW@{HOST}:9"
+        async with Tracker(["--once", "--feed", f"H={url}"], cwd=self.folder("c18b"),
+                           env={"HTTP_PROXY": dead}) as t:
+            code = await t.finish(30)
+        sane(down, t, code, 1)
+        said = lines_with(t.err, f"cannot connect to proxy http://{HOST}:9: connection refused")
+        down.expect(len(said) == 1, f"the dead proxy was said {len(said)} times: "
+                                    f"{first_with(t.err, 'WARNING')}")
+        down.expect("pr0xyPW" not in t.err, "the proxy password was shown")
+        down.note("the error names the proxy (scheme, host, port)")
+        return [up, down]
+
+    # 19
+    async def sighup(self) -> list[Check]:
+        plain = Check("19a-sighup-without-config-is-a-clean-stop")
+        folder = self.folder("c19")
+        feed, url = self.healthy("c19")
+        state = folder / "state.json"
+        async with Tracker(["--feed", f"H={url}", "--state", str(state), *WATCH],
+                           cwd=folder) as t:
+            plain.expect(await t.until(lambda: feed.marker in t.out), "no new incident")
+            code, took = await t.stop(signal.SIGHUP)
+        sane(plain, t, code, 0)
+        plain.expect(feed_stats(t.err, "H") is not None, "no summary line for the feed")
+        plain.expect(state.exists() and feed.new_id in state.read_text(),
+                     "the state file does not hold the new incident")
+        plain.expect(took <= SIGNAL_BOUND, f"SIGHUP took {took:.2f}s")
+        plain.note(f"exit 0 in {took:.2f}s, summary and state written")
+
+        reload = Check("19b-sighup-with-config-reloads")
+        first, first_url = self.healthy("c19b")
+        added, added_url = self.healthy("c19c", once=True)
+        config = folder / "tracker.toml"
+        config.write_text(f'interval = 0.5\nmax_interval = 1\n[[feeds]]\nname = "H"\n'
+                          f'url = "{first_url}"\n')
+        async with Tracker(["--config", str(config)], cwd=folder) as t:
+            reload.expect(await t.until(lambda: first.marker in t.out),
+                          "the first feed's new incident was not read")
+            config.write_text(config.read_text() + f'[[feeds]]\nname = "A"\nurl = '
+                                                   f'"{added_url}"\n')
+            assert t.proc is not None
+            t.proc.send_signal(signal.SIGHUP)
+            reload.expect(await t.until(lambda: added.marker in t.out),
+                          "the feed added by the reload was never read")
+            code, _ = await t.stop()
+        sane(reload, t, code, 0)
+        reload.expect(t.out.count(added.marker) == 1, "the added feed's incident printed "
+                                                      f"{t.out.count(added.marker)} times")
+        reload.expect(t.out.count(first.marker) == 1, "the first feed's incident printed "
+                                                      f"{t.out.count(first.marker)} times")
+        reload.expect(bool(lines_with(t.err, "reload:", "1 feed started")),
+                      "the reload was not said")
+        reload.note("a feed added to the config started on SIGHUP, nothing said twice")
+        return [plain, reload]
+
+    # 20
+    async def utf16_feeds(self) -> list[Check]:
+        check = Check("20-utf16-feeds")
+        feed, url = self.healthy("c20", once=True)
+        many = [Entry(f"urn:c20:{i}", f"Wide {i} – ü", "Investigating", "") for i in range(4000)]
+        body = codecs.BOM_UTF16_LE + atom("c20-wide", many).split(b"?>", 1)[1].decode(
+        ).encode("utf-16-le")  # a byte order mark and no XML declaration
+        wide_url = self.server.add("/c20/wide", Counter(lambda: web.Response(
+            body=body, content_type="application/atom+xml")))
+        async with Tracker(["--once", "--json", "--feed", f"H={url}", "--feed",
+                            f"W={wide_url}"], cwd=self.folder("c20")) as t:
+            code = await t.finish(60)
+        sane(check, t, code, 0)
+        reached(check, t, feed)
+        wide = [e for e in json_events(t.out) if e.get("feed") == "W"]
+        check.expect(len(wide) == 1000, f"{len(wide)} events from the 4,000-entry UTF-16 feed, "
+                                        "expected the 1,000 the entry cap allows")
+        check.expect(all(e["title"].endswith(" – ü") for e in wide), "titles decoded wrongly")
+        check.note(f"{len(wide)} of 4,000 entries read (the cap), text decoded")
+        return [check]
+
+    # 21
+    async def state_file_paths(self) -> list[Check]:
+        linked = Check("21a-state-symlink-stays-a-symlink")
+        folder = self.folder("c21")
+        (folder / "real").mkdir()
+        target = folder / "real" / "state.json"
+        link = folder / "state.json"
+        link.symlink_to(target)
+        feed, url = self.healthy("c21", once=True)
+        for _ in range(2):
+            async with Tracker(["--once", "--state", str(link), "--feed", f"H={url}"],
+                               cwd=folder) as t:
+                code = await t.finish(30)
+            sane(linked, t, code, 0)
+        linked.expect(link.is_symlink(), "the symlink was replaced by a file")
+        linked.expect(target.exists() and feed.new_id in target.read_text(),
+                      "the symlink's target does not hold the state")
+        linked.expect((folder / "real" / "state.json.lock").exists(),
+                      "the lock is not beside the target")
+        linked.note("written through the symlink, lock beside the target")
+        newer = Check("21b-newer-state-refused-untouched")
+        future = folder / "future.json"
+        future.write_text('{"version": 99, "feeds": {}, "outbox": {"x": [{"event_id": 1}]}}')
+        before = snapshot(folder)
+        async with Tracker(["--once", "--state", str(future), "--feed", f"H={url}"],
+                           cwd=folder) as t:
+            code = await t.finish(30)
+        sane(newer, t, code, 2)
+        newer.expect(len(t.err.strip().splitlines()) == 1, f"stderr: {clip(t.err)}")
+        after = [e for e in snapshot(folder) if e[0] != "future.json.lock"]
+        newer.expect(after == before, "the folder changed")
+        newer.note(f"exit 2: {clip(t.err.strip(), 100)}")
+        return [linked, newer]
+
+
 # --- Running ---
 
 
@@ -1183,7 +1351,9 @@ async def main() -> int:
                 ("11", matrix.huge_feed), ("12", matrix.bad_arguments),
                 ("13", matrix.config_bom), ("14", matrix.evil_name),
                 ("15", matrix.cron_mode), ("16", matrix.webhook_404),
-                ("17", matrix.secrets_in_urls),
+                ("17", matrix.secrets_in_urls), ("18", matrix.through_a_proxy),
+                ("19", matrix.sighup), ("20", matrix.utf16_feeds),
+                ("21", matrix.state_file_paths),
             ]
             for name, case in cases:
                 results = await guarded(name, case)
