@@ -2178,6 +2178,7 @@ class FetchResult:
     last_modified: str | None
     fresh_for: float | None
     moved_to: str | None  # the new URL after a permanent redirect
+    received: int = 0  # bytes of the body as it came (after decompression, before decoding)
 
 
 class HostLimiter:
@@ -2242,6 +2243,7 @@ async def fetch(
         async with session.get(url, headers=headers, timeout=timeout, allow_redirects=True,
                                proxy=proxy) as resp:
             body: bytes | None = None
+            received = 0
             if resp.status == 200:
                 length = resp.content_length
                 if (length is not None and length <= max_body
@@ -2259,6 +2261,7 @@ async def fetch(
                                             "MiB; abandoned")
                     body = bytes(data)
                 content_type = resp.headers.get("Content-Type", "")
+                received = len(body)
                 body = as_utf8(body, content_type)
                 check_body(content_type, body[:4096])
             elif resp.status == 304:
@@ -2277,7 +2280,7 @@ async def fetch(
             return FetchResult(resp.status, body, _validator(resp.headers.get("ETag")),
                                _validator(resp.headers.get("Last-Modified")),
                                freshness_seconds(resp.headers, now),
-                               str(resp.url) if permanent else None)
+                               str(resp.url) if permanent else None, received)
     except FeedError:
         raise
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
@@ -3599,7 +3602,7 @@ class StatusPageMonitor:
             self.stats.not_modified += 1
             log.debug("%s: not modified", self.name)
             return self._refresh_validators(result)
-        self.stats.bytes += len(result.body)
+        self.stats.bytes += result.received
         fingerprint = body_fingerprint(result.body)
         if not state.first_sight and (fingerprint == state.fingerprint
                                       or fingerprint in state.earlier_fingerprints):
