@@ -87,10 +87,15 @@ log = logging.getLogger("status_tracker")
 
 __version__ = "1.0.0"
 
+
+# #### Constants: every tunable in one place, each with its reason #################################
+
+
 # Watched when no --feed or --config is given. Add a line here to watch another page.
 FEEDS: list[tuple[str, str]] = [
     ("OpenAI", "https://status.openai.com/feed.atom"),
 ]
+
 
 # Constant request headers: a server may give each content coding its own ETag (RFC 9110 8.8.3),
 # so nothing here may vary between polls. Brotli is left out because aiohttp decodes it only
@@ -99,6 +104,8 @@ REQUEST_HEADERS: Mapping[str, str] = {
     "Accept": "application/atom+xml, application/rss+xml, application/xml;q=0.9, */*;q=0.8",
     "Accept-Encoding": "gzip, deflate",
 }
+
+
 DEFAULT_INTERVAL = 60.0
 DEFAULT_MAX_INTERVAL = 600.0  # ceiling on server hints and backoff: an alert is never hours late
 START_SPREAD = 5.0  # first polls spread over at least this many seconds (within the interval)
@@ -118,7 +125,6 @@ EARLIER_COPIES = 4  # fingerprints of a feed's earlier copies remembered, so non
 FORGET_AFTER = timedelta(days=30)  # how long an incident that left the feed is remembered
 CONSOLE_MESSAGE = 600  # characters of the message shown on the console
 CLOSED_STATUSES = frozenset({"resolved", "completed", "postmortem"})
-_NO_TIME = datetime.min.replace(tzinfo=UTC)  # sorts undated entries first
 MIN_INTERVAL = 0.5  # shortest --interval: 0 polled one feed 1,300 times a second
 ONCE_POLL_SECONDS = 60.0  # --once: polls still running after this are abandoned as failed
 ONCE_DRAIN_SECONDS = 30.0  # --once: then webhook deliveries get this long before exit
@@ -127,6 +133,8 @@ CONSOLE_BACKLOG = 1000  # events held for a stdout nobody reads before newer one
 PARSE_THREADS = 2  # large feeds parsed at once off the loop (one per core here)
 MAX_CONFIG_BYTES = 1024 * 1024
 MAX_SAVE_DELAY = 300.0  # a failing state file is tried again at least this often
+
+
 # 70 is EX_SOFTWARE (sysexits.h): a bug stopped a task, so a supervisor should restart us.
 EXIT_OK, EXIT_FEED_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
 
@@ -141,7 +149,93 @@ class FeedError(Exception):
         self.gone = gone
 
 
-# --- Data types ---
+AWS_QUIET_GAP = timedelta(days=1)  # a post after a day without one opens a new AWS incident
+
+
+# Earlier versions of an incident from a feed without timelines (incident.io) that are
+# remembered, by their digests, so that a stale copy showing one of them again is known as old.
+VERSIONS_KEPT = 8
+
+
+MAX_API_BODY = 4 * 1024 * 1024
+MAX_COMPONENTS = 50  # per event: a hostile body could name thousands
+EARLIER_MESSAGE = 100  # characters of an earlier step's message in a console block or chat
+SIGNATURE_HEADER = "X-Status-Tracker-Signature"
+SECRET_ENV = "STATUS_TRACKER_WEBHOOK_SECRET"
+WEBHOOK_TIMEOUT = aiohttp.ClientTimeout(total=20, sock_connect=10)
+WEBHOOK_MAX_DELAY = 300.0
+MAX_OUTBOX = 10_000  # events queued per webhook; about a year of a busy page's updates
+SLACK_LIMIT = 39_000  # Slack truncates text past 40,000 characters
+SLACK_SECTION = 3000  # Slack refuses a section or context text longer than this
+SLACK_BLOCKS = 50  # Slack refuses a message of more blocks
+DISCORD_LIMIT = 2000  # Discord refuses content longer than this
+DISCORD_DESCRIPTION = 3500  # of an embed's 4,096, so that one embed stays within the 6,000
+DISCORD_EMBEDS = 10  # Discord refuses a message of more embeds
+DISCORD_BUDGET = 5000  # characters of all the embeds of a digest, under Discord's 6,000
+NTFY_LIMIT = 4000  # bytes: ntfy turns a message past 4,096 bytes into an attachment
+TEAMS_LIMIT = 20_000  # Teams refuses cards past about 28 KB: the text stays well under
+BOARD_MAINTENANCE_AHEAD = timedelta(days=7)
+API_HEADERS: Mapping[str, str] = {**REQUEST_HEADERS, "Accept": "application/json"}
+API_TIMEOUT = aiohttp.ClientTimeout(total=5, sock_connect=3, sock_read=4)  # events wait on it
+API_RETRY = 300.0  # after a failure, the API is left alone this long (events go out meanwhile)
+MAINTENANCE_REFRESH = 600.0  # maintenances are read again at least this often
+STATE_VERSION = 1
+
+
+# Bytes of the state file read at a time by StateStore.load(): the file (tens of megabytes at
+# 10,000 feeds) is never in memory whole, only the chunk being read and the member being decoded.
+STATE_CHUNK = 1 << 20
+
+
+# The most of the old file read at once while unchanged members are copied from it: one read
+# and one write per megabyte rather than per member, without holding the whole file.
+COPY_CHUNK = 1 << 20
+
+
+# A monitor's write of the state file waits, after the last, nine times as long as that one
+# took: so saving takes at most a tenth of the time, and a change is on disk within about ten
+# writes' time.
+SAVE_SPACING = 9.0
+
+
+SLOT = 0.1  # polls due within this many seconds start on one wakeup (jitter is up to 0.5 s)
+COLD_SHARE = 0.75  # of the loop's time, the most that first reads may spend parsing
+COLD_BURST = 1.0  # seconds of parsing that first reads may do at once before pacing starts
+PARSE_GUESS = 0.025  # seconds a first read is expected to parse, until one has been measured
+APPRISE_TIMEOUT = 30.0  # one Apprise notify() call, run off the loop
+SHOWN_FEEDS = 10  # feeds named one by one in the startup line; a fleet is summarised
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+# #### Values: time, incidents, events, and what is remembered of them #############################
+
+
+_NO_TIME = datetime.min.replace(tzinfo=UTC)  # sorts undated entries first
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def _epoch(value: datetime | None) -> float | None:
+    if value is None:
+        return None
+    seconds = value.timestamp()
+    return int(seconds) if seconds.is_integer() else seconds  # "1762180000", not "…000.0"
+
+
+def _from_epoch(value: object) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        raise ValueError(f"bad time {value!r}")
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"bad time {value!r}") from None
+
 
 class Clock:
     """The one source of time: wall time (an aware UTC datetime) for moments a page or a person
@@ -192,6 +286,8 @@ class Incident:
 Kind = typing.Literal["new", "updated", "active", "history", "maintenance_scheduled",
                       "maintenance_started", "maintenance_completed", "feed_down",
                       "feed_recovered"]
+
+
 KINDS: tuple[Kind, ...] = typing.get_args(Kind)
 
 
@@ -217,8 +313,6 @@ class IncidentEvent:
 
 
 _HEX_DIGEST = re.compile(r"[0-9a-f]{16}")  # what _digest makes: 8 bytes as hex
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 _NO_UPDATED = -(1 << 63)  # an incident without a time of its own, packed
 _OLDEST = (datetime.min.replace(tzinfo=UTC) - _EPOCH) // _MICROSECOND
 _NEWEST = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // _MICROSECOND
@@ -350,7 +444,16 @@ class FeedState:
     maintenances_tried: datetime | None = None  # the last read of the maintenance list
 
 
-# --- Pure core: text ---
+class StartupError(Exception):
+    """Something the user asked for cannot start (a port in use); exit 2 with this line."""
+
+
+class ConfigError(Exception):
+    pass
+
+
+# #### Pure core: text #############################################################################
+
 
 _ESCAPE_SEQUENCES = re.compile(
     r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # CSI, 7- and 8-bit
@@ -358,9 +461,13 @@ _ESCAPE_SEQUENCES = re.compile(
     r"|(?:\x1b[PX^_]|[\x90\x98\x9e\x9f])[^\x1b\x9c]*(?:\x1b\\|\x9c)?"  # DCS, SOS, PM, APC
     r"|\x1b[ -/]*[0-~]?"  # any other escape
 )
+
+
 # Lone surrogates come from undecodable bytes (argv, headers): they cannot be printed or saved.
 _UNPRINTABLE = re.compile(
     "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
 _BLOCK_TAGS = frozenset(
     {"br", "p", "div", "li", "ul", "ol", "tr", "td", "th", "hr", "h1", "h2", "h3", "h4",
      "h5", "h6", "blockquote", "pre", "table", "section", "article", "header", "footer"}
@@ -438,9 +545,13 @@ def html_to_text(markup: str) -> str:
 
 
 _TEXT_AND_TAGS = re.compile(r"(<[^<>]*>)")  # split(): text, tag, text, …, text
+
+
 _PLAIN_TAG = re.compile(
     r"</?([a-zA-Z][a-zA-Z0-9]*)"
     r"(?:\s+[a-zA-Z_:][-\w:.]*(?:\s*=\s*(?:'[^'<>]*'|\"[^\"<>]*\"))?)*\s*/?>")
+
+
 # Tags whose text HTMLParser passes on as it is, in every Python version: a fragment with any
 # other (script and style, whose text is dropped; comments; declarations) goes to the parser.
 _PLAIN_TAGS = _BLOCK_TAGS | {
@@ -486,30 +597,75 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-# --- Pure core: parsing ---
+def redact_url(url: str) -> str:
+    """Scheme and host only: webhook URLs carry their secret in the path or query."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return "(an unreadable URL)"
+    return clean_text(f"{parts.scheme}://{host}/…")
+
+
+def public_url(url: str) -> str:
+    """Scheme, host, port and path, for the one place a user must see where a feed went: a
+    query, userinfo or fragment may carry a token and is never shown."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+        host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname or ""
+    except ValueError:
+        return redact_url(url)
+    return clean_text(f"{parts.scheme}://{host}{port}{parts.path}")
+
+
+_URL_IN_TEXT = re.compile(r"(?i)\b(?:https?|wss?)://[^\s'\"<>]+")
+
+
+def redact_urls_in(text: str) -> str:
+    """Library error texts quote whole URLs (aiohttp: "…, url='…'"): keep scheme and host."""
+    return _URL_IN_TEXT.sub(lambda m: redact_url(m[0]), text)
+
+
+# #### Pure core: reading feeds (one reader per platform) ##########################################
+
 
 _INCIDENT_IO_STATUS = re.compile(r"^\s*<b>\s*Status:\s*([^<]+?)\s*</b>", re.I)
 _INCIDENT_IO_COMPONENTS = re.compile(r"<b>\s*Affected components\s*</b>(.*)$", re.I | re.S)
 _LIST_ITEM = re.compile(r"<li[^>]*>(.*?)</li>", re.I | re.S)
+
+
 _STATUSPAGE_STEP = re.compile(
     r"<small>(?P<when>.*?)</small>\s*(?:<br\s*/?>\s*)*<strong>(?P<status>.*?)</strong>"
     r"\s*(?:-|&#8211;|–)?(?P<body>.*?)(?=<small>|\Z)",
     re.I | re.S,
 )
+
+
 _TITLE_PREFIX = re.compile(r"^(?P<prefix>[A-Z][A-Z ]{2,}):\s+(?P<rest>.+)$")  # Google Cloud
 _AWS_TITLE = re.compile(r"^(?P<prefix>[A-Z][A-Za-z ]+):\s+(?P<rest>.+)$")
 _RESOLVED_MARK = re.compile(r"\[RESOLVED\]\s*", re.I)
+
+
 # AWS post guids: "http://status.aws.amazon.com/#ec2-us-east-1_1640218920" (service, region, time)
 _AWS_POST_ID = re.compile(
     r"^https?://(?:status|health)\.aws\.amazon\.com/[^#]*#(?P<service>[a-z0-9-]+)_\d+$")
+
+
 _GCP_UPDATE_ID = re.compile(r"^(tag:status\.cloud\.google\.com,\d+:feed:[^.]+)\.[^.]+$")
 _GCP_AFFECTED = re.compile(r"Affected products:\s*(.+?)(?:\s*Affected locations:.*)?$", re.S)
+
+
 _STEP_WHEN = re.compile(
     r"(?P<mon>[A-Z][a-z]{2})\s+(?P<day>\d{1,2}),\s*(?:(?P<year>\d{4}),?\s*)?"
     r"(?P<h>\d{1,2}):(?P<m>\d{2})\s*(?P<zone>[A-Z]{2,5})?"
 )
+
+
 _MONTHS = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+
+
 # Zones seen in Statuspage timelines; an unknown one leaves the step without a time.
 _ZONES = {"UTC": 0, "GMT": 0, "Z": 0, "PST": -8, "PDT": -7, "MST": -7, "MDT": -6, "CST": -6,
           "CDT": -5, "EST": -5, "EDT": -4, "CET": 1, "CEST": 2, "BST": 1, "EET": 2, "EEST": 3,
@@ -744,9 +900,6 @@ def _folded(group: Sequence[Incident], ident: str, component: str | None = None)
                                components=(component,) if component else latest.components)
 
 
-AWS_QUIET_GAP = timedelta(days=1)  # a post after a day without one opens a new AWS incident
-
-
 def _aws_incidents(posts: Sequence[Incident]) -> list[list[Incident]]:
     """One service's posts, oldest first, cut into incidents."""
     incidents: list[list[Incident]] = []
@@ -774,6 +927,8 @@ def _aws_component(service: str) -> str:
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
          (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
          (codecs.BOM_UTF16_BE, "utf-16-be"))
+
+
 _CHARSET = re.compile(r";\s*charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.I)
 _DECLARED = re.compile(rb"""^<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _UTF8_NAMES = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
@@ -898,9 +1053,13 @@ def _create_reader() -> xml.sax.xmlreader.XMLReader:
 # profiler (python -m cProfile) or runpy, "__main__" is another module, without the hook,
 # and every feedparser call in the process would fail on it.
 SAX_DRIVER = "_status_tracker_sax_driver"
+
+
 _driver = types.ModuleType(SAX_DRIVER, "status_tracker's SAX driver for feedparser")
 vars(_driver)["create_parser"] = _create_reader
 sys.modules[SAX_DRIVER] = _driver
+
+
 if SAX_DRIVER not in feedparser.api.PREFERRED_XML_PARSERS:
     feedparser.api.PREFERRED_XML_PARSERS.insert(0, SAX_DRIVER)
 
@@ -962,7 +1121,8 @@ def body_fingerprint(body: bytes) -> str:
     return digest.hexdigest()[:32]
 
 
-# --- Pure core: deciding what changed ---
+# #### Pure core: deciding what changed ############################################################
+
 
 def _visible_digest(inc: Incident) -> str:
     return _digest(inc.title, inc.status, inc.message, *inc.components)
@@ -1004,11 +1164,6 @@ def _older(inc: Incident, seen: Seen, digest: str) -> bool:
         last = inc.steps[-1].key
         return seen.steps[-1:] != (last,) and last in seen.steps
     return digest != seen.digest and digest in seen.steps
-
-
-# Earlier versions of an incident from a feed without timelines (incident.io) that are
-# remembered, by their digests, so that a stale copy showing one of them again is known as old.
-VERSIONS_KEPT = 8
 
 
 def _remembered_steps(seen: Seen | None, inc: Incident, digest: str) -> tuple[str, ...]:
@@ -1099,19 +1254,30 @@ def prune(known: dict[str, Seen], now: datetime) -> dict[str, Seen]:
     return {k: s for k, s in known.items() if k not in forget}
 
 
-# --- Pure core: the Statuspage JSON API (components, impact, maintenance) ---
+# #### Pure core: the Statuspage JSON API (components, impact, maintenance) ########################
+
 
 IMPACTS = ("none", "minor", "major", "critical")  # ordered; "maintenance" stands apart
+
+
 _COMPONENT_STATUS = {
     "operational": "Operational", "degraded_performance": "Degraded performance",
     "partial_outage": "Partial outage", "major_outage": "Major outage",
     "under_maintenance": "Under maintenance"}
+
+
 _MAINTENANCE_PHASES = ("scheduled", "started", "completed")
+
+
 _MAINTENANCE_KINDS: Mapping[str, Kind] = {"scheduled": "maintenance_scheduled",
                                           "started": "maintenance_started",
                                           "completed": "maintenance_completed"}
+
+
 _PHASE_OF = {"scheduled": "scheduled", "in_progress": "started", "verifying": "started",
              "completed": "completed"}
+
+
 _PHASE_STATUS = {"scheduled": "Scheduled", "started": "In progress", "completed": "Completed"}
 
 
@@ -1124,7 +1290,6 @@ def feed_phase(status: str) -> str | None:
 def _advances(before: str, phase: str) -> bool:
     """Whether `phase` comes after `before` (nothing said yet comes before all)."""
     return not before or _MAINTENANCE_PHASES.index(phase) > _MAINTENANCE_PHASES.index(before)
-MAX_API_BODY = 4 * 1024 * 1024
 
 
 class ApiShapeError(ValueError):
@@ -1188,9 +1353,10 @@ def component_label(name: str, status: object) -> str:
 
 
 _COMPONENT_LABEL = re.compile(r"(.+) \(([^()]+)\)")
+
+
 # The status words a label ends with, on Statuspage and incident.io.
 _STATUS_WORDS = frozenset(w.lower() for w in (*_COMPONENT_STATUS.values(), "Full outage"))
-MAX_COMPONENTS = 50  # per event: a hostile body could name thousands
 
 
 def label_state(label: str) -> tuple[str, str] | None:
@@ -1380,7 +1546,26 @@ def api_base(feed_url: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}{match[1]}"
 
 
-# --- Pure core: health and pacing (polls, deliveries, saves) ---
+def read_api_summary(body: bytes) -> tuple[list[tuple[str, str]], dict[str, ApiIncident],
+                                          dict[str, ApiIncident]]:
+    """summary.json: components not operational (groups left out: their members say it),
+    open incidents and maintenances by code."""
+    incidents = read_api_list(body, "incidents")
+    try:
+        maintenances = read_api_list(body, "scheduled_maintenances")
+    except ApiShapeError:
+        maintenances = {}  # incident.io's compatible summary has no maintenance list
+    data = json.loads(body)
+    components = []
+    for comp in _components(data.get("components")):
+        name, status = _api_text(comp.get("name"), MAX_TITLE), str(comp.get("status", ""))
+        if name and status != "operational" and comp.get("group") is not True:
+            components.append((name, status_word(status)))
+    return components, incidents, maintenances
+
+
+# #### Pure core: health and pacing (polls, deliveries, saves) #####################################
+
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
@@ -1442,7 +1627,33 @@ def next_health(health: Health, outcome: Outcome, *, policy: RetryPolicy,
     return Health(failures, down), ["feed_down"] if down and not health.down else [], delay
 
 
-# --- Pure core: rendering (the console block, JSON, webhook bodies, the board) ---
+def start_spread(feeds: int, interval: float) -> float:
+    """Seconds over which the first polls of `feeds` feeds are spread: at least START_SPREAD,
+    wider for a large fleet, never beyond one interval (so every feed is read in the first)."""
+    return min(interval, max(START_SPREAD, feeds / FIRST_POLLS_PER_SECOND))
+
+
+# #### Pure core: rendering (the console block, JSON, chat formats) ################################
+
+
+def resolve_format(url: str, fmt: str) -> str:
+    """What "auto" means for a URL: Slack, Discord and Teams Workflows by host, Apprise for
+    any scheme but http(s), else the generic JSON event."""
+    if fmt != "auto":
+        return fmt
+    parts = urllib.parse.urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme.lower() not in ("http", "https"):
+        return "apprise"
+    if host == "hooks.slack.com":
+        return "slack"
+    if host.endswith(("discord.com", "discordapp.com")) and parts.path.startswith(
+            "/api/webhooks"):
+        return "discord"
+    if host.endswith(_TEAMS_HOSTS):
+        return "teams"
+    return "json"
+
 
 _KIND_LABELS = {
     "new": "New incident",
@@ -1487,9 +1698,6 @@ def format_event(event: IncidentEvent, *, message_limit: int = CONSOLE_MESSAGE) 
     return "\n".join(lines)
 
 
-EARLIER_MESSAGE = 100  # characters of an earlier step's message in a console block or chat
-
-
 def _earlier_lines(inc: Incident) -> list[str]:
     """One short line per step reported with the newest (found together after a gap)."""
     return [f"{_stamp(step.at)}  {step.status or 'unknown'}"
@@ -1518,87 +1726,6 @@ def event_to_dict(event: IncidentEvent) -> dict[str, Any]:
         data["scheduled_for"] = _iso(inc.scheduled_for)
         data["scheduled_until"] = _iso(inc.scheduled_until)
     return data
-
-
-SIGNATURE_HEADER = "X-Status-Tracker-Signature"
-SECRET_ENV = "STATUS_TRACKER_WEBHOOK_SECRET"
-WEBHOOK_TIMEOUT = aiohttp.ClientTimeout(total=20, sock_connect=10)
-WEBHOOK_MAX_DELAY = 300.0
-MAX_OUTBOX = 10_000  # events queued per webhook; about a year of a busy page's updates
-
-
-FORMATS = ("auto", "slack", "discord", "teams", "ntfy", "json", "apprise")
-_TEAMS_HOSTS = (".logic.azure.com", ".powerautomate.com", ".powerplatform.com")
-SLACK_LIMIT = 39_000  # Slack truncates text past 40,000 characters
-SLACK_SECTION = 3000  # Slack refuses a section or context text longer than this
-SLACK_BLOCKS = 50  # Slack refuses a message of more blocks
-DISCORD_LIMIT = 2000  # Discord refuses content longer than this
-DISCORD_DESCRIPTION = 3500  # of an embed's 4,096, so that one embed stays within the 6,000
-DISCORD_EMBEDS = 10  # Discord refuses a message of more embeds
-DISCORD_BUDGET = 5000  # characters of all the embeds of a digest, under Discord's 6,000
-NTFY_LIMIT = 4000  # bytes: ntfy turns a message past 4,096 bytes into an attachment
-TEAMS_LIMIT = 20_000  # Teams refuses cards past about 28 KB: the text stays well under
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    """One notification destination and what reaches it."""
-
-    url: str
-    feeds: tuple[str, ...] = ()  # empty: every feed
-    filter: EventFilter = EventFilter()  # components and min_impact
-    kinds: tuple[str, ...] = ()  # empty: every kind
-    format: str = "auto"
-    quiet_hours: tuple[int, int] | None = None  # minutes after local midnight: from, until
-    timezone: str = "UTC"
-    digest: float | None = None  # seconds per batch
-    secret: str | None = None
-    urgent: bool = False  # feed_down is never held by quiet hours
-
-    @property
-    def resolved_format(self) -> str:
-        return resolve_format(self.url, self.format)
-
-    def accepts(self, event: IncidentEvent) -> bool:
-        """Filters apply to every kind, health events included; unknown components or
-        impact pass."""
-        if self.feeds and event.feed.lower() not in {f.lower() for f in self.feeds}:
-            return False
-        if self.kinds and event.kind not in self.kinds:
-            return False
-        return event.incident is None or self.filter.passes(event.incident)
-
-    def quiet_at(self, now: datetime) -> bool:
-        if self.quiet_hours is None:
-            return False
-        # Local wall-clock time each time: correct across DST changes by construction.
-        local = now.astimezone(_zone(self.timezone))
-        minute, (start, end) = local.hour * 60 + local.minute, self.quiet_hours
-        return start <= minute < end if start < end else minute >= start or minute < end
-
-
-def _zone(name: str) -> tzinfo:
-    # UTC needs no time zone database (Windows has none unless the tzdata package is there).
-    return UTC if name.upper() == "UTC" else zoneinfo.ZoneInfo(name)
-
-
-def resolve_format(url: str, fmt: str) -> str:
-    """What "auto" means for a URL: Slack, Discord and Teams Workflows by host, Apprise for
-    any scheme but http(s), else the generic JSON event."""
-    if fmt != "auto":
-        return fmt
-    parts = urllib.parse.urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if parts.scheme.lower() not in ("http", "https"):
-        return "apprise"
-    if host == "hooks.slack.com":
-        return "slack"
-    if host.endswith(("discord.com", "discordapp.com")) and parts.path.startswith(
-            "/api/webhooks"):
-        return "discord"
-    if host.endswith(_TEAMS_HOSTS):
-        return "teams"
-    return "json"
 
 
 def _slack_escape(text: str) -> str:
@@ -1912,11 +2039,6 @@ def _digest_id(events: Sequence[IncidentEvent]) -> str:
     return hashlib.sha256("\x1f".join(e.event_id for e in events).encode()).hexdigest()[:32]
 
 
-def webhook_body(url: str, event: IncidentEvent) -> str:
-    """The POST body for one event, in the format the URL implies."""
-    return render(url, resolve_format(url, "auto"), [event])
-
-
 def event_from_dict(data: Mapping[str, Any]) -> IncidentEvent:
     """An event back from its --json object (how held events wait in the state file)."""
     def when_of(value: object) -> datetime | None:
@@ -1942,16 +2064,18 @@ def event_from_dict(data: Mapping[str, Any]) -> IncidentEvent:
     return IncidentEvent(str(data["feed"]), kind, inc)
 
 
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+# #### Pure core: the status board #################################################################
 
 
-BOARD_MAINTENANCE_AHEAD = timedelta(days=7)
 STOPPED = "stopped"  # why a page was not read: a stop came before its answer
 NOT_READ = f"not read: {STOPPED}"
+
+
 # Best to worst; "incident" is an open incident whose impact the source does not say.
 _BOARD_LEVELS = ("operational", "maintenance", "degraded", "incident", "minor", "major",
                  "critical", "not read", "feed failing")
+
+
 _BOARD_COLOURS = {"operational": "32", "maintenance": "34", "degraded": "33", "incident": "33",
                   "minor": "33", "major": "31", "critical": "1;31", "not read": "2",
                   "feed failing": "1;31"}
@@ -1986,24 +2110,6 @@ class BoardEntry:
             return "degraded"
         return "maintenance" if any(m.status == "In progress" for m in self.maintenance) else (
             "operational")
-
-
-def read_api_summary(body: bytes) -> tuple[list[tuple[str, str]], dict[str, ApiIncident],
-                                          dict[str, ApiIncident]]:
-    """summary.json: components not operational (groups left out: their members say it),
-    open incidents and maintenances by code."""
-    incidents = read_api_list(body, "incidents")
-    try:
-        maintenances = read_api_list(body, "scheduled_maintenances")
-    except ApiShapeError:
-        maintenances = {}  # incident.io's compatible summary has no maintenance list
-    data = json.loads(body)
-    components = []
-    for comp in _components(data.get("components")):
-        name, status = _api_text(comp.get("name"), MAX_TITLE), str(comp.get("status", ""))
-        if name and status != "operational" and comp.get("group") is not True:
-            components.append((name, status_word(status)))
-    return components, incidents, maintenances
 
 
 def _age(since: datetime | None, now: datetime) -> str:
@@ -2071,40 +2177,7 @@ def board_windows(windows: Mapping[str, ApiIncident], now: datetime) -> list[Inc
     return sorted(shown, key=lambda w: w.scheduled_for or _NO_TIME)
 
 
-# --- I/O edge: HTTP ---
-
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
-
-
-def redact_url(url: str) -> str:
-    """Scheme and host only: webhook URLs carry their secret in the path or query."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        host = parts.hostname or ""
-    except ValueError:
-        return "(an unreadable URL)"
-    return clean_text(f"{parts.scheme}://{host}/…")
-
-
-def public_url(url: str) -> str:
-    """Scheme, host, port and path, for the one place a user must see where a feed went: a
-    query, userinfo or fragment may carry a token and is never shown."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        port = f":{parts.port}" if parts.port else ""
-        host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname or ""
-    except ValueError:
-        return redact_url(url)
-    return clean_text(f"{parts.scheme}://{host}{port}{parts.path}")
-
-
-_URL_IN_TEXT = re.compile(r"(?i)\b(?:https?|wss?)://[^\s'\"<>]+")
-
-
-def redact_urls_in(text: str) -> str:
-    """Library error texts quote whole URLs (aiohttp: "…, url='…'"): keep scheme and host."""
-    return _URL_IN_TEXT.sub(lambda m: redact_url(m[0]), text)
+# #### I/O edge: HTTP ##############################################################################
 
 
 def _http_date(value: str) -> datetime | None:
@@ -2488,12 +2561,6 @@ def _check_feed_body(content_type: str, head: bytes) -> None:
         raise FeedError("not a feed: got an HTML page")
 
 
-API_HEADERS: Mapping[str, str] = {**REQUEST_HEADERS, "Accept": "application/json"}
-API_TIMEOUT = aiohttp.ClientTimeout(total=5, sock_connect=3, sock_read=4)  # events wait on it
-API_RETRY = 300.0  # after a failure, the API is left alone this long (events go out meanwhile)
-MAINTENANCE_REFRESH = 600.0  # maintenances are read again at least this often
-
-
 def _check_json_body(content_type: str, head: bytes) -> None:
     if not head.strip():
         raise FeedError("empty response")
@@ -2584,16 +2651,7 @@ class StatuspageApi:
         return source.data
 
 
-# --- I/O edge: the state file ---
-
-STATE_VERSION = 1
-
-
-def _epoch(value: datetime | None) -> float | None:
-    if value is None:
-        return None
-    seconds = value.timestamp()
-    return int(seconds) if seconds.is_integer() else seconds  # "1762180000", not "…000.0"
+# #### I/O edge: the state file ####################################################################
 
 
 def _feed_to_json(state: FeedState) -> dict[str, Any]:
@@ -2622,17 +2680,6 @@ def _feed_to_json(state: FeedState) -> dict[str, Any]:
         data["maintenances"] = {code: [phase, _epoch(seen)]
                                 for code, (phase, seen) in state.maintenances.items()}
     return data
-
-
-def _from_epoch(value: object) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
-        raise ValueError(f"bad time {value!r}")
-    try:
-        return datetime.fromtimestamp(value, UTC)
-    except (OverflowError, OSError, ValueError):
-        raise ValueError(f"bad time {value!r}") from None
 
 
 def _feed_from_json(data: Mapping[str, Any], times: dict[float, datetime], now: datetime
@@ -2676,13 +2723,11 @@ def _feed_from_json(data: Mapping[str, Any], times: dict[float, datetime], now: 
 
 _JSON_SPACE = re.compile(r"[ \t\n\r]*")
 _json_value = json.JSONDecoder().raw_decode
+
+
 # What may go on a number: one cut short by the end of the text read so far decodes as a
 # shorter number ("123" of "12345", "1" of "1.5") unless a character follows it that ends it.
 _NUMBER_GOES_ON = frozenset("0123456789.eE+-")
-
-# Bytes of the state file read at a time by StateStore.load(): the file (tens of megabytes at
-# 10,000 feeds) is never in memory whole, only the chunk being read and the member being decoded.
-STATE_CHUNK = 1 << 20
 
 
 class _Window:
@@ -2902,11 +2947,6 @@ def file_identity(path: Path) -> tuple[int, int, int] | None:
     return info.st_ino, info.st_size, info.st_mtime_ns
 
 
-# The most of the old file read at once while unchanged members are copied from it: one read
-# and one write per megabyte rather than per member, without holding the whole file.
-COPY_CHUNK = 1 << 20
-
-
 def write_atomic(path: Path, text: str | Sequence[str | Span], *,
                  replace: Callable[[str, Path], None] = os.replace) -> list[int]:
     """Write via a temp file in the same folder, flushed and fsynced, then renamed over; return
@@ -3061,12 +3101,6 @@ def _lock(handle: IO[bytes]) -> bool:
 # What a state file holds: feeds, outbox, held events, and where each feed's member is in it.
 _Loaded = tuple[dict[str, FeedState], dict[str, list[dict[str, str]]],
                 dict[str, dict[str, Any]], dict[str, Span]]
-
-
-# A monitor's write of the state file waits, after the last, nine times as long as that one
-# took: so saving takes at most a tenth of the time, and a change is on disk within about ten
-# writes' time.
-SAVE_SPACING = 9.0
 
 
 class StateStore:
@@ -3400,7 +3434,8 @@ class StateStore:
             await self.save()
 
 
-# --- The monitor and the scheduler ---
+# #### A feed's pipeline: the monitor and the scheduler ############################################
+
 
 @dataclass(frozen=True, slots=True)
 class FeedOptions:
@@ -3410,6 +3445,7 @@ class FeedOptions:
     api_url: str | None = None  # the page's base URL, where /api/v2/… lives
     filter: EventFilter = EventFilter()
     maintenance: bool = True
+
 
 Callback = Callable[[IncidentEvent], Awaitable[None] | None]
 
@@ -3437,6 +3473,108 @@ class FeedStats:
 # One generator for every monitor's jitter and backoff that is not given its own: a Random
 # holds 2.5 KB of state, 25 MB at 10,000 feeds, and jitter needs no stream per feed.
 _SHARED_RNG = random.Random()
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    """What one poll tells whoever schedules the next."""
+
+    read: bool  # the feed was read (a 200 or a 304)
+    delay: float  # seconds from this poll's start to the next
+    gone: bool = False  # never poll again (HTTP 410)
+
+    def __bool__(self) -> bool:
+        return self.read
+
+
+class ParseMeter:
+    """Seconds spent parsing feeds, as the monitors report them. The scheduler paces first
+    reads by it: they all parse (25 ms a feed), and a cold start of 10,000 feeds would
+    otherwise hold the loop for minutes while the polls of feeds already read fall behind."""
+
+    def __init__(self) -> None:
+        self.spent = 0.0
+        self.parses = 0
+
+    def add(self, seconds: float) -> None:
+        self.spent += seconds
+        self.parses += 1
+
+    @property
+    def average(self) -> float:
+        """Seconds one parse takes, PARSE_GUESS until one has been measured."""
+        return self.spent / self.parses if self.parses and self.spent else PARSE_GUESS
+
+
+def timed_parse(body: bytes) -> tuple[list[Incident], float]:
+    """parse_feed and the CPU it took in this thread."""
+    started = time.thread_time()
+    incidents = parse_feed(body)
+    return incidents, time.thread_time() - started
+
+
+_T = typing.TypeVar("_T")
+_R = typing.TypeVar("_R")
+
+
+_THREAD_SLOTS: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = weakref.WeakKeyDictionary()
+
+
+async def in_daemon_thread(func: Callable[[_T], _R], arg: _T, *, pool: str = "parse") -> _R:
+    """`func(arg)` in a daemon thread, at most PARSE_THREADS at once per pool and loop.
+
+    asyncio.to_thread's pool is joined when asyncio.run returns, so a stop would wait for a
+    parse of several seconds to finish; a daemon thread is simply left behind. Parsing and
+    blocking deliveries (Apprise) have pools of their own: a delivery stuck for its 30 s must
+    not keep a feed from being parsed.
+    """
+    loop = asyncio.get_running_loop()
+    pools = _THREAD_SLOTS.setdefault(loop, {})
+    slots = pools.setdefault(pool, asyncio.Semaphore(PARSE_THREADS))
+    async with slots:
+        future: asyncio.Future[_R] = loop.create_future()
+
+        def settle(result: _R | None, error: BaseException | None) -> None:
+            if future.done():
+                return  # cancelled by a stop while the thread ran
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(typing.cast(_R, result))
+
+        def work() -> None:
+            result, error = None, None
+            try:
+                result = func(arg)
+            except BaseException as exc:  # handed to the awaiting task, which decides
+                error = exc
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(settle, result, error)
+
+        threading.Thread(target=work, name="status_tracker parse", daemon=True).start()
+        return await future
+
+
+async def _wait_either(first: asyncio.Event, second: asyncio.Event) -> None:
+    """Until either event is set."""
+    waiters = [asyncio.ensure_future(first.wait()), asyncio.ensure_future(second.wait())]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+async def _wait_event_or(event: asyncio.Event, stop: asyncio.Event, seconds: float) -> None:
+    """Until `event` or `stop` is set, or `seconds` pass."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(_wait_either(event, stop), seconds)
+
+
+async def _sleep_until(stop: asyncio.Event, delay: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), delay)
 
 
 class StatusPageMonitor:
@@ -3826,50 +3964,6 @@ class StatusPageMonitor:
         return self.rng.uniform(0, min(self.policy.interval, self.start_spread))
 
 
-SLOT = 0.1  # polls due within this many seconds start on one wakeup (jitter is up to 0.5 s)
-COLD_SHARE = 0.75  # of the loop's time, the most that first reads may spend parsing
-COLD_BURST = 1.0  # seconds of parsing that first reads may do at once before pacing starts
-PARSE_GUESS = 0.025  # seconds a first read is expected to parse, until one has been measured
-
-
-@dataclass(frozen=True, slots=True)
-class PollResult:
-    """What one poll tells whoever schedules the next."""
-
-    read: bool  # the feed was read (a 200 or a 304)
-    delay: float  # seconds from this poll's start to the next
-    gone: bool = False  # never poll again (HTTP 410)
-
-    def __bool__(self) -> bool:
-        return self.read
-
-
-class ParseMeter:
-    """Seconds spent parsing feeds, as the monitors report them. The scheduler paces first
-    reads by it: they all parse (25 ms a feed), and a cold start of 10,000 feeds would
-    otherwise hold the loop for minutes while the polls of feeds already read fall behind."""
-
-    def __init__(self) -> None:
-        self.spent = 0.0
-        self.parses = 0
-
-    def add(self, seconds: float) -> None:
-        self.spent += seconds
-        self.parses += 1
-
-    @property
-    def average(self) -> float:
-        """Seconds one parse takes, PARSE_GUESS until one has been measured."""
-        return self.spent / self.parses if self.parses and self.spent else PARSE_GUESS
-
-
-def timed_parse(body: bytes) -> tuple[list[Incident], float]:
-    """parse_feed and the CPU it took in this thread."""
-    started = time.thread_time()
-    incidents = parse_feed(body)
-    return incidents, time.thread_time() - started
-
-
 class Pollable(typing.Protocol):
     """What the scheduler drives: a monitor, or a test's stand-in."""
 
@@ -4056,75 +4150,63 @@ class Scheduler:
             await asyncio.gather(stopper, *running, return_exceptions=True)
 
 
-def start_spread(feeds: int, interval: float) -> float:
-    """Seconds over which the first polls of `feeds` feeds are spread: at least START_SPREAD,
-    wider for a large fleet, never beyond one interval (so every feed is read in the first)."""
-    return min(interval, max(START_SPREAD, feeds / FIRST_POLLS_PER_SECOND))
+# #### Delivery: the console, webhooks and their routes ############################################
 
 
-_T = typing.TypeVar("_T")
-_R = typing.TypeVar("_R")
-_THREAD_SLOTS: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = weakref.WeakKeyDictionary()
+FORMATS = ("auto", "slack", "discord", "teams", "ntfy", "json", "apprise")
+_TEAMS_HOSTS = (".logic.azure.com", ".powerautomate.com", ".powerplatform.com")
 
 
-async def in_daemon_thread(func: Callable[[_T], _R], arg: _T, *, pool: str = "parse") -> _R:
-    """`func(arg)` in a daemon thread, at most PARSE_THREADS at once per pool and loop.
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One notification destination and what reaches it."""
 
-    asyncio.to_thread's pool is joined when asyncio.run returns, so a stop would wait for a
-    parse of several seconds to finish; a daemon thread is simply left behind. Parsing and
-    blocking deliveries (Apprise) have pools of their own: a delivery stuck for its 30 s must
-    not keep a feed from being parsed.
-    """
-    loop = asyncio.get_running_loop()
-    pools = _THREAD_SLOTS.setdefault(loop, {})
-    slots = pools.setdefault(pool, asyncio.Semaphore(PARSE_THREADS))
-    async with slots:
-        future: asyncio.Future[_R] = loop.create_future()
+    url: str
+    feeds: tuple[str, ...] = ()  # empty: every feed
+    filter: EventFilter = EventFilter()  # components and min_impact
+    kinds: tuple[str, ...] = ()  # empty: every kind
+    format: str = "auto"
+    quiet_hours: tuple[int, int] | None = None  # minutes after local midnight: from, until
+    timezone: str = "UTC"
+    digest: float | None = None  # seconds per batch
+    secret: str | None = None
+    urgent: bool = False  # feed_down is never held by quiet hours
 
-        def settle(result: _R | None, error: BaseException | None) -> None:
-            if future.done():
-                return  # cancelled by a stop while the thread ran
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(typing.cast(_R, result))
+    @property
+    def resolved_format(self) -> str:
+        return resolve_format(self.url, self.format)
 
-        def work() -> None:
-            result, error = None, None
-            try:
-                result = func(arg)
-            except BaseException as exc:  # handed to the awaiting task, which decides
-                error = exc
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(settle, result, error)
+    def accepts(self, event: IncidentEvent) -> bool:
+        """Filters apply to every kind, health events included; unknown components or
+        impact pass."""
+        if self.feeds and event.feed.lower() not in {f.lower() for f in self.feeds}:
+            return False
+        if self.kinds and event.kind not in self.kinds:
+            return False
+        return event.incident is None or self.filter.passes(event.incident)
 
-        threading.Thread(target=work, name="status_tracker parse", daemon=True).start()
-        return await future
-
-
-async def _wait_either(first: asyncio.Event, second: asyncio.Event) -> None:
-    """Until either event is set."""
-    waiters = [asyncio.ensure_future(first.wait()), asyncio.ensure_future(second.wait())]
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
+    def quiet_at(self, now: datetime) -> bool:
+        if self.quiet_hours is None:
+            return False
+        # Local wall-clock time each time: correct across DST changes by construction.
+        local = now.astimezone(_zone(self.timezone))
+        minute, (start, end) = local.hour * 60 + local.minute, self.quiet_hours
+        return start <= minute < end if start < end else minute >= start or minute < end
 
 
-async def _wait_event_or(event: asyncio.Event, stop: asyncio.Event, seconds: float) -> None:
-    """Until `event` or `stop` is set, or `seconds` pass."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(_wait_either(event, stop), seconds)
+def _zone(name: str) -> tzinfo:
+    # UTC needs no time zone database (Windows has none unless the tzdata package is there).
+    return UTC if name.upper() == "UTC" else zoneinfo.ZoneInfo(name)
 
 
-async def _sleep_until(stop: asyncio.Event, delay: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), delay)
+def webhook_body(url: str, event: IncidentEvent) -> str:
+    """The POST body for one event, in the format the URL implies."""
+    return render(url, resolve_format(url, "auto"), [event])
 
 
-# --- Delivery: the console and webhooks ---
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
 
 class TextSink(typing.Protocol):
     """Where console text goes: a text stream, or the CLI's StdoutWriter."""
@@ -4255,9 +4337,6 @@ class StdoutWriter:
         if not written:
             log.warning("stdout is not being read: exiting with output not yet printed")
         return written
-
-
-APPRISE_TIMEOUT = 30.0  # one Apprise notify() call, run off the loop
 
 
 def apprise_available() -> bool:
@@ -4537,7 +4616,279 @@ class Fanout:
                 log.debug("output traceback", exc_info=exc)
 
 
-# --- Running: the watch, cron mode and the status board ---
+# #### Serving: /metrics, /healthz, /readyz, /status ###############################################
+
+
+POLL_RESULTS = ("modified", "not_modified", "unchanged", "error")
+
+
+def _label(value: str) -> str:
+    """A label value as the exposition format wants it: backslash, quote, newline escaped."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+class Monitoring:
+    """What the tracker knows of itself, as Prometheus metrics and health endpoints; served
+    read-only on the same event loop by aiohttp.web."""
+
+    def __init__(self, monitors: Sequence[StatusPageMonitor],
+                 senders: Sequence[WebhookSender], *, clock: Clock, lines: bool = True) -> None:
+        """`lines`: build every feed's metric lines now and keep them current after each
+        poll (with --metrics); otherwise only on the first render(), since at 10,000 feeds
+        they hold 19 MB that nobody reads without --metrics."""
+        self.monitors = monitors
+        self.senders = senders
+        self.clock = clock
+        self.dead: str | None = None  # the task that died, if one did
+        self.bound: tuple[str, int] | None = None  # where it listens, once started
+        self._feed_labels: dict[int, str] = {}
+        self._prefixes: list[tuple[str, str, str, str, str, str, str]] = []
+        self._lines: list[tuple[str, str, str, str, str, str, str]] = []
+        self._component_blocks: dict[int, tuple[dict[str, str], list[str]]] = {}
+        self._index: dict[int, int] = {}
+        self._built = False
+        if lines:
+            self._build_lines()
+
+    def _build_lines(self) -> None:
+        monitors = self.monitors
+        self._built = True
+        self._feed_labels = {id(m): f'feed="{_label(m.name)}"' for m in monitors}
+        # Per feed, the start of each polls_total line, and its component lines with the
+        # component states they were made from: at 10,000 feeds a scrape is ~100,000 lines,
+        # and formatting each label anew would cost more than the 100 ms a scrape may take.
+        self._prefixes = [self._line_starts(self._feed_labels[id(m)]) for m in monitors]
+        # Each feed's lines are built at the end of its poll (a few µs, only with --metrics)
+        # and all of them once now, so a scrape only puts finished lines together.
+        self._index = {id(m): i for i, m in enumerate(monitors)}
+        self._lines = []
+        for i, m in enumerate(monitors):
+            m.polled_hooks.append(self._refresh)
+            self._lines.append(self._feed_lines(m, self._prefixes[i]))
+            self._component_lines(m)
+
+    def replace(self, monitors: Sequence[StatusPageMonitor],
+                senders: Sequence[WebhookSender]) -> None:
+        """The monitors and senders after a reload: every line is built again (names and
+        intervals may have changed), the departed ones' are gone."""
+        for m in self.monitors:
+            with contextlib.suppress(ValueError):
+                m.polled_hooks.remove(self._refresh)
+        self.monitors, self.senders = monitors, senders
+        self._component_blocks = {}
+        if self._built:
+            self._build_lines()
+
+    def _refresh(self, m: StatusPageMonitor) -> None:
+        """At the end of each poll: that feed's lines, so that a scrape only assembles."""
+        i = self._index.get(id(m))
+        if i is None:
+            return  # a poll that was in flight when a reload took its feed away
+        self._lines[i] = self._feed_lines(m, self._prefixes[i])
+        self._component_lines(m)
+
+    def render(self) -> str:
+        """The whole exposition (text format 0.0.4): HELP and TYPE once per family, then its
+        samples. One pass over the feeds fills every family's list of lines from prebuilt
+        prefixes; at 10,000 feeds that is about 100,000 lines."""
+        if not self._built:
+            self._build_lines()
+        up: list[str] = []
+        last: list[str] = []
+        polls: list[str] = []
+        parses: list[str] = []
+        received: list[str] = []
+        events: list[str] = []
+        open_now: list[str] = []
+        components: list[str] = []
+        blocks = self._component_blocks
+        for m, cached in zip(self.monitors, self._lines, strict=True):
+            up_line, last_line, polls_lines, parses_line, bytes_line, kinds, open_line = cached
+            if up_line:
+                up.append(up_line)
+            if last_line:
+                last.append(last_line)
+            polls.append(polls_lines)
+            parses.append(parses_line)
+            received.append(bytes_line)
+            if kinds:
+                events.append(kinds)
+            if open_line:
+                open_now.append(open_line)
+            if (block := blocks.get(id(m))) is not None:
+                components += block[1]
+        routes = [f'webhook="{_label(s.label)}",route="{i}"' for i, s in enumerate(self.senders)]
+        outbox = [f"status_tracker_webhook_outbox_events{{{label}}} "
+                  f"{len(s.outbox) + len(s.held['events'])}"
+                  for label, s in zip(routes, self.senders, strict=True)]
+        deliveries = [f'status_tracker_webhook_deliveries_total{{{label},result="{result}"}} '
+                      f"{count}"
+                      for label, s in zip(routes, self.senders, strict=True)
+                      for result, count in (("delivered", s.delivered), ("dropped", s.dropped),
+                                            ("failed", s.attempts_failed))]
+        out: list[str] = []
+        for name, kind, help_text, lines in (
+            ("status_tracker_build_info", "gauge", "Always 1; the version is a label.",
+             [f'status_tracker_build_info{{version="{_label(__version__)}"}} 1']),
+            ("status_tracker_feed_up", "gauge",
+             "1 when the feed was read at its last poll, 0 while it fails.", up),
+            ("status_tracker_feed_last_success_timestamp_seconds", "gauge",
+             "Unix time of the feed's last good read.", last),
+            ("status_tracker_polls_total", "counter", "Polls by result.", polls),
+            ("status_tracker_parses_total", "counter", "Feed documents parsed.", parses),
+            ("status_tracker_bytes_received_total", "counter",
+             "Feed bytes received (after decompression).", received),
+            ("status_tracker_events_total", "counter", "Events reported, by kind.", events),
+            ("status_tracker_open_incidents", "gauge", "Incidents open in the feed's last read.",
+             open_now),
+            ("status_tracker_component_status", "gauge",
+             "1 for the component's current status, 0 for the others (where known).",
+             components),
+            ("status_tracker_webhook_outbox_events", "gauge",
+             "Events waiting for delivery (queued, and held by quiet hours or a digest).",
+             outbox),
+            ("status_tracker_webhook_deliveries_total", "counter",
+             "Delivery attempts by result.", deliveries),
+        ):
+            out.append(f"# HELP {name} {help_text}\n# TYPE {name} {kind}")
+            out += lines
+        out.append("")
+        return "\n".join(out)
+
+    def _feed_lines(self, m: StatusPageMonitor, templates: tuple[str, ...]
+                    ) -> tuple[str, str, str, str, str, str, str]:
+        """One feed's lines of each per-feed family ("" where it has none yet)."""
+        up_, last_, polls_, parses_, bytes_, kind_, open_ = templates
+        stats, state = m.stats, m.state
+        return (
+            up_ % (0 if state.failures else 1) if stats.polls else "",
+            last_ % stats.last_success if stats.last_success is not None else "",
+            polls_ % (stats.modified, stats.not_modified, stats.unchanged, stats.errors),
+            parses_ % stats.parses,
+            bytes_ % stats.bytes,
+            "\n".join(kind_ % (kind, n) for kind, n in stats.events_by_kind.items()),
+            open_ % state.open_incidents if not state.first_sight else "",
+        )
+
+    @staticmethod
+    def _line_starts(feed: str) -> tuple[str, str, str, str, str, str, str]:
+        """Each per-feed family's lines as a %-template, in the order render() uses them:
+        one format call per family and feed (the four poll lines in one)."""
+        feed = feed.replace("%", "%%")
+        return (
+            f"status_tracker_feed_up{{{feed}}} %d",
+            f"status_tracker_feed_last_success_timestamp_seconds{{{feed}}} %d",
+            "\n".join(f'status_tracker_polls_total{{{feed},result="{r}"}} %d'
+                      for r in POLL_RESULTS),
+            f"status_tracker_parses_total{{{feed}}} %d",
+            f"status_tracker_bytes_received_total{{{feed}}} %d",
+            f'status_tracker_events_total{{{feed},kind="%s"}} %d',
+            f"status_tracker_open_incidents{{{feed}}} %d",
+        )
+
+    def _component_lines(self, m: StatusPageMonitor) -> None:
+        """A feed's one-hot component lines, made again only when a status changed."""
+        cached = self._component_blocks.get(id(m))
+        if not m.components or (cached is not None and cached[0] == m.components):
+            return
+        lines = []
+        for component, current in m.components.items():
+            prefix = (f"status_tracker_component_status{{{self._feed_labels[id(m)]},"
+                      f'component="{_label(component)}",status="')
+            lines += [f'{prefix}{status}"}} {1 if status == current else 0}'
+                      for status in _COMPONENT_STATUS]
+        self._component_blocks[id(m)] = (dict(m.components), lines)
+
+    def board(self) -> dict[str, Any]:
+        """/status: the status board from what the watch knows, no extra request."""
+        now = self.clock.now()
+        entries = []
+        for m in self.monitors:
+            entry = BoardEntry(m.name, error=m.failing_reason if m.failures else None)
+            api = m.api.incidents.data if m.api is not None else None
+            entry.incidents = [enrich(_reported(i), (api or {}).get(i.code))
+                               for i in m.incidents]
+            entry.components = [(name, status_word(key)) for name, key in m.components.items()
+                                 if key != "operational"]
+            if m.api is not None and m.options.maintenance and m.api.maintenances.data:
+                entry.maintenance = board_windows(m.api.maintenances.data, now)
+            entry.watcher_failures = m.failures
+            entries.append(entry)
+        return board_to_dict(entries, now=now)
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        return web.Response(body=self.render().encode(),
+                            headers={"Content-Type": METRICS_CONTENT_TYPE})
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        # A provider being down is not ill health (that is feed_up); a dead task is.
+        if self.dead is not None:
+            return web.Response(status=503, text=f"a task died: {self.dead}\n")
+        return web.Response(text="ok\n")
+
+    async def readyz(self, request: web.Request) -> web.Response:
+        waiting = sum(1 for m in self.monitors if not m.stats.polls)
+        if waiting:
+            return web.Response(status=503, text=f"{plural(waiting, 'feed')} not polled yet\n")
+        return web.Response(text="ready\n")
+
+    async def status(self, request: web.Request) -> web.Response:
+        return web.json_response(self.board(), dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+    async def start(self, host: str, port: int) -> web.AppRunner:
+        """Bind and serve; a port in use raises StartupError (exit 2)."""
+        app = web.Application()
+        app.router.add_get("/metrics", self.metrics)
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/readyz", self.readyz)
+        app.router.add_get("/status", self.status)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            reason = (os.strerror(exc.errno) if exc.errno else str(exc)).lower()
+            raise StartupError(f"--metrics {host}:{port}: cannot listen there: {reason}"
+                               ) from None
+        address = runner.addresses[0]
+        self.bound = (str(address[0]), int(address[1]))
+        return runner
+
+
+# #### Running: the watch, cron mode, reloads and the status board #################################
+
+
+@dataclass(frozen=True, slots=True)
+class FeedConfig:
+    name: str
+    url: str
+    interval: float | None = None
+    options: FeedOptions = FeedOptions()
+
+
+@dataclass(slots=True)
+class Settings:
+    feeds: list[FeedConfig]
+    interval: float = DEFAULT_INTERVAL
+    max_interval: float = DEFAULT_MAX_INTERVAL
+    per_host: int = DEFAULT_PER_HOST
+    failure_threshold: int = DEFAULT_FAILURE_THRESHOLD
+    history: int = 0
+    once: bool = False
+    status: bool = False
+    as_json: bool = False
+    state: Path | None = None
+    webhooks: list[str] = field(default_factory=list)
+    routes: list[Route] = field(default_factory=list)  # [[notify]] in the config file
+    metrics: tuple[str, int] | None = None  # where /metrics and the health endpoints listen
+    webhook_secret: str | None = None
+    contact: str | None = None  # told to servers in the User-Agent, as polite crawlers do
+    proxy: str | None = None  # every request through it, whatever the environment says
+    drain_seconds: float = ONCE_DRAIN_SECONDS  # --once: how long to keep delivering
+    once_poll_seconds: float = ONCE_POLL_SECONDS  # --once: how long polls may take
+
 
 def all_routes(settings: Settings) -> list[Route]:
     """The config's [[notify]] routes, then each --webhook (or webhooks = […]) URL not among
@@ -4581,9 +4932,6 @@ async def run_tracker(settings: Settings, stop: asyncio.Event, *, clock: Clock,
         seconds = STOP_FLUSH_SECONDS if stop.is_set() else settings.drain_seconds
         await writer.drain(seconds, clock)
     return code
-
-
-SHOWN_FEEDS = 10  # feeds named one by one in the startup line; a fleet is summarised
 
 
 def describe_watch(settings: Settings) -> str:
@@ -5020,8 +5368,6 @@ async def _read_board_entry(session: aiohttp.ClientSession, feed: FeedConfig,
     return entry
 
 
-
-
 async def run_status(settings: Settings, *, clock: Clock, proxies: Proxies | None = None,
                      stop: asyncio.Event | None = None, stdout: TextIO | None = None,
                      colour: bool | None = None) -> int:
@@ -5059,251 +5405,7 @@ async def run_status(settings: Settings, *, clock: Clock, proxies: Proxies | Non
     return EXIT_OK if read else EXIT_FEED_FAILED
 
 
-# --- Monitoring: /metrics, /healthz, /readyz, /status ---
-
-METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-POLL_RESULTS = ("modified", "not_modified", "unchanged", "error")
-
-
-def _label(value: str) -> str:
-    """A label value as the exposition format wants it: backslash, quote, newline escaped."""
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-class Monitoring:
-    """What the tracker knows of itself, as Prometheus metrics and health endpoints; served
-    read-only on the same event loop by aiohttp.web."""
-
-    def __init__(self, monitors: Sequence[StatusPageMonitor],
-                 senders: Sequence[WebhookSender], *, clock: Clock, lines: bool = True) -> None:
-        """`lines`: build every feed's metric lines now and keep them current after each
-        poll (with --metrics); otherwise only on the first render(), since at 10,000 feeds
-        they hold 19 MB that nobody reads without --metrics."""
-        self.monitors = monitors
-        self.senders = senders
-        self.clock = clock
-        self.dead: str | None = None  # the task that died, if one did
-        self.bound: tuple[str, int] | None = None  # where it listens, once started
-        self._feed_labels: dict[int, str] = {}
-        self._prefixes: list[tuple[str, str, str, str, str, str, str]] = []
-        self._lines: list[tuple[str, str, str, str, str, str, str]] = []
-        self._component_blocks: dict[int, tuple[dict[str, str], list[str]]] = {}
-        self._index: dict[int, int] = {}
-        self._built = False
-        if lines:
-            self._build_lines()
-
-    def _build_lines(self) -> None:
-        monitors = self.monitors
-        self._built = True
-        self._feed_labels = {id(m): f'feed="{_label(m.name)}"' for m in monitors}
-        # Per feed, the start of each polls_total line, and its component lines with the
-        # component states they were made from: at 10,000 feeds a scrape is ~100,000 lines,
-        # and formatting each label anew would cost more than the 100 ms a scrape may take.
-        self._prefixes = [self._line_starts(self._feed_labels[id(m)]) for m in monitors]
-        # Each feed's lines are built at the end of its poll (a few µs, only with --metrics)
-        # and all of them once now, so a scrape only puts finished lines together.
-        self._index = {id(m): i for i, m in enumerate(monitors)}
-        self._lines = []
-        for i, m in enumerate(monitors):
-            m.polled_hooks.append(self._refresh)
-            self._lines.append(self._feed_lines(m, self._prefixes[i]))
-            self._component_lines(m)
-
-    def replace(self, monitors: Sequence[StatusPageMonitor],
-                senders: Sequence[WebhookSender]) -> None:
-        """The monitors and senders after a reload: every line is built again (names and
-        intervals may have changed), the departed ones' are gone."""
-        for m in self.monitors:
-            with contextlib.suppress(ValueError):
-                m.polled_hooks.remove(self._refresh)
-        self.monitors, self.senders = monitors, senders
-        self._component_blocks = {}
-        if self._built:
-            self._build_lines()
-
-    def _refresh(self, m: StatusPageMonitor) -> None:
-        """At the end of each poll: that feed's lines, so that a scrape only assembles."""
-        i = self._index.get(id(m))
-        if i is None:
-            return  # a poll that was in flight when a reload took its feed away
-        self._lines[i] = self._feed_lines(m, self._prefixes[i])
-        self._component_lines(m)
-
-    def render(self) -> str:
-        """The whole exposition (text format 0.0.4): HELP and TYPE once per family, then its
-        samples. One pass over the feeds fills every family's list of lines from prebuilt
-        prefixes; at 10,000 feeds that is about 100,000 lines."""
-        if not self._built:
-            self._build_lines()
-        up: list[str] = []
-        last: list[str] = []
-        polls: list[str] = []
-        parses: list[str] = []
-        received: list[str] = []
-        events: list[str] = []
-        open_now: list[str] = []
-        components: list[str] = []
-        blocks = self._component_blocks
-        for m, cached in zip(self.monitors, self._lines, strict=True):
-            up_line, last_line, polls_lines, parses_line, bytes_line, kinds, open_line = cached
-            if up_line:
-                up.append(up_line)
-            if last_line:
-                last.append(last_line)
-            polls.append(polls_lines)
-            parses.append(parses_line)
-            received.append(bytes_line)
-            if kinds:
-                events.append(kinds)
-            if open_line:
-                open_now.append(open_line)
-            if (block := blocks.get(id(m))) is not None:
-                components += block[1]
-        routes = [f'webhook="{_label(s.label)}",route="{i}"' for i, s in enumerate(self.senders)]
-        outbox = [f"status_tracker_webhook_outbox_events{{{label}}} "
-                  f"{len(s.outbox) + len(s.held['events'])}"
-                  for label, s in zip(routes, self.senders, strict=True)]
-        deliveries = [f'status_tracker_webhook_deliveries_total{{{label},result="{result}"}} '
-                      f"{count}"
-                      for label, s in zip(routes, self.senders, strict=True)
-                      for result, count in (("delivered", s.delivered), ("dropped", s.dropped),
-                                            ("failed", s.attempts_failed))]
-        out: list[str] = []
-        for name, kind, help_text, lines in (
-            ("status_tracker_build_info", "gauge", "Always 1; the version is a label.",
-             [f'status_tracker_build_info{{version="{_label(__version__)}"}} 1']),
-            ("status_tracker_feed_up", "gauge",
-             "1 when the feed was read at its last poll, 0 while it fails.", up),
-            ("status_tracker_feed_last_success_timestamp_seconds", "gauge",
-             "Unix time of the feed's last good read.", last),
-            ("status_tracker_polls_total", "counter", "Polls by result.", polls),
-            ("status_tracker_parses_total", "counter", "Feed documents parsed.", parses),
-            ("status_tracker_bytes_received_total", "counter",
-             "Feed bytes received (after decompression).", received),
-            ("status_tracker_events_total", "counter", "Events reported, by kind.", events),
-            ("status_tracker_open_incidents", "gauge", "Incidents open in the feed's last read.",
-             open_now),
-            ("status_tracker_component_status", "gauge",
-             "1 for the component's current status, 0 for the others (where known).",
-             components),
-            ("status_tracker_webhook_outbox_events", "gauge",
-             "Events waiting for delivery (queued, and held by quiet hours or a digest).",
-             outbox),
-            ("status_tracker_webhook_deliveries_total", "counter",
-             "Delivery attempts by result.", deliveries),
-        ):
-            out.append(f"# HELP {name} {help_text}\n# TYPE {name} {kind}")
-            out += lines
-        out.append("")
-        return "\n".join(out)
-
-    def _feed_lines(self, m: StatusPageMonitor, templates: tuple[str, ...]
-                    ) -> tuple[str, str, str, str, str, str, str]:
-        """One feed's lines of each per-feed family ("" where it has none yet)."""
-        up_, last_, polls_, parses_, bytes_, kind_, open_ = templates
-        stats, state = m.stats, m.state
-        return (
-            up_ % (0 if state.failures else 1) if stats.polls else "",
-            last_ % stats.last_success if stats.last_success is not None else "",
-            polls_ % (stats.modified, stats.not_modified, stats.unchanged, stats.errors),
-            parses_ % stats.parses,
-            bytes_ % stats.bytes,
-            "\n".join(kind_ % (kind, n) for kind, n in stats.events_by_kind.items()),
-            open_ % state.open_incidents if not state.first_sight else "",
-        )
-
-    @staticmethod
-    def _line_starts(feed: str) -> tuple[str, str, str, str, str, str, str]:
-        """Each per-feed family's lines as a %-template, in the order render() uses them:
-        one format call per family and feed (the four poll lines in one)."""
-        feed = feed.replace("%", "%%")
-        return (
-            f"status_tracker_feed_up{{{feed}}} %d",
-            f"status_tracker_feed_last_success_timestamp_seconds{{{feed}}} %d",
-            "\n".join(f'status_tracker_polls_total{{{feed},result="{r}"}} %d'
-                      for r in POLL_RESULTS),
-            f"status_tracker_parses_total{{{feed}}} %d",
-            f"status_tracker_bytes_received_total{{{feed}}} %d",
-            f'status_tracker_events_total{{{feed},kind="%s"}} %d',
-            f"status_tracker_open_incidents{{{feed}}} %d",
-        )
-
-    def _component_lines(self, m: StatusPageMonitor) -> None:
-        """A feed's one-hot component lines, made again only when a status changed."""
-        cached = self._component_blocks.get(id(m))
-        if not m.components or (cached is not None and cached[0] == m.components):
-            return
-        lines = []
-        for component, current in m.components.items():
-            prefix = (f"status_tracker_component_status{{{self._feed_labels[id(m)]},"
-                      f'component="{_label(component)}",status="')
-            lines += [f'{prefix}{status}"}} {1 if status == current else 0}'
-                      for status in _COMPONENT_STATUS]
-        self._component_blocks[id(m)] = (dict(m.components), lines)
-
-    def board(self) -> dict[str, Any]:
-        """/status: the status board from what the watch knows, no extra request."""
-        now = self.clock.now()
-        entries = []
-        for m in self.monitors:
-            entry = BoardEntry(m.name, error=m.failing_reason if m.failures else None)
-            api = m.api.incidents.data if m.api is not None else None
-            entry.incidents = [enrich(_reported(i), (api or {}).get(i.code))
-                               for i in m.incidents]
-            entry.components = [(name, status_word(key)) for name, key in m.components.items()
-                                 if key != "operational"]
-            if m.api is not None and m.options.maintenance and m.api.maintenances.data:
-                entry.maintenance = board_windows(m.api.maintenances.data, now)
-            entry.watcher_failures = m.failures
-            entries.append(entry)
-        return board_to_dict(entries, now=now)
-
-    async def metrics(self, request: web.Request) -> web.Response:
-        return web.Response(body=self.render().encode(),
-                            headers={"Content-Type": METRICS_CONTENT_TYPE})
-
-    async def healthz(self, request: web.Request) -> web.Response:
-        # A provider being down is not ill health (that is feed_up); a dead task is.
-        if self.dead is not None:
-            return web.Response(status=503, text=f"a task died: {self.dead}\n")
-        return web.Response(text="ok\n")
-
-    async def readyz(self, request: web.Request) -> web.Response:
-        waiting = sum(1 for m in self.monitors if not m.stats.polls)
-        if waiting:
-            return web.Response(status=503, text=f"{plural(waiting, 'feed')} not polled yet\n")
-        return web.Response(text="ready\n")
-
-    async def status(self, request: web.Request) -> web.Response:
-        return web.json_response(self.board(), dumps=lambda o: json.dumps(o, ensure_ascii=False))
-
-    async def start(self, host: str, port: int) -> web.AppRunner:
-        """Bind and serve; a port in use raises StartupError (exit 2)."""
-        app = web.Application()
-        app.router.add_get("/metrics", self.metrics)
-        app.router.add_get("/healthz", self.healthz)
-        app.router.add_get("/readyz", self.readyz)
-        app.router.add_get("/status", self.status)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        try:
-            await site.start()
-        except OSError as exc:
-            await runner.cleanup()
-            reason = (os.strerror(exc.errno) if exc.errno else str(exc)).lower()
-            raise StartupError(f"--metrics {host}:{port}: cannot listen there: {reason}"
-                               ) from None
-        address = runner.addresses[0]
-        self.bound = (str(address[0]), int(address[1]))
-        return runner
-
-
-# --- CLI: configuration, arguments and main ---
-
-class StartupError(Exception):
-    """Something the user asked for cannot start (a port in use); exit 2 with this line."""
+# #### The CLI: options, the config file, main() ###################################################
 
 
 def metrics_address(text: str) -> tuple[str, int]:
@@ -5315,40 +5417,6 @@ def metrics_address(text: str) -> tuple[str, int]:
     if not port.isdigit() or not 0 < int(port) < 65536 or (sep and not host):
         raise ValueError(f"expected PORT or HOST:PORT, got {clean_text(text)[:40]!r}")
     return host, int(port)
-
-
-@dataclass(frozen=True, slots=True)
-class FeedConfig:
-    name: str
-    url: str
-    interval: float | None = None
-    options: FeedOptions = FeedOptions()
-
-
-@dataclass(slots=True)
-class Settings:
-    feeds: list[FeedConfig]
-    interval: float = DEFAULT_INTERVAL
-    max_interval: float = DEFAULT_MAX_INTERVAL
-    per_host: int = DEFAULT_PER_HOST
-    failure_threshold: int = DEFAULT_FAILURE_THRESHOLD
-    history: int = 0
-    once: bool = False
-    status: bool = False
-    as_json: bool = False
-    state: Path | None = None
-    webhooks: list[str] = field(default_factory=list)
-    routes: list[Route] = field(default_factory=list)  # [[notify]] in the config file
-    metrics: tuple[str, int] | None = None  # where /metrics and the health endpoints listen
-    webhook_secret: str | None = None
-    contact: str | None = None  # told to servers in the User-Agent, as polite crawlers do
-    proxy: str | None = None  # every request through it, whatever the environment says
-    drain_seconds: float = ONCE_DRAIN_SECONDS  # --once: how long to keep delivering
-    once_poll_seconds: float = ONCE_POLL_SECONDS  # --once: how long polls may take
-
-
-class ConfigError(Exception):
-    pass
 
 
 def check_url(url: str) -> str:
@@ -5524,6 +5592,8 @@ OPTIONS = (
            "send every request through this HTTP proxy (http://[USER:PASSWORD@]HOST:PORT), "
            "whatever HTTPS_PROXY, HTTP_PROXY and NO_PROXY say; without it they are used"),
 )
+
+
 _TABLE_KEYS = ("feeds", "notify", "webhooks")
 _CONFIG_KEYS = (*(o.key for o in OPTIONS), *_TABLE_KEYS)
 
@@ -5594,6 +5664,8 @@ def load_config(path: Path) -> ConfigFile:
 
 _ROUTE_KEYS = {"url", "feeds", "components", "min_impact", "kinds", "format", "quiet_hours",
                "timezone", "digest", "secret", "urgent"}
+
+
 _QUIET_HOURS = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)\s*-\s*([01]?\d|2[0-3]):([0-5]\d)")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h)?")
 
