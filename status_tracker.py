@@ -74,6 +74,7 @@ import xml.sax
 import xml.sax.expatreader
 import zoneinfo
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from enum import IntEnum, StrEnum
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -283,12 +284,103 @@ class Incident:
         return bool(self.status) and self.status.lower() not in CLOSED_STATUSES
 
 
-Kind = typing.Literal["new", "updated", "active", "history", "maintenance_scheduled",
-                      "maintenance_started", "maintenance_completed", "feed_down",
-                      "feed_recovered"]
+class Kind(StrEnum):
+    """What an event says: an incident new, updated, open or recent at first sight; a
+    maintenance window's phase; a feed's health."""
+
+    NEW = "new"
+    UPDATED = "updated"
+    ACTIVE = "active"
+    HISTORY = "history"
+    MAINTENANCE_SCHEDULED = "maintenance_scheduled"
+    MAINTENANCE_STARTED = "maintenance_started"
+    MAINTENANCE_COMPLETED = "maintenance_completed"
+    FEED_DOWN = "feed_down"
+    FEED_RECOVERED = "feed_recovered"
+
+    @property
+    def maintenance(self) -> bool:
+        return self in (Kind.MAINTENANCE_SCHEDULED, Kind.MAINTENANCE_STARTED,
+                        Kind.MAINTENANCE_COMPLETED)
+
+    @property
+    def label(self) -> str:
+        """As the console block and chat messages say it."""
+        return _KIND_LABELS[self]
 
 
-KINDS: tuple[Kind, ...] = typing.get_args(Kind)
+_KIND_LABELS = {
+    Kind.NEW: "New incident", Kind.UPDATED: "Update",
+    Kind.ACTIVE: "Ongoing (open when watching started)", Kind.HISTORY: "Recent (history)",
+    Kind.MAINTENANCE_SCHEDULED: "Maintenance scheduled",
+    Kind.MAINTENANCE_STARTED: "Maintenance started",
+    Kind.MAINTENANCE_COMPLETED: "Maintenance completed",
+    Kind.FEED_DOWN: "Feed down", Kind.FEED_RECOVERED: "Feed recovered"}
+
+
+class Phase(IntEnum):
+    """A maintenance window's phases, in the order they come; each is said once."""
+
+    SCHEDULED = 1
+    STARTED = 2
+    COMPLETED = 3
+
+    @property
+    def kind(self) -> Kind:
+        return (Kind.MAINTENANCE_SCHEDULED, Kind.MAINTENANCE_STARTED,
+                Kind.MAINTENANCE_COMPLETED)[self - 1]
+
+    @property
+    def status(self) -> str:
+        """The status word an event shows for the phase."""
+        return ("Scheduled", "In progress", "Completed")[self - 1]
+
+    @property
+    def key(self) -> str:
+        """As the state file keeps it."""
+        return self.name.lower()
+
+    @classmethod
+    def of(cls, status: str) -> Phase | None:
+        """The phase a status word names ("In progress" as the feed writes it, "in_progress"
+        as the API does), or None for an incident's status."""
+        return _PHASE_OF.get(status.lower().replace(" ", "_"))
+
+
+_PHASE_OF = {"scheduled": Phase.SCHEDULED, "in_progress": Phase.STARTED,
+             "verifying": Phase.STARTED, "completed": Phase.COMPLETED}
+_PHASE_KEYS = {phase.key: phase for phase in Phase}
+
+
+class Impact(StrEnum):
+    """An incident's impact as Statuspage rates it; "maintenance" stands outside the order."""
+
+    NONE = "none"
+    MINOR = "minor"
+    MAJOR = "major"
+    CRITICAL = "critical"
+    MAINTENANCE = "maintenance"
+
+    @property
+    def rank(self) -> int:
+        """Its place from none (0) to critical (3); maintenance ranks with none."""
+        return _IMPACT_RANK.get(self, 0)
+
+    @classmethod
+    def read(cls, value: object) -> Impact | None:
+        """The impact a source names, or None for anything else."""
+        return cls(value) if isinstance(value, str) and value in _IMPACT_NAMES else None
+
+    @classmethod
+    def worst(cls, impacts: Iterable[object]) -> Impact | None:
+        """The worst of the ranked impacts among `impacts` (maintenance and unknown aside)."""
+        ranked = [i for i in map(cls.read, impacts) if i in _IMPACT_RANK]
+        return max(ranked, key=lambda i: i.rank) if ranked else None
+
+
+_IMPACT_NAMES = frozenset(i.value for i in Impact)
+_IMPACT_RANK = {Impact.NONE: 0, Impact.MINOR: 1, Impact.MAJOR: 2, Impact.CRITICAL: 3}
+IMPACTS = tuple(_IMPACT_RANK)  # what --min-impact and min_impact accept, in order
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,7 +528,7 @@ class FeedState:
     down: bool = False
     # Maintenance windows by code: the last phase reported and when the window was last seen.
     # None until the maintenance list was first read (that read is a baseline).
-    maintenances: dict[str, tuple[str, datetime]] | None = None
+    maintenances: dict[str, tuple[Phase, datetime]] | None = None
     statuspage: bool = False  # its entries showed it to be a Statuspage feed (it has an API)
     # Fingerprints of earlier copies read in this run, newest last (not kept in the file).
     earlier_fingerprints: tuple[str, ...] = ()
@@ -806,7 +898,7 @@ def read_statuspage(raw: RawEntry) -> Incident | None:
     link = _STATUSPAGE_LINK.match(raw.link)
     if link and (_STATUSPAGE_ID.match(raw.id) or raw.id == raw.link):
         code = link[1]  # the API's incident id: the join key with /api/v2/incidents.json
-    maintenance = any(feed_phase(s.status) for s in found)
+    maintenance = any(Phase.of(s.status) for s in found)
     return _incident(raw, status=found[-1].status, message=found[-1].message, updated=updated,
                      steps=tuple(found), code=code, maintenance=maintenance)
 
@@ -1213,11 +1305,11 @@ def decide(
         if seen is None:
             if not first_sight:
                 log.debug("new incident %s", inc.id)
-                events.append(("new", _reported(inc, inc.steps)))
+                events.append((Kind.NEW, _reported(inc, inc.steps)))
             elif inc.active:
-                events.append(("active", _reported(inc)))
+                events.append((Kind.ACTIVE, _reported(inc)))
             elif inc.id in recent:
-                events.append(("history", _reported(inc)))
+                events.append((Kind.HISTORY, _reported(inc)))
             remembered[inc.id] = Seen(inc.updated, digest, _remembered_steps(None, inc, digest),
                                       now)
             continue
@@ -1234,7 +1326,7 @@ def decide(
         if moved or fresh or digest != seen.digest:
             log.debug("updated incident %s (time moved: %s, %d new steps)", inc.id, moved,
                       len(fresh))
-            events.append(("updated", _reported(inc, fresh)))
+            events.append((Kind.UPDATED, _reported(inc, fresh)))
         newest = max((t for t in (seen.updated, inc.updated) if t), default=None)
         remembered[inc.id] = Seen(newest, digest, _remembered_steps(seen, inc, digest), now)
     events.sort(key=lambda event: _sort_key(event[1]))
@@ -1257,39 +1349,10 @@ def prune(known: dict[str, Seen], now: datetime) -> dict[str, Seen]:
 # #### Pure core: the Statuspage JSON API (components, impact, maintenance) ########################
 
 
-IMPACTS = ("none", "minor", "major", "critical")  # ordered; "maintenance" stands apart
-
-
 _COMPONENT_STATUS = {
     "operational": "Operational", "degraded_performance": "Degraded performance",
     "partial_outage": "Partial outage", "major_outage": "Major outage",
     "under_maintenance": "Under maintenance"}
-
-
-_MAINTENANCE_PHASES = ("scheduled", "started", "completed")
-
-
-_MAINTENANCE_KINDS: Mapping[str, Kind] = {"scheduled": "maintenance_scheduled",
-                                          "started": "maintenance_started",
-                                          "completed": "maintenance_completed"}
-
-
-_PHASE_OF = {"scheduled": "scheduled", "in_progress": "started", "verifying": "started",
-             "completed": "completed"}
-
-
-_PHASE_STATUS = {"scheduled": "Scheduled", "started": "In progress", "completed": "Completed"}
-
-
-def feed_phase(status: str) -> str | None:
-    """The maintenance phase a status word names ("In progress" as the feed writes it,
-    "in_progress" as the API does), or None for an incident's status."""
-    return _PHASE_OF.get(status.lower().replace(" ", "_"))
-
-
-def _advances(before: str, phase: str) -> bool:
-    """Whether `phase` comes after `before` (nothing said yet comes before all)."""
-    return not before or _MAINTENANCE_PHASES.index(phase) > _MAINTENANCE_PHASES.index(before)
 
 
 class ApiShapeError(ValueError):
@@ -1421,7 +1484,7 @@ def _read_api_item(item: Mapping[str, Any]) -> ApiIncident | None:
     return ApiIncident(
         code=code, title=_api_text(item.get("name"), MAX_TITLE),
         status=_api_text(item.get("status"), 40).lower(),
-        impact=impact if impact in (*IMPACTS, "maintenance") else None,
+        impact=Impact.read(impact),
         link=_api_text(item.get("shortlink"), 300), updates=tuple(updates),
         components=tuple(current[:MAX_COMPONENTS]),
         scheduled_for=_api_time(item.get("scheduled_for")),
@@ -1484,38 +1547,38 @@ class EventFilter:
         if self.components and inc.components and not any(
                 component_matches(w, c) for w in self.components for c in inc.components):
             return False
-        if self.min_impact and inc.impact in IMPACTS:
-            return IMPACTS.index(inc.impact) >= IMPACTS.index(self.min_impact)
+        if self.min_impact and (impact := Impact.read(inc.impact)) in _IMPACT_RANK:
+            return impact.rank >= Impact(self.min_impact).rank
         return True
 
 
 def maintenance_events(
-    known: Mapping[str, tuple[str, datetime]] | None,
+    known: Mapping[str, tuple[Phase, datetime]] | None,
     windows: Mapping[str, ApiIncident],
     *,
     now: datetime,
-) -> tuple[list[tuple[Kind, Incident]], dict[str, tuple[str, datetime]]]:
+) -> tuple[list[tuple[Kind, Incident]], dict[str, tuple[Phase, datetime]]]:
     """Each phase of each maintenance window once: scheduled, started, completed (a phase
     skipped between two reads is still reported). `known` None is the first read: windows
     already over are only remembered."""
     remembered = dict(known or {})
     events: list[tuple[Kind, Incident]] = []
     for code, window in sorted(windows.items(), key=lambda kv: kv[1].scheduled_for or _NO_TIME):
-        phase = _PHASE_OF.get(window.status)
+        phase = Phase.of(window.status)
         if phase is None:
             continue
-        before = remembered.get(code, ("", now))[0]
-        if not _advances(before, phase):
+        said = remembered.get(code)
+        if said is not None and said[0] >= phase:
             # Nothing new, or the list went backwards (a stale copy): keep what was said.
-            remembered[code] = (before, now)
+            remembered[code] = (said[0], now)
             continue
-        start = _MAINTENANCE_PHASES.index(before) + 1 if before else 0
-        if known is None and phase == "completed":
-            start = len(_MAINTENANCE_PHASES)
-        elif known is None and phase == "started":
-            start = 1  # already under way when watching began: say that, not "scheduled"
-        for step in _MAINTENANCE_PHASES[start:_MAINTENANCE_PHASES.index(phase) + 1]:
-            events.append((_MAINTENANCE_KINDS[step], _window_at(window, step)))
+        first = Phase(said[0] + 1) if said is not None else Phase.SCHEDULED
+        if known is None:
+            # The first read: a window under way is said as started, not also as scheduled,
+            # and one already over is only remembered.
+            first = phase if phase is not Phase.COMPLETED else Phase(len(Phase) + 1)
+        events += [(step.kind, _window_at(window, step)) for step in Phase
+                   if first <= step <= phase]
         remembered[code] = (phase, now)
     stale = [c for c, (_, seen) in remembered.items()
              if c not in windows and now - seen > FORGET_AFTER]
@@ -1524,16 +1587,15 @@ def maintenance_events(
     return events, remembered
 
 
-def _window_at(window: ApiIncident, phase: str) -> Incident:
-    wanted = [status for status, of in _PHASE_OF.items() if of == phase]
-    update = next((u for u in reversed(window.updates) if u.status in wanted),
+def _window_at(window: ApiIncident, phase: Phase) -> Incident:
+    update = next((u for u in reversed(window.updates) if Phase.of(u.status) is phase),
                   window.updates[-1] if window.updates else None)
     return Incident(
-        id=window.code, title=window.title, link=window.link, status=_PHASE_STATUS[phase],
+        id=window.code, title=window.title, link=window.link, status=phase.status,
         components=(update.components if update and update.components else window.components),
         message=update.body if update else "", published=window.scheduled_for,
         updated=update.at if update else window.scheduled_for, code=window.code,
-        maintenance=True, impact="maintenance", scheduled_for=window.scheduled_for,
+        maintenance=True, impact=Impact.MAINTENANCE, scheduled_for=window.scheduled_for,
         scheduled_until=window.scheduled_until)
 
 
@@ -1593,9 +1655,6 @@ class Health:
     down: bool = False  # a feed_down was said and no feed_recovered since
 
 
-HealthEvent = typing.Literal["feed_down", "feed_recovered"]
-
-
 def backoff_delay(failures: int, base: float, cap: float, rng: random.Random) -> float:
     """Exponential backoff with full jitter between `base` and the capped exponential."""
     ceiling = max(base, min(cap, base * 2 ** min(failures, 30)))
@@ -1603,7 +1662,7 @@ def backoff_delay(failures: int, base: float, cap: float, rng: random.Random) ->
 
 
 def next_health(health: Health, outcome: Outcome, *, policy: RetryPolicy,
-                rng: random.Random) -> tuple[Health, list[HealthEvent], float]:
+                rng: random.Random) -> tuple[Health, list[Kind], float]:
     """The health after one attempt, the health events it causes, and the seconds until the
     next attempt.
 
@@ -1618,13 +1677,13 @@ def next_health(health: Health, outcome: Outcome, *, policy: RetryPolicy,
         if outcome.fresh_for is not None:
             delay = max(delay, min(outcome.fresh_for, policy.max_interval))
         delay += rng.uniform(0, min(SCHEDULE_JITTER, delay * 0.1))
-        return Health(), ["feed_recovered"] if health.down else [], delay
+        return Health(), [Kind.FEED_RECOVERED] if health.down else [], delay
     failures = health.failures + 1
     down = health.down or outcome.gone or failures >= policy.failure_threshold
     delay = backoff_delay(failures, max(policy.interval, MIN_BACKOFF), policy.max_interval, rng)
     if outcome.retry_after is not None:
         delay = max(delay, min(outcome.retry_after, policy.max_interval))
-    return Health(failures, down), ["feed_down"] if down and not health.down else [], delay
+    return Health(failures, down), [Kind.FEED_DOWN] if down and not health.down else [], delay
 
 
 def start_spread(feeds: int, interval: float) -> float:
@@ -1636,34 +1695,35 @@ def start_spread(feeds: int, interval: float) -> float:
 # #### Pure core: rendering (the console block, JSON, chat formats) ################################
 
 
-def resolve_format(url: str, fmt: str) -> str:
+class Format(StrEnum):
+    """How a route's bodies are shaped; AUTO picks one by the URL (see resolve_format)."""
+
+    AUTO = "auto"
+    SLACK = "slack"
+    DISCORD = "discord"
+    TEAMS = "teams"
+    NTFY = "ntfy"
+    JSON = "json"
+    APPRISE = "apprise"
+
+
+def resolve_format(url: str, fmt: str) -> Format:
     """What "auto" means for a URL: Slack, Discord and Teams Workflows by host, Apprise for
     any scheme but http(s), else the generic JSON event."""
-    if fmt != "auto":
-        return fmt
+    if fmt != Format.AUTO:
+        return Format(fmt)
     parts = urllib.parse.urlsplit(url)
     host = (parts.hostname or "").lower()
     if parts.scheme.lower() not in ("http", "https"):
-        return "apprise"
+        return Format.APPRISE
     if host == "hooks.slack.com":
-        return "slack"
+        return Format.SLACK
     if host.endswith(("discord.com", "discordapp.com")) and parts.path.startswith(
             "/api/webhooks"):
-        return "discord"
+        return Format.DISCORD
     if host.endswith(_TEAMS_HOSTS):
-        return "teams"
-    return "json"
-
-
-_KIND_LABELS = {
-    "new": "New incident",
-    "updated": "Update",
-    "active": "Ongoing (open when watching started)",
-    "history": "Recent (history)",
-    "maintenance_scheduled": "Maintenance scheduled",
-    "maintenance_started": "Maintenance started",
-    "maintenance_completed": "Maintenance completed",
-}
+        return Format.TEAMS
+    return Format.JSON
 
 
 def _stamp(value: datetime | None) -> str:
@@ -1674,14 +1734,14 @@ def format_event(event: IncidentEvent, *, message_limit: int = CONSOLE_MESSAGE) 
     """The human-readable block for one event (console, Slack, Discord)."""
     inc = event.incident
     if inc is None:
-        if event.kind == "feed_down":
+        if event.kind is Kind.FEED_DOWN:
             return (f"[{_stamp(event.at)}] Product: {event.feed} - feed down\n"
                     f"  Error:    {event.error}")
         return f"[{_stamp(event.at)}] Product: {event.feed} - feed recovered"
     product = event.feed + (" - " + ", ".join(inc.components) if inc.components else "")
     lines = [
         f"[{_stamp(inc.updated or inc.published)}] Product: {product}",
-        f"  Event:    {_KIND_LABELS.get(event.kind, event.kind)}",
+        f"  Event:    {event.kind.label}",
         f"  Incident: {inc.title or '(untitled)'}",
         f"  Status:   {inc.status or 'unknown'}",
     ]
@@ -1722,7 +1782,7 @@ def event_to_dict(event: IncidentEvent) -> dict[str, Any]:
         "updated": _iso(inc.updated),
         "steps": [_step_dict(s) for s in inc.steps or (_latest_step(inc),)],
     }
-    if inc.maintenance and event.kind.startswith("maintenance_"):
+    if inc.maintenance and event.kind.maintenance:
         data["scheduled_for"] = _iso(inc.scheduled_for)
         data["scheduled_until"] = _iso(inc.scheduled_until)
     return data
@@ -1752,10 +1812,10 @@ def _event_line(event: IncidentEvent) -> str:
     """One line of a digest."""
     inc = event.incident
     if inc is None:
-        what = f"feed down: {event.error}" if event.kind == "feed_down" else "feed recovered"
+        what = f"feed down: {event.error}" if event.kind is Kind.FEED_DOWN else "feed recovered"
         return f"{_stamp(event.at)}  {what}"
     components = f" ({', '.join(inc.components)})" if inc.components else ""
-    label = _KIND_LABELS.get(event.kind, event.kind)
+    label = event.kind.label
     return (f"{_stamp(inc.updated or inc.published)}  {label}: {inc.title or '(untitled)'} - "
             f"{inc.status or 'unknown'}{components}")
 
@@ -1798,9 +1858,8 @@ def _text(events: Sequence[IncidentEvent]) -> str:
     return format_event(events[0], message_limit=MAX_MESSAGE)
 
 
-def _worst_impact(events: Sequence[IncidentEvent]) -> str | None:
-    impacts = [e.incident.impact for e in events if e.incident and e.incident.impact in IMPACTS]
-    return max(impacts, key=IMPACTS.index) if impacts else None
+def _worst_impact(events: Sequence[IncidentEvent]) -> Impact | None:
+    return Impact.worst(e.incident.impact for e in events if e.incident)
 
 
 def _teams_body(events: Sequence[IncidentEvent]) -> dict[str, Any]:
@@ -1812,7 +1871,7 @@ def _teams_body(events: Sequence[IncidentEvent]) -> dict[str, Any]:
     body: list[dict[str, Any]] = [block(_title(events), weight="Bolder", size="Medium")]
     actions = []
     if len(events) == 1 and (inc := events[0].incident) is not None:
-        facts = [("Event", _KIND_LABELS.get(events[0].kind, events[0].kind)),
+        facts = [("Event", events[0].kind.label),
                  ("Status", inc.status or "unknown"), ("Feed", events[0].feed)]
         if inc.components:
             facts.append(("Components", ", ".join(inc.components)))
@@ -1869,11 +1928,11 @@ def _clip_bytes(text: str, limit: int) -> str:
 def _ntfy_body(url: str, events: Sequence[IncidentEvent]) -> dict[str, Any]:
     """ntfy's JSON publish form: posted to the server (see ntfy_target), the topic inside."""
     impact = _worst_impact(events)
-    down = any(e.kind == "feed_down" for e in events)
+    down = any(e.kind is Kind.FEED_DOWN for e in events)
     tags = ["rotating_light"] if impact in ("major", "critical") or down else ["warning"]
     if _all_clear(events):
         tags = ["white_check_mark"]
-    if any(e.kind.startswith("maintenance_") for e in events):
+    if any(e.kind.maintenance for e in events):
         tags = ["wrench"]
     body: dict[str, Any] = {
         "topic": ntfy_target(url)[1], "title": _clip_bytes(_title(events), 250),
@@ -1887,7 +1946,7 @@ def _ntfy_body(url: str, events: Sequence[IncidentEvent]) -> dict[str, Any]:
 
 def _all_clear(events: Sequence[IncidentEvent]) -> bool:
     """Every event says something is over: resolved incidents, a feed that reads again."""
-    return all(e.kind == "feed_recovered" or (e.incident is not None and not e.incident.active)
+    return all(e.kind is Kind.FEED_RECOVERED or (e.incident is not None and not e.incident.active)
                for e in events)
 
 
@@ -1928,7 +1987,7 @@ def _slack_body(events: Sequence[IncidentEvent]) -> dict[str, Any]:
     facts = [f"*{_slack_escape(inc.status or 'unknown')}*", _slack_escape(_product(event))]
     if inc.impact:
         facts.append(f"impact {_slack_escape(inc.impact)}")
-    facts.append(_slack_escape(_KIND_LABELS.get(event.kind, event.kind)))
+    facts.append(_slack_escape(event.kind.label))
     title = _slack_escape(f"{event.feed}: {inc.title or '(untitled)'}")
     lines = [f"*{title}*", " · ".join(facts)]
     if inc.scheduled_for or inc.scheduled_until:
@@ -1951,13 +2010,13 @@ _DISCORD_COLOURS = {"critical": 0xB42318, "major": 0xE5484D, "minor": 0xF5A524,
 
 
 def _discord_colour(events: Sequence[IncidentEvent]) -> int:
-    if any(e.kind == "feed_down" for e in events):
+    if any(e.kind is Kind.FEED_DOWN for e in events):
         return _DISCORD_COLOURS["critical"]
     if _all_clear(events):
         return _DISCORD_COLOURS["clear"]
     if impact := _worst_impact(events):
         return _DISCORD_COLOURS.get(impact, _DISCORD_COLOURS["other"])
-    if any(e.kind.startswith("maintenance_") for e in events):
+    if any(e.kind.maintenance for e in events):
         return _DISCORD_COLOURS["maintenance"]
     return _DISCORD_COLOURS["minor"] if any(e.incident for e in events) else (
         _DISCORD_COLOURS["other"])
@@ -1986,7 +2045,7 @@ def _discord_body(events: Sequence[IncidentEvent]) -> dict[str, Any]:
             embed["timestamp"] = _iso(event.at)
         return {"embeds": [embed], "allowed_mentions": {"parse": []}}
     fields = [("Status", inc.status or "unknown"), ("Product", _product(event)),
-              ("Event", _KIND_LABELS.get(event.kind, event.kind))]
+              ("Event", event.kind.label)]
     if inc.impact:
         fields.append(("Impact", inc.impact))
     if inc.scheduled_for or inc.scheduled_until:
@@ -2007,32 +2066,41 @@ def _discord_body(events: Sequence[IncidentEvent]) -> dict[str, Any]:
 
 def _apprise_type(events: Sequence[IncidentEvent]) -> str:
     """Apprise's notification type: what is over is a success, an outage a failure."""
-    if any(e.kind == "feed_down" for e in events) or _worst_impact(events) in (
+    if any(e.kind is Kind.FEED_DOWN for e in events) or _worst_impact(events) in (
             "major", "critical"):
         return "failure"
     if _all_clear(events):
         return "success"
-    return "info" if all(e.kind.startswith("maintenance_") for e in events) else "warning"
+    return "info" if all(e.kind.maintenance for e in events) else "warning"
+
+
+def _json_body(events: Sequence[IncidentEvent]) -> dict[str, Any]:
+    """The --json object and its event_id; several as a digest."""
+    if len(events) == 1:
+        return {**event_to_dict(events[0]), "event_id": events[0].event_id}
+    return {"kind": "digest", "event_id": _digest_id(events), "events": [
+        {**event_to_dict(e), "event_id": e.event_id} for e in events]}
+
+
+def _apprise_body(events: Sequence[IncidentEvent]) -> dict[str, Any]:
+    return {"title": _title(events), "body": _text(events), "type": _apprise_type(events)}
+
+
+# How each format shapes a body: from the route's URL (ntfy's topic is in it) and the events.
+_BODIES: dict[Format, Callable[[str, Sequence[IncidentEvent]], dict[str, Any]]] = {
+    Format.SLACK: lambda _url, events: _slack_body(events),
+    Format.DISCORD: lambda _url, events: _discord_body(events),
+    Format.TEAMS: lambda _url, events: _teams_body(events),
+    Format.NTFY: _ntfy_body,
+    Format.APPRISE: lambda _url, events: _apprise_body(events),
+    Format.JSON: lambda _url, events: _json_body(events),
+}
 
 
 def render(route_url: str, fmt: str, events: Sequence[IncidentEvent]) -> str:
     """The body sent for one event, or one digest of several, in the route's format."""
-    if fmt == "slack":
-        return json.dumps(_slack_body(events), ensure_ascii=False)
-    if fmt == "discord":
-        return json.dumps(_discord_body(events), ensure_ascii=False)
-    if fmt == "teams":
-        return json.dumps(_teams_body(events), ensure_ascii=False)
-    if fmt == "ntfy":
-        return json.dumps(_ntfy_body(route_url, events), ensure_ascii=False)
-    if fmt == "apprise":
-        return json.dumps({"title": _title(events), "body": _text(events),
-                           "type": _apprise_type(events)}, ensure_ascii=False)
-    if len(events) == 1:
-        return json.dumps({**event_to_dict(events[0]), "event_id": events[0].event_id},
-                          ensure_ascii=False)
-    return json.dumps({"kind": "digest", "event_id": _digest_id(events), "events": [
-        {**event_to_dict(e), "event_id": e.event_id} for e in events]}, ensure_ascii=False)
+    body = _BODIES[resolve_format(route_url, fmt)](route_url, events)
+    return json.dumps(body, ensure_ascii=False)
 
 
 def _digest_id(events: Sequence[IncidentEvent]) -> str:
@@ -2047,9 +2115,7 @@ def event_from_dict(data: Mapping[str, Any]) -> IncidentEvent:
     def when(key: str) -> datetime | None:
         return when_of(data.get(key))
 
-    kind = next((k for k in KINDS if k == data["kind"]), None)
-    if kind is None:
-        raise ValueError(f"unknown event kind {data['kind']!r}")
+    kind = Kind(data["kind"])  # a ValueError names one that is not
     if "title" not in data:
         return IncidentEvent(str(data["feed"]), kind, error=data.get("error"), at=when("at"))
     inc = Incident(
@@ -2057,7 +2123,7 @@ def event_from_dict(data: Mapping[str, Any]) -> IncidentEvent:
         status=str(data.get("status") or ""), components=tuple(map(str, data["components"])),
         message=str(data.get("message") or ""), published=when("published"),
         updated=when("updated"), impact=data.get("impact"),
-        maintenance=kind.startswith("maintenance_"),
+        maintenance=kind.maintenance,
         scheduled_for=when("scheduled_for"), scheduled_until=when("scheduled_until"),
         steps=tuple(Step(str(s.get("status") or ""), str(s.get("message") or ""),
                          when_of(s.get("at")), "") for s in data.get("steps", [])))
@@ -2071,14 +2137,33 @@ STOPPED = "stopped"  # why a page was not read: a stop came before its answer
 NOT_READ = f"not read: {STOPPED}"
 
 
-# Best to worst; "incident" is an open incident whose impact the source does not say.
-_BOARD_LEVELS = ("operational", "maintenance", "degraded", "incident", "minor", "major",
-                 "critical", "not read", "feed failing")
+class Level(IntEnum):
+    """How a provider stands on the board, best to worst; INCIDENT is an open incident whose
+    impact the source does not say."""
+
+    OPERATIONAL = 0
+    MAINTENANCE = 1
+    DEGRADED = 2
+    INCIDENT = 3
+    MINOR = 4
+    MAJOR = 5
+    CRITICAL = 6
+    NOT_READ = 7
+    FEED_FAILING = 8
+
+    @property
+    def word(self) -> str:
+        """As the board and /status say it."""
+        return self.name.lower().replace("_", " ")
+
+    @property
+    def colour(self) -> str:
+        """Its SGR colour on a terminal."""
+        return ("32", "34", "33", "33", "33", "31", "1;31", "2", "1;31")[self]
 
 
-_BOARD_COLOURS = {"operational": "32", "maintenance": "34", "degraded": "33", "incident": "33",
-                  "minor": "33", "major": "31", "critical": "1;31", "not read": "2",
-                  "feed failing": "1;31"}
+_IMPACT_LEVELS = {Impact.MINOR: Level.MINOR, Impact.MAJOR: Level.MAJOR,
+                  Impact.CRITICAL: Level.CRITICAL}
 
 
 @dataclass(slots=True)
@@ -2094,22 +2179,21 @@ class BoardEntry:
     watcher_failures: int = 0  # failed polls the running tracker's state file records
 
     @property
-    def level(self) -> str:
+    def level(self) -> Level:
         if self.error == STOPPED:
-            return "not read"
+            return Level.NOT_READ
         if self.error is not None:
-            return "feed failing"
-        impacts = [i.impact for i in self.incidents if i.impact in IMPACTS]
-        if impacts:
-            worst = max(impacts, key=IMPACTS.index)
-            if worst in ("minor", "major", "critical"):
-                return worst
+            return Level.FEED_FAILING
+        worst = Impact.worst(i.impact for i in self.incidents)
+        if worst in _IMPACT_LEVELS:
+            return _IMPACT_LEVELS[worst]
         if self.incidents:
-            return "incident"
+            return Level.INCIDENT
         if self.components:
-            return "degraded"
-        return "maintenance" if any(m.status == "In progress" for m in self.maintenance) else (
-            "operational")
+            return Level.DEGRADED
+        if any(Phase.of(m.status) is Phase.STARTED for m in self.maintenance):
+            return Level.MAINTENANCE
+        return Level.OPERATIONAL
 
 
 def _age(since: datetime | None, now: datetime) -> str:
@@ -2121,14 +2205,18 @@ def _age(since: datetime | None, now: datetime) -> str:
     return f"{minutes // 60} h" if minutes < 48 * 60 else f"{minutes // 1440} days"
 
 
+def _worst_first(entries: Iterable[BoardEntry]) -> list[BoardEntry]:
+    return sorted(entries, key=lambda e: (-e.level, e.name.lower()))
+
+
 def render_board(entries: Sequence[BoardEntry], *, now: datetime, colour: bool) -> str:
     """The board as plain aligned text, worst provider first."""
-    ordered = sorted(entries, key=lambda e: (-_BOARD_LEVELS.index(e.level), e.name.lower()))
+    ordered = _worst_first(entries)
     width = max((len(e.name) for e in ordered), default=0)
     lines = []
     for entry in ordered:
         level = entry.level
-        shown = f"\x1b[{_BOARD_COLOURS[level]}m{level}\x1b[0m" if colour else level
+        shown = f"\x1b[{level.colour}m{level.word}\x1b[0m" if colour else level.word
         detail = f": {entry.error}" if entry.error else ""
         if entry.api_error:
             detail += f" (status API: {entry.api_error})"
@@ -2148,9 +2236,8 @@ def render_board(entries: Sequence[BoardEntry], *, now: datetime, colour: bool) 
 
 
 def board_to_dict(entries: Sequence[BoardEntry], *, now: datetime) -> dict[str, Any]:
-    ordered = sorted(entries, key=lambda e: (-_BOARD_LEVELS.index(e.level), e.name.lower()))
     return {"at": _iso(now), "feeds": [{
-        "feed": e.name, "level": e.level, "error": e.error, "api_error": e.api_error,
+        "feed": e.name, "level": e.level.word, "error": e.error, "api_error": e.api_error,
         "watcher_failures": e.watcher_failures,
         "components": [{"name": n, "status": s} for n, s in e.components],
         "incidents": [{"id": i.id, "code": i.code or None, "title": i.title,
@@ -2160,7 +2247,7 @@ def board_to_dict(entries: Sequence[BoardEntry], *, now: datetime) -> dict[str, 
         "maintenance": [{"title": m.title, "status": m.status, "link": m.link,
                          "scheduled_for": _iso(m.scheduled_for),
                          "scheduled_until": _iso(m.scheduled_until)} for m in e.maintenance],
-    } for e in ordered]}
+    } for e in _worst_first(entries)]}
 
 
 def board_windows(windows: Mapping[str, ApiIncident], now: datetime) -> list[Incident]:
@@ -2168,11 +2255,11 @@ def board_windows(windows: Mapping[str, ApiIncident], now: datetime) -> list[Inc
     yet over; soonest first."""
     shown = []
     for window in windows.values():
-        phase = _PHASE_OF.get(window.status)
+        phase = Phase.of(window.status)
         due = (window.scheduled_for is None
                or window.scheduled_for <= now + BOARD_MAINTENANCE_AHEAD) and (
             window.scheduled_until is None or window.scheduled_until >= now)
-        if phase == "started" or (phase == "scheduled" and due):
+        if phase is Phase.STARTED or (phase is Phase.SCHEDULED and due):
             shown.append(_window_at(window, phase))
     return sorted(shown, key=lambda w: w.scheduled_for or _NO_TIME)
 
@@ -2677,7 +2764,7 @@ def _feed_to_json(state: FeedState) -> dict[str, Any]:
     if state.maintenances_tried is not None:
         data["maintenances_tried"] = _epoch(state.maintenances_tried)
     if state.maintenances is not None:
-        data["maintenances"] = {code: [phase, _epoch(seen)]
+        data["maintenances"] = {code: [phase.key, _epoch(seen)]
                                 for code, (phase, seen) in state.maintenances.items()}
     return data
 
@@ -2708,9 +2795,9 @@ def _feed_from_json(data: Mapping[str, Any], times: dict[float, datetime], now: 
     if "maintenances" in data:
         maintenances = {}
         for code, (phase, seen) in data["maintenances"].items():
-            if phase not in _MAINTENANCE_PHASES:
+            if phase not in _PHASE_KEYS:
                 raise ValueError(f"bad maintenance phase {phase!r}")
-            maintenances[str(code)] = (phase, when(seen) or now)
+            maintenances[str(code)] = (_PHASE_KEYS[phase], when(seen) or now)
     return FeedState(etag=_validator(data.get("etag")),
                      last_modified=_validator(data.get("last_modified")),
                      fingerprint=data.get("fingerprint"), entries=int(data.get("entries", 0)),
@@ -3711,7 +3798,7 @@ class StatusPageMonitor:
         if (changed or health != before) and self.on_change is not None:
             # Whatever changed is kept; a read that changed something, or a feed gone down,
             # is written at once, a failure count with the next write.
-            await self.on_change(changed or "feed_down" in events)
+            await self.on_change(changed or Kind.FEED_DOWN in events)
         return PollResult(outcome.error is None, delay, outcome.gone)
 
     def _say(self, reason: str | None, failures: int, unexpected: BaseException | None) -> None:
@@ -3881,13 +3968,13 @@ class StatusPageMonitor:
         return reported
 
     def _remember_phase(self, inc: Incident) -> None:
-        phase = feed_phase(inc.status)
+        phase = Phase.of(inc.status)
         known = self.state.maintenances
         if phase is None or known is None:
             return  # before the list's first read there is nothing to keep in step with
-        now = self.clock.now()
-        if _advances(known.get(inc.code, ("", now))[0], phase):
-            known[inc.code] = (phase, now)
+        said = known.get(inc.code)
+        if said is None or said[0] < phase:
+            known[inc.code] = (phase, self.clock.now())
 
     async def _check_maintenances(self, api: StatuspageApi, now: datetime
                                   ) -> dict[str, ApiIncident] | None:
@@ -4153,7 +4240,6 @@ class Scheduler:
 # #### Delivery: the console, webhooks and their routes ############################################
 
 
-FORMATS = ("auto", "slack", "discord", "teams", "ntfy", "json", "apprise")
 _TEAMS_HOSTS = (".logic.azure.com", ".powerautomate.com", ".powerplatform.com")
 
 
@@ -4165,7 +4251,7 @@ class Route:
     feeds: tuple[str, ...] = ()  # empty: every feed
     filter: EventFilter = EventFilter()  # components and min_impact
     kinds: tuple[str, ...] = ()  # empty: every kind
-    format: str = "auto"
+    format: Format = Format.AUTO
     quiet_hours: tuple[int, int] | None = None  # minutes after local midnight: from, until
     timezone: str = "UTC"
     digest: float | None = None  # seconds per batch
@@ -4201,7 +4287,7 @@ def _zone(name: str) -> tzinfo:
 
 def webhook_body(url: str, event: IncidentEvent) -> str:
     """The POST body for one event, in the format the URL implies."""
-    return render(url, resolve_format(url, "auto"), [event])
+    return render(url, Format.AUTO, [event])
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -4409,7 +4495,7 @@ class WebhookSender:
         self.attempts_failed = 0
         self._rejections: set[str] = set()  # reasons already logged at ERROR
         self._wake = asyncio.Event()
-        self.base_label = (_apprise_label(url) if self.format == "apprise"
+        self.base_label = (_apprise_label(url) if self.format is Format.APPRISE
                            else redact_url(url))
         self.label = self.base_label
 
@@ -4423,7 +4509,7 @@ class WebhookSender:
     def __call__(self, event: IncidentEvent) -> None:
         if not self.route.accepts(event):
             return
-        urgent = self.route.urgent and event.kind == "feed_down"
+        urgent = self.route.urgent and event.kind is Kind.FEED_DOWN
         now = self.clock.now()
         if not urgent and (self.route.digest or self.route.quiet_at(now)):
             if not self.held["events"]:
@@ -4472,7 +4558,7 @@ class WebhookSender:
         stays first in the outbox and is tried again after the returned delay.
         """
         entry = self.outbox[0]
-        if self.format == "apprise":
+        if self.format is Format.APPRISE:
             return await self._send_apprise(entry)
         try:
             body = entry["body"].encode()
@@ -4480,7 +4566,7 @@ class WebhookSender:
             if self.secret:
                 headers[SIGNATURE_HEADER] = sign(self.secret, body)
             url = self.url
-            if self.format == "ntfy":  # ntfy's JSON form goes to the server, not the topic
+            if self.format is Format.NTFY:  # ntfy's JSON form goes to the server, not the topic
                 url = ntfy_target(url)[0]
             proxy = self.proxies.for_url(url)
             async with self.session.post(url, data=body, headers=headers, proxy=proxy,
@@ -5704,12 +5790,14 @@ def _config_routes(path: Path, value: object) -> list[Route]:
 
 def _config_route(where: str, item: Mapping[str, object]) -> Route:
     url = item.get("url")
-    fmt = item.get("format", "auto")
-    if fmt not in FORMATS:
-        raise ConfigError(f"{where}.format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    given = item.get("format", "auto")
+    if not isinstance(given, str) or given not in tuple(Format):
+        raise ConfigError(f"{where}.format: expected one of {', '.join(Format)}, "
+                          f"got {given!r}")
+    fmt = Format(given)
     if not isinstance(url, str) or not url:
         raise ConfigError(f"{where}.url: missing")
-    if resolve_format(url, fmt) == "apprise":
+    if resolve_format(url, fmt) is Format.APPRISE:
         if not re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", url):
             raise ConfigError(f"{where}.url: not a URL (the value is not shown: it may hold "
                               "a secret)")
@@ -5750,7 +5838,7 @@ def _config_route(where: str, item: Mapping[str, object]) -> Route:
     return Route(
         url=url, feeds=_strings(f"{where}.feeds", item.get("feeds", [])),
         filter=_config_filter(where, item),
-        kinds=_strings(f"{where}.kinds", item.get("kinds", []), KINDS), format=fmt,
+        kinds=_strings(f"{where}.kinds", item.get("kinds", []), tuple(Kind)), format=fmt,
         quiet_hours=quiet, timezone=str(zone), digest=digest, secret=secret,
         urgent=_config_bool(f"{where}.urgent", item.get("urgent", False)))
 

@@ -1514,7 +1514,7 @@ async def test_http_410_stops_the_feed_for_good(server: FeedServer,
 def test_console_block_matches_the_documented_layout() -> None:
     [inc] = st.parse_feed(atom(OPENAI_ACTIVE))
     out = io.StringIO()
-    st.ConsolePrinter(out)(st.IncidentEvent("OpenAI", "new", inc))
+    st.ConsolePrinter(out)(st.IncidentEvent("OpenAI", st.Kind.NEW, inc))
     assert out.getvalue() == (
         "[2026-11-03 14:32:00 UTC] Product: OpenAI - Conversations (Degraded performance)\n"
         "  Event:    New incident\n"
@@ -1525,9 +1525,9 @@ def test_console_block_matches_the_documented_layout() -> None:
 
 
 def test_events_of_one_incident_that_differ_only_in_their_message_have_other_ids() -> None:
-    first = st.IncidentEvent("GitHub", "updated", incident(message="Looking."))
-    second = st.IncidentEvent("GitHub", "updated", incident(message="Still looking."))
-    again = st.IncidentEvent("GitHub", "updated", incident(message="Looking."))
+    first = st.IncidentEvent("GitHub", st.Kind.UPDATED, incident(message="Looking."))
+    second = st.IncidentEvent("GitHub", st.Kind.UPDATED, incident(message="Still looking."))
+    again = st.IncidentEvent("GitHub", st.Kind.UPDATED, incident(message="Looking."))
     assert first.event_id != second.event_id and first.event_id == again.event_id
 
 
@@ -1535,8 +1535,8 @@ def test_json_lines_carry_the_documented_keys() -> None:
     [inc] = st.parse_feed(atom(OPENAI_ACTIVE))
     out = io.StringIO()
     printer = st.ConsolePrinter(out, as_json=True)
-    printer(st.IncidentEvent("OpenAI", "active", inc))
-    printer(st.IncidentEvent("OpenAI", "feed_down", error="HTTP 503", at=NOW))
+    printer(st.IncidentEvent("OpenAI", st.Kind.ACTIVE, inc))
+    printer(st.IncidentEvent("OpenAI", st.Kind.FEED_DOWN, error="HTTP 503", at=NOW))
     first, second = (json.loads(line) for line in out.getvalue().splitlines())
     assert first == {
         "kind": "active", "feed": "OpenAI", "id": "https://status.openai.com//incidents/01KACTIVE",
@@ -2696,7 +2696,7 @@ async def test_a_state_file_with_non_ascii_text_is_encoded_whole_at_its_first_sa
 def store_with_everything(path: Path, feeds: int, title: str = "incident") -> st.StateStore:
     """A saved store with feeds, an outbox and held events, as a long run leaves one."""
     store = saved_store(path, feeds, title)
-    event = st.IncidentEvent("OpenAI", "new", incident(title=f"Held {title}"))
+    event = st.IncidentEvent("OpenAI", st.Kind.NEW, incident(title=f"Held {title}"))
     store.outbox = {"https://hook.test/a": [{"event_id": "e1", "body": '{"text":"x"}'}]}
     store.held = {"https://hook.test/b": {
         "since": 1762181999.5, "events": [{**st.event_to_dict(event), "event_id": "e2"}]}}
@@ -3006,7 +3006,7 @@ def test_a_late_ctrl_c_during_shutdown_is_absorbed_and_main_restores_the_default
 def test_webhook_payloads_are_shaped_for_slack_discord_and_generic_receivers() -> None:
     [inc] = st.parse_feed(atom(incidentio_entry("01K", "Errors <b>&amp;</b> @everyone",
                                                 "Investigating", "A <i>&lt;!channel&gt;</i>")))
-    event = st.IncidentEvent("OpenAI", "new", inc)
+    event = st.IncidentEvent("OpenAI", st.Kind.NEW, inc)
     slack = json.loads(st.webhook_body("https://hooks.slack.com/services/T0/B0/SECRET", event))
     assert slack == {
         "text": "OpenAI: Errors &amp; @everyone - Investigating",
@@ -3026,7 +3026,7 @@ def test_webhook_payloads_are_shaped_for_slack_discord_and_generic_receivers() -
                    {"name": "Event", "value": "New incident", "inline": True}],
         "description": "A <!channel\\>", "url": "https://status.openai.com//incidents/01K",
         "timestamp": "2026-11-03T14:32:00Z"}], "allowed_mentions": {"parse": []}}
-    marked = st.IncidentEvent("OpenAI", "new", incident(
+    marked = st.IncidentEvent("OpenAI", st.Kind.NEW, incident(
         title="**Big** [click](https://evil.test) _now_", link="https://x.test/a_b*c"))
     [embed] = json.loads(st.webhook_body("https://discord.com/api/webhooks/1/S", marked))["embeds"]
     assert embed["title"] == (
@@ -3034,10 +3034,10 @@ def test_webhook_payloads_are_shaped_for_slack_discord_and_generic_receivers() -
     assert embed["url"] == "https://x.test/a_b*c"  # the link stays a link
     generic = json.loads(st.webhook_body("https://example.test/hook", event))
     assert generic == {**st.event_to_dict(event), "event_id": event.event_id}
-    again = st.IncidentEvent("OpenAI", "new", st.parse_feed(atom(incidentio_entry(
+    again = st.IncidentEvent("OpenAI", st.Kind.NEW, st.parse_feed(atom(incidentio_entry(
         "01K", "Errors <b>&amp;</b> @everyone", "Investigating", "A <i>&lt;!channel&gt;</i>")))[0])
     assert again.event_id == event.event_id
-    moved = st.IncidentEvent("OpenAI", "updated", incident(id=inc.id, status="Resolved"))
+    moved = st.IncidentEvent("OpenAI", st.Kind.UPDATED, incident(id=inc.id, status="Resolved"))
     assert moved.event_id != event.event_id
 
 
@@ -3051,7 +3051,7 @@ async def test_a_receiver_that_fails_twice_gets_every_event_once_in_order(
     sender = st.WebhookSender(url, session, outbox, secret="s3cret", rng=random.Random(1),
                               clock=FakeClock())
     for n in range(3):
-        sender(st.IncidentEvent("OpenAI", "new", incident(id=f"i{n}", title=f"T{n}")))
+        sender(st.IncidentEvent("OpenAI", st.Kind.NEW, incident(id=f"i{n}", title=f"T{n}")))
     stop, delays = asyncio.Event(), []
 
     async def fake_sleep(delay: float) -> None:
@@ -3086,7 +3086,7 @@ async def test_which_webhook_replies_are_retried_and_which_drop_the_event(
     server.routes["/hook"] = Route(handler=reply)
     outbox: list[dict[str, str]] = []
     sender = st.WebhookSender(server.url("/hook"), session, outbox, clock=FakeClock())
-    sender(st.IncidentEvent("F", "new", incident()))
+    sender(st.IncidentEvent("F", st.Kind.NEW, incident()))
     delay = await sender.send_next()
     assert (delay is not None, len(outbox)) == ((True, 1) if kept else (False, 0))
 
@@ -3096,7 +3096,7 @@ async def test_a_receiver_that_cannot_be_reached_keeps_the_event_for_a_retry(
     outbox: list[dict[str, str]] = []
     # Nothing listens on port 9.
     sender = st.WebhookSender("http://127.0.0.1:9/hook", session, outbox, clock=FakeClock())
-    sender(st.IncidentEvent("F", "new", incident()))
+    sender(st.IncidentEvent("F", st.Kind.NEW, incident()))
     delay = await sender.send_next()
     assert delay is not None and 1 <= delay <= st.WEBHOOK_MAX_DELAY and len(outbox) == 1
 
@@ -3108,8 +3108,8 @@ async def test_a_permanent_4xx_is_logged_once_with_the_reply_and_dropped(
     server.routes["/hook/TOKEN"] = Route(handler=receiver)
     outbox: list[dict[str, str]] = []
     sender = st.WebhookSender(server.url("/hook/TOKEN"), session, outbox, clock=FakeClock())
-    sender(st.IncidentEvent("OpenAI", "new", incident(title="Gone")))
-    sender(st.IncidentEvent("OpenAI", "new", incident(id="i2", title="Kept")))
+    sender(st.IncidentEvent("OpenAI", st.Kind.NEW, incident(title="Gone")))
+    sender(st.IncidentEvent("OpenAI", st.Kind.NEW, incident(id="i2", title="Kept")))
     assert await sender.send_next() is None and await sender.send_next() is None
     assert outbox == [] and receiver.events() == [("new", "Kept")]
     assert caplog.text.count("HTTP 404 refuses the event for good, so it was dropped") == 1
@@ -3203,7 +3203,7 @@ async def test_an_event_dropped_by_a_full_outbox_during_delivery_takes_no_other_
     monkeypatch.setattr(st, "MAX_OUTBOX", 2)
     outbox: list[dict[str, str]] = []
     sender = st.WebhookSender(server.url("/hook"), session, outbox, clock=FakeClock())
-    events = [st.IncidentEvent("F", "new", incident(id=f"i{n}")) for n in range(3)]
+    events = [st.IncidentEvent("F", st.Kind.NEW, incident(id=f"i{n}")) for n in range(3)]
 
     async def slow_receiver(request: web.Request) -> web.StreamResponse:
         sender(events[2])  # arrives while the head is in flight; the full outbox drops it
@@ -3233,7 +3233,7 @@ def test_the_outbox_is_bounded_and_says_what_it_dropped(
     outbox: list[dict[str, str]] = []
     sender = st.WebhookSender("https://example.test/hook/KEY", None,  # type: ignore[arg-type]
                               outbox, clock=FakeClock())
-    events = [st.IncidentEvent("F", "new", incident(id=f"i{n}")) for n in range(3)]
+    events = [st.IncidentEvent("F", st.Kind.NEW, incident(id=f"i{n}")) for n in range(3)]
     for event in events:
         sender(event)
     assert [e["event_id"] for e in outbox] == [events[1].event_id, events[2].event_id]
@@ -3460,7 +3460,7 @@ async def test_a_webhook_retry_after_that_is_not_ascii_digits_is_a_retry_not_a_c
     outbox: list[dict[str, str]] = []
     sender = st.WebhookSender(server.url("/hook"), session, outbox, rng=random.Random(1),
                               clock=FakeClock())
-    sender(st.IncidentEvent("F", "new", incident()))
+    sender(st.IncidentEvent("F", st.Kind.NEW, incident()))
     delay = await sender.send_next()
     assert delay is not None and 1 <= delay <= 2 and len(outbox) == 1
 
@@ -3473,7 +3473,7 @@ async def test_a_webhook_retry_after_longer_than_any_backoff_is_honoured(
     server.routes["/hook"] = Route(handler=reply)
     sender = st.WebhookSender(server.url("/hook"), session, [], rng=random.Random(1),
                               clock=FakeClock())
-    sender(st.IncidentEvent("F", "new", incident()))
+    sender(st.IncidentEvent("F", st.Kind.NEW, incident()))
     assert await sender.send_next() == 250  # the first backoff step is at most 2 s
 
 
@@ -3484,7 +3484,7 @@ async def test_any_exception_in_a_delivery_is_a_failed_attempt_and_the_event_sta
     server.routes["/hook"] = Route(handler=receiver)
     outbox: list[dict[str, str]] = []
     sender = st.WebhookSender(server.url("/hook"), session, outbox, secret="s", clock=FakeClock())
-    sender(st.IncidentEvent("F", "new", incident()))
+    sender(st.IncidentEvent("F", st.Kind.NEW, incident()))
 
     def broken_sign(secret: str, body: bytes) -> str:
         raise RuntimeError("signing broke")
@@ -3507,7 +3507,7 @@ def test_a_closed_stdout_is_said_once_and_never_stops_the_other_outputs(
     printer, spy = st.ConsolePrinter(ClosedStdout()), Spy()
     fanout = st.Fanout([printer, spy])
     for title in ("One", "Two"):
-        fanout(st.IncidentEvent("F", "new", incident(title=title)))
+        fanout(st.IncidentEvent("F", st.Kind.NEW, incident(title=title)))
     assert spy.kinds() == [("new", "One"), ("new", "Two")] and printer.closed
     assert caplog.text.count("stdout cannot be written (Broken pipe)") == 1
 
@@ -3518,7 +3518,7 @@ def test_an_output_that_raises_does_not_keep_the_event_from_the_others(
         raise ValueError("no")
 
     spy = Spy()
-    st.Fanout([broken, spy])(st.IncidentEvent("F", "new", incident()))
+    st.Fanout([broken, spy])(st.IncidentEvent("F", st.Kind.NEW, incident()))
     assert spy.kinds() == [("new", "Title")]
     assert "broken: could not take an event of kind new from F: ValueError('no')" in caplog.text
 
@@ -3646,20 +3646,20 @@ async def test_cron_mode_reports_feed_down_and_recovered_after_as_many_reads_as_
 # --- Notifications: routes, formats, quiet hours, digests ---
 
 
-def health(feed: str, kind: st.Kind = "feed_down") -> st.IncidentEvent:
-    return st.IncidentEvent(feed, kind, error="HTTP 503" if kind == "feed_down" else None, at=NOW)
+def health(feed: str, kind: st.Kind = st.Kind.FEED_DOWN) -> st.IncidentEvent:
+    return st.IncidentEvent(feed, kind, error="HTTP 503" if kind is st.Kind.FEED_DOWN else None, at=NOW)
 
 
 def test_a_route_takes_only_the_feeds_components_impact_and_kinds_it_names() -> None:
     route = st.Route("https://hooks.example.test/x", feeds=("GitHub",),
                      filter=st.EventFilter(("Actions",), "major"), kinds=("new", "feed_down"))
     actions = incident(components=("Actions (Major outage)",), impact="critical")
-    assert route.accepts(st.IncidentEvent("github", "new", actions))
-    assert not route.accepts(st.IncidentEvent("OpenAI", "new", actions))
-    assert not route.accepts(st.IncidentEvent("GitHub", "updated", actions))
-    assert not route.accepts(st.IncidentEvent("GitHub", "new", dataclasses.replace(
+    assert route.accepts(st.IncidentEvent("github", st.Kind.NEW, actions))
+    assert not route.accepts(st.IncidentEvent("OpenAI", st.Kind.NEW, actions))
+    assert not route.accepts(st.IncidentEvent("GitHub", st.Kind.UPDATED, actions))
+    assert not route.accepts(st.IncidentEvent("GitHub", st.Kind.NEW, dataclasses.replace(
         actions, impact="minor")))
-    assert route.accepts(st.IncidentEvent("GitHub", "new", incident()))  # unknown: passes
+    assert route.accepts(st.IncidentEvent("GitHub", st.Kind.NEW, incident()))  # unknown: passes
     assert route.accepts(health("GitHub")) and not route.accepts(health("OpenAI"))
 
 
@@ -3676,7 +3676,7 @@ def test_auto_picks_the_format_by_host_and_scheme(url: str, fmt: str) -> None:
 
 
 def test_each_format_escapes_markup_and_keeps_to_its_size_limit() -> None:
-    hostile = st.IncidentEvent("GitHub", "new", incident(
+    hostile = st.IncidentEvent("GitHub", st.Kind.NEW, incident(
         title="<!channel> **pwn** [x](https://evil.test) @everyone", message="m" * 50_000,
         components=("Actions (Major outage)",), impact="major", link="https://x.test/i1"))
     slack = json.loads(st.render("https://hooks.slack.com/x", "slack", [hostile]))
@@ -3695,7 +3695,7 @@ def test_each_format_escapes_markup_and_keeps_to_its_size_limit() -> None:
     assert "**pwn**" not in text and "](https://evil.test)" not in text and len(text) < 28_000
     ntfy = json.loads(st.render("https://ntfy.example.test/alerts", "ntfy", [hostile]))
     assert len(ntfy["message"].encode()) <= 4096 and ntfy["priority"] == 4
-    wide = st.IncidentEvent("GitHub", "new", incident(message="сбой " * 800))  # 4,000 chars
+    wide = st.IncidentEvent("GitHub", st.Kind.NEW, incident(message="сбой " * 800))  # 4,000 chars
     ntfy = json.loads(st.render("https://ntfy.example.test/alerts", "ntfy", [wide]))
     assert len(ntfy["message"].encode()) <= 4000 and ntfy["message"].endswith("…")
 
@@ -3705,10 +3705,10 @@ async def test_every_http_format_reaches_a_receiver_in_its_shape_and_signed(
     receiver = Receiver()
     server.routes["/workflows/teams"] = Route(handler=receiver)
     server.routes["/"] = Route(handler=receiver)  # ntfy posts to the server root
-    event = st.IncidentEvent("GitHub", "updated", incident(
+    event = st.IncidentEvent("GitHub", st.Kind.UPDATED, incident(
         title="Actions degraded", status="Identified", components=("Actions (Partial outage)",),
         impact="major", message="A bad deploy.", link="https://status.example.test/i/1"))
-    for path, fmt in (("/workflows/teams", "teams"), ("/alerts", "ntfy")):
+    for path, fmt in (("/workflows/teams", st.Format.TEAMS), ("/alerts", st.Format.NTFY)):
         route = st.Route(server.url(path), format=fmt, secret="s3")
         sender = st.WebhookSender(route.url, session, [], route=route, clock=FakeClock())
         sender(event)
@@ -3740,7 +3740,7 @@ async def test_a_routes_own_secret_signs_its_bodies_even_with_a_global_secret_se
     receiver = Receiver()
     server.routes["/own"] = Route(handler=receiver)
     server.routes["/global"] = Route(handler=receiver)
-    event = st.IncidentEvent("GitHub", "new", incident())
+    event = st.IncidentEvent("GitHub", st.Kind.NEW, incident())
     for path, own in (("/own", "route-secret"), ("/global", None)):
         route = st.Route(server.url(path), secret=own)
         sender = st.WebhookSender(route.url, session, [], route=route, secret="global-secret",
@@ -3764,9 +3764,9 @@ async def test_ntfy_behind_a_reverse_proxy_path_gets_its_topic_and_keeps_its_aut
     server.routes["/ntfy/"] = Route(handler=ntfy)
     url = server.url("/ntfy/alerts?auth=tk_SECRET")
     assert st.ntfy_target(url) == (server.url("/ntfy/?auth=tk_SECRET"), "alerts")
-    route = st.Route(url, format="ntfy")
+    route = st.Route(url, format=st.Format.NTFY)
     sender = st.WebhookSender(url, session, [], route=route, clock=FakeClock())
-    sender(st.IncidentEvent("GitHub", "updated", incident(status="Resolved")))
+    sender(st.IncidentEvent("GitHub", st.Kind.UPDATED, incident(status="Resolved")))
     assert await sender.send_next() is None
     [body] = map(json.loads, receiver.bodies)
     assert (body["topic"], body["tags"], queries) == ("alerts", ["white_check_mark"],
@@ -3780,8 +3780,8 @@ def test_quiet_hours_hold_events_and_deliver_one_digest_at_their_end(
                      timezone="Europe/Berlin", urgent=True)
     outbox: list[dict[str, str]] = []
     sender = st.WebhookSender(route.url, session, outbox, route=route, clock=clock)
-    sender(st.IncidentEvent("GitHub", "new", incident(title="First")))
-    sender(st.IncidentEvent("OpenAI", "new", incident(id="i2", title="Second")))
+    sender(st.IncidentEvent("GitHub", st.Kind.NEW, incident(title="First")))
+    sender(st.IncidentEvent("OpenAI", st.Kind.NEW, incident(id="i2", title="Second")))
     sender(health("OpenAI"))  # urgent: never held
     assert [json.loads(e["body"])["kind"] for e in outbox] == ["feed_down"]
     assert len(sender.held["events"]) == 2 and not sender.flush(clock.wall)
@@ -3792,7 +3792,7 @@ def test_quiet_hours_hold_events_and_deliver_one_digest_at_their_end(
     digest = json.loads(outbox[-1]["body"])
     assert digest["kind"] == "digest" and [e["title"] for e in digest["events"]] == [
         "First", "Second"]
-    sender(st.IncidentEvent("GitHub", "updated", incident(title="After")))
+    sender(st.IncidentEvent("GitHub", st.Kind.UPDATED, incident(title="After")))
     assert json.loads(outbox[-1]["body"])["title"] == "After"  # out of quiet hours: at once
 
 
@@ -3825,7 +3825,7 @@ def test_a_digest_route_sends_one_message_per_period_grouped_by_feed(
     for feed, title, status, minutes in [("GitHub", "Actions", "Investigating", 0),
                                          ("OpenAI", "ChatGPT", "Investigating", 5),
                                          ("GitHub", "Actions", "Resolved", 10)]:
-        sender(st.IncidentEvent(feed, "updated", incident(
+        sender(st.IncidentEvent(feed, st.Kind.UPDATED, incident(
             title=title, status=status, updated=at + timedelta(minutes=minutes))))
     assert sender.flush_due_in(clock.wall) == 900 and not sender.flush(clock.wall)
     clock.wall += timedelta(seconds=900)
@@ -3872,7 +3872,7 @@ async def test_apprise_routes_deliver_through_apprise_to_a_loopback_receiver(
     route = st.Route(url)
     sender = st.WebhookSender(url, session, [], route=route, clock=FakeClock())
     assert "SECRET" not in sender.label and sender.format == "apprise"
-    sender(st.IncidentEvent("GitHub", "new", incident(title="Actions degraded",
+    sender(st.IncidentEvent("GitHub", st.Kind.NEW, incident(title="Actions degraded",
                                                       impact="critical")))
     assert await sender.send_next() is None
     [body] = bodies
@@ -4952,7 +4952,7 @@ def test_a_maintenance_list_that_goes_backwards_repeats_nothing() -> None:
         return st.read_api_list(api_body("scheduled_maintenances", maintenance(
             "m1", status, [WINDOW_SCHEDULED])), "scheduled_maintenances")
 
-    known: dict[str, tuple[str, datetime]] | None = None
+    known: dict[str, tuple[st.Phase, datetime]] | None = None
     said = []
     for status in ("scheduled", "in_progress", "completed", "in_progress", "completed"):
         events, known = st.maintenance_events(known if known is not None else {},
