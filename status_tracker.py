@@ -74,9 +74,9 @@ import xml.sax
 import xml.sax.expatreader
 import zoneinfo
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from enum import IntEnum, StrEnum
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
+from enum import IntEnum, StrEnum
 from pathlib import Path
 from typing import IO, Any, TextIO
 

@@ -3647,7 +3647,8 @@ async def test_cron_mode_reports_feed_down_and_recovered_after_as_many_reads_as_
 
 
 def health(feed: str, kind: st.Kind = st.Kind.FEED_DOWN) -> st.IncidentEvent:
-    return st.IncidentEvent(feed, kind, error="HTTP 503" if kind is st.Kind.FEED_DOWN else None, at=NOW)
+    return st.IncidentEvent(feed, kind, at=NOW,
+                            error="HTTP 503" if kind is st.Kind.FEED_DOWN else None)
 
 
 def test_a_route_takes_only_the_feeds_components_impact_and_kinds_it_names() -> None:
