@@ -511,29 +511,52 @@ class Seen:
                 f"steps={self.steps!r}, last_seen={self.last_seen!r})")
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class FeedState:
-    """Everything remembered of one feed between polls (and, with --state, between runs)."""
+    """Everything remembered of one feed between polls (and, with --state, between runs).
+
+    A value: a poll that changes it makes a new one and hands it to the state store, which
+    writes that feed again at its next save (StateStore.changed); nothing is changed in place.
+    """
 
     etag: str | None = None
     last_modified: str | None = None
     fingerprint: str | None = None
     entries: int = 0
-    known: dict[str, Seen] = field(default_factory=dict)
+    known: Mapping[str, Seen] = field(default_factory=dict)
     first_sight: bool = True
-    last_polled: datetime | None = None
     # Consecutive failed polls and whether feed_down was sent: kept in the state file so that
     # cron mode (--once --state) reports a feed down after as many failed reads as watch mode.
     failures: int = 0
     down: bool = False
     # Maintenance windows by code: the last phase reported and when the window was last seen.
     # None until the maintenance list was first read (that read is a baseline).
-    maintenances: dict[str, tuple[Phase, datetime]] | None = None
+    maintenances: Mapping[str, tuple[Phase, datetime]] | None = None
     statuspage: bool = False  # its entries showed it to be a Statuspage feed (it has an API)
-    # Fingerprints of earlier copies read in this run, newest last (not kept in the file).
-    earlier_fingerprints: tuple[str, ...] = ()
     open_incidents: int = 0  # in its last read
     maintenances_tried: datetime | None = None  # the last read of the maintenance list
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """A body waiting to be delivered to a route, in the route's format."""
+
+    event_id: str
+    body: str
+
+
+@dataclass(slots=True)
+class Outbox:
+    """What a route has not delivered yet (kept in the state file): bodies queued in order,
+    and events held by quiet hours or a digest since `held_since`. Only the route's sender
+    changes it."""
+
+    queued: list[Queued] = field(default_factory=list)
+    held: list[IncidentEvent] = field(default_factory=list)
+    held_since: datetime | None = None
+
+    def __len__(self) -> int:
+        return len(self.queued) + len(self.held)
 
 
 class StartupError(Exception):
@@ -717,6 +740,12 @@ _URL_IN_TEXT = re.compile(r"(?i)\b(?:https?|wss?)://[^\s'\"<>]+")
 def redact_urls_in(text: str) -> str:
     """Library error texts quote whole URLs (aiohttp: "…, url='…'"): keep scheme and host."""
     return _URL_IN_TEXT.sub(lambda m: redact_url(m[0]), text)
+
+
+def exception_words(exc: BaseException, limit: int = 200) -> str:
+    """An exception nobody foresaw, for a log line: "KeyError: 'x'", printable, no URL's path
+    or query (where secrets live), at most `limit` characters."""
+    return clean_text(redact_urls_in(f"{type(exc).__name__}: {exc}"))[:limit]
 
 
 # #### Pure core: reading feeds (one reader per platform) ##########################################
@@ -1655,6 +1684,33 @@ class Health:
     down: bool = False  # a feed_down was said and no feed_recovered since
 
 
+@dataclass(slots=True)
+class Trouble:
+    """A unit that can fail again and again (a feed's polls, a webhook's deliveries, the state
+    file's saves, a status API): its failures in a row, their reason, when to try again. A
+    failure is said once per reason (a repeat only at DEBUG), and the recovery once."""
+
+    failures: int = 0
+    reason: str | None = None
+    retry_at: float | None = None  # on the monotonic clock; None: may be tried now
+
+    def fail(self, reason: str, message: str, *args: object, level: int = logging.WARNING,
+             exc_info: BaseException | None = None) -> None:
+        """Count a failure; log `message % args` when its reason is not the one last said."""
+        self.failures += 1
+        if reason == self.reason:
+            log.debug(message, *args)
+        else:
+            log.log(level, message, *args, exc_info=exc_info)
+        self.reason = reason
+
+    def recover(self, message: str, *args: object) -> None:
+        """The unit works (again): `message % args` is logged if it was failing."""
+        if self.reason is not None:
+            log.warning(message, *args)
+        self.failures, self.reason, self.retry_at = 0, None, None
+
+
 def backoff_delay(failures: int, base: float, cap: float, rng: random.Random) -> float:
     """Exponential backoff with full jitter between `base` and the capped exponential."""
     ceiling = max(base, min(cap, base * 2 ** min(failures, 30)))
@@ -2267,6 +2323,70 @@ def board_windows(windows: Mapping[str, ApiIncident], now: datetime) -> list[Inc
 # #### I/O edge: HTTP ##############################################################################
 
 
+_T = typing.TypeVar("_T")
+_R = typing.TypeVar("_R")
+
+
+_THREAD_SLOTS: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = weakref.WeakKeyDictionary()
+
+
+async def in_daemon_thread(func: Callable[[_T], _R], arg: _T, *, pool: str = "parse") -> _R:
+    """`func(arg)` in a daemon thread, at most PARSE_THREADS at once per pool and loop.
+
+    asyncio.to_thread's pool is joined when asyncio.run returns, so a stop would wait for a
+    parse of several seconds to finish; a daemon thread is simply left behind. Parsing and
+    blocking deliveries (Apprise) have pools of their own: a delivery stuck for its 30 s must
+    not keep a feed from being parsed.
+    """
+    loop = asyncio.get_running_loop()
+    pools = _THREAD_SLOTS.setdefault(loop, {})
+    slots = pools.setdefault(pool, asyncio.Semaphore(PARSE_THREADS))
+    async with slots:
+        future: asyncio.Future[_R] = loop.create_future()
+
+        def settle(result: _R | None, error: BaseException | None) -> None:
+            if future.done():
+                return  # cancelled by a stop while the thread ran
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(typing.cast(_R, result))
+
+        def work() -> None:
+            result, error = None, None
+            try:
+                result = func(arg)
+            except BaseException as exc:  # handed to the awaiting task, which decides
+                error = exc
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(settle, result, error)
+
+        threading.Thread(target=work, name="status_tracker parse", daemon=True).start()
+        return await future
+
+
+async def _wait_either(first: asyncio.Event, second: asyncio.Event) -> None:
+    """Until either event is set."""
+    waiters = [asyncio.ensure_future(first.wait()), asyncio.ensure_future(second.wait())]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+async def _wait_event_or(event: asyncio.Event, stop: asyncio.Event, seconds: float) -> None:
+    """Until `event` or `stop` is set, or `seconds` pass."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(_wait_either(event, stop), seconds)
+
+
+async def _sleep_until(stop: asyncio.Event, delay: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), delay)
+
+
 def _http_date(value: str) -> datetime | None:
     """An HTTP date in any of RFC 9110 5.6.7's three forms, in UTC; None when unreadable."""
     try:
@@ -2374,8 +2494,11 @@ def _looks_like_html(content_type: str, body: bytes) -> bool:
 class Validated(typing.Protocol):
     """Whatever keeps a resource's validators: a feed's state, an API source."""
 
-    etag: str | None
-    last_modified: str | None
+    @property
+    def etag(self) -> str | None: ...
+
+    @property
+    def last_modified(self) -> str | None: ...
 
 
 async def fetch(
@@ -3185,55 +3308,113 @@ def _lock(handle: IO[bytes]) -> bool:
     return True
 
 
-# What a state file holds: feeds, outbox, held events, and where each feed's member is in it.
-_Loaded = tuple[dict[str, FeedState], dict[str, list[dict[str, str]]],
-                dict[str, dict[str, Any]], dict[str, Span]]
+def _outbox_to_json(outbox: Outbox) -> tuple[list[dict[str, str]], dict[str, Any] | None]:
+    """A route's queued bodies and its held events as the state file keeps them."""
+    queued = [{"event_id": q.event_id, "body": q.body} for q in outbox.queued]
+    held = {"since": _epoch(outbox.held_since), "events": [
+        {**event_to_dict(e), "event_id": e.event_id} for e in outbox.held]}
+    return queued, held if outbox.held else None
 
 
-class StateStore:
-    """The --state file: per-feed memory plus the webhook outbox, owned by one process."""
+def _outboxes_from_json(queued: Mapping[str, Any], held: Mapping[str, Any]
+                        ) -> dict[str, Outbox]:
+    """Every route's outbox from the state file; each event must come back whole."""
+    outboxes: dict[str, Outbox] = {}
+    for url, entries in queued.items():
+        outboxes[url] = Outbox([Queued(str(e["event_id"]), str(e["body"])) for e in entries])
+    for url, waiting in held.items():
+        outbox = outboxes.setdefault(url, Outbox())
+        outbox.held = [event_from_dict(e) for e in waiting["events"]]
+        outbox.held_since = _from_epoch(waiting.get("since"))
+    return outboxes
 
-    def __init__(self, path: Path, *, clock: Clock, rng: random.Random | None = None,
-                 write: Callable[[Path, Sequence[str | Span]], list[int]] | None = None,
-                 spacing: float = 0.0) -> None:
-        self.path = path
-        # Where the file really is: a --state path that is a symlink stays one, and its
-        # target is what is written (atomically, in the target's folder) and locked.
-        self.target = path.resolve()
-        # After a write, the next of a monitor's saves waits `spacing` times as long as that
-        # one took (see changed()).
-        self.spacing = spacing
-        self._quiet_until = 0.0  # on `clock`: when the next paced write may start
-        self._hurry = asyncio.Event()  # set by a save that is not paced: no spacing for anyone
-        self._paced: set[asyncio.Future[bool]] = set()  # saves started by changed()
-        self.feeds: dict[str, FeedState] = {}
-        self.outbox: dict[str, list[dict[str, str]]] = {}
-        # Per route: events held by quiet hours or a digest, {"since": epoch, "events": [...]}.
-        self.held: dict[str, dict[str, Any]] = {}
-        self.clock = clock
-        self.rng = rng or random.Random()
-        self._write = write or write_atomic
-        self._lock_handle: IO[bytes] | None = None
-        self._save_lock = asyncio.Lock()
-        self._requested = 0  # save() calls so far
-        self._written = 0  # the last of those calls whose changes are on disk
-        self._lost_lock = False
-        self.failures = 0  # consecutive failed writes
-        self.failing: str | None = None
-        self.retry_at: float | None = None  # while failing: when the next write is tried
-        self._retry_wanted = asyncio.Event()
-        # Where each unchanged feed's member sits in the file on disk (see pieces()); the
-        # store is the one place that decides what must be encoded again.
-        self._spans: dict[str, Span] = {}
-        self._marked: set[str] = set()  # feeds changed since the current write began
-        self._identity: tuple[int, int, int] | None = None  # of the file the spans are in
 
-    @property
-    def lock_path(self) -> Path:
-        return self.target.with_name(self.target.name + ".lock")
+@dataclass(slots=True)
+class Loaded:
+    """What a state file holds: each feed's memory and when it was last read, each route's
+    outbox, and where each feed's member lies in the file (to be copied, not encoded again)."""
+
+    feeds: dict[str, FeedState] = field(default_factory=dict)
+    polled: dict[str, datetime] = field(default_factory=dict)
+    outboxes: dict[str, Outbox] = field(default_factory=dict)
+    spans: dict[str, Span] = field(default_factory=dict)
+
+
+def _decode_state(window: _Window, now: datetime) -> Loaded:
+    """The contents of a state file; raises if it is unusable."""
+    times: dict[float, datetime] = {}
+    # Offsets in the text are offsets in the file only where every character is one byte;
+    # a file with others has no spans, and each feed is encoded again at its first save.
+    spans: dict[str, Span] = {}
+    data, feeds = _read_state(window, lambda f: _feed_from_json(f, times, now), spans)
+    if feeds is None:  # "feeds" was not an object: fails as it always did
+        feeds = {url: _feed_from_json(f, times, now) for url, f in data.get("feeds", {}).items()}
+    polled = {url: when for url in feeds
+              if (when := _from_epoch(data.get("polled", {}).get(url))) is not None}
+    return Loaded(feeds, polled, _outboxes_from_json(data.get("outbox", {}),
+                                                     data.get("held", {})), spans)
+
+
+def load_state(path: Path, target: Path, *, now: datetime, read_only: bool = False) -> Loaded:
+    """Read a state file (`target`, what `path` names); set aside (never overwrite) one that is
+    unusable, refuse one from a newer version.
+
+    `read_only` (the status board beside a running tracker) touches nothing in the folder: no
+    leftover temp file removed (it may be the owner's write in flight), nothing renamed.
+    """
+    for stale in () if read_only else target.parent.glob(f".{target.name}.*.tmp"):
+        with contextlib.suppress(OSError):
+            stale.unlink()  # left by a crash between writing and renaming
+    try:
+        handle = target.open("rb")
+    except FileNotFoundError:
+        return Loaded()
+    except OSError as exc:
+        raise StateFileError(f"state file {path}: cannot read it: {exc.strerror or exc}"
+                             ) from None
+    with handle:
+        try:
+            head = handle.read(64)
+            _check_ours(path, head)
+            window = _Window(handle.read, head, STATE_CHUNK)
+            if window.only_space():
+                return Loaded()  # created empty by hand: nothing remembered yet
+            return _decode_state(window, now)
+        except NewerStateError as exc:
+            # Set aside, its outbox would be lost to the newer version it came from.
+            raise StateFileError(f"state file {path}: {exc}; left as it is (upgrade "
+                                 "status_tracker, or give another --state)") from None
+        except OSError as exc:
+            raise StateFileError(f"state file {path}: cannot read it: {exc.strerror or exc}"
+                                 ) from None
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
+            problem = exc
+    # Set aside only now it is closed: Windows renames no open file.
+    why = clean_text(str(problem))[:160]
+    if read_only:
+        raise StateFileError(f"state file {path}: unusable ({why})")
+    aside = target.with_name(f"{target.name}.bad-{now.strftime('%Y%m%dT%H%M%S')}")
+    try:
+        os.replace(target, aside)
+    except OSError as move_error:
+        raise StateFileError(f"state file {path} is unusable ({why}) and cannot be set aside: "
+                             f"{move_error.strerror or move_error}") from None
+    log.warning("state file %s is unusable (%s); kept it as %s and starting afresh", path, why,
+                aside)
+    return Loaded()
+
+
+class StateLock:
+    """The lock file beside a state file: one process writes it (the state file itself is
+    renamed over at every write, so the lock cannot be on it)."""
+
+    def __init__(self, path: Path, target: Path) -> None:
+        self.path = path  # the state file as the user named it, for messages
+        self.lock_path = target.with_name(target.name + ".lock")
+        self._handle: IO[bytes] | None = None
+        self._lost = False
 
     def acquire(self) -> None:
-        """Take the lock file beside the state file (the state file itself gets renamed over)."""
         try:
             handle = open(self.lock_path, "a+b")  # noqa: SIM115 -- held open for the whole run
         except OSError as exc:
@@ -3244,21 +3425,21 @@ class StateStore:
             raise StateLockedError(
                 f"state file {self.path} is in use by another status_tracker "
                 f"(lock {self.lock_path} is held); stop that one or use another --state")
-        self._lock_handle = handle
+        self._handle = handle
 
-    def _still_owner(self) -> bool:
+    def still_ours(self) -> bool:
         """Whether the lock file on disk is still the one this process holds.
 
         Deleting the lock file of a running tracker lets a second one lock a new file, and
         both would write the state. Checked before every write: a deleted lock is taken
         again; one that another process took means this one stops writing, loudly.
         """
-        if self._lost_lock:
+        if self._lost:
             return False
-        if self._lock_handle is None:
+        if self._handle is None:
             return True  # not locked by design (a store used without acquire, as in tests)
         try:
-            same = os.stat(self.lock_path).st_ino == os.fstat(self._lock_handle.fileno()).st_ino
+            same = os.stat(self.lock_path).st_ino == os.fstat(self._handle.fileno()).st_ino
         except FileNotFoundError:
             same = False
         if same:
@@ -3267,7 +3448,7 @@ class StateStore:
         try:
             self.acquire()
         except (StateLockedError, OSError):
-            self._lost_lock = True
+            self._lost = True
             log.critical("lock file %s was removed and another status_tracker took %s: this "
                          "one no longer writes it", self.lock_path, self.path)
             return False
@@ -3275,104 +3456,89 @@ class StateStore:
         return True
 
     def release(self) -> None:
-        if self._lock_handle is not None:
-            self._lock_handle.close()
-            self._lock_handle = None
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+class StateStore:
+    """The --state file: each feed's memory, and each route's outbox, owned by one process.
+
+    A feed's state comes in only through changed() (or put()), which also marks it to be
+    encoded again at the next save; every other feed is copied from the file as it is.
+    """
+
+    def __init__(self, path: Path, *, clock: Clock, rng: random.Random | None = None,
+                 write: Callable[[Path, Sequence[str | Span]], list[int]] | None = None,
+                 spacing: float = 0.0) -> None:
+        self.path = path
+        # Where the file really is: a --state path that is a symlink stays one, and its
+        # target is what is written (atomically, in the target's folder) and locked.
+        self.target = path.resolve()
+        self.lock = StateLock(path, self.target)
+        # After a write, the next of a monitor's saves waits `spacing` times as long as that
+        # one took (see changed()).
+        self.spacing = spacing
+        self._quiet_until = 0.0  # on `clock`: when the next paced write may start
+        self._hurry = asyncio.Event()  # set by a save that is not paced: no spacing for anyone
+        self._paced: set[asyncio.Future[bool]] = set()  # saves started by changed()
+        self._feeds: dict[str, FeedState] = {}
+        self.polled: dict[str, datetime] = {}  # when each feed was last read
+        self.outboxes: dict[str, Outbox] = {}
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self._write = write or write_atomic
+        self._save_lock = asyncio.Lock()
+        self._requested = 0  # save() calls so far
+        self._written = 0  # the last of those calls whose changes are on disk
+        self.trouble = Trouble()  # failed writes in a row, and when to try again
+        self._retry_wanted = asyncio.Event()
+        # Where each unchanged feed's member sits in the file on disk (see pieces()); the
+        # store is the one place that decides what must be encoded again.
+        self._spans: dict[str, Span] = {}
+        self._marked: set[str] = set()  # feeds changed since the current write began
+        self._identity: tuple[int, int, int] | None = None  # of the file the spans are in
+
+    @property
+    def feeds(self) -> Mapping[str, FeedState]:
+        return self._feeds
+
+    @property
+    def retry_at(self) -> float | None:
+        return self.trouble.retry_at
 
     def load(self, *, read_only: bool = False) -> None:
-        """Read the file; set aside (never overwrite) one that is unreadable or from the future.
-
-        `read_only` (the status board beside a running tracker) touches nothing in the folder:
-        no leftover temp file removed (it may be the owner's write in flight), nothing renamed.
-        """
-        for stale in () if read_only else self.target.parent.glob(f".{self.target.name}.*.tmp"):
-            with contextlib.suppress(OSError):
-                stale.unlink()  # left by a crash between writing and renaming
-        try:
-            handle = self.target.open("rb")
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            raise self._unreadable(exc) from None
-        loaded: _Loaded | None = None
-        problem: Exception | None = None
-        with handle:
-            try:
-                head = handle.read(64)
-                _check_ours(self.path, head)
-                window = _Window(handle.read, head, STATE_CHUNK)
-                try:
-                    if window.only_space():
-                        return  # created empty by hand: nothing remembered yet
-                    loaded = self._decode(window, self.clock.now())
-                except NewerStateError as exc:
-                    # Set aside, its outbox would be lost to the newer version it came from.
-                    raise StateFileError(f"state file {self.path}: {exc}; left as it is "
-                                         "(upgrade status_tracker, or give another --state)"
-                                         ) from None
-                except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
-                    problem = exc
-            except OSError as exc:
-                raise self._unreadable(exc) from None
-        if loaded is None:  # set aside only now it is closed: Windows renames no open file
-            why = clean_text(str(problem))[:160]
-            if read_only:
-                raise StateFileError(f"state file {self.path}: unusable ({why})")
-            aside = self.target.with_name(
-                f"{self.target.name}.bad-{self.clock.now().strftime('%Y%m%dT%H%M%S')}")
-            try:
-                os.replace(self.target, aside)
-            except OSError as move_error:
-                raise StateFileError(
-                    f"state file {self.path} is unusable ({why}) and cannot be set aside: "
-                    f"{move_error.strerror or move_error}") from None
-            log.warning("state file %s is unusable (%s); kept it as %s and starting afresh",
-                        self.path, why, aside)
-            return
-        self.feeds, self.outbox, self.held, self._spans = loaded
+        """Read the file (see load_state)."""
+        loaded = load_state(self.path, self.target, now=self.clock.now(), read_only=read_only)
+        self._feeds, self.polled, self.outboxes, self._spans = (
+            loaded.feeds, loaded.polled, loaded.outboxes, loaded.spans)
         self._identity = file_identity(self.target)
 
-    def _unreadable(self, exc: OSError) -> StateFileError:
-        return StateFileError(f"state file {self.path}: cannot read it: {exc.strerror or exc}")
-
-    @staticmethod
-    def _decode(window: _Window, now: datetime) -> _Loaded:
-        """Feeds, outbox, held events and spans of a state file; raises if it is unusable."""
-        times: dict[float, datetime] = {}
-        # Offsets in the text are offsets in the file only where every character is one byte;
-        # a file with others has no spans, and each feed is encoded again at its first save.
-        spans: dict[str, Span] = {}
-        data, feeds = _read_state(window, lambda f: _feed_from_json(f, times, now), spans)
-        polled = data.get("polled", {})
-        if feeds is None:  # "feeds" was not an object: fails as it always did
-            feeds = {url: _feed_from_json(f, times, now)
-                     for url, f in data.get("feeds", {}).items()}
-        for url, state in feeds.items():
-            state.last_polled = _from_epoch(polled.get(url))
-        outbox = {url: [dict(e) for e in entries]
-                  for url, entries in data.get("outbox", {}).items()}
-        held = {}
-        for url, waiting in data.get("held", {}).items():
-            events = [dict(e) for e in waiting["events"]]
-            for event in events:
-                event_from_dict(event)  # each must come back, or the file is unusable
-            _from_epoch(waiting.get("since"))
-            held[url] = {"since": waiting.get("since"), "events": events}
-        return feeds, outbox, held, spans
-
     def feed(self, url: str) -> FeedState:
-        if url not in self.feeds:
-            self.feeds[url] = FeedState()
-        return self.feeds[url]
+        """What is remembered of a feed; a fresh state for one never read."""
+        return self._feeds.get(url) or FeedState()
 
-    def mark(self, url: str) -> None:
-        """The feed's state changed: its next save encodes it again."""
+    def outbox(self, url: str) -> Outbox:
+        """A route's outbox, the one kept in the file (a new one for a new route)."""
+        return self.outboxes.setdefault(url, Outbox())
+
+    def drop_outbox(self, url: str) -> int:
+        """Forget the outbox of a route no longer configured; how many events it held."""
+        return len(self.outboxes.pop(url, Outbox()))
+
+    def put(self, url: str, state: FeedState) -> None:
+        """A feed's new state: its next save encodes it again."""
+        self._feeds[url] = state
         self._spans.pop(url, None)
         self._marked.add(url)
 
-    async def changed(self, url: str, save: bool = True) -> None:
-        """What a monitor calls after a poll that changed its feed's state; `save` writes it
-        now (a change worth keeping at once), else it goes with the next write.
+    def polled_at(self, url: str, when: datetime) -> None:
+        """When a feed was last read (every save writes these, all of them)."""
+        self.polled[url] = when
+
+    async def changed(self, url: str, state: FeedState, save: bool = True) -> None:
+        """A feed's new state, from the poll that made it; `save` writes it now (a change
+        worth keeping at once), else it goes with the next write.
 
         With `spacing`, the write starts no sooner after the last than `spacing` times as
         long as that one took, so that writing takes at most 1/(1 + spacing) of the time
@@ -3381,7 +3547,7 @@ class StateStore:
         poll that asked must not wait out the spacing); changes that come meanwhile go with
         it, and any other save ends the wait.
         """
-        self.mark(url)
+        self.put(url, state)
         if not save:
             return
         if not self.spacing:
@@ -3407,22 +3573,26 @@ class StateStore:
         """
         out: list[str | Span] = [f'{{"version":{STATE_VERSION},"feeds":{{']
         members: dict[str, int] = {}
-        polled = {}
-        for url, state in self.feeds.items():
+        polled: dict[str, int | None] = {}
+        for url, state in self._feeds.items():
+            last = self.polled.get(url)
             if (state.first_sight and not state.failures) or (
-                    state.last_polled is not None and now - state.last_polled > FORGET_AFTER):
+                    last is not None and now - last > FORGET_AFTER):
                 continue  # nothing known yet, or no longer polled for a long time
             members[url] = len(out)
             out.extend((self._spans.get(url) or
                         f"{_compact(url)}:{_compact(_feed_to_json(state))}", ","))
             # In whole seconds, all a restart needs to know when to poll next: 10,000 of
             # them are encoded on every save, an int in a fraction of a float's time.
-            polled[url] = (None if state.last_polled is None
-                           else int(state.last_polled.timestamp()))
+            polled[url] = None if last is None else int(last.timestamp())
         if polled:
             out.pop()  # the last comma
-        held = {url: h for url, h in self.held.items() if h.get("events")}
-        out.append(f'}},"polled":{_compact(polled)},"outbox":{_compact(self.outbox)},'
+        queued, held = {}, {}
+        for url, outbox in self.outboxes.items():
+            queued[url], waiting = _outbox_to_json(outbox)
+            if waiting is not None:
+                held[url] = waiting
+        out.append(f'}},"polled":{_compact(polled)},"outbox":{_compact(queued)},'
                    f'"held":{_compact(held)}}}')
         return out, members
 
@@ -3438,49 +3608,58 @@ class StateStore:
         """
         self._requested += 1
         wanted = self._requested
-        if not now and self.retry_at is not None:
+        if not now and self.trouble.retry_at is not None:
             return False
         if not paced:
             self._hurry.set()
         async with self._save_lock:
             if self._written >= wanted:
                 return True
-            while (paced and not self._hurry.is_set()
-                   and (wait := self._quiet_until - self.clock.monotonic()) > 0):
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._hurry.wait(), wait)
+            if paced:
+                await self._keep_spacing()
             self._hurry.clear()
-            started = self.clock.monotonic()
             covered = self._requested
-            if not self._still_owner():
+            if not self.lock.still_ours():
                 return False
-            self._marked.clear()
-            if self._spans and file_identity(self.target) != self._identity:
-                self._spans_lost("was changed by something else")
+            if await self._write_out():
+                self._written = covered
+                return True
+            return False
+
+    async def _keep_spacing(self) -> None:
+        """Wait out the spacing after the last write, unless another save hurries."""
+        while (not self._hurry.is_set()
+               and (wait := self._quiet_until - self.clock.monotonic()) > 0):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._hurry.wait(), wait)
+
+    async def _write_out(self) -> bool:
+        """One write of the whole file, off the loop; False (said, retried) when it fails."""
+        started = self.clock.monotonic()
+        self._marked.clear()
+        if self._spans and file_identity(self.target) != self._identity:
+            self._spans_lost("was changed by something else")
+        try:
+            pieces, members = self.pieces(self.clock.now())
             try:
+                offsets = await asyncio.to_thread(self._write, self.target, pieces)
+            except StaleSpans as exc:
+                self._spans_lost(str(exc))
                 pieces, members = self.pieces(self.clock.now())
-                try:
-                    offsets = await asyncio.to_thread(self._write, self.target, pieces)
-                except StaleSpans as exc:
-                    self._spans_lost(str(exc))
-                    pieces, members = self.pieces(self.clock.now())
-                    offsets = await asyncio.to_thread(self._write, self.target, pieces)
-            except Exception as exc:  # whatever broke the write, polling must go on
-                self._save_failed(exc)
-                return False
-            # Where each feed now sits in the new file; a feed changed while it was being
-            # written gets no span, so its newer state goes with the next write.
-            self._spans = {url: Span(offsets[i], offsets[i + 1] - offsets[i])
-                           for url, i in members.items() if url not in self._marked}
-            self._identity = file_identity(self.target)
-            self._written = covered
-            ended = self.clock.monotonic()
-            self._quiet_until = ended + self.spacing * (ended - started)
-            if self.failing is not None:
-                log.warning("state file %s: saved again after %s", self.path,
-                            plural(self.failures, "failed write"))
-            self.failures, self.failing, self.retry_at = 0, None, None
-            return True
+                offsets = await asyncio.to_thread(self._write, self.target, pieces)
+        except Exception as exc:  # whatever broke the write, polling must go on
+            self._save_failed(exc)
+            return False
+        # Where each feed now sits in the new file; a feed changed while it was being
+        # written gets no span, so its newer state goes with the next write.
+        self._spans = {url: Span(offsets[i], offsets[i + 1] - offsets[i])
+                       for url, i in members.items() if url not in self._marked}
+        self._identity = file_identity(self.target)
+        ended = self.clock.monotonic()
+        self._quiet_until = ended + self.spacing * (ended - started)
+        self.trouble.recover("state file %s: saved again after %s", self.path,
+                             plural(self.trouble.failures, "failed write"))
+        return True
 
     def _spans_lost(self, why: str) -> None:
         """The file on disk is not the one last written: every feed is written out whole."""
@@ -3491,18 +3670,14 @@ class StateStore:
         if isinstance(exc, OSError):
             reason = clean_text(exc.strerror or str(exc)) or type(exc).__name__
         else:
-            reason = clean_text(f"{type(exc).__name__}: {exc}")[:200]
-        health, _, delay = next_health(Health(self.failures), Outcome(reason),
-                                       policy=RetryPolicy(0.0, MAX_SAVE_DELAY), rng=self.rng)
-        self.failures = health.failures
-        if reason != self.failing:
-            log.error("state file %s: cannot save (%s); polling goes on, retrying with backoff",
-                      self.path, reason)
-            log.debug("state save traceback", exc_info=exc)
-            self.failing = reason
-        else:
-            log.debug("state file %s: still cannot save (%s)", self.path, reason)
-        self.retry_at = self.clock.monotonic() + delay
+            reason = exception_words(exc)
+        trouble = self.trouble
+        _, _, delay = next_health(Health(trouble.failures), Outcome(reason),
+                                  policy=RetryPolicy(0.0, MAX_SAVE_DELAY), rng=self.rng)
+        trouble.fail(reason, "state file %s: cannot save (%s); polling goes on, retrying with "
+                     "backoff", self.path, reason, level=logging.ERROR)
+        log.debug("state save traceback", exc_info=exc)
+        trouble.retry_at = self.clock.monotonic() + delay
         self._retry_wanted.set()
 
     async def keep_saving(self, stop: asyncio.Event,
@@ -3510,14 +3685,14 @@ class StateStore:
         """Retry a failed save with backoff until it is written or `stop` is set."""
         wait = sleep or (lambda delay: _sleep_until(stop, delay))
         while not stop.is_set():
-            if self.retry_at is None:
+            if (retry_at := self.trouble.retry_at) is None:
                 self._retry_wanted.clear()
                 await _wait_either(self._retry_wanted, stop)
                 continue
-            await wait(max(0.0, self.retry_at - self.clock.monotonic()))
+            await wait(max(0.0, retry_at - self.clock.monotonic()))
             if stop.is_set():
                 break
-            self.retry_at = None
+            self.trouble.retry_at = None
             await self.save()
 
 
@@ -3600,143 +3775,325 @@ def timed_parse(body: bytes) -> tuple[list[Incident], float]:
     return incidents, time.thread_time() - started
 
 
-_T = typing.TypeVar("_T")
-_R = typing.TypeVar("_R")
+@dataclass(slots=True)
+class Shared:
+    """What the pipelines of all feeds in one run share: the HTTP session, its per-host limit
+    and proxies, the clock, the random numbers for jitter and backoff, the parse meter, and
+    the limits of one feed request."""
+
+    session: aiohttp.ClientSession
+    clock: Clock = field(default_factory=Clock)
+    limiter: HostLimiter = field(default_factory=HostLimiter)
+    proxies: Proxies = field(default_factory=lambda: Proxies(environ={}))
+    rng: random.Random = field(default_factory=lambda: _SHARED_RNG)
+    meter: ParseMeter = field(default_factory=ParseMeter)
+    max_body: int = MAX_BODY
+    timeout: aiohttp.ClientTimeout = TIMEOUT
 
 
-_THREAD_SLOTS: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = weakref.WeakKeyDictionary()
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs more, on every poll
+class Read:
+    """What one fetch of a feed came to: entries to decide on, or nothing new."""
+
+    incidents: list[Incident] | None  # None: not modified, or a body read before
+    etag: str | None  # the validators to send next time
+    last_modified: str | None
+    fresh_for: float | None
+    fingerprint: str | None = None
+    statuspage: bool = False  # its feed-level id is Statuspage's (an empty feed's only sign)
 
 
-async def in_daemon_thread(func: Callable[[_T], _R], arg: _T, *, pool: str = "parse") -> _R:
-    """`func(arg)` in a daemon thread, at most PARSE_THREADS at once per pool and loop.
+class FeedReader:
+    """Fetches one feed and reads it: conditional GETs with its validators, the fingerprint
+    that spares a parse, parsing off the loop for large bodies, and the checks a read must
+    pass (a feed that suddenly empties is an error until it persists)."""
 
-    asyncio.to_thread's pool is joined when asyncio.run returns, so a stop would wait for a
-    parse of several seconds to finish; a daemon thread is simply left behind. Parsing and
-    blocking deliveries (Apprise) have pools of their own: a delivery stuck for its 30 s must
-    not keep a feed from being parsed.
-    """
-    loop = asyncio.get_running_loop()
-    pools = _THREAD_SLOTS.setdefault(loop, {})
-    slots = pools.setdefault(pool, asyncio.Semaphore(PARSE_THREADS))
-    async with slots:
-        future: asyncio.Future[_R] = loop.create_future()
+    def __init__(self, name: str, url: str, shared: Shared, stats: FeedStats) -> None:
+        self.name = name
+        self.url = url  # where it is now: a permanent redirect moves it
+        self.shared = shared
+        self.stats = stats
+        self._earlier: tuple[str, ...] = ()  # fingerprints of earlier copies, newest last
+        self._empty_streak = 0
 
-        def settle(result: _R | None, error: BaseException | None) -> None:
-            if future.done():
-                return  # cancelled by a stop while the thread ran
-            if error is not None:
-                future.set_exception(error)
+    async def read(self, state: FeedState, *, now: datetime, threshold: int) -> Read:
+        """One read of the feed, its validators and what it says; FeedError when it fails.
+
+        Validators are refreshed from every 304 (RFC 9110 15.4.5) and every 200 that was
+        read: a stale one never heals; but not from a body that failed to parse, which would
+        earn a 304 next time and never be read whole.
+        """
+        shared = self.shared
+        async with shared.limiter(self.url):
+            result = await fetch(shared.session, self.url, state, now=now,
+                                 max_body=shared.max_body, timeout=shared.timeout,
+                                 proxy=shared.proxies.for_url(self.url))
+        self._follow(result.moved_to)
+        etag = result.etag or state.etag
+        last_modified = result.last_modified or state.last_modified
+        if result.body is None:
+            self.stats.not_modified += 1
+            return Read(None, etag, last_modified, result.fresh_for)
+        self.stats.bytes += result.received
+        fingerprint = body_fingerprint(result.body)
+        if not state.first_sight and (fingerprint == state.fingerprint
+                                      or fingerprint in self._earlier):
+            # The feed-level date alone moved, or an earlier copy came again (a CDN edge
+            # behind the others): it holds nothing newer than what was read from it then.
+            self.stats.unchanged += 1
+            return Read(None, etag, last_modified, result.fresh_for)
+        incidents = await self._parse(result.body)
+        self._check_not_emptied(incidents, state.entries, threshold)
+        if state.fingerprint not in (None, fingerprint):
+            self._earlier = (*self._earlier, state.fingerprint)[-EARLIER_COPIES:]
+        self.stats.modified += 1
+        return Read(incidents, etag, last_modified, result.fresh_for, fingerprint,
+                    _STATUSPAGE_FEED_ID.search(result.body, 0, 4096) is not None)
+
+    def _follow(self, moved_to: str | None) -> None:
+        if moved_to and moved_to != self.url:
+            log.warning("%s: feed moved permanently to %s; polling the new address "
+                        "(update your feed list)", self.name, public_url(moved_to))
+            self.url = moved_to
+
+    async def _parse(self, body: bytes) -> list[Incident]:
+        self.stats.parses += 1
+        try:
+            if len(body) > INLINE_PARSE_LIMIT:
+                incidents, spent = await in_daemon_thread(timed_parse, body)
             else:
-                future.set_result(typing.cast(_R, result))
+                incidents, spent = timed_parse(body)
+        except FeedError:
+            raise
+        except Exception as exc:  # hostile bytes must not end this feed's watch
+            log.debug("%s: parser traceback", self.name, exc_info=True)
+            raise FeedError(f"could not parse the feed: {exception_words(exc, 160)}") from None
+        self.shared.meter.add(spent)
+        return incidents
 
-        def work() -> None:
-            result, error = None, None
-            try:
-                result = func(arg)
-            except BaseException as exc:  # handed to the awaiting task, which decides
-                error = exc
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(settle, result, error)
-
-        threading.Thread(target=work, name="status_tracker parse", daemon=True).start()
-        return await future
-
-
-async def _wait_either(first: asyncio.Event, second: asyncio.Event) -> None:
-    """Until either event is set."""
-    waiters = [asyncio.ensure_future(first.wait()), asyncio.ensure_future(second.wait())]
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
+    def _check_not_emptied(self, incidents: list[Incident], had: int, threshold: int) -> None:
+        # An empty feed is normal (Azure when all is well), but a sudden drop from N entries to
+        # none is far more often a broken generator: trust it only once it persists.
+        if incidents or not had:
+            self._empty_streak = 0
+            return
+        self._empty_streak += 1
+        if self._empty_streak < threshold:
+            raise FeedError(f"feed suddenly has no entries (had {had})")
+        log.warning("%s: feed has had no entries for %d reads; accepting that",
+                    self.name, self._empty_streak)
+        self._empty_streak = 0
 
 
-async def _wait_event_or(event: asyncio.Event, stop: asyncio.Event, seconds: float) -> None:
-    """Until `event` or `stop` is set, or `seconds` pass."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(_wait_either(event, stop), seconds)
+def advance(state: FeedState, read: Read, *, now: datetime, history: int
+            ) -> tuple[Decision, FeedState]:
+    """What to report of a read with entries, and the feed's state after it."""
+    incidents = read.incidents or []
+    decision = decide(state.known, incidents, first_sight=state.first_sight, now=now,
+                      history=history)
+    statuspage = state.statuspage or read.statuspage or any(i.code for i in incidents)
+    return decision, dataclasses.replace(
+        state, known=decision.known, first_sight=False, fingerprint=read.fingerprint,
+        entries=len(incidents), statuspage=statuspage, etag=read.etag,
+        last_modified=read.last_modified)
 
 
-async def _sleep_until(stop: asyncio.Event, delay: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), delay)
+class StatuspageEnricher:
+    """What a Statuspage page's JSON API adds to its feed: the components and impact of each
+    event, each maintenance window's phases, and the components' states for the metrics.
+    The feed is known for Statuspage's by its entries and feed id, never by host name."""
+
+    def __init__(self, name: str, shared: Shared, options: FeedOptions, retry: float) -> None:
+        self.name = name
+        self.shared = shared
+        self.options = options
+        self.retry = retry  # how long a failing API is left alone
+        self.api: StatuspageApi | None = None
+        self._decided = False
+        self.components: dict[str, str] = {}  # name -> status key, where known
+
+    def reconfigure(self, name: str, options: FeedOptions, retry: float) -> None:
+        if (options.api, options.api_url) != (self.options.api, self.options.api_url):
+            self.api, self._decided = None, False  # decided again at the next read
+        self.name, self.options, self.retry = name, options, retry
+
+    def api_for(self, state: FeedState, url: str) -> StatuspageApi | None:
+        """The page's JSON API, once the feed shows itself to be Statuspage's or the config
+        names the API (api_url); None until then, or for any other feed."""
+        if self._decided or self.options.api == "off":
+            return self.api
+        if not (self.options.api_url or state.statuspage):
+            return None  # nothing to judge by yet (an empty feed), or not Statuspage
+        self._decided = True
+        base = self.options.api_url or api_base(url)
+        if base is None:
+            log.info("%s: a Statuspage feed, but where its API lives is unknown (set api_url); "
+                     "events come from the feed alone", self.name)
+            return None
+        self.api = StatuspageApi(base.rstrip("/"), self.name, retry=self.retry,
+                                 proxies=self.shared.proxies)
+        return self.api
+
+    def maintenance_due(self, state: FeedState, url: str, now: datetime) -> bool:
+        """A quiet feed's maintenance list is read at most every 10 minutes; the last try is
+        in the state file, so cron mode keeps to that across runs too."""
+        if not self.options.maintenance or self.api_for(state, url) is None:
+            return False
+        tried = state.maintenances_tried
+        return tried is None or (now - tried).total_seconds() >= MAINTENANCE_REFRESH
+
+    async def after_read(self, state: FeedState, changes: list[tuple[Kind, Incident]],
+                         url: str, now: datetime) -> tuple[list[tuple[Kind, Incident]],
+                                                           FeedState]:
+        """The events of a read: maintenance phases first, then the feed's own, enriched and
+        filtered; and the state with what the maintenance list said."""
+        api = self.api_for(state, url)
+        events: list[tuple[Kind, Incident]] = []
+        windows = None
+        if api is not None and self.options.maintenance:
+            events, state, windows = await self.maintenance(state, api, now)
+        reported, phases = await self._enriched(changes, api, now, windows)
+        if phases and state.maintenances is not None:
+            state = dataclasses.replace(state, maintenances={**state.maintenances, **phases})
+        return events + reported, state
+
+    async def maintenance(self, state: FeedState, api: StatuspageApi, now: datetime
+                          ) -> tuple[list[tuple[Kind, Incident]], FeedState,
+                                     dict[str, ApiIncident] | None]:
+        """Read the maintenance list: each window's new phases as events, the state with them
+        remembered, and the windows read (None when the list could not be read now)."""
+        state = dataclasses.replace(state, maintenances_tried=now)
+        shared = self.shared
+        windows = await api.read(api.maintenances, shared.session, shared.limiter, now=now,
+                                 clock=shared.clock.monotonic())
+        if windows is None:
+            return [], state, None
+        events, known = maintenance_events(state.maintenances, windows, now=now)
+        return ([(kind, window) for kind, window in events if self.options.filter.passes(window)],
+                dataclasses.replace(state, maintenances=known), windows)
+
+    async def _enriched(self, changes: list[tuple[Kind, Incident]], api: StatuspageApi | None,
+                        now: datetime, windows: Mapping[str, ApiIncident] | None
+                        ) -> tuple[list[tuple[Kind, Incident]], dict[str, tuple[Phase, datetime]]]:
+        """Components and impact from the API, then this feed's filter; and the phases of the
+        maintenance windows reported from the feed.
+
+        A feed entry for a maintenance window that the maintenance list just read reports
+        (`windows`) is left to the maintenance events, and so are all of them when maintenance
+        is muted. When the list could not be read, the feed's step goes out as it is, and its
+        phase is remembered so the list does not say it again later.
+        """
+        data = await self._incidents(api, now) if any(i.code for _, i in changes) else None
+        covered = {code for code, w in (windows or {}).items() if Phase.of(w.status)}
+        reported, phases = [], {}
+        for kind, inc in changes:
+            if data is not None and inc.code:
+                inc = enrich(inc, data.get(inc.code))
+            if (inc.code and inc.code in covered) or (inc.maintenance
+                                                      and not self.options.maintenance):
+                log.debug("%s: %s is a maintenance window; not reported as an incident",
+                          self.name, inc.id)
+            elif not self.options.filter.passes(inc):
+                log.debug("%s: %s left out by the filter", self.name, inc.id)
+            else:
+                if inc.maintenance and inc.code and (phase := Phase.of(inc.status)):
+                    phases[inc.code] = (phase, now)
+                reported.append((kind, inc))
+        return reported, phases
+
+    async def _incidents(self, api: StatuspageApi | None, now: datetime
+                         ) -> dict[str, ApiIncident] | None:
+        if api is None:
+            return None
+        shared = self.shared
+        data = await api.read(api.incidents, shared.session, shared.limiter, now=now,
+                              clock=shared.clock.monotonic())
+        if data:
+            self.note_components((a.updates[-1].at if a.updates else None, a.components)
+                                 for a in data.values())
+        return data
+
+    async def probe(self, now: datetime) -> None:
+        """Ask a failing API again once its time has come, so that enrichment is back before
+        the next event needs it."""
+        if self.api is None:
+            return
+        shared = self.shared
+        for source in self.api.retry_due(shared.clock.monotonic()):
+            await self.api.read(source, shared.session, shared.limiter, now=now,
+                                clock=shared.clock.monotonic())
+
+    def note_components(self, labelled: Iterable[tuple[datetime | None, Sequence[str]]]
+                        ) -> None:
+        """Each component's latest known status from (time, labels) pairs (incident.io names
+        them in the feed; for Statuspage the API does), the newest last so that it wins."""
+        for _, labels in sorted(labelled, key=lambda pair: pair[0] or _NO_TIME):
+            for label in labels:
+                if (state := label_state(label)) and state[1] in _COMPONENT_STATUS:
+                    self.components[state[0]] = state[1]
+
+
+class Keeper(typing.Protocol):
+    """Where a monitor hands its feed's new state: the state store."""
+
+    def polled_at(self, url: str, when: datetime) -> None: ...
+
+    async def changed(self, url: str, state: FeedState, save: bool = True) -> None: ...
 
 
 class StatusPageMonitor:
-    """Polls one feed: fetch, decide, call back, sleep. Its own failures never escape."""
+    """One feed's pipeline: read it, decide what changed, enrich, report, pace the next poll.
+    Its own failures never escape a poll; what it remembers goes to the state store, one new
+    state per poll that changed it."""
 
-    def __init__(
-        self,
-        name: str,
-        url: str,
-        session: aiohttp.ClientSession,
-        on_incident_update: Callback | None = None,
-        *,
-        interval: float = DEFAULT_INTERVAL,
-        max_interval: float = DEFAULT_MAX_INTERVAL,
-        history: int = 0,
-        failure_threshold: int = DEFAULT_FAILURE_THRESHOLD,
-        limiter: HostLimiter | None = None,
-        state: FeedState | None = None,
-        on_change: Callable[[bool], Awaitable[object]] | None = None,
-        max_body: int = MAX_BODY,
-        timeout: aiohttp.ClientTimeout = TIMEOUT,
-        start_spread: float = START_SPREAD,
-        clock: Clock | None = None,
-        rng: random.Random | None = None,
-        options: FeedOptions | None = None,
-        proxies: Proxies | None = None,
-        parse_meter: ParseMeter | None = None,
-    ) -> None:
+    def __init__(self, name: str, url: str, shared: Shared | aiohttp.ClientSession,
+                 on_incident_update: Callback | None = None, *,
+                 policy: RetryPolicy = RetryPolicy(DEFAULT_INTERVAL, DEFAULT_MAX_INTERVAL),
+                 options: FeedOptions = FeedOptions(), history: int = 0,
+                 state: FeedState | None = None, store: Keeper | None = None,
+                 start_spread: float = START_SPREAD) -> None:
         self.name = name
-        self.url = url
-        self.session = session
+        self.key = url  # the feed as configured: its place in the state file
+        self.shared = shared if isinstance(shared, Shared) else Shared(shared)
         self.on_incident_update = on_incident_update or ConsolePrinter()
-        self.policy = RetryPolicy(interval, max(max_interval, interval), failure_threshold)
+        self.policy = policy
         self.history = history
-        self.limiter = limiter or HostLimiter()
         self.state = state or FeedState()
-        self.on_change = on_change
-        self.max_body = max_body
-        self.timeout = timeout
+        self.store = store
         self.start_spread = start_spread
-        self.clock = clock or Clock()
-        self.proxies = proxies or Proxies(environ={})
-        self.rng = rng or _SHARED_RNG
         self.stats = FeedStats()
-        self.failing_reason: str | None = None
-        self.options = options or FeedOptions()
-        self.parse_meter = parse_meter or ParseMeter()
-        self.api: StatuspageApi | None = None
-        self._api_decided = False
-        # The open incidents of the last read, for the status board: the whole read was
-        # 50 KB of text per feed, 500 MB after a cold start at 10,000 feeds.
+        self.reader = FeedReader(name, url, self.shared, self.stats)
+        self.enricher = StatuspageEnricher(name, self.shared, options, self._api_retry())
+        self.trouble = Trouble()
+        # The open incidents of the last read, for the status board; the whole read is not
+        # kept (50 KB of text per feed).
         self.incidents: list[Incident] = []
-        self.components: dict[str, str] = {}  # name -> status key, where known
         self.polled_hooks: list[Callable[[StatusPageMonitor], None]] = []  # after each poll
         self._read_once = False  # whether self.incidents comes from a read of this process
-        self._empty_streak = 0
+
+    def _api_retry(self) -> float:
+        # Never left alone longer than a poll may wait: enrichment is back within
+        # --max-interval of the API answering again.
+        return min(API_RETRY, self.policy.max_interval)
 
     def reconfigure(self, name: str, *, policy: RetryPolicy, history: int,
                     options: FeedOptions, limiter: HostLimiter) -> None:
         """A reload's new settings for the same feed: they apply from its next poll."""
-        self.name = name
-        self.policy = policy
-        self.history = history
-        self.limiter = limiter
-        if (options.api, options.api_url) != (self.options.api, self.options.api_url):
-            self.api, self._api_decided = None, False  # decided again at the next read
-        self.options = options
+        self.name = self.reader.name = name
+        self.policy, self.history = policy, history
+        self.shared = dataclasses.replace(self.shared, limiter=limiter)
+        self.reader.shared = self.enricher.shared = self.shared
+        self.enricher.reconfigure(name, options, self._api_retry())
 
-    @property
-    def failures(self) -> int:
-        return self.state.failures
-
-    @property
-    def down(self) -> bool:
-        return self.state.down
+    url = property(lambda self: self.reader.url, doc="Where the feed is now.")
+    options = property(lambda self: self.enricher.options, doc="The feed's own choices.")
+    api = property(lambda self: self.enricher.api, doc="Its Statuspage API, once known.")
+    components = property(lambda self: self.enricher.components,
+                          doc="Each component's status key, where known.")
+    failing_reason = property(lambda self: self.trouble.reason,
+                              doc="Why its last poll failed (None: it did not).")
+    failures = property(lambda self: self.state.failures, doc="Failed polls in a row.")
+    down = property(lambda self: self.state.down, doc="A feed_down was said, no recovery yet.")
 
     async def poll(self) -> PollResult:
         """Poll once, report what changed, and say when to poll next.
@@ -3753,135 +4110,59 @@ class StatusPageMonitor:
                 hook(self)
 
     async def _poll(self) -> PollResult:
-        now = self.clock.now()
-        changed = False
+        now = self.shared.clock.now()
+        state = self.state
+        events: list[tuple[Kind, Incident]] = []
         unexpected: BaseException | None = None
         try:
-            async with self.limiter(self.url):
-                result = await fetch(self.session, self.url, self.state, now=now,
-                                     max_body=self.max_body, timeout=self.timeout,
-                                     proxy=self.proxies.for_url(self.url))
-            parses = self.stats.parses
-            changed = await self._apply(result, now)
-            if self.stats.parses == parses and self._maintenance_due() and self.api:
-                # A quiet feed: maintenance windows still start and end on their own.
-                await self._check_maintenances(self.api, now)
-                changed = True  # the time of the try is kept, whatever came of it
-            if self.api is not None:
-                for source in self.api.retry_due(self.clock.monotonic()):
-                    await self.api.read(source, self.session, self.limiter, now=now,
-                                        clock=self.clock.monotonic())
-            outcome = Outcome(fresh_for=result.fresh_for)
+            state, events, fresh_for = await self._read(state, now)
+            outcome = Outcome(fresh_for=fresh_for)
         except FeedError as exc:
             outcome = Outcome(str(exc), retry_after=exc.retry_after, gone=exc.gone)
         except Exception as exc:
-            detail = clean_text(redact_urls_in(f"{type(exc).__name__}: {exc}"))[:200]
-            outcome, unexpected = Outcome(f"internal error while polling: {detail}"), exc
-        return await self._settle(outcome, changed, unexpected)
+            outcome = Outcome(f"internal error while polling: {exception_words(exc)}")
+            unexpected = exc
+        return await self._settle(state, events, outcome, unexpected)
 
-    async def _settle(self, outcome: Outcome, changed: bool,
-                      unexpected: BaseException | None) -> PollResult:
-        """Apply the health policy to one poll's outcome: say it, send its health events,
-        keep the state, and return when to poll next."""
-        state = self.state
-        before = Health(state.failures, state.down)
-        health, events, delay = next_health(before, outcome, policy=self.policy, rng=self.rng)
-        self._say(outcome.error, before.failures, unexpected)
-        state.failures, state.down = health.failures, health.down
-        if outcome.error is None:
-            self.stats.last_success = self.clock.now().timestamp()
+    async def _read(self, state: FeedState, now: datetime
+                    ) -> tuple[FeedState, list[tuple[Kind, Incident]], float | None]:
+        """Read the feed and what the API adds: the state after it, the events to report."""
+        read = await self.reader.read(state, now=now, threshold=self.policy.failure_threshold)
+        if self.store is not None:
+            self.store.polled_at(self.key, now)
+        events: list[tuple[Kind, Incident]] = []
+        enricher = self.enricher
+        if read.incidents is not None:
+            decision, state = advance(state, read, now=now, history=self.history)
+            self._baseline_said(state, read.incidents)
+            self.incidents = self._open_now(read.incidents, decision.stale)
+            state = dataclasses.replace(state, open_incidents=len(self.incidents))
+            enricher.note_components((_sort_key(i), i.components) for i in read.incidents)
+            events, state = await self._enriched(state, decision.events, now)
         else:
-            self.stats.errors += 1
-        for kind in events:
-            await self._emit(IncidentEvent(self.name, kind, error=outcome.error,
-                                           at=self.clock.now()))
-        if (changed or health != before) and self.on_change is not None:
-            # Whatever changed is kept; a read that changed something, or a feed gone down,
-            # is written at once, a failure count with the next write.
-            await self.on_change(changed or Kind.FEED_DOWN in events)
-        return PollResult(outcome.error is None, delay, outcome.gone)
+            if (read.etag, read.last_modified) != (state.etag, state.last_modified):
+                state = dataclasses.replace(state, etag=read.etag,
+                                            last_modified=read.last_modified)
+            if enricher.maintenance_due(state, self.url, now) and enricher.api is not None:
+                # A quiet feed: maintenance windows still start and end on their own.
+                events, state, _ = await enricher.maintenance(state, enricher.api, now)
+        await enricher.probe(now)
+        return state, events, read.fresh_for
 
-    def _say(self, reason: str | None, failures: int, unexpected: BaseException | None) -> None:
-        """A failure once per distinct reason, and the recovery once."""
-        if reason is None:
-            if self.failing_reason is not None:
-                log.warning("%s: reading again after %s", self.name,
-                            plural(failures, "failed poll"))
-        elif reason == self.failing_reason:
-            log.debug("%s: still failing: %s", self.name, reason)
-        elif unexpected is not None:
-            # Its traceback once, so the bug can be found; the watch goes on regardless.
-            log.error("%s: %s", self.name, reason, exc_info=unexpected)
-        else:
-            log.warning("%s: %s", self.name, reason)
-        self.failing_reason = reason
-
-    async def _apply(self, result: FetchResult, now: datetime) -> bool:
-        state = self.state
-        if result.moved_to and result.moved_to != self.url:
-            log.warning("%s: feed moved permanently to %s; polling the new address "
-                        "(update your feed list)", self.name, public_url(result.moved_to))
-            self.url = result.moved_to
-        state.last_polled = now
-        if result.body is None:
-            self.stats.not_modified += 1
-            log.debug("%s: not modified", self.name)
-            return self._refresh_validators(result)
-        self.stats.bytes += result.received
-        fingerprint = body_fingerprint(result.body)
-        if not state.first_sight and (fingerprint == state.fingerprint
-                                      or fingerprint in state.earlier_fingerprints):
-            # An earlier copy again (a CDN edge behind the others) holds nothing newer than
-            # what was read from it then: reading it again could only be silent.
-            log.debug("%s: body unchanged apart from the feed date; not parsed", self.name)
-            self.stats.unchanged += 1
-            return self._refresh_validators(result)
-        self.stats.parses += 1
+    async def _enriched(self, state: FeedState, changes: list[tuple[Kind, Incident]],
+                        now: datetime) -> tuple[list[tuple[Kind, Incident]], FeedState]:
         try:
-            if len(result.body) > INLINE_PARSE_LIMIT:
-                incidents, spent = await in_daemon_thread(timed_parse, result.body)
-            else:
-                incidents, spent = timed_parse(result.body)
-            self.parse_meter.add(spent)
-        except FeedError:
-            raise
-        except Exception as exc:  # hostile bytes must not end this feed's watch
-            log.debug("%s: parser traceback", self.name, exc_info=True)
-            raise FeedError(f"could not parse the feed: {clean_text(repr(exc))[:160]}") from None
-        self._check_not_emptied(incidents)
-        decision = decide(state.known, incidents, first_sight=state.first_sight, now=now,
-                          history=self.history)
-        changes, state.known = decision.events, decision.known
-        if state.first_sight:
-            active = sum(1 for i in incidents if i.active)
-            log.info("%s: %s, %d active", self.name, plural(len(incidents), "incident"), active)
-        state.first_sight = False
-        if state.fingerprint not in (None, fingerprint):
-            state.earlier_fingerprints = (*state.earlier_fingerprints,
-                                          state.fingerprint)[-EARLIER_COPIES:]
-        state.fingerprint = fingerprint
-        state.entries = len(incidents)
-        self.incidents = self._open_now(incidents, decision.stale)
-        state.open_incidents = len(self.incidents)
-        self._note_components((_sort_key(i), i.components) for i in incidents)
-        self.stats.modified += 1
-        self._refresh_validators(result)
-        if _STATUSPAGE_FEED_ID.search(result.body, 0, 4096):
-            self.state.statuspage = True  # known even while the feed has no entries
-        try:
-            api = self._statuspage_api(incidents)
-            windows = None
-            if api is not None and self.options.maintenance:
-                windows = await self._check_maintenances(api, now)
-            reported = await self._enriched(changes, api, now, windows)
+            return await self.enricher.after_read(state, changes, self.url, now)
         except Exception as exc:
             # What the feed says is already remembered: it must go out, API or not.
             log.error("%s: components and filters could not be applied (%s); reporting from "
-                      "the feed alone", self.name, clean_text(repr(exc))[:200], exc_info=exc)
-            reported = changes
-        for kind, incident in reported:
-            await self._emit(IncidentEvent(self.name, kind, incident))
-        return True
+                      "the feed alone", self.name, exception_words(exc), exc_info=exc)
+            return changes, state
+
+    def _baseline_said(self, state: FeedState, incidents: Sequence[Incident]) -> None:
+        if self.state.first_sight and not state.first_sight:
+            active = sum(1 for i in incidents if i.active)
+            log.info("%s: %s, %d active", self.name, plural(len(incidents), "incident"), active)
 
     def _open_now(self, incidents: Sequence[Incident], stale: frozenset[str]) -> list[Incident]:
         """The open incidents the board shows after a read: an incident whose entry in this
@@ -3903,131 +4184,49 @@ class StatusPageMonitor:
             shown += [i for i in self.incidents if i.id not in present]
         return shown
 
-    def _maintenance_due(self) -> bool:
-        """A quiet feed's maintenance list is read at most every 10 minutes; the last try is
-        in the state file, so cron mode keeps to that across runs too."""
-        if not self.options.maintenance or self._statuspage_api(()) is None:
-            return False
-        tried = self.state.maintenances_tried
-        return tried is None or (self.clock.now() - tried).total_seconds() >= MAINTENANCE_REFRESH
+    async def _settle(self, state: FeedState, events: list[tuple[Kind, Incident]],
+                      outcome: Outcome, unexpected: BaseException | None) -> PollResult:
+        """Apply the health policy to one poll's outcome: say it, report the events it
+        brought and its health events, keep the new state, and return when to poll next."""
+        before = Health(state.failures, state.down)
+        health, health_events, delay = next_health(before, outcome, policy=self.policy,
+                                                   rng=self.shared.rng)
+        self._say(outcome.error, before.failures, unexpected)
+        if health != before:
+            state = dataclasses.replace(state, failures=health.failures, down=health.down)
+        if outcome.error is None:
+            self.stats.last_success = self.shared.clock.now().timestamp()
+        else:
+            self.stats.errors += 1
+        now = self.shared.clock.now()
+        for kind, incident in events:
+            await self._emit(IncidentEvent(self.name, kind, incident))
+        for kind in health_events:
+            await self._emit(IncidentEvent(self.name, kind, error=outcome.error, at=now))
+        await self._keep(state, urgent=Kind.FEED_DOWN in health_events)
+        return PollResult(outcome.error is None, delay, outcome.gone)
 
-    def _statuspage_api(self, incidents: Sequence[Incident]) -> StatuspageApi | None:
-        """The page's JSON API, once the feed shows itself to be Statuspage's (by its entry
-        ids and links, never by host name) or the config names the API."""
-        if self._api_decided or self.options.api == "off":
-            return self.api
-        if incidents and any(i.code for i in incidents):  # none on every quiet poll
-            self.state.statuspage = True
-        if not (self.options.api_url or self.state.statuspage):
-            return None  # nothing to judge by yet (an empty feed), or not Statuspage
-        self._api_decided = True
-        base = self.options.api_url or api_base(self.url)
-        if base is None:
-            log.info("%s: a Statuspage feed, but where its API lives is unknown (set api_url); "
-                     "events come from the feed alone", self.name)
-            return None
-        # Never left alone longer than a poll may wait: enrichment is back within
-        # --max-interval of the API answering again.
-        self.api = StatuspageApi(base.rstrip("/"), self.name,
-                                 retry=min(API_RETRY, self.policy.max_interval),
-                                 proxies=self.proxies)
-        return self.api
-
-    async def _enriched(self, changes: list[tuple[Kind, Incident]], api: StatuspageApi | None,
-                        now: datetime, windows: Mapping[str, ApiIncident] | None
-                        ) -> list[tuple[Kind, Incident]]:
-        """Components and impact from the API, then this feed's filter.
-
-        A feed entry for a maintenance window that the maintenance list just read reports
-        (`windows`) is left to the maintenance events, and so are all of them when maintenance
-        is muted. When the list could not be read, the feed's step goes out as it is, and its
-        phase is remembered so the list does not say it again later.
-        """
-        data = None
-        if api is not None and any(inc.code for _, inc in changes):
-            data = await api.read(api.incidents, self.session, self.limiter, now=now,
-                                  clock=self.clock.monotonic())
-            if data:
-                self._note_components((a.updates[-1].at if a.updates else None, a.components)
-                                      for a in data.values())
-        covered = {code for code, w in (windows or {}).items() if w.status in _PHASE_OF}
-        reported = []
-        for kind, inc in changes:
-            if data is not None and inc.code:
-                inc = enrich(inc, data.get(inc.code))
-            if (inc.code and inc.code in covered) or (inc.maintenance
-                                                      and not self.options.maintenance):
-                log.debug("%s: %s is a maintenance window; not reported as an incident",
-                          self.name, inc.id)
-            elif not self.options.filter.passes(inc):
-                log.debug("%s: %s left out by the filter", self.name, inc.id)
-            else:
-                if inc.maintenance and inc.code:
-                    self._remember_phase(inc)
-                reported.append((kind, inc))
-        return reported
-
-    def _remember_phase(self, inc: Incident) -> None:
-        phase = Phase.of(inc.status)
-        known = self.state.maintenances
-        if phase is None or known is None:
-            return  # before the list's first read there is nothing to keep in step with
-        said = known.get(inc.code)
-        if said is None or said[0] < phase:
-            known[inc.code] = (phase, self.clock.now())
-
-    async def _check_maintenances(self, api: StatuspageApi, now: datetime
-                                  ) -> dict[str, ApiIncident] | None:
-        """Read the maintenance list and report each window's new phases; the windows read,
-        or None when the list could not be read now."""
-        self.state.maintenances_tried = now
-        windows = await api.read(api.maintenances, self.session, self.limiter, now=now,
-                                 clock=self.clock.monotonic())
-        if windows is None:
-            return None
-        events, self.state.maintenances = maintenance_events(self.state.maintenances, windows,
-                                                              now=now)
-        for kind, window in events:
-            if self.options.filter.passes(window):
-                await self._emit(IncidentEvent(self.name, kind, window))
-        return windows
-
-    def _refresh_validators(self, result: FetchResult) -> bool:
-        """Keep the validators a response carried; True when they changed.
-
-        Refreshed from every 304 (RFC 9110 15.4.5) and every 200: a stale one never heals; but from
-        a 200 only once its body was read: the validators of a body that failed to parse
-        would earn a 304 next time, and the whole document would never be read.
-        """
-        state = self.state
-        before = (state.etag, state.last_modified)
-        if result.etag is not None:
-            state.etag = result.etag
-        if result.last_modified is not None:
-            state.last_modified = result.last_modified
-        return (state.etag, state.last_modified) != before
-
-    def _check_not_emptied(self, incidents: list[Incident]) -> None:
-        # An empty feed is normal (Azure when all is well), but a sudden drop from N entries to
-        # none is far more often a broken generator: trust it only once it persists.
-        if incidents or not self.state.entries:
-            self._empty_streak = 0
+    async def _keep(self, state: FeedState, *, urgent: bool) -> None:
+        """Hand a changed state to the store: what a read changed is written at once, a
+        failure count goes with the next write (unless the feed just went down)."""
+        if state is self.state:
             return
-        self._empty_streak += 1
-        if self._empty_streak < self.policy.failure_threshold:
-            raise FeedError(f"feed suddenly has no entries (had {self.state.entries})")
-        log.warning("%s: feed has had no entries for %d reads; accepting that",
-                    self.name, self._empty_streak)
-        self._empty_streak = 0
+        only_health = dataclasses.replace(self.state, failures=state.failures,
+                                          down=state.down) == state
+        self.state = state
+        if self.store is not None:
+            await self.store.changed(self.key, state, save=urgent or not only_health)
 
-    def _note_components(self, labelled: Iterable[tuple[datetime | None, Sequence[str]]]
-                         ) -> None:
-        """Each component's latest known status from (time, labels) pairs (incident.io names
-        them in the feed; for Statuspage the API does), the newest last so that it wins."""
-        for _, labels in sorted(labelled, key=lambda pair: pair[0] or _NO_TIME):
-            for label in labels:
-                if (state := label_state(label)) and state[1] in _COMPONENT_STATUS:
-                    self.components[state[0]] = state[1]
+    def _say(self, reason: str | None, failures: int, unexpected: BaseException | None) -> None:
+        if reason is None:
+            self.trouble.recover("%s: reading again after %s", self.name,
+                                 plural(failures, "failed poll"))
+        else:
+            # An unforeseen error's traceback is logged once, so the bug can be found; the
+            # watch goes on regardless.
+            self.trouble.fail(reason, "%s: %s", self.name, reason,
+                              level=logging.ERROR if unexpected else logging.WARNING,
+                              exc_info=unexpected)
 
     async def _emit(self, event: IncidentEvent) -> None:
         self.stats.events += 1
@@ -4038,7 +4237,7 @@ class StatusPageMonitor:
                 await outcome
         except Exception as exc:  # a broken callback must not stop the watching
             log.error("%s: callback failed on an event of kind %s: %s", self.name, event.kind,
-                      clean_text(repr(exc))[:200])
+                      exception_words(exc))
             log.debug("callback traceback", exc_info=True)
 
     @property
@@ -4048,7 +4247,7 @@ class StatusPageMonitor:
 
     def first_delay(self) -> float:
         """A random offset for the first poll, so feeds do not all start in one burst."""
-        return self.rng.uniform(0, min(self.policy.interval, self.start_spread))
+        return self.shared.rng.uniform(0, min(self.policy.interval, self.start_spread))
 
 
 class Pollable(typing.Protocol):
@@ -4452,44 +4651,43 @@ def _apprise_notify(job: tuple[str, Mapping[str, str]]) -> bool:
                               notify_type=payload.get("type", "warning")))
 
 
+async def post_body(shared: Shared, url: str, body: bytes, secret: str | None
+                    ) -> tuple[int, str, float | None]:
+    """POST one body (signed when there is a secret); its status, the start of its reply,
+    and the seconds it asked to wait (Retry-After). Raises what the request raises."""
+    headers = {"Content-Type": "application/json"}
+    if secret:
+        headers[SIGNATURE_HEADER] = sign(secret, body)
+    async with shared.session.post(url, data=body, headers=headers,
+                                   proxy=shared.proxies.for_url(url), timeout=WEBHOOK_TIMEOUT,
+                                   allow_redirects=False) as resp:
+        text = (await resp.content.read(300)).decode("utf-8", "replace")
+        return (resp.status, text,
+                retry_after_seconds(resp.headers.get("Retry-After"), shared.clock.now()))
+
+
 class WebhookSender:
     """Delivers one route's outbox in order, at least once; never blocks polling.
 
     Events the route does not want are left out. Inside quiet hours, or on a digest route,
-    events wait in `held` (kept in the state file) and go out together as one digest message:
-    at the end of the quiet hours, or once per digest period.
+    events are held (in the outbox, so in the state file) and go out together as one digest
+    message: at the end of the quiet hours, or once per digest period. Only the sender
+    changes its outbox.
     """
 
-    def __init__(
-        self,
-        url: str,
-        session: aiohttp.ClientSession,
-        outbox: list[dict[str, str]],
-        *,
-        route: Route | None = None,
-        held: dict[str, Any] | None = None,
-        secret: str | None = None,
-        on_change: Callable[[], Awaitable[object]] | None = None,
-        max_delay: float = WEBHOOK_MAX_DELAY,
-        rng: random.Random | None = None,
-        clock: Clock,
-        proxies: Proxies | None = None,
-    ) -> None:
+    def __init__(self, url: str, shared: Shared, outbox: Outbox | None = None, *,
+                 route: Route | None = None, secret: str | None = None,
+                 on_change: Callable[[], Awaitable[object]] | None = None,
+                 max_delay: float = WEBHOOK_MAX_DELAY) -> None:
         self.url = url
+        self.shared = shared
+        self.outbox = outbox if outbox is not None else Outbox()
         self.route = route or Route(url)
-        self.proxies = proxies or Proxies(environ={})
         self.format = self.route.resolved_format
-        self.session = session
-        self.outbox = outbox
-        self.held: dict[str, Any] = held if held is not None else {}
-        self.held.setdefault("events", [])
         self.secret = self.route.secret or secret
         self.on_change = on_change
         self.max_delay = max_delay
-        self.rng = rng or random.Random()
-        self.clock = clock
-        self.failures = 0
-        self.failing: str | None = None
+        self.trouble = Trouble()
         self.delivered = 0
         self.dropped = 0
         self.attempts_failed = 0
@@ -4510,77 +4708,66 @@ class WebhookSender:
         if not self.route.accepts(event):
             return
         urgent = self.route.urgent and event.kind is Kind.FEED_DOWN
-        now = self.clock.now()
+        now = self.shared.clock.now()
         if not urgent and (self.route.digest or self.route.quiet_at(now)):
-            if not self.held["events"]:
-                self.held["since"] = _epoch(now)
-            self.held["events"].append({**event_to_dict(event), "event_id": event.event_id})
+            if not self.outbox.held:
+                self.outbox.held_since = now
+            self.outbox.held.append(event)
             self._wake.set()
             return
-        self._enqueue(event.event_id, render(self.url, self.format, [event]))
+        self._enqueue(Queued(event.event_id, render(self.url, self.format, [event])))
 
-    def _enqueue(self, event_id: str, body: str) -> None:
-        if len(self.outbox) >= MAX_OUTBOX:
+    def _enqueue(self, entry: Queued) -> None:
+        queued = self.outbox.queued
+        if len(queued) >= MAX_OUTBOX:
             # A receiver down for weeks must not grow the state file without end.
-            dropped = self.outbox.pop(0)
+            dropped = queued.pop(0)
             self.dropped += 1
             log.error("webhook %s: %d events queued; dropped the oldest (%s)", self.label,
-                      MAX_OUTBOX, dropped["event_id"])
-        self.outbox.append({"event_id": event_id, "body": body})
+                      MAX_OUTBOX, dropped.event_id)
+        queued.append(entry)
         self._wake.set()
 
     def flush_due_in(self, now: datetime) -> float | None:
         """Seconds until the held events are due to go out (0: now); None when none wait."""
-        if not self.held["events"]:
+        if not self.outbox.held:
             return None
         if self.route.quiet_at(now):
             return 30.0  # looked at again soon: the end of quiet hours is local wall time
-        since = _from_epoch(self.held.get("since")) or now
         if self.route.digest is None:
             return 0.0
+        since = self.outbox.held_since or now
         return max(0.0, (since - now).total_seconds() + self.route.digest)
 
     def flush(self, now: datetime) -> bool:
-        """Turn the held events into one outbox entry if they are due; True if it did."""
+        """Turn the held events into one queued body if they are due; True if it did."""
         if self.flush_due_in(now) != 0.0:
             return False
-        events = [event_from_dict(e) for e in self.held["events"]]
-        self.held["events"] = []
-        self.held.pop("since", None)
+        events, self.outbox.held, self.outbox.held_since = self.outbox.held, [], None
         event_id = events[0].event_id if len(events) == 1 else _digest_id(events)
-        self._enqueue(event_id, render(self.url, self.format, events))
+        self._enqueue(Queued(event_id, render(self.url, self.format, events)))
         return True
 
     async def send_next(self) -> float | None:
-        """Try the oldest pending event; None when it left the outbox, else the retry delay.
+        """Try the oldest queued body; None when it left the outbox, else the retry delay.
 
-        Any failure, a network error or one nobody foresaw, is a failed attempt: the event
+        Any failure, a network error or one nobody foresaw, is a failed attempt: the body
         stays first in the outbox and is tried again after the returned delay.
         """
-        entry = self.outbox[0]
+        entry = self.outbox.queued[0]
         if self.format is Format.APPRISE:
             return await self._send_apprise(entry)
+        url = ntfy_target(self.url)[0] if self.format is Format.NTFY else self.url
+        proxy = self.shared.proxies.for_url(url)
         try:
-            body = entry["body"].encode()
-            headers = {"Content-Type": "application/json"}
-            if self.secret:
-                headers[SIGNATURE_HEADER] = sign(self.secret, body)
-            url = self.url
-            if self.format is Format.NTFY:  # ntfy's JSON form goes to the server, not the topic
-                url = ntfy_target(url)[0]
-            proxy = self.proxies.for_url(url)
-            async with self.session.post(url, data=body, headers=headers, proxy=proxy,
-                                         timeout=WEBHOOK_TIMEOUT, allow_redirects=False) as resp:
-                text = (await resp.content.read(300)).decode("utf-8", "replace")
-                status = resp.status
-                retry_after = retry_after_seconds(resp.headers.get("Retry-After"),
-                                                  self.clock.now())
+            status, text, retry_after = await post_body(self.shared, url, entry.body.encode(),
+                                                        self.secret)
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            return self._retry(connection_words(exc, self.proxies.for_url(self.url)), None)
+            return self._retry(connection_words(exc, proxy), None)
         except Exception as exc:
             log.debug("webhook %s: traceback", self.label, exc_info=exc)
-            detail = clean_text(redact_urls_in(f"{type(exc).__name__}: {exc}"))[:200]
-            return self._retry(f"internal error while delivering: {detail}", None)
+            return self._retry(f"internal error while delivering: {exception_words(exc)}",
+                               None)
         if 200 <= status < 300:
             self._delivered(entry)
             return None
@@ -4589,71 +4776,68 @@ class WebhookSender:
                                "(proxy authentication required)", None)
         if status == 429 or status >= 500 or status == 408:
             return self._retry(f"HTTP {status}", retry_after)
-        # Any other reply rejects the event for good: retrying cannot help, and holding it
-        # would hold every later event behind it.
+        self._rejected(entry, f"HTTP {status}", clean_text(text)[:200])
+        return None
+
+    def _rejected(self, entry: Queued, reason: str, reply: str) -> None:
+        """Any other reply rejects the body for good: retrying cannot help, and holding it
+        would hold every later body behind it."""
         self.dropped += 1
-        reason = f"HTTP {status}"
         if reason not in self._rejections:
             self._rejections.add(reason)
-            reply = clean_text(text)[:200]
             log.error("webhook %s: %s refuses the event for good, so it was dropped (further "
                       "drops for this reason are counted in the exit summary)%s", self.label,
                       reason, f"; it answered: {reply}" if reply else "")
         else:
-            log.debug("webhook %s: %s, dropped event %s", self.label, reason, entry["event_id"])
+            log.debug("webhook %s: %s, dropped event %s", self.label, reason, entry.event_id)
         self._settle(entry)
-        return None
 
-    async def _send_apprise(self, entry: dict[str, str]) -> float | None:
+    async def _send_apprise(self, entry: Queued) -> float | None:
         """Apprise blocks: it runs in a daemon thread with a timeout; its failure is a
         failed attempt like any other."""
         try:
-            payload = json.loads(entry["body"])
+            payload = json.loads(entry.body)
             sent = await asyncio.wait_for(
                 in_daemon_thread(_apprise_notify, (self.url, payload), pool="apprise"),
                 APPRISE_TIMEOUT)
         except TimeoutError:
             return self._retry("timed out", None)
         except Exception as exc:
-            detail = clean_text(redact_urls_in(f"{type(exc).__name__}: {exc}"))[:200]
-            return self._retry(f"Apprise failed: {detail}", None)
+            return self._retry(f"Apprise failed: {exception_words(exc)}", None)
         if not sent:
             return self._retry("Apprise could not deliver", None)
         self._delivered(entry)
         return None
 
-    def _delivered(self, entry: dict[str, str]) -> None:
+    def _delivered(self, entry: Queued) -> None:
         self._settle(entry)
         self.delivered += 1
-        if self.failing is not None:
-            log.warning("webhook %s: delivering again", self.label)
-        self.failures, self.failing = 0, None
+        self.trouble.recover("webhook %s: delivering again", self.label)
 
-    def _settle(self, entry: dict[str, str]) -> None:
+    def _settle(self, entry: Queued) -> None:
         # By identity: while the POST was in flight, a full outbox may already have dropped
         # this entry, and popping blindly would then lose the next, undelivered one.
-        if self.outbox and self.outbox[0] is entry:
-            self.outbox.pop(0)
+        queued = self.outbox.queued
+        if queued and queued[0] is entry:
+            queued.pop(0)
 
     def _retry(self, reason: str, retry_after: float | None) -> float:
-        health, _, delay = next_health(Health(self.failures), Outcome(reason, retry_after),
-                                       policy=RetryPolicy(0.0, self.max_delay), rng=self.rng)
-        self.failures = health.failures
+        _, _, delay = next_health(Health(self.trouble.failures), Outcome(reason, retry_after),
+                                  policy=RetryPolicy(0.0, self.max_delay), rng=self.shared.rng)
         self.attempts_failed += 1
-        if reason != self.failing:
-            log.warning("webhook %s: %s; will retry", self.label, reason)
-            self.failing = reason
+        self.trouble.fail(reason, "webhook %s: %s; will retry", self.label, reason)
         return delay
 
     async def run(self, stop: asyncio.Event,
                   sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
         """Deliver until `stop` is set."""
         wait = sleep or (lambda delay: _sleep_until(stop, delay))
+        clock = self.shared.clock
         while not stop.is_set():
-            if self.flush(self.clock.now()) and self.on_change is not None:
+            if self.flush(clock.now()) and self.on_change is not None:
                 await self.on_change()
-            if not self.outbox:
-                due = self.flush_due_in(self.clock.now())
+            if not self.outbox.queued:
+                due = self.flush_due_in(clock.now())
                 self._wake.clear()
                 if due is not None:
                     await _wait_event_or(self._wake, stop, due)
@@ -4671,11 +4855,12 @@ class WebhookSender:
                     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         """Deliver what is pending until `deadline` (the clock's monotonic seconds); the rest
         stays queued (held events wait for their time, in the state file)."""
-        self.flush(self.clock.now())
-        while self.outbox and self.clock.monotonic() < deadline:
+        clock = self.shared.clock
+        self.flush(clock.now())
+        while self.outbox.queued and clock.monotonic() < deadline:
             delay = await self.send_next()
             if delay is not None:
-                await sleep(min(delay, max(0.0, deadline - self.clock.monotonic())))
+                await sleep(min(delay, max(0.0, deadline - clock.monotonic())))
             elif self.on_change is not None:
                 await self.on_change()
 
@@ -4805,7 +4990,7 @@ class Monitoring:
                 components += block[1]
         routes = [f'webhook="{_label(s.label)}",route="{i}"' for i, s in enumerate(self.senders)]
         outbox = [f"status_tracker_webhook_outbox_events{{{label}}} "
-                  f"{len(s.outbox) + len(s.held['events'])}"
+                  f"{len(s.outbox)}"
                   for label, s in zip(routes, self.senders, strict=True)]
         deliveries = [f'status_tracker_webhook_deliveries_total{{{label},result="{result}"}} '
                       f"{count}"
@@ -4998,11 +5183,11 @@ async def run_tracker(settings: Settings, stop: asyncio.Event, *, clock: Clock,
     if store is None and settings.state is not None:
         check_state_path(settings.state, create_folder=True)
         store = StateStore(settings.state, clock=clock, spacing=SAVE_SPACING)
-        store.acquire()
+        store.lock.acquire()
         try:
             store.load()
         except BaseException:
-            store.release()
+            store.lock.release()
             raise
     writer = None
     if stdout is None and sys.stdout is not None:
@@ -5013,7 +5198,7 @@ async def run_tracker(settings: Settings, stop: asyncio.Event, *, clock: Clock,
                                      stdout, store, on_monitoring, reload)
     finally:
         if store is not None and settings.state is not None:
-            store.release()
+            store.lock.release()
     if writer is not None:
         seconds = STOP_FLUSH_SECONDS if stop.is_set() else settings.drain_seconds
         await writer.drain(seconds, clock)
@@ -5057,15 +5242,11 @@ class Fleet:
     file holds of a feed is kept for when it comes back), those changed take their new
     options, and nothing already reported is reported again."""
 
-    def __init__(self, session: aiohttp.ClientSession, *, clock: Clock, proxies: Proxies,
-                 store: StateStore | None, console: ConsolePrinter) -> None:
-        self.session = session
-        self.clock = clock
-        self.proxies = proxies
+    def __init__(self, shared: Shared, *, store: StateStore | None,
+                 console: ConsolePrinter) -> None:
+        self.shared = shared
         self.store = store
         self.console = console
-        self.meter = ParseMeter()
-        self.limiter = HostLimiter()
         self.monitors: dict[str, StatusPageMonitor] = {}
         self.senders: dict[str, WebhookSender] = {}
         self.callback = Fanout([console])
@@ -5089,22 +5270,16 @@ class Fleet:
             if (sender := self.senders.get(url)) is not None:
                 sender.reconfigure(route, settings.webhook_secret)
                 continue
-            sender = WebhookSender(
-                url, self.session,
-                store.outbox.setdefault(url, []) if store is not None else [], route=route,
-                held=store.held.setdefault(url, {}) if store is not None else {},
-                secret=settings.webhook_secret, on_change=store.save if store else None,
-                clock=self.clock, proxies=self.proxies)
+            sender = WebhookSender(url, self.shared, store.outbox(url) if store else None,
+                                   route=route, secret=settings.webhook_secret,
+                                   on_change=store.save if store else None)
             self.senders[url] = sender
             started.append(sender)
         stopped = [self.senders.pop(url) for url in list(self.senders) if url not in wanted]
-        if store is not None:
-            for url in (set(store.outbox) | set(store.held)) - set(wanted):
-                dropped = len(store.outbox.pop(url, [])) + len(
-                    store.held.pop(url, {}).get("events", []))
-                if dropped:
-                    log.warning("dropped %d undelivered events for a webhook no longer "
-                                "configured (%s)", dropped, redact_url(url))
+        for url in set(store.outboxes if store else ()) - set(wanted):
+            if dropped := store.drop_outbox(url) if store else 0:
+                log.warning("dropped %d undelivered events for a webhook no longer "
+                            "configured (%s)", dropped, redact_url(url))
         labels = [s.base_label for s in self.senders.values()]
         for number, sender in enumerate(self.senders.values(), 1):
             # Logs show a destination by scheme and host only, so two routes to one host
@@ -5115,8 +5290,8 @@ class Fleet:
 
     def _apply_feeds(self, settings: Settings) -> tuple[list[StatusPageMonitor],
                                                         list[StatusPageMonitor]]:
-        if self.limiter.per_host != settings.per_host:
-            self.limiter = HostLimiter(settings.per_host)
+        if self.shared.limiter.per_host != settings.per_host:
+            self.shared.limiter = HostLimiter(settings.per_host)
         spread = start_spread(len(settings.feeds), settings.interval)
         started = []
         for feed in settings.feeds:
@@ -5125,17 +5300,14 @@ class Fleet:
                                  settings.failure_threshold)
             if (monitor := self.monitors.get(feed.url)) is not None:
                 monitor.reconfigure(feed.name, policy=policy, history=settings.history,
-                                    options=feed.options, limiter=self.limiter)
+                                    options=feed.options, limiter=self.shared.limiter)
                 continue
             store = self.store
             monitor = StatusPageMonitor(
-                feed.name, feed.url, self.session, self.callback, interval=every,
-                max_interval=settings.max_interval, history=settings.history,
-                failure_threshold=settings.failure_threshold, limiter=self.limiter,
-                state=store.feed(feed.url) if store is not None else None,
-                on_change=functools.partial(store.changed, feed.url) if store else None,
-                start_spread=spread, options=feed.options, parse_meter=self.meter,
-                clock=self.clock, proxies=self.proxies)
+                feed.name, feed.url, self.shared, self.callback, policy=policy,
+                options=feed.options, history=settings.history,
+                state=store.feed(feed.url) if store is not None else None, store=store,
+                start_spread=spread)
             self.monitors[feed.url] = monitor
             started.append(monitor)
         wanted = {feed.url for feed in settings.feeds}
@@ -5145,8 +5317,8 @@ class Fleet:
 
 def _say_how_it_starts(settings: Settings, fleet: Fleet) -> None:
     log.info("%s", describe_watch(settings))
-    if fleet.proxies:
-        log.info("requests go %s", fleet.proxies.describe())
+    if fleet.shared.proxies:
+        log.info("requests go %s", fleet.shared.proxies.describe())
     if any(m.state.first_sight for m in fleet.monitors.values()) and not settings.history:
         log.info("%s (--history 3 adds the latest incidents; --status shows each "
                  "page's current state)", "first read: only incidents open now are "
@@ -5174,13 +5346,14 @@ def _say_summary(fleet: Fleet, store: StateStore | None) -> bool:
     for sender in fleet.senders.values():
         log.info("webhook %s: %s delivered, %d dropped", sender.label,
                  plural(sender.delivered, "event"), sender.dropped)
-        if sender.outbox:
+        outbox = sender.outbox
+        if outbox.queued:
             log.warning("webhook %s: %s still queued%s", sender.label,
-                        plural(len(sender.outbox), "event"), kept)
-        if sender.held["events"]:
+                        plural(len(outbox.queued), "event"), kept)
+        if outbox.held:
             log.info("webhook %s: %s held for quiet hours or a digest%s", sender.label,
-                     plural(len(sender.held["events"]), "event"), kept)
-        lost = lost or (store is None and bool(sender.outbox or sender.held["events"]))
+                     plural(len(outbox.held), "event"), kept)
+        lost = lost or (store is None and bool(outbox))
     return lost
 
 
@@ -5190,7 +5363,8 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, clock: Clock,
                           reload: Reload | None = None) -> int:
     async with new_session(settings, aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
                            ) as session:
-        fleet = Fleet(session, clock=clock, proxies=proxies, store=store,
+        shared = Shared(session, clock=clock, proxies=proxies)
+        fleet = Fleet(shared, store=store,
                       console=ConsolePrinter(stdout, as_json=settings.as_json))
         fleet.apply(settings)
         watching = not settings.once
@@ -5299,7 +5473,7 @@ async def _watch(fleet: Fleet, stop: asyncio.Event, monitoring: Monitoring | Non
                  settings: Settings | None = None, reload: Reload | None = None) -> int:
     """Run every monitor and sender until `stop`, or until every feed is gone; EXIT_INTERNAL
     when a task died of a bug (a supervisor should restart a process missing a watcher)."""
-    scheduler = Scheduler(list(fleet.monitors.values()), meter=fleet.meter)
+    scheduler = Scheduler(list(fleet.monitors.values()), meter=fleet.shared.meter)
     tasks = _Tasks(scheduler, stop)
     for sender in fleet.senders.values():
         tasks.start_sender(sender)
@@ -5461,7 +5635,7 @@ async def run_status(settings: Settings, *, clock: Clock, proxies: Proxies | Non
     A stop prints the board of the pages read so far, the others "not read: stopped" (1).
     A --state file is only read (no lock, never written): a running tracker may own it."""
     out = stdout or sys.stdout
-    watcher: dict[str, FeedState] = {}
+    watcher: Mapping[str, FeedState] = {}
     if settings.state is not None and settings.state.exists():
         store = StateStore(settings.state, clock=clock)
         try:

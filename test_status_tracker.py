@@ -7,7 +7,6 @@ import base64
 import codecs
 import contextlib
 import dataclasses
-import functools
 import gzip
 import hashlib
 import hmac
@@ -260,12 +259,29 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
         yield s
 
 
-def monitor(session: aiohttp.ClientSession, url: str, spy: Spy, **options: Any
-            ) -> st.StatusPageMonitor:
-    options.setdefault("interval", 60)
-    options.setdefault("rng", random.Random(7))
-    options.setdefault("clock", FakeClock())
-    return st.StatusPageMonitor("Example", url, session, spy, **options)
+def monitor(session: aiohttp.ClientSession, url: str, spy: Spy, *, interval: float = 60,
+            max_interval: float = st.DEFAULT_MAX_INTERVAL,
+            failure_threshold: int = st.DEFAULT_FAILURE_THRESHOLD,
+            clock: st.Clock | None = None, rng: random.Random | None = None,
+            limiter: st.HostLimiter | None = None, proxies: st.Proxies | None = None,
+            max_body: int = st.MAX_BODY, timeout: aiohttp.ClientTimeout = st.TIMEOUT,
+            **options: Any) -> st.StatusPageMonitor:
+    """A monitor of `url` named "Example", its clock at NOW, its randomness seeded."""
+    shared = st.Shared(session, clock=clock or FakeClock(), rng=rng or random.Random(7),
+                       limiter=limiter or st.HostLimiter(),
+                       proxies=proxies or st.Proxies(environ={}), max_body=max_body,
+                       timeout=timeout)
+    policy = st.RetryPolicy(interval, max(max_interval, interval), failure_threshold)
+    return st.StatusPageMonitor("Example", url, shared, spy, policy=policy, **options)
+
+
+def webhook_sender(url: str, session: aiohttp.ClientSession, outbox: st.Outbox | None = None,
+                   *, clock: st.Clock | None = None, rng: random.Random | None = None,
+                   proxies: st.Proxies | None = None, **options: Any) -> st.WebhookSender:
+    """A sender to `url`, its clock at NOW unless given."""
+    shared = st.Shared(session, clock=clock or FakeClock(), rng=rng or random.Random(),
+                       proxies=proxies or st.Proxies(environ={}))
+    return st.WebhookSender(url, shared, outbox, **options)
 
 
 # --- Text ---
@@ -1139,11 +1155,11 @@ async def test_a_callback_that_raises_is_logged_and_polling_goes_on(
         mock.get(FEED_URL, body=atom(OPENAI_ACTIVE))
         mock.get(FEED_URL, body=atom(OPENAI_ACTIVE.replace("Investigating", "Monitoring")))
         async with aiohttp.ClientSession() as session:
-            mon = st.StatusPageMonitor("Example", FEED_URL, session, broken,
-                                       clock=FakeClock())
+            mon = st.StatusPageMonitor("Example", FEED_URL,
+                                       st.Shared(session, clock=FakeClock()), broken)
             assert await mon.poll() and await mon.poll()
     assert seen == ["active", "updated"]
-    assert ("callback failed on an event of kind active: RuntimeError('receiver exploded')"
+    assert ("callback failed on an event of kind active: RuntimeError: receiver exploded"
             in caplog.text)
 
 
@@ -1190,21 +1206,34 @@ async def test_failures_are_logged_once_retried_with_backoff_and_never_clear_the
     assert recovered.delay >= 10
 
 
+class Keeper:
+    """A stand-in state store: records each state handed over, and whether it was to be
+    written at once."""
+
+    def __init__(self) -> None:
+        self.changes: list[tuple[st.FeedState, bool]] = []
+        self.polled: list[datetime] = []
+
+    def polled_at(self, url: str, when: datetime) -> None:
+        self.polled.append(when)
+
+    async def changed(self, url: str, state: st.FeedState, save: bool = True) -> None:
+        self.changes.append((state, save))
+
+
 async def test_a_304_without_validators_is_not_a_state_change() -> None:
-    saves: list[bool] = []
-
-    async def on_change(save: bool) -> None:
-        saves.append(save)
-
+    keeper = Keeper()
     with aioresponses() as mock:
         mock.get(FEED_URL, body=atom(OPENAI_RESOLVED), headers={"ETag": '"a"'})
         mock.get(FEED_URL, status=304)
         mock.get(FEED_URL, status=304, headers={"ETag": '"b"'})
         async with aiohttp.ClientSession() as session:
-            mon = monitor(session, FEED_URL, Spy(), on_change=on_change)
+            mon = monitor(session, FEED_URL, Spy(), store=keeper)
             for _ in range(3):
                 assert await mon.poll()
-    assert saves == [True, True] and mon.state.etag == '"b"'
+    assert [(state.etag, save) for state, save in keeper.changes] == [('"a"', True),
+                                                                     ('"b"', True)]
+    assert mon.state.etag == '"b"' and keeper.polled == [NOW, NOW, NOW]
 
 
 async def test_a_parser_crash_on_hostile_bytes_is_a_feed_error_not_a_dead_watch(
@@ -1221,7 +1250,7 @@ async def test_a_parser_crash_on_hostile_bytes_is_a_feed_error_not_a_dead_watch(
             mon = monitor(session, FEED_URL, spy)
             assert [bool(await mon.poll()) for _ in range(3)] == [False, False, False]
     assert spy.kinds() == [("feed_down", "could not parse the feed: "
-                                         "RecursionError('maximum recursion depth exceeded')")]
+                                         "RecursionError: maximum recursion depth exceeded")]
 
 
 async def test_a_bug_that_kills_a_monitor_is_reported_loudly(
@@ -1231,7 +1260,7 @@ async def test_a_bug_that_kills_a_monitor_is_reported_loudly(
             raise ZeroDivisionError("oops")
 
     buggy = Buggy("Buggy", "http://127.0.0.1:9/", session, Spy(), start_spread=0)
-    fleet = st.Fleet(session, clock=FakeClock(), proxies=st.Proxies(environ={}), store=None,
+    fleet = st.Fleet(st.Shared(session, clock=FakeClock()), store=None,
                      console=st.ConsolePrinter(io.StringIO()))
     fleet.monitors[buggy.url] = buggy
     code = await asyncio.wait_for(st._watch(fleet, asyncio.Event()), 5)
@@ -1924,7 +1953,7 @@ async def test_the_status_api_and_webhooks_go_through_the_proxy_too(
                                       "http_proxy": proxy.url})
         spy = Spy()
         assert await monitor(session, url, spy, proxies=proxies).poll()
-        sender = st.WebhookSender(server.url("/hook"), session, [], clock=FakeClock(),
+        sender = webhook_sender(server.url("/hook"), session, None, clock=FakeClock(),
                                   proxies=proxies)
         sender(spy.events[0])
         assert await sender.send_next() is None
@@ -2381,13 +2410,12 @@ async def test_every_save_in_a_long_run_writes_the_latest_state_of_each_feed(
         tmp_path: Path) -> None:
     store = st.StateStore(tmp_path / "state.json", clock=FakeClock())
     other = "https://other.test/feed"
-    store.feed(other).first_sight = False
+    put(store, other, first_sight=False)
     with aioresponses() as mock:
         mock.get(FEED_URL, body=atom(OPENAI_RESOLVED))
         mock.get(FEED_URL, body=atom(OPENAI_ACTIVE, OPENAI_RESOLVED))
         async with aiohttp.ClientSession() as session:
-            mon = monitor(session, FEED_URL, Spy(), state=store.feed(FEED_URL),
-                          on_change=functools.partial(store.changed, FEED_URL))
+            mon = monitor(session, FEED_URL, Spy(), state=store.feed(FEED_URL), store=store)
             assert await mon.poll()
             first = json.loads(store.path.read_text())
             assert await mon.poll()
@@ -2403,6 +2431,16 @@ async def test_every_save_in_a_long_run_writes_the_latest_state_of_each_feed(
     assert reloaded.feeds[FEED_URL].known == store.feeds[FEED_URL].known
 
 
+def put(store: st.StateStore, url: str, *, polled: datetime | None = NOW, **fields: Any
+        ) -> st.FeedState:
+    """A feed's new state in the store, as a poll hands it over (read at `polled`)."""
+    state = dataclasses.replace(store.feed(url), **fields)
+    store.put(url, state)
+    if polled is not None:
+        store.polled_at(url, polled)
+    return state
+
+
 def unwritten_text(store: st.StateStore) -> str:
     """The next version of a state file never written yet: every piece is encoded text."""
     pieces, _ = store.pieces(NOW)
@@ -2413,14 +2451,12 @@ def unwritten_text(store: st.StateStore) -> str:
 def test_digests_and_step_keys_of_any_shape_come_back_from_the_state_file_as_written(
         tmp_path: Path) -> None:
     store = st.StateStore(tmp_path / "state.json", clock=FakeClock())
-    feed = store.feed(FEED_URL)
-    feed.first_sight = False
-    feed.known = {
+    feed = put(store, FEED_URL, first_sight=False, known={
         "packed": st.Seen(NOW, "0123456789abcdef", ("fedcba9876543210", "0000000000000001"),
                           NOW),
         "no steps": st.Seen(None, "0123456789abcdef", (), NOW),
         "by hand": st.Seen(NOW, "D1", ("0123456789ABCDEF", "step"), NOW),
-    }
+    })
     written = json.loads(unwritten_text(store))["feeds"][FEED_URL]["incidents"]
     assert written["packed"][1:3] == ["0123456789abcdef", ["fedcba9876543210", "0000000000000001"]]
     assert written["by hand"][1:3] == ["D1", ["0123456789ABCDEF", "step"]]
@@ -2467,9 +2503,8 @@ def test_an_incidents_time_is_packed_with_its_digest_and_comes_back_the_same(
         assert epoch == st._epoch(when) and type(epoch) is type(st._epoch(when)), when
 
     store = st.StateStore(tmp_path / "state.json", clock=FakeClock())
-    feed = store.feed(FEED_URL)
-    feed.first_sight = False
-    feed.known = {f"i{n}": st.Seen(when, f"{n:016x}", (), NOW) for n, when in enumerate(times[:4])}
+    feed = put(store, FEED_URL, first_sight=False, known={
+        f"i{n}": st.Seen(when, f"{n:016x}", (), NOW) for n, when in enumerate(times[:4])})
     st.write_atomic(store.path, store.pieces(NOW)[0])
     reloaded = st.StateStore(store.path, clock=FakeClock())
     reloaded.load()
@@ -2480,9 +2515,8 @@ def test_an_incidents_time_is_packed_with_its_digest_and_comes_back_the_same(
 def saved_store(path: Path, feeds: int, title: str = "incident") -> st.StateStore:
     store = st.StateStore(path, clock=FakeClock())
     for i in range(feeds):
-        state = store.feed(f"https://f{i}.test/feed")
-        state.first_sight, state.last_polled, state.etag = False, NOW, f'"v{i}"'
-        state.known = {f"{title}-{i}": st.Seen(NOW, f"{i:016x}", (), NOW)}
+        put(store, f"https://f{i}.test/feed", first_sight=False, etag=f'"v{i}"',
+            known={f"{title}-{i}": st.Seen(NOW, f"{i:016x}", (), NOW)})
     st.write_atomic(path, store.pieces(NOW)[0])
     loaded = st.StateStore(path, clock=FakeClock())
     loaded.load()
@@ -2501,8 +2535,8 @@ async def test_with_spacing_a_monitors_save_waits_after_a_write_and_any_other_sa
         return offsets
 
     async def change(etag: str) -> None:
-        feed.etag = etag
-        await asyncio.wait_for(store.changed(url), 5)  # never waits for the write
+        new = dataclasses.replace(store.feed(url), etag=etag)
+        await asyncio.wait_for(store.changed(url, new), 5)  # never waits for the write
 
     async def written() -> list[bool]:
         return list(await asyncio.wait_for(asyncio.gather(*store._paced), 5))
@@ -2510,8 +2544,7 @@ async def test_with_spacing_a_monitors_save_waits_after_a_write_and_any_other_sa
     url = "https://f1.test/feed"
     store = st.StateStore(tmp_path / "state.json", clock=clock, write=write,
                           spacing=9.0)
-    feed = store.feed(url)
-    feed.first_sight, feed.last_polled = False, NOW
+    put(store, url, first_sight=False)
     await change('"a"')
     assert await written() == [True] and writes == ['"a"']  # the first: at once
     clock.mono += 0.5
@@ -2562,8 +2595,8 @@ async def test_a_save_encodes_only_the_feeds_that_changed_and_copies_the_rest(
         return real(state)
 
     monkeypatch.setattr(st, "_feed_to_json", counting)
-    store.feeds["https://f7.test/feed"].etag = '"changed"'
-    await store.changed("https://f7.test/feed")
+    url = "https://f7.test/feed"
+    await store.changed(url, dataclasses.replace(store.feed(url), etag='"changed"'))
     assert encoded == ['"changed"']
     reread = st.StateStore(store.path, clock=FakeClock())
     reread.load()
@@ -2579,12 +2612,11 @@ async def test_a_feed_changed_while_the_file_is_written_goes_with_the_next_write
 
     def write_while_changing(path: Path, pieces: Sequence[str | st.Span]) -> list[int]:
         offsets = st.write_atomic(path, pieces)
-        store.feeds[url].etag = '"during"'  # a poll that ended while the thread wrote
-        store.mark(url)
+        put(store, url, etag='"during"')  # a poll that ended while the thread wrote
         return offsets
 
     store._write = write_while_changing
-    store.mark("https://f0.test/feed")
+    put(store, "https://f0.test/feed")
     assert await store.save(now=True)
     store._write = st.write_atomic
     assert await store.save(now=True)
@@ -2598,7 +2630,7 @@ async def test_a_state_file_deleted_or_replaced_while_running_is_written_whole_a
         monkeypatch: pytest.MonkeyPatch) -> None:
     store = saved_store(tmp_path / "state.json", 5)
     store.path.unlink()  # someone cleaning up
-    await store.changed("https://f1.test/feed")
+    await store.changed("https://f1.test/feed", store.feed("https://f1.test/feed"))
     reread = st.StateStore(store.path, clock=FakeClock())
     reread.load()
     assert reread.feeds == store.feeds
@@ -2607,7 +2639,7 @@ async def test_a_state_file_deleted_or_replaced_while_running_is_written_whole_a
     # time): the copied bytes are checked, and the file is written whole instead.
     store.path.write_text(" " * store.path.stat().st_size)
     monkeypatch.setattr(st, "file_identity", lambda _path: store._identity)
-    await store.changed("https://f2.test/feed")
+    await store.changed("https://f2.test/feed", store.feed("https://f2.test/feed"))
     reread.load()
     assert reread.feeds == store.feeds
     assert "changed since it was last read; writing it whole" in caplog.text
@@ -2625,8 +2657,7 @@ def copy_members(path: Path, layout: str, copy_chunk: int, monkeypatch: pytest.M
     store.load()
     assert len(store._spans) == 30
     for url in ("https://f0.test/feed", "https://f11.test/feed", "https://f12.test/feed"):
-        store.feeds[url].etag = '"changed"'  # a run of copied members ends at each
-        store.mark(url)
+        put(store, url, etag='"changed"')  # a run of copied members ends at each
     monkeypatch.setattr(st, "COPY_CHUNK", copy_chunk)
     reads: list[int] = []
     real_open = Path.open
@@ -2686,8 +2717,8 @@ def test_a_run_whose_bytes_between_members_are_not_the_separator_is_not_copied(
 async def test_a_state_file_with_non_ascii_text_is_encoded_whole_at_its_first_save(
         tmp_path: Path) -> None:
     store = saved_store(tmp_path / "state.json", 3, title="störung")
-    store.feeds["https://f2.test/feed"].etag = '"new"'
-    await store.changed("https://f2.test/feed")
+    url = "https://f2.test/feed"
+    await store.changed(url, dataclasses.replace(store.feed(url), etag='"new"'))
     reread = st.StateStore(store.path, clock=FakeClock())
     reread.load()
     assert reread.feeds == store.feeds and "störung-0" in reread.feeds["https://f0.test/feed"].known
@@ -2697,12 +2728,10 @@ def store_with_everything(path: Path, feeds: int, title: str = "incident") -> st
     """A saved store with feeds, an outbox and held events, as a long run leaves one."""
     store = saved_store(path, feeds, title)
     event = st.IncidentEvent("OpenAI", st.Kind.NEW, incident(title=f"Held {title}"))
-    store.outbox = {"https://hook.test/a": [{"event_id": "e1", "body": '{"text":"x"}'}]}
-    store.held = {"https://hook.test/b": {
-        "since": 1762181999.5, "events": [{**st.event_to_dict(event), "event_id": "e2"}]}}
-    store.feeds["https://f1.test/feed"].failures = 12345  # numbers a chunk may cut
-    store.feeds["https://f1.test/feed"].entries = 678901
-    store.mark("https://f1.test/feed")
+    store.outbox("https://hook.test/a").queued.append(st.Queued("e1", '{"text":"x"}'))
+    held = store.outbox("https://hook.test/b")
+    held.held, held.held_since = [event], NOW - timedelta(seconds=0.5)
+    put(store, "https://f1.test/feed", failures=12345, entries=678901)  # numbers a chunk may cut
     st.write_atomic(path, store.pieces(NOW)[0])
     store = st.StateStore(path, clock=FakeClock())  # with the spans of the file as now written
     store.load()
@@ -2723,11 +2752,11 @@ def test_a_state_file_read_in_small_chunks_loads_exactly_as_read_in_one(
     path = tmp_path / "state.json"
     store_with_everything(path, 40)
     whole = loaded_with_chunk(path, 1 << 30, monkeypatch)
-    assert len(whole.feeds) == 40 and len(whole._spans) == 40 and whole.outbox and whole.held
+    assert len(whole.feeds) == 40 and len(whole._spans) == 40 and len(whole.outboxes) == 2
     assert whole.feeds["https://f1.test/feed"].failures == 12345
     small = loaded_with_chunk(path, chunk, monkeypatch)
     assert small.feeds == whole.feeds and small._spans == whole._spans
-    assert (small.outbox, small.held) == (whole.outbox, whole.held)
+    assert small.outboxes == whole.outboxes
     content = path.read_bytes()  # each span is its member's bytes in the file
     span = small._spans["https://f3.test/feed"]
     assert content[span.start:span.start + span.length].startswith(b'"https://f3.test/feed":{')
@@ -2753,14 +2782,13 @@ def test_a_state_file_with_non_ascii_text_anywhere_gives_no_spans_but_the_same_f
     path = tmp_path / "state.json"
     ascii_only = store_with_everything(path, 20)
     # Only the last member is not ASCII: the spans taken before it was read are dropped too.
-    ascii_only.feeds["https://f19.test/feed"].known = {"störung": st.Seen(NOW, "d", (), NOW)}
-    ascii_only.mark("https://f19.test/feed")
+    put(ascii_only, "https://f19.test/feed", known={"störung": st.Seen(NOW, "d", (), NOW)})
     st.write_atomic(path, ascii_only.pieces(NOW)[0])
     content = path.read_bytes()
     assert content[:content.index(b'"https://f19.test/feed"')].isascii()
     store = loaded_with_chunk(path, chunk, monkeypatch)
     assert store.feeds == ascii_only.feeds and store._spans == {}
-    assert (store.outbox, store.held) == (ascii_only.outbox, ascii_only.held)
+    assert store.outboxes == ascii_only.outboxes
 
 
 @pytest.mark.parametrize("indent", [None, 1])
@@ -2806,9 +2834,8 @@ def test_a_state_file_cut_short_in_the_middle_of_a_member_is_refused(
 def test_a_feed_no_longer_polled_for_30_days_leaves_the_state_file(tmp_path: Path) -> None:
     store = st.StateStore(tmp_path / "state.json", clock=FakeClock())
     for url, days in (("https://kept.test/feed", 29), ("https://gone.test/feed", 31)):
-        store.feed(url).first_sight = False
-        store.feed(url).last_polled = NOW - timedelta(days=days)
-    store.feed("https://never-read.test/feed")
+        put(store, url, first_sight=False, polled=NOW - timedelta(days=days))
+    put(store, "https://never-read.test/feed")
     saved = json.loads(unwritten_text(store))
     assert list(saved["feeds"]) == ["https://kept.test/feed"]
 
@@ -2903,44 +2930,44 @@ async def test_a_second_process_on_the_same_state_file_refuses_to_start(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "state.json"
     owner = st.StateStore(path, clock=FakeClock())
-    owner.acquire()
+    owner.lock.acquire()
     try:
         with pytest.raises(st.StateLockedError):
-            st.StateStore(path, clock=FakeClock()).acquire()
+            st.StateStore(path, clock=FakeClock()).lock.acquire()
         code = await asyncio.to_thread(st.main, ["--once", "--state", str(path), "--feed",
                                                   "X=http://127.0.0.1:9/feed"])
     finally:
-        owner.release()
+        owner.lock.release()
     assert code == 2
     assert f"status_tracker.py: error: state file {path} is in use by another status_tracker" \
         in capsys.readouterr().err
-    st.StateStore(path, clock=FakeClock()).acquire()  # free again once the owner let go
+    st.StateStore(path, clock=FakeClock()).lock.acquire()  # free again once the owner let go
 
 
 async def test_a_deleted_lock_file_is_taken_again_or_writing_stops_loudly(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "state.json"
     first = st.StateStore(path, clock=FakeClock())
-    first.acquire()
-    first.feed("https://a.test/feed").first_sight = False
-    first.lock_path.unlink()
+    first.lock.acquire()
+    put(first, "https://a.test/feed", first_sight=False, polled=None)
+    first.lock.lock_path.unlink()
     await first.save()  # nobody else took it: this process locks a new file and writes
     assert "was removed while running; took it again" in caplog.text
     assert json.loads(path.read_text())["feeds"] == {
         "https://a.test/feed": {"etag": None, "last_modified": None, "fingerprint": None,
                                 "entries": 0, "incidents": {}}}
-    first.lock_path.unlink()
+    first.lock.lock_path.unlink()
     second = st.StateStore(path, clock=FakeClock())
-    second.acquire()  # a second tracker started in the gap
+    second.lock.acquire()  # a second tracker started in the gap
     before = path.read_text()
-    first.feed("https://b.test/feed").first_sight = False
+    put(first, "https://b.test/feed", first_sight=False, polled=None)
     await first.save()
     await first.save()
     assert path.read_text() == before
     [record] = [r for r in caplog.records if r.levelno == logging.CRITICAL]
     assert "another status_tracker took" in record.getMessage()
-    second.release()
-    first.release()
+    second.lock.release()
+    first.lock.release()
 
 
 def test_the_windows_lock_path_refuses_a_second_owner(
@@ -2962,10 +2989,10 @@ def test_the_windows_lock_path_refuses_a_second_owner(
     monkeypatch.setitem(sys.modules, "msvcrt", FakeMsvcrt("msvcrt"))
     first = st.StateStore(tmp_path / "s.json", clock=FakeClock())
     second = st.StateStore(tmp_path / "s.json", clock=FakeClock())
-    first.acquire()
+    first.lock.acquire()
     with pytest.raises(st.StateLockedError, match="is in use by another status_tracker"):
-        second.acquire()
-    first.release()
+        second.lock.acquire()
+    first.lock.release()
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="sends itself a POSIX SIGTERM")
@@ -3046,9 +3073,9 @@ async def test_a_receiver_that_fails_twice_gets_every_event_once_in_order(
         caplog: pytest.LogCaptureFixture) -> None:
     receiver = Receiver(statuses=[500, 429])
     server.routes["/hook/TOKEN123"] = Route(handler=receiver)
-    outbox: list[dict[str, str]] = []
+    outbox = st.Outbox()
     url = server.url("/hook/TOKEN123")
-    sender = st.WebhookSender(url, session, outbox, secret="s3cret", rng=random.Random(1),
+    sender = webhook_sender(url, session, outbox, secret="s3cret", rng=random.Random(1),
                               clock=FakeClock())
     for n in range(3):
         sender(st.IncidentEvent("OpenAI", st.Kind.NEW, incident(id=f"i{n}", title=f"T{n}")))
@@ -3058,7 +3085,7 @@ async def test_a_receiver_that_fails_twice_gets_every_event_once_in_order(
         delays.append(delay)
 
     async def stop_when_empty() -> None:
-        while outbox:
+        while outbox.queued:
             await asyncio.sleep(0)
         stop.set()
 
@@ -3084,21 +3111,21 @@ async def test_which_webhook_replies_are_retried_and_which_drop_the_event(
         return web.Response(status=status, headers={"Location": "/elsewhere"})
 
     server.routes["/hook"] = Route(handler=reply)
-    outbox: list[dict[str, str]] = []
-    sender = st.WebhookSender(server.url("/hook"), session, outbox, clock=FakeClock())
+    outbox = st.Outbox()
+    sender = webhook_sender(server.url("/hook"), session, outbox, clock=FakeClock())
     sender(st.IncidentEvent("F", st.Kind.NEW, incident()))
     delay = await sender.send_next()
-    assert (delay is not None, len(outbox)) == ((True, 1) if kept else (False, 0))
+    assert (delay is not None, len(outbox.queued)) == ((True, 1) if kept else (False, 0))
 
 
 async def test_a_receiver_that_cannot_be_reached_keeps_the_event_for_a_retry(
         session: aiohttp.ClientSession) -> None:
-    outbox: list[dict[str, str]] = []
+    outbox = st.Outbox()
     # Nothing listens on port 9.
-    sender = st.WebhookSender("http://127.0.0.1:9/hook", session, outbox, clock=FakeClock())
+    sender = webhook_sender("http://127.0.0.1:9/hook", session, outbox, clock=FakeClock())
     sender(st.IncidentEvent("F", st.Kind.NEW, incident()))
     delay = await sender.send_next()
-    assert delay is not None and 1 <= delay <= st.WEBHOOK_MAX_DELAY and len(outbox) == 1
+    assert delay is not None and 1 <= delay <= st.WEBHOOK_MAX_DELAY and len(outbox.queued) == 1
 
 
 async def test_a_permanent_4xx_is_logged_once_with_the_reply_and_dropped(
@@ -3106,12 +3133,12 @@ async def test_a_permanent_4xx_is_logged_once_with_the_reply_and_dropped(
         caplog: pytest.LogCaptureFixture) -> None:
     receiver = Receiver(statuses=[404])
     server.routes["/hook/TOKEN"] = Route(handler=receiver)
-    outbox: list[dict[str, str]] = []
-    sender = st.WebhookSender(server.url("/hook/TOKEN"), session, outbox, clock=FakeClock())
+    outbox = st.Outbox()
+    sender = webhook_sender(server.url("/hook/TOKEN"), session, outbox, clock=FakeClock())
     sender(st.IncidentEvent("OpenAI", st.Kind.NEW, incident(title="Gone")))
     sender(st.IncidentEvent("OpenAI", st.Kind.NEW, incident(id="i2", title="Kept")))
     assert await sender.send_next() is None and await sender.send_next() is None
-    assert outbox == [] and receiver.events() == [("new", "Kept")]
+    assert outbox.queued == [] and receiver.events() == [("new", "Kept")]
     assert caplog.text.count("HTTP 404 refuses the event for good, so it was dropped") == 1
     assert "nope: bad token" in caplog.text and sender.dropped == 1
     assert "TOKEN" not in caplog.text.replace("bad token", "")
@@ -3201,8 +3228,8 @@ async def test_an_event_dropped_by_a_full_outbox_during_delivery_takes_no_other_
         server: FeedServer, session: aiohttp.ClientSession,
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(st, "MAX_OUTBOX", 2)
-    outbox: list[dict[str, str]] = []
-    sender = st.WebhookSender(server.url("/hook"), session, outbox, clock=FakeClock())
+    outbox = st.Outbox()
+    sender = webhook_sender(server.url("/hook"), session, outbox, clock=FakeClock())
     events = [st.IncidentEvent("F", st.Kind.NEW, incident(id=f"i{n}")) for n in range(3)]
 
     async def slow_receiver(request: web.Request) -> web.StreamResponse:
@@ -3213,7 +3240,7 @@ async def test_an_event_dropped_by_a_full_outbox_during_delivery_takes_no_other_
     sender(events[0])
     sender(events[1])
     assert await sender.send_next() is None
-    assert [e["event_id"] for e in outbox] == [events[1].event_id, events[2].event_id]
+    assert [e.event_id for e in outbox.queued] == [events[1].event_id, events[2].event_id]
 
 
 @pytest.mark.parametrize("url", [
@@ -3230,13 +3257,13 @@ def test_a_webhook_url_in_logs_shows_scheme_and_host_only(url: str) -> None:
 def test_the_outbox_is_bounded_and_says_what_it_dropped(
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr(st, "MAX_OUTBOX", 2)
-    outbox: list[dict[str, str]] = []
-    sender = st.WebhookSender("https://example.test/hook/KEY", None,  # type: ignore[arg-type]
+    outbox = st.Outbox()
+    sender = webhook_sender("https://example.test/hook/KEY", None,  # type: ignore[arg-type]
                               outbox, clock=FakeClock())
     events = [st.IncidentEvent("F", st.Kind.NEW, incident(id=f"i{n}")) for n in range(3)]
     for event in events:
         sender(event)
-    assert [e["event_id"] for e in outbox] == [events[1].event_id, events[2].event_id]
+    assert [e.event_id for e in outbox.queued] == [events[1].event_id, events[2].event_id]
     assert f"2 events queued; dropped the oldest ({events[0].event_id})" in caplog.text
     assert "KEY" not in caplog.text
 
@@ -3366,8 +3393,7 @@ async def test_validators_that_are_not_printable_ascii_are_not_kept_and_the_stat
                       b"Last-Modified: Tue, 03 Nov 2026 14:00:00 GM\xd4")
     async with RawServer(reply) as raw:
         spy = Spy()
-        mon = monitor(session, raw.url(), spy, state=store.feed(raw.url()),
-                      on_change=functools.partial(store.changed, raw.url()))
+        mon = monitor(session, raw.url(), spy, state=store.feed(raw.url()), store=store)
         assert await mon.poll() and await mon.poll()
     assert (mon.state.etag, mon.state.last_modified) == (None, None)
     saved = json.loads((tmp_path / "state.json").read_text(encoding="utf-8"))
@@ -3423,7 +3449,7 @@ async def test_a_full_disk_is_said_once_polling_goes_on_and_a_later_save_writes_
     server.routes["/feed"] = Route(body=atom(OPENAI_ACTIVE))
     spy = Spy()
     mon = monitor(session, server.url("/feed"), spy, state=store.feed(server.url("/feed")),
-                  on_change=functools.partial(store.changed, server.url("/feed")))
+                  store=store)
     assert await mon.poll()
     server.routes["/feed"].body = atom(OPENAI_ACTIVE, OPENAI_RESOLVED)
     assert await mon.poll()  # still polling and reporting while the disk is full
@@ -3457,12 +3483,12 @@ async def test_a_webhook_retry_after_that_is_not_ascii_digits_is_a_retry_not_a_c
         return web.Response(status=503, headers={"Retry-After": "²"})
 
     server.routes["/hook"] = Route(handler=reply)
-    outbox: list[dict[str, str]] = []
-    sender = st.WebhookSender(server.url("/hook"), session, outbox, rng=random.Random(1),
+    outbox = st.Outbox()
+    sender = webhook_sender(server.url("/hook"), session, outbox, rng=random.Random(1),
                               clock=FakeClock())
     sender(st.IncidentEvent("F", st.Kind.NEW, incident()))
     delay = await sender.send_next()
-    assert delay is not None and 1 <= delay <= 2 and len(outbox) == 1
+    assert delay is not None and 1 <= delay <= 2 and len(outbox.queued) == 1
 
 
 async def test_a_webhook_retry_after_longer_than_any_backoff_is_honoured(
@@ -3471,7 +3497,7 @@ async def test_a_webhook_retry_after_longer_than_any_backoff_is_honoured(
         return web.Response(status=429, headers={"Retry-After": "250"})
 
     server.routes["/hook"] = Route(handler=reply)
-    sender = st.WebhookSender(server.url("/hook"), session, [], rng=random.Random(1),
+    sender = webhook_sender(server.url("/hook"), session, None, rng=random.Random(1),
                               clock=FakeClock())
     sender(st.IncidentEvent("F", st.Kind.NEW, incident()))
     assert await sender.send_next() == 250  # the first backoff step is at most 2 s
@@ -3482,15 +3508,15 @@ async def test_any_exception_in_a_delivery_is_a_failed_attempt_and_the_event_sta
         monkeypatch: pytest.MonkeyPatch) -> None:
     receiver = Receiver()
     server.routes["/hook"] = Route(handler=receiver)
-    outbox: list[dict[str, str]] = []
-    sender = st.WebhookSender(server.url("/hook"), session, outbox, secret="s", clock=FakeClock())
+    outbox = st.Outbox()
+    sender = webhook_sender(server.url("/hook"), session, outbox, secret="s", clock=FakeClock())
     sender(st.IncidentEvent("F", st.Kind.NEW, incident()))
 
     def broken_sign(secret: str, body: bytes) -> str:
         raise RuntimeError("signing broke")
 
     monkeypatch.setattr(st, "sign", broken_sign)
-    assert await sender.send_next() is not None and len(outbox) == 1
+    assert await sender.send_next() is not None and len(outbox.queued) == 1
     assert "internal error while delivering: RuntimeError: signing broke; will retry" in (
         caplog.text)
     monkeypatch.undo()
@@ -3711,7 +3737,7 @@ async def test_every_http_format_reaches_a_receiver_in_its_shape_and_signed(
         impact="major", message="A bad deploy.", link="https://status.example.test/i/1"))
     for path, fmt in (("/workflows/teams", st.Format.TEAMS), ("/alerts", st.Format.NTFY)):
         route = st.Route(server.url(path), format=fmt, secret="s3")
-        sender = st.WebhookSender(route.url, session, [], route=route, clock=FakeClock())
+        sender = webhook_sender(route.url, session, None, route=route, clock=FakeClock())
         sender(event)
         assert await sender.send_next() is None
     teams, ntfy = (json.loads(b) for b in receiver.bodies)
@@ -3744,7 +3770,7 @@ async def test_a_routes_own_secret_signs_its_bodies_even_with_a_global_secret_se
     event = st.IncidentEvent("GitHub", st.Kind.NEW, incident())
     for path, own in (("/own", "route-secret"), ("/global", None)):
         route = st.Route(server.url(path), secret=own)
-        sender = st.WebhookSender(route.url, session, [], route=route, secret="global-secret",
+        sender = webhook_sender(route.url, session, None, route=route, secret="global-secret",
                                   clock=FakeClock())
         sender(event)
         assert await sender.send_next() is None
@@ -3766,7 +3792,7 @@ async def test_ntfy_behind_a_reverse_proxy_path_gets_its_topic_and_keeps_its_aut
     url = server.url("/ntfy/alerts?auth=tk_SECRET")
     assert st.ntfy_target(url) == (server.url("/ntfy/?auth=tk_SECRET"), "alerts")
     route = st.Route(url, format=st.Format.NTFY)
-    sender = st.WebhookSender(url, session, [], route=route, clock=FakeClock())
+    sender = webhook_sender(url, session, None, route=route, clock=FakeClock())
     sender(st.IncidentEvent("GitHub", st.Kind.UPDATED, incident(status="Resolved")))
     assert await sender.send_next() is None
     [body] = map(json.loads, receiver.bodies)
@@ -3779,22 +3805,22 @@ def test_quiet_hours_hold_events_and_deliver_one_digest_at_their_end(
     clock = FakeClock(datetime(2026, 11, 3, 21, 30, tzinfo=UTC))  # 22:30 in Berlin
     route = st.Route("https://hooks.example.test/x", quiet_hours=(22 * 60, 7 * 60),
                      timezone="Europe/Berlin", urgent=True)
-    outbox: list[dict[str, str]] = []
-    sender = st.WebhookSender(route.url, session, outbox, route=route, clock=clock)
+    outbox = st.Outbox()
+    sender = webhook_sender(route.url, session, outbox, route=route, clock=clock)
     sender(st.IncidentEvent("GitHub", st.Kind.NEW, incident(title="First")))
     sender(st.IncidentEvent("OpenAI", st.Kind.NEW, incident(id="i2", title="Second")))
     sender(health("OpenAI"))  # urgent: never held
-    assert [json.loads(e["body"])["kind"] for e in outbox] == ["feed_down"]
-    assert len(sender.held["events"]) == 2 and not sender.flush(clock.wall)
+    assert [json.loads(e.body)["kind"] for e in outbox.queued] == ["feed_down"]
+    assert len(outbox.held) == 2 and not sender.flush(clock.wall)
     clock.wall = datetime(2026, 11, 4, 5, 59, tzinfo=UTC)  # 06:59 local: still quiet
     assert not sender.flush(clock.wall)
     clock.wall = datetime(2026, 11, 4, 6, 0, tzinfo=UTC)  # 07:00 local
-    assert sender.flush(clock.wall) and sender.held["events"] == []
-    digest = json.loads(outbox[-1]["body"])
+    assert sender.flush(clock.wall) and outbox.held == []
+    digest = json.loads(outbox.queued[-1].body)
     assert digest["kind"] == "digest" and [e["title"] for e in digest["events"]] == [
         "First", "Second"]
     sender(st.IncidentEvent("GitHub", st.Kind.UPDATED, incident(title="After")))
-    assert json.loads(outbox[-1]["body"])["title"] == "After"  # out of quiet hours: at once
+    assert json.loads(outbox.queued[-1].body)["title"] == "After"  # out of quiet hours: at once
 
 
 def test_daytime_quiet_hours_hold_from_their_first_minute_to_before_their_last() -> None:
@@ -3820,8 +3846,8 @@ def test_a_digest_route_sends_one_message_per_period_grouped_by_feed(
         session: aiohttp.ClientSession) -> None:
     clock = FakeClock()
     route = st.Route("https://hooks.slack.com/services/T/B/X", digest=900)
-    outbox: list[dict[str, str]] = []
-    sender = st.WebhookSender(route.url, session, outbox, route=route, clock=clock)
+    outbox = st.Outbox()
+    sender = webhook_sender(route.url, session, outbox, route=route, clock=clock)
     at = NOW - timedelta(minutes=30)
     for feed, title, status, minutes in [("GitHub", "Actions", "Investigating", 0),
                                          ("OpenAI", "ChatGPT", "Investigating", 5),
@@ -3831,7 +3857,7 @@ def test_a_digest_route_sends_one_message_per_period_grouped_by_feed(
     assert sender.flush_due_in(clock.wall) == 900 and not sender.flush(clock.wall)
     clock.wall += timedelta(seconds=900)
     assert sender.flush(clock.wall)
-    assert json.loads(outbox[0]["body"])["text"] == (
+    assert json.loads(outbox.queued[0].body)["text"] == (
         "Status digest: 3 events\n"
         "GitHub\n"
         "  2026-11-03 14:30:00 UTC  Update: Actions - Investigating\n"
@@ -3871,7 +3897,7 @@ async def test_apprise_routes_deliver_through_apprise_to_a_loopback_receiver(
     server.routes["/apprise"] = Route(handler=apprise_json)
     url = f"json://127.0.0.1:{server.port}/apprise?token=SECRET"
     route = st.Route(url)
-    sender = st.WebhookSender(url, session, [], route=route, clock=FakeClock())
+    sender = webhook_sender(url, session, None, route=route, clock=FakeClock())
     assert "SECRET" not in sender.label and sender.format == "apprise"
     sender(st.IncidentEvent("GitHub", st.Kind.NEW, incident(title="Actions degraded",
                                                       impact="critical")))
@@ -4017,7 +4043,7 @@ async def test_metrics_follow_the_feeds_counters_only_go_up_and_feed_up_flips(
     odd = monitor(session, server.url("/openai"), Spy())
     odd.name = 'Open "AI" \\ beta'
     flaky = monitor(session, server.url("/flaky"), Spy(), failure_threshold=1)
-    sender = st.WebhookSender("https://hooks.slack.com/services/T/B/SECRET", session, [],
+    sender = webhook_sender("https://hooks.slack.com/services/T/B/SECRET", session, None,
                               clock=FakeClock())
     monitoring = st.Monitoring([odd, flaky], [sender], clock=FakeClock())
     before = parse_exposition(monitoring.render())
@@ -4676,13 +4702,12 @@ async def test_filters_leave_out_what_they_exclude_but_remember_it(
         (st.EventFilter(components=("Pages",), min_impact="critical"), ["Something odd"]),
     ]:
         spy = Spy()
-        state = st.FeedState()
-        mon = monitor(session, url, spy, state=state, options=st.FeedOptions(filter=options))
+        mon = monitor(session, url, spy, options=st.FeedOptions(filter=options))
         assert await mon.poll()
         assert sorted(t for _, t in spy.kinds()) == titles
-        assert len(state.known) == 3  # filtered out, still known: clearing it later is quiet
+        assert len(mon.state.known) == 3  # filtered out, still known: clearing it is quiet
         unfiltered = monitor(session, url, spy, state=dataclasses.replace(
-            state, etag=None, fingerprint=None))
+            mon.state, etag=None, fingerprint=None))
         assert await unfiltered.poll() and sorted(t for _, t in spy.kinds()) == titles
 
 
@@ -4997,7 +5022,7 @@ def test_held_events_that_cannot_come_back_set_the_state_file_aside(tmp_path: Pa
     path.write_text(f'{{"version": 1, "feeds": {{}}, "held": {{"https://h.test/x": {held}}}}}')
     store = st.StateStore(path, clock=FakeClock())
     store.load()
-    assert store.held == {}
+    assert store.outboxes == {}
     assert [p.name.startswith("state.json.bad-") for p in tmp_path.iterdir()] == [True]
 
 

@@ -383,12 +383,13 @@ async def run_tracker(port: int, args: argparse.Namespace) -> dict[str, Any]:
     async with new_session() as session:
         meta = await farm_meta(session, port)
         limiter = st.HostLimiter(args.per_host)
+        shared = st.Shared(session, limiter=limiter)
+        policy = st.RetryPolicy(args.interval, max(st.DEFAULT_MAX_INTERVAL, args.interval))
         monitors: dict[str, list[st.StatusPageMonitor]] = {}
         now = datetime.now(UTC)
         for kind in ("sp", "io"):
             monitors[kind] = [
-                st.StatusPageMonitor(f"{kind}{i}", url, session, callback,
-                                     interval=args.interval, limiter=limiter,
+                st.StatusPageMonitor(f"{kind}{i}", url, shared, callback, policy=policy,
                                      start_spread=st.start_spread(args.feeds, args.interval))
                 for i, url in enumerate(urls(port, kind, half))]
         sample = {kind: monitors[kind][: args.sample] for kind in monitors}
@@ -524,9 +525,11 @@ async def run_state(port: int, args: argparse.Namespace) -> dict[str, Any]:
     store = st.StateStore(folder / "state.json", clock=st.Clock())
     for i in range(args.feeds):
         kind = "sp" if i % 2 == 0 else "io"
-        store.feeds[urls(port, kind, i + 1)[-1]] = st.FeedState(
+        url = urls(port, kind, i + 1)[-1]
+        store.put(url, st.FeedState(
             etag=f'W/"{kind}-{i}-0"' if kind == "sp" else None, fingerprint=f"{i:032x}",
-            entries=ENTRIES, known=seed_known(kind, i, now), first_sight=False, last_polled=now)
+            entries=ENTRIES, known=seed_known(kind, i, now), first_sight=False))
+        store.polled_at(url, now)
     cpu = time.process_time()
     whole = json.dumps({"version": st.STATE_VERSION, "feeds": {
         url: st._feed_to_json(f) for url, f in store.feeds.items()}, "outbox": {}})
@@ -537,7 +540,8 @@ async def run_state(port: int, args: argparse.Namespace) -> dict[str, Any]:
     loaded.load()
     load = time.process_time() - cpu
     assert len(loaded.feeds) == args.feeds
-    loaded.mark(next(iter(loaded.feeds)))  # one feed changed since the start
+    first = next(iter(loaded.feeds))
+    loaded.put(first, loaded.feed(first))  # one feed changed since the start
     cpu = time.process_time()
     pieces, _ = loaded.pieces(now)
     incremental = time.process_time() - cpu
@@ -640,10 +644,11 @@ def cli_setup(folder: Path, port: int, kind: str, count: int, meta: dict[str, An
         return config, store.path, listing
     for i, url in enumerate(urls):
         etag, fingerprint = (meta["sp"][str(i)] if kind == "sp" else (None, meta["io"][str(i)]))
-        store.feeds[url] = st.FeedState(
+        store.put(url, st.FeedState(
             etag=etag, fingerprint=fingerprint, entries=ENTRIES, known=seed_known(kind, i, now),
-            first_sight=False, last_polled=now, statuspage=kind == "sp", maintenances={},
-            maintenances_tried=now)
+            first_sight=False, statuspage=kind == "sp", maintenances={},
+            maintenances_tried=now))
+        store.polled_at(url, now)
     st.write_atomic(store.path, store.pieces(now)[0])
     return config, store.path, listing
 
@@ -783,9 +788,10 @@ async def run_big(port: int, args: argparse.Namespace, *, warm: bool) -> dict[st
             for _, path, _ in parts:
                 one = st.StateStore(path, clock=st.Clock())
                 one.load()
-                state.feeds.update(one.feeds)
+                for url, feed in one.feeds.items():
+                    state.put(url, feed)
+                    state.polled_at(url, one.polled[url])
             st.write_atomic(state.path, state.pieces(datetime.now(UTC))[0])
-            state.feeds.clear()
         paths = {urllib.parse.urlsplit(u).path
                  for _, _, listing in parts for u in listing.read_text().split()}
         before = {p: len(t) for p, t in (await poll_times(session, port)).items() if p in paths}
