@@ -206,6 +206,29 @@ PARSE_GUESS = 0.025  # seconds a first read is expected to parse, until one has 
 APPRISE_TIMEOUT = 30.0  # one Apprise notify() call, run off the loop
 SHOWN_FEEDS = 10  # feeds named one by one in the startup line; a fleet is summarised
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# The metric families one feed has lines in, in the order Monitoring._feed_lines makes them.
+POLL_FAMILIES = (
+    ("status_tracker_feed_up", "gauge",
+     "1 when the feed was read at its last poll, 0 while it fails."),
+    ("status_tracker_feed_last_success_timestamp_seconds", "gauge",
+     "Unix time of the feed's last good read."),
+    ("status_tracker_polls_total", "counter", "Polls by result."),
+    ("status_tracker_parses_total", "counter", "Feed documents parsed."),
+    ("status_tracker_bytes_received_total", "counter",
+     "Feed bytes received (after decompression)."),
+    ("status_tracker_events_total", "counter", "Events reported, by kind."),
+    ("status_tracker_open_incidents", "gauge", "Incidents open in the feed's last read."),
+)
+# Every family /metrics serves: name, type and help, in the order it writes them.
+METRIC_FAMILIES = (
+    ("status_tracker_build_info", "gauge", "Always 1; the version is a label."),
+    *POLL_FAMILIES,
+    ("status_tracker_component_status", "gauge",
+     "1 for the component's current status, 0 for the others (where known)."),
+    ("status_tracker_webhook_outbox_events", "gauge",
+     "Events waiting for delivery (queued, and held by quiet hours or a digest)."),
+    ("status_tracker_webhook_deliveries_total", "counter", "Delivery attempts by result."),
+)
 
 
 # #### Values: time, incidents, events, and what is remembered of them #############################
@@ -1332,34 +1355,51 @@ def decide(
         seen = remembered.get(inc.id)
         digest = _visible_digest(inc)
         if seen is None:
-            if not first_sight:
-                log.debug("new incident %s", inc.id)
-                events.append((Kind.NEW, _reported(inc, inc.steps)))
-            elif inc.active:
-                events.append((Kind.ACTIVE, _reported(inc)))
-            elif inc.id in recent:
-                events.append((Kind.HISTORY, _reported(inc)))
+            kind = _first_kind(inc, first_sight=first_sight, recent=inc.id in recent)
+            if kind is not None:
+                events.append((kind, _reported(inc, inc.steps if kind is Kind.NEW else ())))
             remembered[inc.id] = Seen(inc.updated, digest, _remembered_steps(None, inc, digest),
                                       now)
             continue
-        fresh = _missed_steps(seen.steps, inc.steps)
-        if not fresh and _older(inc, seen, digest):
-            log.debug("incident %s: this copy is older than what was reported; not news", inc.id)
+        event, remembered[inc.id], older = _again(inc, seen, digest, now)
+        if older:
             stale.add(inc.id)
-            remembered[inc.id] = seen.seen_at(now)
-            continue
-        # A timeline whose steps are all known: a moved <updated> is an edit (Statuspage
-        # re-stamps entries days later), news only if the visible text changed.
-        moved = not inc.steps and inc.updated is not None and (
-            seen.updated is None or inc.updated > seen.updated)
-        if moved or fresh or digest != seen.digest:
-            log.debug("updated incident %s (time moved: %s, %d new steps)", inc.id, moved,
-                      len(fresh))
-            events.append((Kind.UPDATED, _reported(inc, fresh)))
-        newest = max((t for t in (seen.updated, inc.updated) if t), default=None)
-        remembered[inc.id] = Seen(newest, digest, _remembered_steps(seen, inc, digest), now)
+        elif event is not None:
+            events.append(event)
     events.sort(key=lambda event: _sort_key(event[1]))
     return Decision(events, prune(remembered, now), frozenset(stale))
+
+
+def _first_kind(inc: Incident, *, first_sight: bool, recent: bool) -> Kind | None:
+    """What an incident never seen before is reported as: new; or, on a feed's first read
+    (a baseline), open when watching started, or one of the latest asked for with --history."""
+    if not first_sight:
+        log.debug("new incident %s", inc.id)
+        return Kind.NEW
+    if inc.active:
+        return Kind.ACTIVE
+    return Kind.HISTORY if recent else None
+
+
+def _again(inc: Incident, seen: Seen, digest: str, now: datetime
+           ) -> tuple[tuple[Kind, Incident] | None, Seen, bool]:
+    """A known incident read again: its update (None: nothing new), what to remember of it,
+    and whether this copy is older than what was reported."""
+    fresh = _missed_steps(seen.steps, inc.steps)
+    if not fresh and _older(inc, seen, digest):
+        log.debug("incident %s: this copy is older than what was reported; not news", inc.id)
+        return None, seen.seen_at(now), True
+    # A timeline whose steps are all known: a moved <updated> is an edit (Statuspage
+    # re-stamps entries days later), news only if the visible text changed.
+    moved = not inc.steps and inc.updated is not None and (
+        seen.updated is None or inc.updated > seen.updated)
+    event = None
+    if moved or fresh or digest != seen.digest:
+        log.debug("updated incident %s (time moved: %s, %d new steps)", inc.id, moved,
+                  len(fresh))
+        event = (Kind.UPDATED, _reported(inc, fresh))
+    newest = max((t for t in (seen.updated, inc.updated) if t), default=None)
+    return event, Seen(newest, digest, _remembered_steps(seen, inc, digest), now), False
 
 
 def prune(known: dict[str, Seen], now: datetime) -> dict[str, Seen]:
@@ -2515,7 +2555,6 @@ async def fetch(
 ) -> FetchResult:
     """One conditional GET (through `proxy`, if one is given); raise FeedError with a one-line
     reason on any failure."""
-    check_body = check_body or _check_feed_body
     headers = dict(base_headers)
     # Validators are opaque: sent back exactly as received, quotes and W/ included.
     if state.etag:
@@ -2528,37 +2567,14 @@ async def fetch(
             body: bytes | None = None
             received = 0
             if resp.status == 200:
-                length = resp.content_length
-                if (length is not None and length <= max_body
-                        and not resp.headers.get("Content-Encoding")):
-                    # Sent as it is and sized within the cap: one read, nothing to inflate.
-                    body = await resp.read()
-                else:
-                    # Compressed or unsized: read in chunks, counting after decompression,
-                    # so 50 KB of gzip cannot become 50 MB in memory.
-                    data = bytearray()
-                    async for chunk in resp.content.iter_chunked(64 * 1024):
-                        data.extend(chunk)
-                        if len(data) > max_body:
-                            raise FeedError(f"response larger than {max_body // (1024 * 1024)} "
-                                            "MiB; abandoned")
-                    body = bytes(data)
+                body = await _read_capped(resp, max_body)
                 content_type = resp.headers.get("Content-Type", "")
                 received = len(body)
                 body = as_utf8(body, content_type)
-                check_body(content_type, body[:4096])
-            elif resp.status == 304:
-                if "If-None-Match" not in headers and "If-Modified-Since" not in headers:
-                    # Nothing to be "not modified" against: taken as a read, it would hide
-                    # the feed for as long as the server keeps answering so.
-                    raise FeedError("server answered 304 to an unconditional request")
-            elif resp.status == 407 and proxy is not None:
-                raise FeedError(f"proxy {public_proxy(proxy)} refused the request: HTTP 407 "
-                                "(proxy authentication required; check the user and password "
-                                "in the proxy URL)")
+                (check_body or _check_feed_body)(content_type, body[:4096])
             else:
-                # Only the start of an error page is looked at: never download all of it.
-                _raise_for_status(resp.status, resp.headers, await resp.content.read(4096), now)
+                await _check_not_modified(resp, conditional=len(headers) > len(base_headers),
+                                          proxy=proxy, now=now)
             permanent = resp.history and all(r.status in (301, 308) for r in resp.history)
             return FetchResult(resp.status, body, _validator(resp.headers.get("ETag")),
                                _validator(resp.headers.get("Last-Modified")),
@@ -2568,6 +2584,38 @@ async def fetch(
         raise
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         raise FeedError(connection_words(exc, proxy)) from None
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, max_body: int) -> bytes:
+    """The body, never more than `max_body` bytes of it after decompression."""
+    length = resp.content_length
+    if length is not None and length <= max_body and not resp.headers.get("Content-Encoding"):
+        return await resp.read()  # sent as it is and sized within the cap: nothing to inflate
+    # Compressed or unsized: read in chunks, counting after decompression, so that 50 KB of
+    # gzip cannot become 50 MB in memory.
+    data = bytearray()
+    async for chunk in resp.content.iter_chunked(64 * 1024):
+        data.extend(chunk)
+        if len(data) > max_body:
+            raise FeedError(f"response larger than {max_body // (1024 * 1024)} MiB; abandoned")
+    return bytes(data)
+
+
+async def _check_not_modified(resp: aiohttp.ClientResponse, *, conditional: bool,
+                              proxy: str | None, now: datetime) -> None:
+    """Return for a 304 to a conditional request; raise FeedError for any other answer."""
+    if resp.status == 304:
+        if not conditional:
+            # Nothing to be "not modified" against: taken as a read, it would hide the feed
+            # for as long as the server keeps answering so.
+            raise FeedError("server answered 304 to an unconditional request")
+        return
+    if resp.status == 407 and proxy is not None:
+        raise FeedError(f"proxy {public_proxy(proxy)} refused the request: HTTP 407 (proxy "
+                        "authentication required; check the user and password in the proxy "
+                        "URL)")
+    # Only the start of an error page is looked at: never download all of it.
+    _raise_for_status(resp.status, resp.headers, await resp.content.read(4096), now)
 
 
 def connection_words(exc: BaseException, proxy: str | None = None) -> str:
@@ -3039,6 +3087,20 @@ class _Window:
                 continue
             return value, end + base
 
+    def expect(self, i: int, char: str, what: str) -> int:
+        """The offset after `char`, the next character from `i` that is not whitespace;
+        json.loads's error ("Expecting …") when it is another."""
+        i = self.space(i)
+        if self.char(i) != char:
+            raise self.error(f"Expecting {what}", i)
+        return i + 1
+
+    def key(self, i: int) -> tuple[str, int]:
+        """A member's name from offset `i` on, and the offset of its value."""
+        start = self.expect(i, '"', "property name enclosed in double quotes")
+        name, i = self.string(start - 1)
+        return name, self.space(self.expect(i, ":", "':' delimiter"))
+
     def error(self, msg: str, pos: int) -> json.JSONDecodeError:
         """json.loads's error at offset `pos` of the file, with the file's line and column.
 
@@ -3064,63 +3126,30 @@ def _read_state(window: _Window, read_feed: Callable[[Any], FeedState],
     """The state file's JSON, as json.loads reads it, but each member of "feeds" is made
     into its FeedState as soon as it is decoded (None when "feeds" is not an object).
 
-    json.loads of a 10,000-feed file built a tree of twice the size of what is kept from it,
-    and the freed tree left the process's memory that much larger for good; the file is read
-    through a window for the same reason. The version is checked first (it leads every file
-    of ours), so a newer file is refused before its feeds are read. `spans` gets where each
-    member ("url":{…}) sits in the file, when every byte of the file is ASCII (otherwise
-    character offsets are not byte offsets, and it is left empty).
+    No tree of the whole file is ever built (at 10,000 feeds it is twice the size of what is
+    kept from it), and the file is read through a window. The version is checked first (it
+    leads every file of ours), so a newer file is refused before its feeds are read. `spans`
+    gets where each member ("url":{…}) sits in the file, when every byte of the file is ASCII
+    (otherwise character offsets are not byte offsets, and it is left empty).
     """
-
-    def expect(i: int, char: str, what: str) -> int:
-        i = window.space(i)
-        if window.char(i) != char:
-            raise window.error(f"Expecting {what}", i)  # json.loads's words
-        return i + 1
-
-    def key(i: int) -> tuple[str, int]:
-        start = expect(i, '"', "property name enclosed in double quotes")
-        name, i = window.string(start - 1)
-        return name, window.space(expect(i, ":", "':' delimiter"))
-
     data: dict[str, Any] = {}
     feeds: dict[str, FeedState] | None = None
-    i = window.space(expect(0, "{", "value"))
+    i = window.space(window.expect(0, "{", "value"))
     more = window.char(i) != "}"
     i += 0 if more else 1
     while more:
-        name, i = key(i)
+        name, i = window.key(i)
         if name == "feeds" and window.char(i) == "{":
-            feeds = {}
-            i = window.space(i + 1)
-            if window.char(i) == "}":
-                i += 1
-            else:
-                while True:
-                    start = window.space(i)
-                    url, i = key(i)
-                    member, i = window.value(i)
-                    feeds[url] = read_feed(member)
-                    if spans is not None and window.ascii:
-                        spans[url] = Span(start, i - start)
-                    i = window.space(i)
-                    if window.char(i) != ",":
-                        i = expect(i, "}", "',' delimiter")
-                        break
-                    i += 1
+            feeds, i = _read_members(window, i + 1, read_feed, spans)
             data[name] = None
         else:
             data[name], i = window.value(i)
             if name == "feeds":
                 feeds = None
-        if not data or next(iter(data)) != "version" or not isinstance(data["version"], int):
-            raise ValueError("not a status_tracker state file")
-        if data["version"] > STATE_VERSION:
-            raise NewerStateError(f"written by a newer status_tracker (format version "
-                                  f"{data['version']}; this one reads {STATE_VERSION})")
+        _check_version(data)
         i = window.space(i)
         more = window.char(i) == ","
-        i = i + 1 if more else expect(i, "}", "',' delimiter")
+        i = i + 1 if more else window.expect(i, "}", "',' delimiter")
     if not data:
         raise ValueError("not a status_tracker state file")
     i = window.space(i)
@@ -3129,6 +3158,36 @@ def _read_state(window: _Window, read_feed: Callable[[Any], FeedState],
     if spans is not None and not window.ascii:
         spans.clear()
     return data, feeds
+
+
+def _read_members(window: _Window, i: int, read_feed: Callable[[Any], FeedState],
+                  spans: dict[str, Span] | None) -> tuple[dict[str, FeedState], int]:
+    """The members of "feeds" from just after its "{": each made into its FeedState, each
+    one's place noted in `spans`; and the offset after the closing "}"."""
+    feeds: dict[str, FeedState] = {}
+    i = window.space(i)
+    if window.char(i) == "}":
+        return feeds, i + 1
+    while True:
+        start = window.space(i)
+        url, i = window.key(i)
+        member, i = window.value(i)
+        feeds[url] = read_feed(member)
+        if spans is not None and window.ascii:
+            spans[url] = Span(start, i - start)
+        i = window.space(i)
+        if window.char(i) != ",":
+            return feeds, window.expect(i, "}", "',' delimiter")
+        i += 1
+
+
+def _check_version(data: Mapping[str, Any]) -> None:
+    """Every file of ours leads with its version: refuse anything else, and a newer one."""
+    if not data or next(iter(data)) != "version" or not isinstance(data["version"], int):
+        raise ValueError("not a status_tracker state file")
+    if data["version"] > STATE_VERSION:
+        raise NewerStateError(f"written by a newer status_tracker (format version "
+                              f"{data['version']}; this one reads {STATE_VERSION})")
 
 
 # No indent: with one, CPython falls back to its pure-Python encoder (10x slower); and one
@@ -4309,6 +4368,8 @@ class Scheduler:
         self._spent_seen = 0.0
         self._removed: set[int] = set()  # ids of monitors a reload took away
         self._now: Callable[[], float] | None = None  # the clock, while running
+        self._running: set[asyncio.Task[None]] = set()  # polls in flight
+        self._crashed: list[MonitorCrash] = []
 
     def _may_start_cold(self, now: float) -> bool:
         """Whether a first read may start now: parse time is a budget refilled at COLD_SHARE
@@ -4347,93 +4408,99 @@ class Scheduler:
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until `stop` is set or every feed is gone; raise MonitorCrash on a bug."""
         loop = asyncio.get_running_loop()
-        clock = self._clock or loop.time
-        self._now = clock
+        clock = self._now = self._clock or loop.time
         call_at = self._call_at or (lambda when, callback: loop.call_at(when, callback))
         now = clock()
         for monitor in self.monitors:
             self._push(now + monitor.first_delay(), monitor)
-        running: set[asyncio.Task[None]] = set()
-        crashed: list[MonitorCrash] = []
+        stopper = loop.create_task(stop.wait())
+        stopper.add_done_callback(lambda _: self._nudge())
+        try:
+            while not stop.is_set() and not self._crashed:
+                now = clock()
+                for monitor, guess in self._due_now(now):
+                    task = loop.create_task(self._poll(monitor, guess, clock),
+                                            name=monitor.name)
+                    self._running.add(task)
+                    task.add_done_callback(self._finished)
+                if not self._due and not self._running and not self._cold:
+                    return  # every feed is gone (HTTP 410)
+                await self._sleep(loop, call_at, now)
+            if self._crashed:
+                raise self._crashed[0]
+        finally:
+            stopper.cancel()
+            for task in self._running:
+                task.cancel()
+            await asyncio.gather(stopper, *self._running, return_exceptions=True)
 
-        async def poll(monitor: Pollable, guess: float = 0.0) -> None:
-            started = clock()
-            try:
-                result = await monitor.poll()
-            except Exception as exc:  # poll() catches its own failures: this is a bug
-                crashed.append(MonitorCrash(monitor.name, exc))
-                self._nudge()
-                raise
-            finally:
-                if guess:
-                    self._budget += guess  # what it really cost is in the meter now
-                    if self._cold:
-                        self._nudge()
-            if result.gone:
-                log.error("%s: stopped watching: %s", monitor.name, monitor.failing_reason)
-                return
+    def _due_now(self, now: float) -> list[tuple[Pollable, float]]:
+        """The polls to start on this wakeup: every feed due within the slot, and the first
+        reads that parse time allows (each with the parse time it was charged)."""
+        horizon = now + self.slot
+        starting: list[tuple[Pollable, float]] = []
+        while self._due and self._due[0][0] <= horizon:
+            monitor = heapq.heappop(self._due)[2]
             if id(monitor) in self._removed:
                 self._removed.discard(id(monitor))
-                return
+            elif self.meter is not None and monitor.cold:
+                self._cold.append(monitor)
+            else:
+                starting.append((monitor, 0.0))
+        while self._cold and self._may_start_cold(now):
+            cold = self._cold.popleft()
+            if id(cold) in self._removed:
+                self._removed.discard(id(cold))
+                continue
+            guess = min(1.0, self.meter.average) if self.meter else PARSE_GUESS
+            self._budget -= guess
+            starting.append((cold, guess))
+        return starting
+
+    async def _poll(self, monitor: Pollable, guess: float, clock: Callable[[], float]) -> None:
+        started = clock()
+        try:
+            result = await monitor.poll()
+        except Exception as exc:  # poll() catches its own failures: this is a bug
+            self._crashed.append(MonitorCrash(monitor.name, exc))
+            self._nudge()
+            raise
+        finally:
+            if guess:
+                self._budget += guess  # what it really cost is in the meter now
+                if self._cold:
+                    self._nudge()
+        if result.gone:
+            log.error("%s: stopped watching: %s", monitor.name, monitor.failing_reason)
+        elif id(monitor) in self._removed:
+            self._removed.discard(id(monitor))
+        else:
             # Counted from the start of the poll: time spent queueing behind other feeds in
             # a busy loop must not stretch every period beyond the interval.
             self._push(started + result.delay, monitor)
 
-        def finished(task: asyncio.Task[None]) -> None:
-            running.discard(task)
-            if not self._due and not running and not self._cold:
-                self._nudge()  # the last feed is gone
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        if not self._due and not self._running and not self._cold:
+            self._nudge()  # the last feed is gone
 
-        stopper = loop.create_task(stop.wait())
-        stopper.add_done_callback(lambda _: self._nudge())
+    async def _sleep(self, loop: asyncio.AbstractEventLoop,
+                     call_at: Callable[[float, Callable[[], None]], Cancellable],
+                     now: float) -> None:
+        """Until the next poll is due (or the next slot, while first reads wait for parse
+        time), a poll ends in a way that matters, or a stop."""
+        self._wake = loop.create_future()
+        self._planned = self._due[0][0] if self._due else math.inf
+        if self._cold:
+            self._planned = min(self._planned, now + self.slot)
+        timer = call_at(self._planned, self._nudge) if self._planned < math.inf else None
         try:
-            while not stop.is_set() and not crashed:
-                now = clock()
-                horizon = now + self.slot
-                starting = []
-                while self._due and self._due[0][0] <= horizon:
-                    monitor = heapq.heappop(self._due)[2]
-                    if id(monitor) in self._removed:
-                        self._removed.discard(id(monitor))
-                        continue
-                    if self.meter is not None and monitor.cold:
-                        self._cold.append(monitor)
-                    else:
-                        starting.append((monitor, 0.0))
-                while self._cold and self._may_start_cold(now):
-                    cold = self._cold.popleft()
-                    if id(cold) in self._removed:
-                        self._removed.discard(id(cold))
-                        continue
-                    guess = min(1.0, self.meter.average) if self.meter else PARSE_GUESS
-                    self._budget -= guess
-                    starting.append((cold, guess))
-                for monitor, guess in starting:
-                    task = loop.create_task(poll(monitor, guess), name=monitor.name)
-                    running.add(task)
-                    task.add_done_callback(finished)
-                if not self._due and not running and not self._cold:
-                    return  # every feed is gone (HTTP 410)
-                self._wake = loop.create_future()
-                self._planned = self._due[0][0] if self._due else math.inf
-                if self._cold:  # first reads waiting for parse time: look again next slot
-                    self._planned = min(self._planned, now + self.slot)
-                timer = (call_at(self._planned, self._nudge)
-                         if self._planned < math.inf else None)
-                try:
-                    await self._wake
-                finally:
-                    if timer is not None:
-                        timer.cancel()
-                    self._planned = math.inf
-                self.wakeups += 1
-            if crashed:
-                raise crashed[0]
+            await self._wake
         finally:
-            stopper.cancel()
-            for task in running:
-                task.cancel()
-            await asyncio.gather(stopper, *running, return_exceptions=True)
+            if timer is not None:
+                timer.cancel()
+            self._planned = math.inf
+        self.wakeups += 1
 
 
 # #### Delivery: the console, webhooks and their routes ############################################
@@ -4964,67 +5031,35 @@ class Monitoring:
         prefixes; at 10,000 feeds that is about 100,000 lines."""
         if not self._built:
             self._build_lines()
-        up: list[str] = []
-        last: list[str] = []
-        polls: list[str] = []
-        parses: list[str] = []
-        received: list[str] = []
-        events: list[str] = []
-        open_now: list[str] = []
+        per_feed: list[list[str]] = [[] for _ in range(len(POLL_FAMILIES))]
         components: list[str] = []
         blocks = self._component_blocks
         for m, cached in zip(self.monitors, self._lines, strict=True):
-            up_line, last_line, polls_lines, parses_line, bytes_line, kinds, open_line = cached
-            if up_line:
-                up.append(up_line)
-            if last_line:
-                last.append(last_line)
-            polls.append(polls_lines)
-            parses.append(parses_line)
-            received.append(bytes_line)
-            if kinds:
-                events.append(kinds)
-            if open_line:
-                open_now.append(open_line)
+            for family, line in zip(per_feed, cached, strict=True):
+                if line:
+                    family.append(line)
             if (block := blocks.get(id(m))) is not None:
                 components += block[1]
+        samples = [[f'status_tracker_build_info{{version="{_label(__version__)}"}} 1'],
+                   *per_feed, components, *self._webhook_lines()]
+        out: list[str] = []
+        for (name, kind, help_text), lines in zip(METRIC_FAMILIES, samples, strict=True):
+            out.append(f"# HELP {name} {help_text}\n# TYPE {name} {kind}")
+            out += lines
+        out.append("")
+        return "\n".join(out)
+
+    def _webhook_lines(self) -> tuple[list[str], list[str]]:
+        """The outbox and delivery lines of every route."""
         routes = [f'webhook="{_label(s.label)}",route="{i}"' for i, s in enumerate(self.senders)]
-        outbox = [f"status_tracker_webhook_outbox_events{{{label}}} "
-                  f"{len(s.outbox)}"
+        outbox = [f"status_tracker_webhook_outbox_events{{{label}}} {len(s.outbox)}"
                   for label, s in zip(routes, self.senders, strict=True)]
         deliveries = [f'status_tracker_webhook_deliveries_total{{{label},result="{result}"}} '
                       f"{count}"
                       for label, s in zip(routes, self.senders, strict=True)
                       for result, count in (("delivered", s.delivered), ("dropped", s.dropped),
                                             ("failed", s.attempts_failed))]
-        out: list[str] = []
-        for name, kind, help_text, lines in (
-            ("status_tracker_build_info", "gauge", "Always 1; the version is a label.",
-             [f'status_tracker_build_info{{version="{_label(__version__)}"}} 1']),
-            ("status_tracker_feed_up", "gauge",
-             "1 when the feed was read at its last poll, 0 while it fails.", up),
-            ("status_tracker_feed_last_success_timestamp_seconds", "gauge",
-             "Unix time of the feed's last good read.", last),
-            ("status_tracker_polls_total", "counter", "Polls by result.", polls),
-            ("status_tracker_parses_total", "counter", "Feed documents parsed.", parses),
-            ("status_tracker_bytes_received_total", "counter",
-             "Feed bytes received (after decompression).", received),
-            ("status_tracker_events_total", "counter", "Events reported, by kind.", events),
-            ("status_tracker_open_incidents", "gauge", "Incidents open in the feed's last read.",
-             open_now),
-            ("status_tracker_component_status", "gauge",
-             "1 for the component's current status, 0 for the others (where known).",
-             components),
-            ("status_tracker_webhook_outbox_events", "gauge",
-             "Events waiting for delivery (queued, and held by quiet hours or a digest).",
-             outbox),
-            ("status_tracker_webhook_deliveries_total", "counter",
-             "Delivery attempts by result.", deliveries),
-        ):
-            out.append(f"# HELP {name} {help_text}\n# TYPE {name} {kind}")
-            out += lines
-        out.append("")
-        return "\n".join(out)
+        return outbox, deliveries
 
     def _feed_lines(self, m: StatusPageMonitor, templates: tuple[str, ...]
                     ) -> tuple[str, str, str, str, str, str, str]:
@@ -5963,6 +5998,28 @@ def _config_routes(path: Path, value: object) -> list[Route]:
 
 
 def _config_route(where: str, item: Mapping[str, object]) -> Route:
+    url, fmt = _route_url(where, item)
+    zone = item.get("timezone", "UTC")
+    try:
+        _zone(zone if isinstance(zone, str) else "")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{where}.timezone: unknown time zone {zone!r} (on a system without "
+                          "time zone data: pip install tzdata)") from None
+    secret = item.get("secret")
+    if secret is not None and (not isinstance(secret, str) or not secret):
+        raise ConfigError(f"{where}.secret: expected a non-empty string")
+    return Route(
+        url=url, feeds=_strings(f"{where}.feeds", item.get("feeds", [])),
+        filter=_config_filter(where, item),
+        kinds=_strings(f"{where}.kinds", item.get("kinds", []), tuple(Kind)), format=fmt,
+        quiet_hours=_quiet_hours(where, item.get("quiet_hours")), timezone=str(zone),
+        digest=_digest_seconds(where, item.get("digest")), secret=secret,
+        urgent=_config_bool(f"{where}.urgent", item.get("urgent", False)))
+
+
+def _route_url(where: str, item: Mapping[str, object]) -> tuple[str, Format]:
+    """A route's URL and format: an http(s) URL, or any scheme that Apprise (installed)
+    reads. Errors never repeat the URL: it holds its secret."""
     url = item.get("url")
     given = item.get("format", "auto")
     if not isinstance(given, str) or given not in tuple(Format):
@@ -5971,50 +6028,43 @@ def _config_route(where: str, item: Mapping[str, object]) -> Route:
     fmt = Format(given)
     if not isinstance(url, str) or not url:
         raise ConfigError(f"{where}.url: missing")
-    if resolve_format(url, fmt) is Format.APPRISE:
-        if not re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", url):
-            raise ConfigError(f"{where}.url: not a URL (the value is not shown: it may hold "
-                              "a secret)")
-        if not apprise_available():
-            raise ConfigError(f"{where}.url: this route is sent through Apprise, which is not "
-                              "installed: pip install apprise")
-    else:
+    if resolve_format(url, fmt) is not Format.APPRISE:
         try:
-            check_url(url)
+            return check_url(url), fmt
         except ValueError as exc:
             raise ConfigError(f"{where}.url: {exc} (the value is not shown: it holds its "
                               "secret)") from None
-    quiet = None
-    if (hours := item.get("quiet_hours")) is not None:
-        match = _QUIET_HOURS.fullmatch(hours.strip()) if isinstance(hours, str) else None
-        if not match:
-            raise ConfigError(f"{where}.quiet_hours: expected \"HH:MM-HH:MM\", got {hours!r}")
-        start, end = int(match[1]) * 60 + int(match[2]), int(match[3]) * 60 + int(match[4])
-        if start == end:
-            raise ConfigError(f"{where}.quiet_hours: the window is empty")
-        quiet = (start, end)
-    zone = item.get("timezone", "UTC")
-    try:
-        _zone(zone if isinstance(zone, str) else "")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{where}.timezone: unknown time zone {zone!r} (on a system without "
-                          "time zone data: pip install tzdata)") from None
-    digest = None
-    if (text := item.get("digest")) is not None:
-        match = _DURATION.fullmatch(text.strip()) if isinstance(text, str) else None
-        if not match or float(match[1]) <= 0:
-            raise ConfigError(f"{where}.digest: expected a duration such as \"15m\", \"1h\" "
-                              f"or \"90s\", got {text!r}")
-        digest = float(match[1]) * {"s": 1, "m": 60, "h": 3600}[match[2] or "s"]
-    secret = item.get("secret")
-    if secret is not None and (not isinstance(secret, str) or not secret):
-        raise ConfigError(f"{where}.secret: expected a non-empty string")
-    return Route(
-        url=url, feeds=_strings(f"{where}.feeds", item.get("feeds", [])),
-        filter=_config_filter(where, item),
-        kinds=_strings(f"{where}.kinds", item.get("kinds", []), tuple(Kind)), format=fmt,
-        quiet_hours=quiet, timezone=str(zone), digest=digest, secret=secret,
-        urgent=_config_bool(f"{where}.urgent", item.get("urgent", False)))
+    if not re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", url):
+        raise ConfigError(f"{where}.url: not a URL (the value is not shown: it may hold a "
+                          "secret)")
+    if not apprise_available():
+        raise ConfigError(f"{where}.url: this route is sent through Apprise, which is not "
+                          "installed: pip install apprise")
+    return url, fmt
+
+
+def _quiet_hours(where: str, hours: object) -> tuple[int, int] | None:
+    """"22:00-07:00" as minutes after midnight (from, until)."""
+    if hours is None:
+        return None
+    match = _QUIET_HOURS.fullmatch(hours.strip()) if isinstance(hours, str) else None
+    if not match:
+        raise ConfigError(f"{where}.quiet_hours: expected \"HH:MM-HH:MM\", got {hours!r}")
+    start, end = int(match[1]) * 60 + int(match[2]), int(match[3]) * 60 + int(match[4])
+    if start == end:
+        raise ConfigError(f"{where}.quiet_hours: the window is empty")
+    return start, end
+
+
+def _digest_seconds(where: str, text: object) -> float | None:
+    """"15m", "1h" or "90s" in seconds."""
+    if text is None:
+        return None
+    match = _DURATION.fullmatch(text.strip()) if isinstance(text, str) else None
+    if not match or float(match[1]) <= 0:
+        raise ConfigError(f"{where}.digest: expected a duration such as \"15m\", \"1h\" "
+                          f"or \"90s\", got {text!r}")
+    return float(match[1]) * {"s": 1, "m": 60, "h": 3600}[match[2] or "s"]
 
 
 def _config_feeds(path: Path, value: object) -> list[FeedConfig]:
@@ -6258,10 +6308,7 @@ def _absorb_late_interrupts() -> None:
         signal.signal(signal.SIGINT, lambda _signum, _frame: None)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def _configure_logging(args: argparse.Namespace) -> None:
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(LogFormatter(terminal=_is_terminal(sys.stderr)))
@@ -6272,6 +6319,62 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.setLevel(level)
     for chatty in ("apprise", "urllib3"):
         logging.getLogger(chatty).propagate = False
+
+
+def _usage_error(message: object) -> int:
+    print(f"status_tracker.py: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _check_state(settings: Settings) -> None:
+    """Refuse a --state path that is no place for state, before anything is touched."""
+    if settings.status and settings.state is not None and not settings.state.parent.is_dir():
+        settings.state = None  # the board only reads a state file, and there is none yet
+    created = settings.state is not None and check_state_path(
+        settings.state, create_folder=not settings.status)
+    if created and settings.state is not None:
+        log.info("created folder %s for the state file", settings.state.parent)
+
+
+def _run_status(args: argparse.Namespace, settings: Settings, clock: Clock,
+                proxies: Proxies) -> int:
+    ignored = [flag for flag, given in (
+        ("--once", args.once), ("--history", args.history), ("--webhook", args.webhook),
+        ("--metrics", args.metrics), ("--webhook-secret", args.webhook_secret),
+        ("--component", args.component), ("--min-impact", args.min_impact)) if given]
+    if ignored:
+        log.warning("--status prints the board and exits; not used with it: %s",
+                    ", ".join(ignored))
+    try:
+        return asyncio.run(_status_async(settings, clock, proxies))
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+def _run_watch(args: argparse.Namespace, settings: Settings, clock: Clock,
+               proxies: Proxies) -> int:
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        # A Windows console may not encode every character a feed sends.
+        sys.stdout.reconfigure(errors="replace")
+    # A reload reads the config file again; flags given at the start still override it.
+    reread = (functools.partial(settings_from_args, args)
+              if args.config is not None and not settings.once else None)
+    try:
+        return asyncio.run(_main_async(settings, clock, proxies, reread))
+    except (StateFileError, StartupError) as exc:
+        return _usage_error(exc)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    finally:
+        with contextlib.suppress(ValueError):
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args)
     try:
         settings = settings_from_args(args)
     except ConfigError as exc:
@@ -6279,50 +6382,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     clock = Clock()
     try:
         proxies = Proxies(settings.proxy)
-    except ValueError as exc:
-        print(f"status_tracker.py: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        _check_state(settings)
+    except (ValueError, StateFileError) as exc:
+        return _usage_error(exc)
     if settings.proxy:
         # Apprise's deliveries go through requests, which reads only these.
         os.environ.update(HTTP_PROXY=settings.proxy, HTTPS_PROXY=settings.proxy)
-    if settings.status and settings.state is not None and not settings.state.parent.is_dir():
-        settings.state = None  # the board only reads a state file, and there is none yet
-    try:
-        created = settings.state is not None and check_state_path(
-            settings.state, create_folder=not settings.status)
-    except StateFileError as exc:
-        print(f"status_tracker.py: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    if created and settings.state is not None:
-        log.info("created folder %s for the state file", settings.state.parent)
     if settings.status:
-        ignored = [flag for flag, given in (
-            ("--once", args.once), ("--history", args.history), ("--webhook", args.webhook),
-            ("--metrics", args.metrics), ("--webhook-secret", args.webhook_secret),
-            ("--component", args.component), ("--min-impact", args.min_impact)) if given]
-        if ignored:
-            log.warning("--status prints the board and exits; not used with it: %s",
-                        ", ".join(ignored))
-        try:
-            return asyncio.run(_status_async(settings, clock, proxies))
-        except KeyboardInterrupt:
-            return EXIT_INTERRUPTED
-    if isinstance(sys.stdout, io.TextIOWrapper):
-        # A Windows console may not encode every character a feed sends.
-        sys.stdout.reconfigure(errors="replace")
-    try:
-        # A reload reads the config file again; flags given at the start still override it.
-        reread = (functools.partial(settings_from_args, args)
-                  if args.config is not None and not settings.once else None)
-        return asyncio.run(_main_async(settings, clock, proxies, reread))
-    except (StateFileError, StartupError) as exc:
-        print(f"status_tracker.py: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-    finally:
-        with contextlib.suppress(ValueError):
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+        return _run_status(args, settings, clock, proxies)
+    return _run_watch(args, settings, clock, proxies)
 
 
 if __name__ == "__main__":
