@@ -1,21 +1,42 @@
-"""status_tracker: watch status-page Atom/RSS feeds and report every new incident and update once.
+"""status_tracker: watch status pages and report every new incident, update and maintenance
+window once: on the console, as JSON lines, to chat services and webhooks, as metrics.
 
-One ``StatusPageMonitor`` per feed polls with conditional GETs on a shared aiohttp session,
+One ``StatusPageMonitor`` per feed polls with conditional GETs on one shared aiohttp session,
 skips parsing when only the feed-level timestamp changed, turns entries into ``Incident``
-values and diffs them against what it already knows:
+values and decides what is news against what it remembers:
 
-* an incident is *new* when its id was never seen;
-* it is *updated* when its ``updated`` time moves forward or anything a reader sees changes
-  (title, status, message, components) -- Statuspage RSS never changes its dates;
-* every step of a Statuspage timeline posted between two polls is reported, oldest first;
-* the first read of a feed is a baseline: only incidents still active are reported.
+* an incident is *new* when its id was never seen, *updated* when its time moves forward or
+  anything a reader sees changes (title, status, message, components, a new step);
+* all the steps of one incident found in one read are one event, oldest incident first;
+* a copy of a feed older than what was reported (a CDN edge behind the others) is silent;
+* the first read of a feed is a baseline: only incidents still open are reported.
 
 Usage::
 
     python status_tracker.py                          # watch the feeds in FEEDS
     python status_tracker.py --feed GitHub=https://www.githubstatus.com/history.atom
     python status_tracker.py --once --json            # one poll, JSON lines, exit code
-    python status_tracker.py --state state.json --webhook https://hooks.slack.com/services/...
+    python status_tracker.py --config tracker.toml --state state.json
+
+The file, top to bottom; each section uses only what stands above it:
+
+1. Constants: every tunable, with its reason.
+2. Values: time helpers and the Clock, Kind, Phase and Impact, Incident and IncidentEvent,
+   what is remembered of an incident (Seen) and of a feed (FeedState), a route's Outbox.
+3. Pure core, no network, clock or printing:
+   text (sanitising, HTML to text) -> reading feeds (one reader per platform in READERS,
+   encodings, parse_feed) -> deciding what changed (decide) -> the Statuspage JSON API
+   (components, impact, maintenance phases) -> health and pacing (next_health, Trouble)
+   -> rendering (the console block, JSON, chat formats) -> the status board.
+4. I/O edge: HTTP (fetch, validators, limits, proxies, the Statuspage API reader, Shared);
+   the state file (StateStore: one writer, atomic writes, copied spans).
+5. Delivery: the console (ConsolePrinter, StdoutWriter), routes and webhooks with their
+   outboxes (WebhookSender), Apprise.
+6. A feed's pipeline: FeedReader (fetch, fingerprint, parse) -> advance (decide, new state)
+   -> StatuspageEnricher -> StatusPageMonitor (the thin wiring); the Scheduler of all polls.
+7. Serving: /metrics, /healthz, /readyz, /status (Monitoring).
+8. Running: the watch and its reload (Fleet), cron mode (--once), the status board (--status).
+9. The CLI: options, the config file, signals, main(), the __main__ guard.
 """
 
 from __future__ import annotations
@@ -84,6 +105,13 @@ import aiohttp
 import feedparser
 from aiohttp import web
 
+__all__ = [
+    "FEEDS", "Clock", "FeedError", "FeedOptions", "FeedState", "Impact", "Incident",
+    "IncidentEvent", "Kind", "Phase", "Route", "Scheduler", "Shared", "StateStore",
+    "StatusPageMonitor", "Step", "WebhookSender", "decide", "format_event", "main",
+    "parse_feed", "run_status", "run_tracker",
+]
+
 log = logging.getLogger("status_tracker")
 
 __version__ = "1.0.0"
@@ -91,13 +119,31 @@ __version__ = "1.0.0"
 
 # #### Constants: every tunable in one place, each with its reason #################################
 
-
-# Watched when no --feed or --config is given. Add a line here to watch another page.
+# Watched when no --feed or --config is given. A config file is the place for more feeds.
 FEEDS: list[tuple[str, str]] = [
     ("OpenAI", "https://status.openai.com/feed.atom"),
 ]
 
+# --- Polling: pace and patience ---
+DEFAULT_INTERVAL = 60.0
+DEFAULT_MAX_INTERVAL = 600.0  # ceiling on server hints and backoff: an alert is never hours late
+MIN_INTERVAL = 0.5  # shortest --interval: with none, one feed is polled as fast as the loop spins
+START_SPREAD = 5.0  # first polls spread over at least this many seconds (within the interval)
+FIRST_POLLS_PER_SECOND = 200  # a large fleet spreads its first polls wider: no bursts for ever
+SCHEDULE_JITTER = 0.5  # seconds of jitter on the normal schedule, small enough for latency goals
+MIN_BACKOFF = 1.0  # backoff base when --interval is 0, so a broken feed never spins
+DEFAULT_PER_HOST = 4  # requests in flight per host; more gets pollers blocked by CDNs
+DEFAULT_FAILURE_THRESHOLD = 3  # consecutive failures before a feed_down event
+SLOT = 0.1  # polls due within this many seconds start on one wakeup (jitter is up to 0.5 s)
+COLD_SHARE = 0.75  # of the loop's time, the most that first reads may spend parsing
+COLD_BURST = 1.0  # seconds of parsing that first reads may do at once before pacing starts
+PARSE_GUESS = 0.025  # seconds a first read is expected to parse, until one has been measured
+PARSE_THREADS = 2  # large feeds parsed at once off the loop (one per core here)
+ONCE_POLL_SECONDS = 60.0  # --once: polls still running after this are abandoned as failed
+ONCE_DRAIN_SECONDS = 30.0  # --once: then webhook deliveries get this long before exit
+STOP_FLUSH_SECONDS = 0.5  # after a stop, how long queued console output may take to drain
 
+# --- HTTP: what is asked and what is accepted ---
 # Constant request headers: a server may give each content coding its own ETag (RFC 9110 8.8.3),
 # so nothing here may vary between polls. Brotli is left out because aiohttp decodes it only
 # with an extra package. The User-Agent is the session's (see user_agent()).
@@ -105,67 +151,36 @@ REQUEST_HEADERS: Mapping[str, str] = {
     "Accept": "application/atom+xml, application/rss+xml, application/xml;q=0.9, */*;q=0.8",
     "Accept-Encoding": "gzip, deflate",
 }
-
-
-DEFAULT_INTERVAL = 60.0
-DEFAULT_MAX_INTERVAL = 600.0  # ceiling on server hints and backoff: an alert is never hours late
-START_SPREAD = 5.0  # first polls spread over at least this many seconds (within the interval)
-FIRST_POLLS_PER_SECOND = 200  # a large fleet spreads its first polls wider: no bursts for ever
-SCHEDULE_JITTER = 0.5  # seconds of jitter on the normal schedule, small enough for latency goals
-MIN_BACKOFF = 1.0  # backoff base when --interval is 0, so a broken feed never spins
-DEFAULT_PER_HOST = 4  # requests in flight per host; more gets pollers blocked by CDNs
-DEFAULT_FAILURE_THRESHOLD = 3  # consecutive failures before a feed_down event
-MAX_BODY = 10 * 1024 * 1024  # measured after decompression: 50 KB of gzip can inflate to 50 MB
-INLINE_PARSE_LIMIT = 64 * 1024  # larger bodies are parsed in a worker thread, off the loop
+API_HEADERS: Mapping[str, str] = {**REQUEST_HEADERS, "Accept": "application/json"}
 TIMEOUT = aiohttp.ClientTimeout(total=30, sock_connect=10, sock_read=15)
+API_TIMEOUT = aiohttp.ClientTimeout(total=5, sock_connect=3, sock_read=4)  # events wait on it
+WEBHOOK_TIMEOUT = aiohttp.ClientTimeout(total=20, sock_connect=10)
+MAX_BODY = 10 * 1024 * 1024  # measured after decompression: 50 KB of gzip can inflate to 50 MB
+MAX_API_BODY = 4 * 1024 * 1024
+INLINE_PARSE_LIMIT = 64 * 1024  # larger bodies are parsed in a worker thread, off the loop
+API_RETRY = 300.0  # after a failure, the API is left alone this long (events go out meanwhile)
+MAINTENANCE_REFRESH = 600.0  # maintenances are read again at least this often
+
+# --- What is read and remembered of a feed ---
 MAX_TITLE = 300
 MAX_MESSAGE = 4000  # bounds memory per incident; status updates are rarely longer
 MAX_ENTRIES = 1000  # entries read per feed; real feeds carry 25-50
+MAX_COMPONENTS = 50  # per event: a hostile body could name thousands
 MAX_KNOWN = 1000  # incidents remembered per feed beyond those in it now
-EARLIER_COPIES = 4  # fingerprints of a feed's earlier copies remembered, so none is parsed twice
 FORGET_AFTER = timedelta(days=30)  # how long an incident that left the feed is remembered
-CONSOLE_MESSAGE = 600  # characters of the message shown on the console
-CLOSED_STATUSES = frozenset({"resolved", "completed", "postmortem"})
-MIN_INTERVAL = 0.5  # shortest --interval: 0 polled one feed 1,300 times a second
-ONCE_POLL_SECONDS = 60.0  # --once: polls still running after this are abandoned as failed
-ONCE_DRAIN_SECONDS = 30.0  # --once: then webhook deliveries get this long before exit
-STOP_FLUSH_SECONDS = 0.5  # after a stop, how long queued console output may take to drain
-CONSOLE_BACKLOG = 1000  # events held for a stdout nobody reads before newer ones are dropped
-PARSE_THREADS = 2  # large feeds parsed at once off the loop (one per core here)
-MAX_CONFIG_BYTES = 1024 * 1024
-MAX_SAVE_DELAY = 300.0  # a failing state file is tried again at least this often
-
-
-# 70 is EX_SOFTWARE (sysexits.h): a bug stopped a task, so a supervisor should restart us.
-EXIT_OK, EXIT_FEED_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
-
-
-class FeedError(Exception):
-    """A feed could not be read; the message says why in one line."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None,
-                 gone: bool = False) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.gone = gone
-
-
-AWS_QUIET_GAP = timedelta(days=1)  # a post after a day without one opens a new AWS incident
-
-
+EARLIER_COPIES = 4  # fingerprints of a feed's earlier copies remembered, so none is parsed twice
 # Earlier versions of an incident from a feed without timelines (incident.io) that are
 # remembered, by their digests, so that a stale copy showing one of them again is known as old.
 VERSIONS_KEPT = 8
+AWS_QUIET_GAP = timedelta(days=1)  # a post after a day without one opens a new AWS incident
+CLOSED_STATUSES = frozenset({"resolved", "completed", "postmortem"})
 
-
-MAX_API_BODY = 4 * 1024 * 1024
-MAX_COMPONENTS = 50  # per event: a hostile body could name thousands
+# --- Output: the console, the board and chat services' limits ---
+CONSOLE_MESSAGE = 600  # characters of the message shown on the console
 EARLIER_MESSAGE = 100  # characters of an earlier step's message in a console block or chat
-SIGNATURE_HEADER = "X-Status-Tracker-Signature"
-SECRET_ENV = "STATUS_TRACKER_WEBHOOK_SECRET"
-WEBHOOK_TIMEOUT = aiohttp.ClientTimeout(total=20, sock_connect=10)
-WEBHOOK_MAX_DELAY = 300.0
-MAX_OUTBOX = 10_000  # events queued per webhook; about a year of a busy page's updates
+CONSOLE_BACKLOG = 1000  # events held for a stdout nobody reads before newer ones are dropped
+SHOWN_FEEDS = 10  # feeds named one by one in the startup line; a fleet is summarised
+BOARD_MAINTENANCE_AHEAD = timedelta(days=7)  # maintenance the board shows before it begins
 SLACK_LIMIT = 39_000  # Slack truncates text past 40,000 characters
 SLACK_SECTION = 3000  # Slack refuses a section or context text longer than this
 SLACK_BLOCKS = 50  # Slack refuses a message of more blocks
@@ -175,36 +190,30 @@ DISCORD_EMBEDS = 10  # Discord refuses a message of more embeds
 DISCORD_BUDGET = 5000  # characters of all the embeds of a digest, under Discord's 6,000
 NTFY_LIMIT = 4000  # bytes: ntfy turns a message past 4,096 bytes into an attachment
 TEAMS_LIMIT = 20_000  # Teams refuses cards past about 28 KB: the text stays well under
-BOARD_MAINTENANCE_AHEAD = timedelta(days=7)
-API_HEADERS: Mapping[str, str] = {**REQUEST_HEADERS, "Accept": "application/json"}
-API_TIMEOUT = aiohttp.ClientTimeout(total=5, sock_connect=3, sock_read=4)  # events wait on it
-API_RETRY = 300.0  # after a failure, the API is left alone this long (events go out meanwhile)
-MAINTENANCE_REFRESH = 600.0  # maintenances are read again at least this often
+
+# --- Webhooks ---
+SIGNATURE_HEADER = "X-Status-Tracker-Signature"
+SECRET_ENV = "STATUS_TRACKER_WEBHOOK_SECRET"
+WEBHOOK_MAX_DELAY = 300.0  # the longest a failing delivery waits before it is tried again
+MAX_OUTBOX = 10_000  # events queued per webhook; about a year of a busy page's updates
+APPRISE_TIMEOUT = 30.0  # one Apprise notify() call, run off the loop
+
+# --- The state file and the config file ---
 STATE_VERSION = 1
-
-
-# Bytes of the state file read at a time by StateStore.load(): the file (tens of megabytes at
-# 10,000 feeds) is never in memory whole, only the chunk being read and the member being decoded.
+# Bytes of the state file read at a time when it is loaded: the file is never in memory whole,
+# only the chunk being read and the member being decoded.
 STATE_CHUNK = 1 << 20
-
-
 # The most of the old file read at once while unchanged members are copied from it: one read
 # and one write per megabyte rather than per member, without holding the whole file.
 COPY_CHUNK = 1 << 20
-
-
 # A monitor's write of the state file waits, after the last, nine times as long as that one
 # took: so saving takes at most a tenth of the time, and a change is on disk within about ten
 # writes' time.
 SAVE_SPACING = 9.0
+MAX_SAVE_DELAY = 300.0  # a failing state file is tried again at least this often
+MAX_CONFIG_BYTES = 1024 * 1024  # a config file is small: a larger one is a wrong path
 
-
-SLOT = 0.1  # polls due within this many seconds start on one wakeup (jitter is up to 0.5 s)
-COLD_SHARE = 0.75  # of the loop's time, the most that first reads may spend parsing
-COLD_BURST = 1.0  # seconds of parsing that first reads may do at once before pacing starts
-PARSE_GUESS = 0.025  # seconds a first read is expected to parse, until one has been measured
-APPRISE_TIMEOUT = 30.0  # one Apprise notify() call, run off the loop
-SHOWN_FEEDS = 10  # feeds named one by one in the startup line; a fleet is summarised
+# --- Metrics ---
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # The metric families one feed has lines in, in the order Monitoring._feed_lines makes them.
 POLL_FAMILIES = (
@@ -230,8 +239,22 @@ METRIC_FAMILIES = (
     ("status_tracker_webhook_deliveries_total", "counter", "Delivery attempts by result."),
 )
 
+# --- Exit codes ---
+# 70 is EX_SOFTWARE (sysexits.h): a bug stopped a task, so a supervisor should restart us.
+EXIT_OK, EXIT_FEED_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
+
 
 # #### Values: time, incidents, events, and what is remembered of them #############################
+
+
+class FeedError(Exception):
+    """A feed could not be read; the message says why in one line."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None,
+                 gone: bool = False) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.gone = gone
 
 
 _NO_TIME = datetime.min.replace(tzinfo=UTC)  # sorts undated entries first
@@ -457,11 +480,10 @@ def _unpack_time(packed: bytes) -> int | None:
 class Seen:
     """What is remembered of one incident: enough to tell new, updated and unchanged apart.
 
-    The digest and the step keys come from _digest (16 hex digits each) and are kept packed,
-    8 raw bytes each, in one bytes object: at 10,000 feeds the 250,000 incidents held 600,000
-    small strings in tuples, 60 MB. The incident's time goes first in the same bytes, as
-    microseconds since 1970: a datetime of its own is 48 bytes more per incident, and
-    incidents rarely share a time. A digest or key of any other shape (a state file edited
+    The incident's time (microseconds since 1970), its digest and its step keys (from
+    _digest, 16 hex digits each) are kept packed, 8 raw bytes each, in one bytes object: a
+    large fleet's memory is mostly these, and strings, tuples and datetimes of their own
+    would cost several times as much. A digest or key of any other shape (a state file edited
     by hand), or a time without a zone, is kept as it came.
     """
 
@@ -527,7 +549,7 @@ class Seen:
             return NotImplemented
         return (self._packed, self.last_seen) == (other._packed, other.last_seen)
 
-    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass it replaced
+    __hash__ = None  # type: ignore[assignment]  # equal by value, so no hash of its own
 
     def __repr__(self) -> str:
         return (f"Seen(updated={self.updated!r}, digest={self.digest!r}, "
@@ -725,6 +747,13 @@ def _extract_text(markup: str, *, links: bool) -> str:
     extractor.feed(markup)
     extractor.close()
     return clean_text("".join(extractor.parts))
+
+
+def _is_terminal(stream: TextIO | None) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (AttributeError, ValueError):  # a closed or replaced stream
+        return False
 
 
 def plural(count: int, noun: str) -> str:
@@ -1214,8 +1243,8 @@ def parse_feed(body: bytes) -> list[Incident]:
     if not body.strip():
         raise FeedError("empty response")
     # BytesIO: a str or bytes argument may be taken for a file name or a URL by feedparser.
-    # Its HTML sanitiser is most of its cost (bench: "one parse") and buys nothing here: every
-    # field is reduced to plain text by html_to_text, which drops all markup and scripts.
+    # Its HTML sanitiser is most of its cost and buys nothing here: every field is reduced to
+    # plain text by html_to_text, which drops all markup and scripts.
     document = cut_entries(_strip_doctype(body), MAX_ENTRIES)
     _parsing.buffered = True
     try:
@@ -1801,6 +1830,9 @@ class Format(StrEnum):
     NTFY = "ntfy"
     JSON = "json"
     APPRISE = "apprise"
+
+
+_TEAMS_HOSTS = (".logic.azure.com", ".powerautomate.com", ".powerplatform.com")
 
 
 def resolve_format(url: str, fmt: str) -> Format:
@@ -2773,6 +2805,38 @@ class Proxies:
         return f"through proxy {', '.join(shown)} (from {self.source}){bypass}"
 
 
+def check_url(url: str) -> str:
+    """An http(s) URL with a host and a valid port. The ValueError never repeats the URL:
+    its path or query may hold a secret."""
+    if not url or any(c.isspace() or not c.isprintable() for c in url):
+        raise ValueError("not a valid URL: it contains spaces or control characters")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port, host = parts.port, parts.hostname
+    except ValueError:
+        raise ValueError("not a valid URL: bad port or brackets") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError("not an http(s) URL")
+    if not host:
+        raise ValueError("not an http(s) URL: it has no host")
+    if port == 0:
+        raise ValueError("not a valid URL: port 0")
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        raise ValueError("not a valid URL: bad host name") from None
+    return url
+
+
+def url_identity(url: str) -> tuple[str, str, int, str]:
+    """What makes two spellings of a URL the same resource (case of host, default port)."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or (443 if scheme == "https" else 80)
+    rest = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
+    return scheme, (parts.hostname or "").lower(), port, rest
+
+
 def user_agent(contact: str | None = None) -> str:
     """Product and version (RFC 9110 10.1.5), and a way to reach the operator only when one
     was given: a made-up contact would send a page's admins to the wrong place."""
@@ -2780,11 +2844,11 @@ def user_agent(contact: str | None = None) -> str:
     return f"{product} (+{contact})" if contact else product
 
 
-def new_session(settings: Settings, connector: aiohttp.TCPConnector) -> aiohttp.ClientSession:
+def new_session(contact: str | None, connector: aiohttp.TCPConnector) -> aiohttp.ClientSession:
     """The one HTTP session of a run: every request, feed, API or webhook, carries its
     User-Agent, and no cookie is kept (a tracking cookie must not follow us between pages)."""
     return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
-                                 headers={"User-Agent": user_agent(settings.contact)})
+                                 headers={"User-Agent": user_agent(contact)})
 
 
 def _os_error_words(error: OSError) -> str:
@@ -2909,12 +2973,59 @@ class StatuspageApi:
         return source.data
 
 
+class ParseMeter:
+    """Seconds spent parsing feeds, as the monitors report them. The scheduler paces first
+    reads by it: they all parse, and the cold start of a large fleet would otherwise hold
+    the loop while the polls of feeds already read fall behind."""
+
+    def __init__(self) -> None:
+        self.spent = 0.0
+        self.parses = 0
+
+    def add(self, seconds: float) -> None:
+        self.spent += seconds
+        self.parses += 1
+
+    @property
+    def average(self) -> float:
+        """Seconds one parse takes, PARSE_GUESS until one has been measured."""
+        return self.spent / self.parses if self.parses and self.spent else PARSE_GUESS
+
+
+def timed_parse(body: bytes) -> tuple[list[Incident], float]:
+    """parse_feed and the CPU it took in this thread."""
+    started = time.thread_time()
+    incidents = parse_feed(body)
+    return incidents, time.thread_time() - started
+
+
+# One generator for every monitor's jitter and backoff that is not given its own: a Random
+# holds 2.5 KB of state, and jitter needs no stream per feed.
+_SHARED_RNG = random.Random()
+
+
+@dataclass(slots=True)
+class Shared:
+    """What the pipelines of all feeds in one run share: the HTTP session, its per-host limit
+    and proxies, the clock, the random numbers for jitter and backoff, the parse meter, and
+    the limits of one feed request."""
+
+    session: aiohttp.ClientSession
+    clock: Clock = field(default_factory=Clock)
+    limiter: HostLimiter = field(default_factory=HostLimiter)
+    proxies: Proxies = field(default_factory=lambda: Proxies(environ={}))
+    rng: random.Random = field(default_factory=lambda: _SHARED_RNG)
+    meter: ParseMeter = field(default_factory=ParseMeter)
+    max_body: int = MAX_BODY
+    timeout: aiohttp.ClientTimeout = TIMEOUT
+
+
 # #### I/O edge: the state file ####################################################################
 
 
 def _feed_to_json(state: FeedState) -> dict[str, Any]:
     # Each incident is a compact list [updated, digest, steps, last_seen] with times in epoch
-    # seconds: a feed's memory is most of the file, and 10,000 feeds make 250,000 of these.
+    # seconds: the incidents remembered are most of the file.
     data: dict[str, Any] = {
         "etag": state.etag, "last_modified": state.last_modified,
         "fingerprint": state.fingerprint, "entries": state.entries,
@@ -2943,7 +3054,7 @@ def _feed_to_json(state: FeedState) -> dict[str, Any]:
 def _feed_from_json(data: Mapping[str, Any], times: dict[float, datetime], now: datetime
                     ) -> FeedState:
     """One feed of the state file; `times` shares equal datetimes (most incidents of a feed
-    were last seen by the same poll) so that loading 10,000 feeds stays small. An incident
+    were last seen by the same poll) so that a large file loads small. An incident
     or window without a "last seen" time counts as seen `now`."""
 
     def when(value: object) -> datetime | None:
@@ -3126,8 +3237,8 @@ def _read_state(window: _Window, read_feed: Callable[[Any], FeedState],
     """The state file's JSON, as json.loads reads it, but each member of "feeds" is made
     into its FeedState as soon as it is decoded (None when "feeds" is not an object).
 
-    No tree of the whole file is ever built (at 10,000 feeds it is twice the size of what is
-    kept from it), and the file is read through a window. The version is checked first (it
+    No tree of the whole file is ever built (it would be twice the size of what is kept from
+    it), and the file is read through a window. The version is checked first (it
     leads every file of ours), so a newer file is refused before its feeds are read. `spans`
     gets where each member ("url":{…}) sits in the file, when every byte of the file is ASCII
     (otherwise character offsets are not byte offsets, and it is left empty).
@@ -3628,7 +3739,7 @@ class StateStore:
 
         A feed unchanged since the file was last written or read is a Span of that file: only
         changed feeds are encoded, no cache of them is kept in memory, and the pieces are
-        never joined on the event loop (at 10,000 feeds the file is 36 MB).
+        never joined on the event loop (a large fleet's file is tens of megabytes).
         """
         out: list[str | Span] = [f'{{"version":{STATE_VERSION},"feeds":{{']
         members: dict[str, int] = {}
@@ -3641,8 +3752,8 @@ class StateStore:
             members[url] = len(out)
             out.extend((self._spans.get(url) or
                         f"{_compact(url)}:{_compact(_feed_to_json(state))}", ","))
-            # In whole seconds, all a restart needs to know when to poll next: 10,000 of
-            # them are encoded on every save, an int in a fraction of a float's time.
+            # In whole seconds, all a restart needs to know when to poll next: every save
+            # encodes every feed's, and an int in a fraction of a float's time.
             polled[url] = None if last is None else int(last.timestamp())
         if polled:
             out.pop()  # the last comma
@@ -3755,6 +3866,454 @@ class StateStore:
             await self.save()
 
 
+# #### Delivery: the console, webhooks and their routes ############################################
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One notification destination and what reaches it."""
+
+    url: str
+    feeds: tuple[str, ...] = ()  # empty: every feed
+    filter: EventFilter = EventFilter()  # components and min_impact
+    kinds: tuple[str, ...] = ()  # empty: every kind
+    format: Format = Format.AUTO
+    quiet_hours: tuple[int, int] | None = None  # minutes after local midnight: from, until
+    timezone: str = "UTC"
+    digest: float | None = None  # seconds per batch
+    secret: str | None = None
+    urgent: bool = False  # feed_down is never held by quiet hours
+
+    @property
+    def resolved_format(self) -> str:
+        return resolve_format(self.url, self.format)
+
+    def accepts(self, event: IncidentEvent) -> bool:
+        """Filters apply to every kind, health events included; unknown components or
+        impact pass."""
+        if self.feeds and event.feed.lower() not in {f.lower() for f in self.feeds}:
+            return False
+        if self.kinds and event.kind not in self.kinds:
+            return False
+        return event.incident is None or self.filter.passes(event.incident)
+
+    def quiet_at(self, now: datetime) -> bool:
+        if self.quiet_hours is None:
+            return False
+        # Local wall-clock time each time: correct across DST changes by construction.
+        local = now.astimezone(_zone(self.timezone))
+        minute, (start, end) = local.hour * 60 + local.minute, self.quiet_hours
+        return start <= minute < end if start < end else minute >= start or minute < end
+
+
+def _zone(name: str) -> tzinfo:
+    # UTC needs no time zone database (Windows has none unless the tzdata package is there).
+    return UTC if name.upper() == "UTC" else zoneinfo.ZoneInfo(name)
+
+
+def webhook_body(url: str, event: IncidentEvent) -> str:
+    """The POST body for one event, in the format the URL implies."""
+    return render(url, Format.AUTO, [event])
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class TextSink(typing.Protocol):
+    """Where console text goes: a text stream, or the CLI's StdoutWriter."""
+
+    def write(self, text: str, /) -> object: ...
+
+    def flush(self) -> object: ...
+
+
+class ConsolePrinter:
+    """The default callback: a readable block per event on stdout (or JSON lines).
+
+    A stdout that was closed (EPIPE, as `| head -1` does) is said once on stderr and no
+    longer written; the event still reaches every other output.
+    """
+
+    label = "console"
+
+    def __init__(self, stream: TextSink | None = None, *, as_json: bool = False) -> None:
+        self.stream = stream
+        self.as_json = as_json
+        self.closed = False
+
+    def __call__(self, event: IncidentEvent) -> None:
+        stream = self.stream or sys.stdout
+        if self.closed or stream is None:  # sys.stdout is None under pythonw
+            return
+        if self.as_json:
+            text = json.dumps(event_to_dict(event), ensure_ascii=False) + "\n"
+        else:
+            text = format_event(event) + "\n\n"
+        try:
+            stream.write(text)
+            stream.flush()
+        except (OSError, ValueError) as exc:  # ValueError: the stream was closed
+            self.closed = True
+            _say_stdout_gone(exc)
+
+
+def _say_stdout_gone(exc: Exception) -> None:
+    reason = exc.strerror if isinstance(exc, OSError) else None
+    log.warning("stdout cannot be written (%s): no longer printing events; webhooks and the "
+                "state file go on", clean_text(reason or type(exc).__name__))
+
+
+class StdoutWriter:
+    """stdout written by a thread, so a reader that stopped reading blocks that thread and
+    never the event loop: polling, delivery and SIGTERM go on. At most `backlog` writes wait;
+    newer ones are dropped beyond that, said once on stderr.
+
+    It writes to the file descriptor, not through sys.stdout: a thread stuck inside
+    sys.stdout.write would hold its lock, and the interpreter's final flush would then
+    abort the process at exit.
+    """
+
+    def __init__(self, stream: TextIO, *, backlog: int = CONSOLE_BACKLOG) -> None:
+        self._queue: queue.Queue[str | None] = queue.Queue(maxsize=backlog)
+        self.dropped = 0
+        self.broken = False
+        encoding = getattr(stream, "encoding", None) or "utf-8"
+        self._write_out: Callable[[str], None]
+
+        def through_stream(text: str) -> None:
+            stream.write(text)
+            stream.flush()
+
+        try:
+            fd = stream.fileno()
+        except (OSError, ValueError):  # io.UnsupportedOperation: a stream with no descriptor
+            fd = -1
+        if fd < 0 or (sys.platform == "win32" and stream.isatty()):
+            # No descriptor (an IDE, a test harness), or the Windows console, which needs
+            # Python's own console writer for Unicode and is not a pipe a reader can stall.
+            self._write_out = through_stream
+        else:
+
+            def to_fd(text: str) -> None:
+                data = memoryview(text.encode(encoding, "replace"))
+                while data:
+                    data = data[os.write(fd, data):]
+
+            self._write_out = to_fd
+        self._thread = threading.Thread(target=self._work, name="status_tracker stdout",
+                                        daemon=True)
+        self._thread.start()
+
+    def write(self, text: str) -> None:
+        if self.broken:
+            return
+        try:
+            self._queue.put_nowait(text)
+        except queue.Full:
+            self.dropped += 1
+            if self.dropped == 1:
+                log.warning("stdout is not being read: %d events wait for it; dropping newer "
+                            "ones from the console (webhooks and the state file go on)",
+                            self._queue.maxsize)
+
+    def flush(self) -> None:
+        """Nothing to do: the thread writes each piece straight to the descriptor."""
+
+    def _work(self) -> None:
+        while (text := self._queue.get()) is not None:
+            try:
+                if not self.broken:
+                    self._write_out(text)
+            except Exception as exc:  # EPIPE above all; whatever it is, stdout is done
+                # Said before it is marked: drain() may return as soon as it is.
+                _say_stdout_gone(exc)
+                self.broken = True
+            finally:
+                self._queue.task_done()
+        self._queue.task_done()
+
+    @property
+    def idle(self) -> bool:
+        return self.broken or self._queue.unfinished_tasks == 0
+
+    async def drain(self, seconds: float, clock: Clock, stop: asyncio.Event | None = None
+                    ) -> bool:
+        """Wait up to `seconds` for what is queued to be written; True when it was."""
+        deadline = clock.monotonic() + seconds
+        while not self.idle and clock.monotonic() < deadline and not (stop and stop.is_set()):
+            await asyncio.sleep(0.02)
+        written = self.idle
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait(None)  # lets the thread end once it is unblocked
+        if not written:
+            log.warning("stdout is not being read: exiting with output not yet printed")
+        return written
+
+
+def apprise_available() -> bool:
+    return importlib.util.find_spec("apprise") is not None
+
+
+def _apprise_label(url: str) -> str:
+    """Apprise's own privacy form of a URL (tokens masked), or just its scheme."""
+    with contextlib.suppress(Exception):
+        import apprise
+
+        plugin: Any = apprise.Apprise.instantiate(url)  # its url() is untyped
+        if plugin:
+            return clean_text(str(plugin.url(privacy=True)).split("?")[0])
+    return f"{clean_text(url.split(':', 1)[0])}://…"
+
+
+def _apprise_notify(job: tuple[str, Mapping[str, str]]) -> bool:
+    """One blocking Apprise delivery; True when Apprise says it was sent."""
+    import apprise
+
+    url, payload = job
+    sender = apprise.Apprise()
+    if not sender.add(url):
+        raise ValueError("Apprise does not understand this URL")
+    return bool(sender.notify(body=payload["body"], title=payload["title"],
+                              notify_type=payload.get("type", "warning")))
+
+
+async def post_body(shared: Shared, url: str, body: bytes, secret: str | None
+                    ) -> tuple[int, str, float | None]:
+    """POST one body (signed when there is a secret); its status, the start of its reply,
+    and the seconds it asked to wait (Retry-After). Raises what the request raises."""
+    headers = {"Content-Type": "application/json"}
+    if secret:
+        headers[SIGNATURE_HEADER] = sign(secret, body)
+    async with shared.session.post(url, data=body, headers=headers,
+                                   proxy=shared.proxies.for_url(url), timeout=WEBHOOK_TIMEOUT,
+                                   allow_redirects=False) as resp:
+        text = (await resp.content.read(300)).decode("utf-8", "replace")
+        return (resp.status, text,
+                retry_after_seconds(resp.headers.get("Retry-After"), shared.clock.now()))
+
+
+class WebhookSender:
+    """Delivers one route's outbox in order, at least once; never blocks polling.
+
+    Events the route does not want are left out. Inside quiet hours, or on a digest route,
+    events are held (in the outbox, so in the state file) and go out together as one digest
+    message: at the end of the quiet hours, or once per digest period. Only the sender
+    changes its outbox.
+    """
+
+    def __init__(self, url: str, shared: Shared, outbox: Outbox | None = None, *,
+                 route: Route | None = None, secret: str | None = None,
+                 on_change: Callable[[], Awaitable[object]] | None = None,
+                 max_delay: float = WEBHOOK_MAX_DELAY) -> None:
+        self.url = url
+        self.shared = shared
+        self.outbox = outbox if outbox is not None else Outbox()
+        self.route = route or Route(url)
+        self.format = self.route.resolved_format
+        self.secret = self.route.secret or secret
+        self.on_change = on_change
+        self.max_delay = max_delay
+        self.trouble = Trouble()
+        self.delivered = 0
+        self.dropped = 0
+        self.attempts_failed = 0
+        self._rejections: set[str] = set()  # reasons already logged at ERROR
+        self._wake = asyncio.Event()
+        self.base_label = (_apprise_label(url) if self.format is Format.APPRISE
+                           else redact_url(url))
+        self.label = self.base_label
+
+    def reconfigure(self, route: Route, secret: str | None) -> None:
+        """A reload's new route for the same URL: filters, format, quiet hours, digest and
+        secret apply to what comes next; the outbox stays as it is."""
+        self.route = route
+        self.format = route.resolved_format
+        self.secret = route.secret or secret
+
+    def __call__(self, event: IncidentEvent) -> None:
+        if not self.route.accepts(event):
+            return
+        urgent = self.route.urgent and event.kind is Kind.FEED_DOWN
+        now = self.shared.clock.now()
+        if not urgent and (self.route.digest or self.route.quiet_at(now)):
+            if not self.outbox.held:
+                self.outbox.held_since = now
+            self.outbox.held.append(event)
+            self._wake.set()
+            return
+        self._enqueue(Queued(event.event_id, render(self.url, self.format, [event])))
+
+    def _enqueue(self, entry: Queued) -> None:
+        queued = self.outbox.queued
+        if len(queued) >= MAX_OUTBOX:
+            # A receiver down for weeks must not grow the state file without end.
+            dropped = queued.pop(0)
+            self.dropped += 1
+            log.error("webhook %s: %d events queued; dropped the oldest (%s)", self.label,
+                      MAX_OUTBOX, dropped.event_id)
+        queued.append(entry)
+        self._wake.set()
+
+    def flush_due_in(self, now: datetime) -> float | None:
+        """Seconds until the held events are due to go out (0: now); None when none wait."""
+        if not self.outbox.held:
+            return None
+        if self.route.quiet_at(now):
+            return 30.0  # looked at again soon: the end of quiet hours is local wall time
+        if self.route.digest is None:
+            return 0.0
+        since = self.outbox.held_since or now
+        return max(0.0, (since - now).total_seconds() + self.route.digest)
+
+    def flush(self, now: datetime) -> bool:
+        """Turn the held events into one queued body if they are due; True if it did."""
+        if self.flush_due_in(now) != 0.0:
+            return False
+        events, self.outbox.held, self.outbox.held_since = self.outbox.held, [], None
+        event_id = events[0].event_id if len(events) == 1 else _digest_id(events)
+        self._enqueue(Queued(event_id, render(self.url, self.format, events)))
+        return True
+
+    async def send_next(self) -> float | None:
+        """Try the oldest queued body; None when it left the outbox, else the retry delay.
+
+        Any failure, a network error or one nobody foresaw, is a failed attempt: the body
+        stays first in the outbox and is tried again after the returned delay.
+        """
+        entry = self.outbox.queued[0]
+        if self.format is Format.APPRISE:
+            return await self._send_apprise(entry)
+        url = ntfy_target(self.url)[0] if self.format is Format.NTFY else self.url
+        proxy = self.shared.proxies.for_url(url)
+        try:
+            status, text, retry_after = await post_body(self.shared, url, entry.body.encode(),
+                                                        self.secret)
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            return self._retry(connection_words(exc, proxy), None)
+        except Exception as exc:
+            log.debug("webhook %s: traceback", self.label, exc_info=exc)
+            return self._retry(f"internal error while delivering: {exception_words(exc)}",
+                               None)
+        if 200 <= status < 300:
+            self._delivered(entry)
+            return None
+        if status == 407 and proxy is not None:
+            return self._retry(f"proxy {public_proxy(proxy)} refused the request: HTTP 407 "
+                               "(proxy authentication required)", None)
+        if status == 429 or status >= 500 or status == 408:
+            return self._retry(f"HTTP {status}", retry_after)
+        self._rejected(entry, f"HTTP {status}", clean_text(text)[:200])
+        return None
+
+    def _rejected(self, entry: Queued, reason: str, reply: str) -> None:
+        """Any other reply rejects the body for good: retrying cannot help, and holding it
+        would hold every later body behind it."""
+        self.dropped += 1
+        if reason not in self._rejections:
+            self._rejections.add(reason)
+            log.error("webhook %s: %s refuses the event for good, so it was dropped (further "
+                      "drops for this reason are counted in the exit summary)%s", self.label,
+                      reason, f"; it answered: {reply}" if reply else "")
+        else:
+            log.debug("webhook %s: %s, dropped event %s", self.label, reason, entry.event_id)
+        self._settle(entry)
+
+    async def _send_apprise(self, entry: Queued) -> float | None:
+        """Apprise blocks: it runs in a daemon thread with a timeout; its failure is a
+        failed attempt like any other."""
+        try:
+            payload = json.loads(entry.body)
+            sent = await asyncio.wait_for(
+                in_daemon_thread(_apprise_notify, (self.url, payload), pool="apprise"),
+                APPRISE_TIMEOUT)
+        except TimeoutError:
+            return self._retry("timed out", None)
+        except Exception as exc:
+            return self._retry(f"Apprise failed: {exception_words(exc)}", None)
+        if not sent:
+            return self._retry("Apprise could not deliver", None)
+        self._delivered(entry)
+        return None
+
+    def _delivered(self, entry: Queued) -> None:
+        self._settle(entry)
+        self.delivered += 1
+        self.trouble.recover("webhook %s: delivering again", self.label)
+
+    def _settle(self, entry: Queued) -> None:
+        # By identity: while the POST was in flight, a full outbox may already have dropped
+        # this entry, and popping blindly would then lose the next, undelivered one.
+        queued = self.outbox.queued
+        if queued and queued[0] is entry:
+            queued.pop(0)
+
+    def _retry(self, reason: str, retry_after: float | None) -> float:
+        _, _, delay = next_health(Health(self.trouble.failures), Outcome(reason, retry_after),
+                                  policy=RetryPolicy(0.0, self.max_delay), rng=self.shared.rng)
+        self.attempts_failed += 1
+        self.trouble.fail(reason, "webhook %s: %s; will retry", self.label, reason)
+        return delay
+
+    async def run(self, stop: asyncio.Event,
+                  sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
+        """Deliver until `stop` is set."""
+        wait = sleep or (lambda delay: _sleep_until(stop, delay))
+        clock = self.shared.clock
+        while not stop.is_set():
+            if self.flush(clock.now()) and self.on_change is not None:
+                await self.on_change()
+            if not self.outbox.queued:
+                due = self.flush_due_in(clock.now())
+                self._wake.clear()
+                if due is not None:
+                    await _wait_event_or(self._wake, stop, due)
+                else:
+                    await _wait_either(self._wake, stop)
+                continue
+            delay = await self.send_next()
+            if delay is None:
+                if self.on_change is not None:
+                    await self.on_change()
+            else:
+                await wait(delay)
+
+    async def drain(self, deadline: float,
+                    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        """Deliver what is pending until `deadline` (the clock's monotonic seconds); the rest
+        stays queued (held events wait for their time, in the state file)."""
+        clock = self.shared.clock
+        self.flush(clock.now())
+        while self.outbox.queued and clock.monotonic() < deadline:
+            delay = await self.send_next()
+            if delay is not None:
+                await sleep(min(delay, max(0.0, deadline - clock.monotonic())))
+            elif self.on_change is not None:
+                await self.on_change()
+
+
+class Fanout:
+    """The callback main() installs: the console printer, then every webhook's outbox.
+
+    Each target is on its own: one that raises (a closed stdout, a bug in a body builder)
+    is logged and the event still reaches the others.
+    """
+
+    def __init__(self, targets: Sequence[Callable[[IncidentEvent], None]]) -> None:
+        self.targets = targets
+
+    def __call__(self, event: IncidentEvent) -> None:
+        for target in self.targets:
+            try:
+                target(event)
+            except Exception as exc:
+                label = (getattr(target, "label", None) or getattr(target, "__name__", None)
+                         or type(target).__name__)
+                log.error("%s: could not take an event of kind %s from %s: %s", label, event.kind,
+                          event.feed, clean_text(repr(exc))[:200])
+                log.debug("output traceback", exc_info=exc)
+
+
 # #### A feed's pipeline: the monitor and the scheduler ############################################
 
 
@@ -3791,11 +4350,6 @@ class FeedStats:
                 f"{plural(self.events, 'event')}, {plural(self.errors, 'error')}{api}")
 
 
-# One generator for every monitor's jitter and backoff that is not given its own: a Random
-# holds 2.5 KB of state, 25 MB at 10,000 feeds, and jitter needs no stream per feed.
-_SHARED_RNG = random.Random()
-
-
 @dataclass(frozen=True, slots=True)
 class PollResult:
     """What one poll tells whoever schedules the next."""
@@ -3806,48 +4360,6 @@ class PollResult:
 
     def __bool__(self) -> bool:
         return self.read
-
-
-class ParseMeter:
-    """Seconds spent parsing feeds, as the monitors report them. The scheduler paces first
-    reads by it: they all parse (25 ms a feed), and a cold start of 10,000 feeds would
-    otherwise hold the loop for minutes while the polls of feeds already read fall behind."""
-
-    def __init__(self) -> None:
-        self.spent = 0.0
-        self.parses = 0
-
-    def add(self, seconds: float) -> None:
-        self.spent += seconds
-        self.parses += 1
-
-    @property
-    def average(self) -> float:
-        """Seconds one parse takes, PARSE_GUESS until one has been measured."""
-        return self.spent / self.parses if self.parses and self.spent else PARSE_GUESS
-
-
-def timed_parse(body: bytes) -> tuple[list[Incident], float]:
-    """parse_feed and the CPU it took in this thread."""
-    started = time.thread_time()
-    incidents = parse_feed(body)
-    return incidents, time.thread_time() - started
-
-
-@dataclass(slots=True)
-class Shared:
-    """What the pipelines of all feeds in one run share: the HTTP session, its per-host limit
-    and proxies, the clock, the random numbers for jitter and backoff, the parse meter, and
-    the limits of one feed request."""
-
-    session: aiohttp.ClientSession
-    clock: Clock = field(default_factory=Clock)
-    limiter: HostLimiter = field(default_factory=HostLimiter)
-    proxies: Proxies = field(default_factory=lambda: Proxies(environ={}))
-    rng: random.Random = field(default_factory=lambda: _SHARED_RNG)
-    meter: ParseMeter = field(default_factory=ParseMeter)
-    max_body: int = MAX_BODY
-    timeout: aiohttp.ClientTimeout = TIMEOUT
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs more, on every poll
@@ -4503,457 +5015,6 @@ class Scheduler:
         self.wakeups += 1
 
 
-# #### Delivery: the console, webhooks and their routes ############################################
-
-
-_TEAMS_HOSTS = (".logic.azure.com", ".powerautomate.com", ".powerplatform.com")
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    """One notification destination and what reaches it."""
-
-    url: str
-    feeds: tuple[str, ...] = ()  # empty: every feed
-    filter: EventFilter = EventFilter()  # components and min_impact
-    kinds: tuple[str, ...] = ()  # empty: every kind
-    format: Format = Format.AUTO
-    quiet_hours: tuple[int, int] | None = None  # minutes after local midnight: from, until
-    timezone: str = "UTC"
-    digest: float | None = None  # seconds per batch
-    secret: str | None = None
-    urgent: bool = False  # feed_down is never held by quiet hours
-
-    @property
-    def resolved_format(self) -> str:
-        return resolve_format(self.url, self.format)
-
-    def accepts(self, event: IncidentEvent) -> bool:
-        """Filters apply to every kind, health events included; unknown components or
-        impact pass."""
-        if self.feeds and event.feed.lower() not in {f.lower() for f in self.feeds}:
-            return False
-        if self.kinds and event.kind not in self.kinds:
-            return False
-        return event.incident is None or self.filter.passes(event.incident)
-
-    def quiet_at(self, now: datetime) -> bool:
-        if self.quiet_hours is None:
-            return False
-        # Local wall-clock time each time: correct across DST changes by construction.
-        local = now.astimezone(_zone(self.timezone))
-        minute, (start, end) = local.hour * 60 + local.minute, self.quiet_hours
-        return start <= minute < end if start < end else minute >= start or minute < end
-
-
-def _zone(name: str) -> tzinfo:
-    # UTC needs no time zone database (Windows has none unless the tzdata package is there).
-    return UTC if name.upper() == "UTC" else zoneinfo.ZoneInfo(name)
-
-
-def webhook_body(url: str, event: IncidentEvent) -> str:
-    """The POST body for one event, in the format the URL implies."""
-    return render(url, Format.AUTO, [event])
-
-
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-class TextSink(typing.Protocol):
-    """Where console text goes: a text stream, or the CLI's StdoutWriter."""
-
-    def write(self, text: str, /) -> object: ...
-
-    def flush(self) -> object: ...
-
-
-class ConsolePrinter:
-    """The default callback: a readable block per event on stdout (or JSON lines).
-
-    A stdout that was closed (EPIPE, as `| head -1` does) is said once on stderr and no
-    longer written; the event still reaches every other output.
-    """
-
-    label = "console"
-
-    def __init__(self, stream: TextSink | None = None, *, as_json: bool = False) -> None:
-        self.stream = stream
-        self.as_json = as_json
-        self.closed = False
-
-    def __call__(self, event: IncidentEvent) -> None:
-        stream = self.stream or sys.stdout
-        if self.closed or stream is None:  # sys.stdout is None under pythonw
-            return
-        if self.as_json:
-            text = json.dumps(event_to_dict(event), ensure_ascii=False) + "\n"
-        else:
-            text = format_event(event) + "\n\n"
-        try:
-            stream.write(text)
-            stream.flush()
-        except (OSError, ValueError) as exc:  # ValueError: the stream was closed
-            self.closed = True
-            _say_stdout_gone(exc)
-
-
-def _say_stdout_gone(exc: Exception) -> None:
-    reason = exc.strerror if isinstance(exc, OSError) else None
-    log.warning("stdout cannot be written (%s): no longer printing events; webhooks and the "
-                "state file go on", clean_text(reason or type(exc).__name__))
-
-
-class StdoutWriter:
-    """stdout written by a thread, so a reader that stopped reading blocks that thread and
-    never the event loop: polling, delivery and SIGTERM go on. At most `backlog` writes wait;
-    newer ones are dropped beyond that, said once on stderr.
-
-    It writes to the file descriptor, not through sys.stdout: a thread stuck inside
-    sys.stdout.write would hold its lock, and the interpreter's final flush would then
-    abort the process at exit.
-    """
-
-    def __init__(self, stream: TextIO, *, backlog: int = CONSOLE_BACKLOG) -> None:
-        self._queue: queue.Queue[str | None] = queue.Queue(maxsize=backlog)
-        self.dropped = 0
-        self.broken = False
-        encoding = getattr(stream, "encoding", None) or "utf-8"
-        self._write_out: Callable[[str], None]
-
-        def through_stream(text: str) -> None:
-            stream.write(text)
-            stream.flush()
-
-        try:
-            fd = stream.fileno()
-        except (OSError, ValueError):  # io.UnsupportedOperation: a stream with no descriptor
-            fd = -1
-        if fd < 0 or (sys.platform == "win32" and stream.isatty()):
-            # No descriptor (an IDE, a test harness), or the Windows console, which needs
-            # Python's own console writer for Unicode and is not a pipe a reader can stall.
-            self._write_out = through_stream
-        else:
-
-            def to_fd(text: str) -> None:
-                data = memoryview(text.encode(encoding, "replace"))
-                while data:
-                    data = data[os.write(fd, data):]
-
-            self._write_out = to_fd
-        self._thread = threading.Thread(target=self._work, name="status_tracker stdout",
-                                        daemon=True)
-        self._thread.start()
-
-    def write(self, text: str) -> None:
-        if self.broken:
-            return
-        try:
-            self._queue.put_nowait(text)
-        except queue.Full:
-            self.dropped += 1
-            if self.dropped == 1:
-                log.warning("stdout is not being read: %d events wait for it; dropping newer "
-                            "ones from the console (webhooks and the state file go on)",
-                            self._queue.maxsize)
-
-    def flush(self) -> None:
-        """Nothing to do: the thread writes each piece straight to the descriptor."""
-
-    def _work(self) -> None:
-        while (text := self._queue.get()) is not None:
-            try:
-                if not self.broken:
-                    self._write_out(text)
-            except Exception as exc:  # EPIPE above all; whatever it is, stdout is done
-                # Said before it is marked: drain() may return as soon as it is.
-                _say_stdout_gone(exc)
-                self.broken = True
-            finally:
-                self._queue.task_done()
-        self._queue.task_done()
-
-    @property
-    def idle(self) -> bool:
-        return self.broken or self._queue.unfinished_tasks == 0
-
-    async def drain(self, seconds: float, clock: Clock, stop: asyncio.Event | None = None
-                    ) -> bool:
-        """Wait up to `seconds` for what is queued to be written; True when it was."""
-        deadline = clock.monotonic() + seconds
-        while not self.idle and clock.monotonic() < deadline and not (stop and stop.is_set()):
-            await asyncio.sleep(0.02)
-        written = self.idle
-        with contextlib.suppress(queue.Full):
-            self._queue.put_nowait(None)  # lets the thread end once it is unblocked
-        if not written:
-            log.warning("stdout is not being read: exiting with output not yet printed")
-        return written
-
-
-def apprise_available() -> bool:
-    return importlib.util.find_spec("apprise") is not None
-
-
-def _apprise_label(url: str) -> str:
-    """Apprise's own privacy form of a URL (tokens masked), or just its scheme."""
-    with contextlib.suppress(Exception):
-        import apprise
-
-        plugin: Any = apprise.Apprise.instantiate(url)  # its url() is untyped
-        if plugin:
-            return clean_text(str(plugin.url(privacy=True)).split("?")[0])
-    return f"{clean_text(url.split(':', 1)[0])}://…"
-
-
-def _apprise_notify(job: tuple[str, Mapping[str, str]]) -> bool:
-    """One blocking Apprise delivery; True when Apprise says it was sent."""
-    import apprise
-
-    url, payload = job
-    sender = apprise.Apprise()
-    if not sender.add(url):
-        raise ValueError("Apprise does not understand this URL")
-    return bool(sender.notify(body=payload["body"], title=payload["title"],
-                              notify_type=payload.get("type", "warning")))
-
-
-async def post_body(shared: Shared, url: str, body: bytes, secret: str | None
-                    ) -> tuple[int, str, float | None]:
-    """POST one body (signed when there is a secret); its status, the start of its reply,
-    and the seconds it asked to wait (Retry-After). Raises what the request raises."""
-    headers = {"Content-Type": "application/json"}
-    if secret:
-        headers[SIGNATURE_HEADER] = sign(secret, body)
-    async with shared.session.post(url, data=body, headers=headers,
-                                   proxy=shared.proxies.for_url(url), timeout=WEBHOOK_TIMEOUT,
-                                   allow_redirects=False) as resp:
-        text = (await resp.content.read(300)).decode("utf-8", "replace")
-        return (resp.status, text,
-                retry_after_seconds(resp.headers.get("Retry-After"), shared.clock.now()))
-
-
-class WebhookSender:
-    """Delivers one route's outbox in order, at least once; never blocks polling.
-
-    Events the route does not want are left out. Inside quiet hours, or on a digest route,
-    events are held (in the outbox, so in the state file) and go out together as one digest
-    message: at the end of the quiet hours, or once per digest period. Only the sender
-    changes its outbox.
-    """
-
-    def __init__(self, url: str, shared: Shared, outbox: Outbox | None = None, *,
-                 route: Route | None = None, secret: str | None = None,
-                 on_change: Callable[[], Awaitable[object]] | None = None,
-                 max_delay: float = WEBHOOK_MAX_DELAY) -> None:
-        self.url = url
-        self.shared = shared
-        self.outbox = outbox if outbox is not None else Outbox()
-        self.route = route or Route(url)
-        self.format = self.route.resolved_format
-        self.secret = self.route.secret or secret
-        self.on_change = on_change
-        self.max_delay = max_delay
-        self.trouble = Trouble()
-        self.delivered = 0
-        self.dropped = 0
-        self.attempts_failed = 0
-        self._rejections: set[str] = set()  # reasons already logged at ERROR
-        self._wake = asyncio.Event()
-        self.base_label = (_apprise_label(url) if self.format is Format.APPRISE
-                           else redact_url(url))
-        self.label = self.base_label
-
-    def reconfigure(self, route: Route, secret: str | None) -> None:
-        """A reload's new route for the same URL: filters, format, quiet hours, digest and
-        secret apply to what comes next; the outbox stays as it is."""
-        self.route = route
-        self.format = route.resolved_format
-        self.secret = route.secret or secret
-
-    def __call__(self, event: IncidentEvent) -> None:
-        if not self.route.accepts(event):
-            return
-        urgent = self.route.urgent and event.kind is Kind.FEED_DOWN
-        now = self.shared.clock.now()
-        if not urgent and (self.route.digest or self.route.quiet_at(now)):
-            if not self.outbox.held:
-                self.outbox.held_since = now
-            self.outbox.held.append(event)
-            self._wake.set()
-            return
-        self._enqueue(Queued(event.event_id, render(self.url, self.format, [event])))
-
-    def _enqueue(self, entry: Queued) -> None:
-        queued = self.outbox.queued
-        if len(queued) >= MAX_OUTBOX:
-            # A receiver down for weeks must not grow the state file without end.
-            dropped = queued.pop(0)
-            self.dropped += 1
-            log.error("webhook %s: %d events queued; dropped the oldest (%s)", self.label,
-                      MAX_OUTBOX, dropped.event_id)
-        queued.append(entry)
-        self._wake.set()
-
-    def flush_due_in(self, now: datetime) -> float | None:
-        """Seconds until the held events are due to go out (0: now); None when none wait."""
-        if not self.outbox.held:
-            return None
-        if self.route.quiet_at(now):
-            return 30.0  # looked at again soon: the end of quiet hours is local wall time
-        if self.route.digest is None:
-            return 0.0
-        since = self.outbox.held_since or now
-        return max(0.0, (since - now).total_seconds() + self.route.digest)
-
-    def flush(self, now: datetime) -> bool:
-        """Turn the held events into one queued body if they are due; True if it did."""
-        if self.flush_due_in(now) != 0.0:
-            return False
-        events, self.outbox.held, self.outbox.held_since = self.outbox.held, [], None
-        event_id = events[0].event_id if len(events) == 1 else _digest_id(events)
-        self._enqueue(Queued(event_id, render(self.url, self.format, events)))
-        return True
-
-    async def send_next(self) -> float | None:
-        """Try the oldest queued body; None when it left the outbox, else the retry delay.
-
-        Any failure, a network error or one nobody foresaw, is a failed attempt: the body
-        stays first in the outbox and is tried again after the returned delay.
-        """
-        entry = self.outbox.queued[0]
-        if self.format is Format.APPRISE:
-            return await self._send_apprise(entry)
-        url = ntfy_target(self.url)[0] if self.format is Format.NTFY else self.url
-        proxy = self.shared.proxies.for_url(url)
-        try:
-            status, text, retry_after = await post_body(self.shared, url, entry.body.encode(),
-                                                        self.secret)
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            return self._retry(connection_words(exc, proxy), None)
-        except Exception as exc:
-            log.debug("webhook %s: traceback", self.label, exc_info=exc)
-            return self._retry(f"internal error while delivering: {exception_words(exc)}",
-                               None)
-        if 200 <= status < 300:
-            self._delivered(entry)
-            return None
-        if status == 407 and proxy is not None:
-            return self._retry(f"proxy {public_proxy(proxy)} refused the request: HTTP 407 "
-                               "(proxy authentication required)", None)
-        if status == 429 or status >= 500 or status == 408:
-            return self._retry(f"HTTP {status}", retry_after)
-        self._rejected(entry, f"HTTP {status}", clean_text(text)[:200])
-        return None
-
-    def _rejected(self, entry: Queued, reason: str, reply: str) -> None:
-        """Any other reply rejects the body for good: retrying cannot help, and holding it
-        would hold every later body behind it."""
-        self.dropped += 1
-        if reason not in self._rejections:
-            self._rejections.add(reason)
-            log.error("webhook %s: %s refuses the event for good, so it was dropped (further "
-                      "drops for this reason are counted in the exit summary)%s", self.label,
-                      reason, f"; it answered: {reply}" if reply else "")
-        else:
-            log.debug("webhook %s: %s, dropped event %s", self.label, reason, entry.event_id)
-        self._settle(entry)
-
-    async def _send_apprise(self, entry: Queued) -> float | None:
-        """Apprise blocks: it runs in a daemon thread with a timeout; its failure is a
-        failed attempt like any other."""
-        try:
-            payload = json.loads(entry.body)
-            sent = await asyncio.wait_for(
-                in_daemon_thread(_apprise_notify, (self.url, payload), pool="apprise"),
-                APPRISE_TIMEOUT)
-        except TimeoutError:
-            return self._retry("timed out", None)
-        except Exception as exc:
-            return self._retry(f"Apprise failed: {exception_words(exc)}", None)
-        if not sent:
-            return self._retry("Apprise could not deliver", None)
-        self._delivered(entry)
-        return None
-
-    def _delivered(self, entry: Queued) -> None:
-        self._settle(entry)
-        self.delivered += 1
-        self.trouble.recover("webhook %s: delivering again", self.label)
-
-    def _settle(self, entry: Queued) -> None:
-        # By identity: while the POST was in flight, a full outbox may already have dropped
-        # this entry, and popping blindly would then lose the next, undelivered one.
-        queued = self.outbox.queued
-        if queued and queued[0] is entry:
-            queued.pop(0)
-
-    def _retry(self, reason: str, retry_after: float | None) -> float:
-        _, _, delay = next_health(Health(self.trouble.failures), Outcome(reason, retry_after),
-                                  policy=RetryPolicy(0.0, self.max_delay), rng=self.shared.rng)
-        self.attempts_failed += 1
-        self.trouble.fail(reason, "webhook %s: %s; will retry", self.label, reason)
-        return delay
-
-    async def run(self, stop: asyncio.Event,
-                  sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
-        """Deliver until `stop` is set."""
-        wait = sleep or (lambda delay: _sleep_until(stop, delay))
-        clock = self.shared.clock
-        while not stop.is_set():
-            if self.flush(clock.now()) and self.on_change is not None:
-                await self.on_change()
-            if not self.outbox.queued:
-                due = self.flush_due_in(clock.now())
-                self._wake.clear()
-                if due is not None:
-                    await _wait_event_or(self._wake, stop, due)
-                else:
-                    await _wait_either(self._wake, stop)
-                continue
-            delay = await self.send_next()
-            if delay is None:
-                if self.on_change is not None:
-                    await self.on_change()
-            else:
-                await wait(delay)
-
-    async def drain(self, deadline: float,
-                    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
-        """Deliver what is pending until `deadline` (the clock's monotonic seconds); the rest
-        stays queued (held events wait for their time, in the state file)."""
-        clock = self.shared.clock
-        self.flush(clock.now())
-        while self.outbox.queued and clock.monotonic() < deadline:
-            delay = await self.send_next()
-            if delay is not None:
-                await sleep(min(delay, max(0.0, deadline - clock.monotonic())))
-            elif self.on_change is not None:
-                await self.on_change()
-
-
-class Fanout:
-    """The callback main() installs: the console printer, then every webhook's outbox.
-
-    Each target is on its own: one that raises (a closed stdout, a bug in a body builder)
-    is logged and the event still reaches the others.
-    """
-
-    def __init__(self, targets: Sequence[Callable[[IncidentEvent], None]]) -> None:
-        self.targets = targets
-
-    def __call__(self, event: IncidentEvent) -> None:
-        for target in self.targets:
-            try:
-                target(event)
-            except Exception as exc:
-                label = (getattr(target, "label", None) or getattr(target, "__name__", None)
-                         or type(target).__name__)
-                log.error("%s: could not take an event of kind %s from %s: %s", label, event.kind,
-                          event.feed, clean_text(repr(exc))[:200])
-                log.debug("output traceback", exc_info=exc)
-
-
 # #### Serving: /metrics, /healthz, /readyz, /status ###############################################
 
 
@@ -4972,8 +5033,8 @@ class Monitoring:
     def __init__(self, monitors: Sequence[StatusPageMonitor],
                  senders: Sequence[WebhookSender], *, clock: Clock, lines: bool = True) -> None:
         """`lines`: build every feed's metric lines now and keep them current after each
-        poll (with --metrics); otherwise only on the first render(), since at 10,000 feeds
-        they hold 19 MB that nobody reads without --metrics."""
+        poll (with --metrics); otherwise only on the first render(), since for a large fleet
+        they hold megabytes that nobody reads without --metrics."""
         self.monitors = monitors
         self.senders = senders
         self.clock = clock
@@ -4992,12 +5053,12 @@ class Monitoring:
         monitors = self.monitors
         self._built = True
         self._feed_labels = {id(m): f'feed="{_label(m.name)}"' for m in monitors}
-        # Per feed, the start of each polls_total line, and its component lines with the
-        # component states they were made from: at 10,000 feeds a scrape is ~100,000 lines,
-        # and formatting each label anew would cost more than the 100 ms a scrape may take.
+        # Per feed, the start of each of its lines, and its component lines with the component
+        # states they were made from: a scrape is about ten lines a feed, and formatting
+        # every label anew would make a large fleet's scrape slow.
         self._prefixes = [self._line_starts(self._feed_labels[id(m)]) for m in monitors]
-        # Each feed's lines are built at the end of its poll (a few µs, only with --metrics)
-        # and all of them once now, so a scrape only puts finished lines together.
+        # Each feed's lines are built at the end of its poll (only with --metrics) and all of
+        # them once now, so a scrape only puts finished lines together.
         self._index = {id(m): i for i, m in enumerate(monitors)}
         self._lines = []
         for i, m in enumerate(monitors):
@@ -5027,8 +5088,8 @@ class Monitoring:
 
     def render(self) -> str:
         """The whole exposition (text format 0.0.4): HELP and TYPE once per family, then its
-        samples. One pass over the feeds fills every family's list of lines from prebuilt
-        prefixes; at 10,000 feeds that is about 100,000 lines."""
+        samples. One pass over the feeds fills every family's list of lines from lines
+        prebuilt at the end of each poll."""
         if not self._built:
             self._build_lines()
         per_feed: list[list[str]] = [[] for _ in range(len(POLL_FAMILIES))]
@@ -5396,7 +5457,7 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, clock: Clock,
                           proxies: Proxies, stdout: TextSink | None, store: StateStore | None,
                           on_monitoring: Callable[[Monitoring], None] | None = None,
                           reload: Reload | None = None) -> int:
-    async with new_session(settings, aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
+    async with new_session(settings.contact, aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
                            ) as session:
         shared = Shared(session, clock=clock, proxies=proxies)
         fleet = Fleet(shared, store=store,
@@ -5681,7 +5742,7 @@ async def run_status(settings: Settings, *, clock: Clock, proxies: Proxies | Non
     now = clock.now()
     limiter = HostLimiter(settings.per_host)
     proxies = proxies or Proxies(environ={})
-    async with new_session(settings, aiohttp.TCPConnector(limit=0)) as session:
+    async with new_session(settings.contact, aiohttp.TCPConnector(limit=0)) as session:
         reads = await _run_until([read_board_entry(session, feed, limiter, now, proxies)
                                   for feed in settings.feeds], stop or asyncio.Event(), math.inf)
     entries = [BoardEntry(feed.name, error=STOPPED) if task.cancelled() else task.result()
@@ -5712,38 +5773,6 @@ def metrics_address(text: str) -> tuple[str, int]:
     if not port.isdigit() or not 0 < int(port) < 65536 or (sep and not host):
         raise ValueError(f"expected PORT or HOST:PORT, got {clean_text(text)[:40]!r}")
     return host, int(port)
-
-
-def check_url(url: str) -> str:
-    """An http(s) URL with a host and a valid port. The ValueError never repeats the URL:
-    its path or query may hold a secret."""
-    if not url or any(c.isspace() or not c.isprintable() for c in url):
-        raise ValueError("not a valid URL: it contains spaces or control characters")
-    try:
-        parts = urllib.parse.urlsplit(url)
-        port, host = parts.port, parts.hostname
-    except ValueError:
-        raise ValueError("not a valid URL: bad port or brackets") from None
-    if parts.scheme.lower() not in ("http", "https"):
-        raise ValueError("not an http(s) URL")
-    if not host:
-        raise ValueError("not an http(s) URL: it has no host")
-    if port == 0:
-        raise ValueError("not a valid URL: port 0")
-    try:
-        host.encode("idna")
-    except UnicodeError:
-        raise ValueError("not a valid URL: bad host name") from None
-    return url
-
-
-def url_identity(url: str) -> tuple[str, str, int, str]:
-    """What makes two spellings of a URL the same resource (case of host, default port)."""
-    parts = urllib.parse.urlsplit(url)
-    scheme = parts.scheme.lower()
-    port = parts.port or (443 if scheme == "https" else 80)
-    rest = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
-    return scheme, (parts.hostname or "").lower(), port, rest
 
 
 def feed_name(text: str) -> str:
@@ -6141,13 +6170,6 @@ class LogFormatter(logging.Formatter):
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         when = datetime.fromtimestamp(record.created).astimezone()
         return when.strftime("%H:%M:%S") if self.terminal else when.isoformat(timespec="seconds")
-
-
-def _is_terminal(stream: TextIO | None) -> bool:
-    try:
-        return stream is not None and stream.isatty()
-    except (AttributeError, ValueError):  # a closed or replaced stream
-        return False
 
 
 class _Parser(argparse.ArgumentParser):
