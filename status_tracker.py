@@ -101,9 +101,19 @@ from enum import IntEnum, StrEnum
 from pathlib import Path
 from typing import IO, Any, TextIO
 
-import aiohttp
-import feedparser
-from aiohttp import web
+try:
+    import aiohttp
+    import feedparser
+    from aiohttp import web
+except ModuleNotFoundError as missing:
+    if __name__ != "__main__":
+        raise
+    # Run with an interpreter that lacks the requirements: one line that says what to do.
+    print(f"status_tracker.py: error: the {missing.name} package is not installed for "
+          f"{sys.executable}; install the requirements (pip install -r requirements.txt) in "
+          "the project's virtual environment, as the README shows, and run it from there",
+          file=sys.stderr)
+    sys.exit(2)
 
 __all__ = [
     "FEEDS", "Clock", "FeedError", "FeedOptions", "FeedState", "Impact", "Incident",
@@ -6172,6 +6182,11 @@ class LogFormatter(logging.Formatter):
         return when.strftime("%H:%M:%S") if self.terminal else when.isoformat(timespec="seconds")
 
 
+# How the user ran it: the installed command, or the script.
+PROG = ("status-tracker" if Path(sys.argv[0] if sys.argv else "").name.startswith(
+    "status-tracker") else "status_tracker.py")
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> typing.NoReturn:
         """One line, not argparse's usage block: the user's mistake is the whole message."""
@@ -6180,7 +6195,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="status_tracker.py",
+        prog=PROG,
         description="Watch status-page Atom/RSS feeds and report new incidents and updates.",
         epilog=f"Default feeds: {', '.join(f'{n}={u}' for n, u in FEEDS)}. Exit codes: 0 ok; "
                "1 a feed could not be read (--once, --status), a webhook refused an event for "
@@ -6344,7 +6359,7 @@ def _configure_logging(args: argparse.Namespace) -> None:
 
 
 def _usage_error(message: object) -> int:
-    print(f"status_tracker.py: error: {message}", file=sys.stderr)
+    print(f"{PROG}: error: {message}", file=sys.stderr)
     return EXIT_USAGE
 
 
