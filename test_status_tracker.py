@@ -1697,6 +1697,19 @@ async def test_cli_prints_nothing_unsafe_from_a_hostile_feed(server: FeedServer)
     assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", out + err)
 
 
+async def test_without_the_requirements_the_cli_says_in_one_line_how_to_get_them() -> None:
+    # -S: no site-packages, so none of the requirements, as with the system's Python.
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-S", str(HERE / "status_tracker.py"), "--once", cwd=HERE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2 and out == b""
+    assert err.decode() == (f"status_tracker.py: error: the aiohttp package is not installed "
+                            f"for {sys.executable}; install the requirements (pip install -r "
+                            "requirements.txt) in the project's virtual environment, as the "
+                            "README shows, and run it from there\n")
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--feed", "nourl"], "expected NAME=URL"),
     (["--feed", "X=ftp://host/feed"], "not an http(s) URL"),
