@@ -67,6 +67,7 @@ import contextlib
 import dataclasses
 import email.utils
 import functools
+import gc
 import hashlib
 import heapq
 import hmac
@@ -162,7 +163,8 @@ REQUEST_HEADERS: Mapping[str, str] = {
     "Accept-Encoding": "gzip, deflate",
 }
 API_HEADERS: Mapping[str, str] = {**REQUEST_HEADERS, "Accept": "application/json"}
-TIMEOUT = aiohttp.ClientTimeout(total=30, sock_connect=10, sock_read=15)
+# One timer a request (no sock_read: every quiet poll would pay for a second one).
+TIMEOUT = aiohttp.ClientTimeout(total=20, sock_connect=10)
 API_TIMEOUT = aiohttp.ClientTimeout(total=5, sock_connect=3, sock_read=4)  # events wait on it
 WEBHOOK_TIMEOUT = aiohttp.ClientTimeout(total=20, sock_connect=10)
 MAX_BODY = 10 * 1024 * 1024  # measured after decompression: 50 KB of gzip can inflate to 50 MB
@@ -1747,8 +1749,9 @@ class RetryPolicy:
     failure_threshold: int = DEFAULT_FAILURE_THRESHOLD  # failures in a row before "down"
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+# Outcome, Health and PollResult are made on every poll: as named tuples they are values that
+# cost a fraction of a frozen dataclass to build.
+class Outcome(typing.NamedTuple):
     """What one attempt came to."""
 
     error: str | None = None  # None: it worked
@@ -1757,8 +1760,7 @@ class Outcome:
     gone: bool = False  # it will never work again (HTTP 410)
 
 
-@dataclass(frozen=True, slots=True)
-class Health:
+class Health(typing.NamedTuple):
     failures: int = 0  # in a row
     down: bool = False  # a feed_down was said and no feed_recovered since
 
@@ -4360,9 +4362,8 @@ class FeedStats:
                 f"{plural(self.events, 'event')}, {plural(self.errors, 'error')}{api}")
 
 
-@dataclass(frozen=True, slots=True)
-class PollResult:
-    """What one poll tells whoever schedules the next."""
+class PollResult(typing.NamedTuple):
+    """What one poll tells whoever schedules the next; true when the feed was read."""
 
     read: bool  # the feed was read (a 200 or a 304)
     delay: float  # seconds from this poll's start to the next
@@ -4703,7 +4704,7 @@ class StatusPageMonitor:
         except Exception as exc:
             outcome = Outcome(f"internal error while polling: {exception_words(exc)}")
             unexpected = exc
-        return await self._settle(state, events, outcome, unexpected)
+        return await self._settle(state, events, outcome, unexpected, now)
 
     async def _read(self, state: FeedState, now: datetime
                     ) -> tuple[FeedState, list[tuple[Kind, Incident]], float | None]:
@@ -4766,9 +4767,11 @@ class StatusPageMonitor:
         return shown
 
     async def _settle(self, state: FeedState, events: list[tuple[Kind, Incident]],
-                      outcome: Outcome, unexpected: BaseException | None) -> PollResult:
+                      outcome: Outcome, unexpected: BaseException | None, now: datetime
+                      ) -> PollResult:
         """Apply the health policy to one poll's outcome: say it, report the events it
         brought and its health events, keep the new state, and return when to poll next."""
+        read_changed = state is not self.state
         before = Health(state.failures, state.down)
         health, health_events, delay = next_health(before, outcome, policy=self.policy,
                                                    rng=self.shared.rng)
@@ -4776,32 +4779,27 @@ class StatusPageMonitor:
         if health != before:
             state = dataclasses.replace(state, failures=health.failures, down=health.down)
         if outcome.error is None:
-            self.stats.last_success = self.shared.clock.now().timestamp()
+            self.stats.last_success = now.timestamp()
         else:
             self.stats.errors += 1
-        now = self.shared.clock.now()
         for kind, incident in events:
             await self._emit(IncidentEvent(self.name, kind, incident))
         for kind in health_events:
             await self._emit(IncidentEvent(self.name, kind, error=outcome.error, at=now))
-        await self._keep(state, urgent=Kind.FEED_DOWN in health_events)
+        if state is not self.state:
+            # What a read changed is written at once; a failure count goes with the next
+            # write, unless the feed just went down.
+            self.state = state
+            if self.store is not None:
+                await self.store.changed(self.key, state,
+                                         save=read_changed or Kind.FEED_DOWN in health_events)
         return PollResult(outcome.error is None, delay, outcome.gone)
-
-    async def _keep(self, state: FeedState, *, urgent: bool) -> None:
-        """Hand a changed state to the store: what a read changed is written at once, a
-        failure count goes with the next write (unless the feed just went down)."""
-        if state is self.state:
-            return
-        only_health = dataclasses.replace(self.state, failures=state.failures,
-                                          down=state.down) == state
-        self.state = state
-        if self.store is not None:
-            await self.store.changed(self.key, state, save=urgent or not only_health)
 
     def _say(self, reason: str | None, failures: int, unexpected: BaseException | None) -> None:
         if reason is None:
-            self.trouble.recover("%s: reading again after %s", self.name,
-                                 plural(failures, "failed poll"))
+            if self.trouble.reason is not None:
+                self.trouble.recover("%s: reading again after %s", self.name,
+                                     plural(failures, "failed poll"))
         else:
             # An unforeseen error's traceback is logged once, so the bug can be found; the
             # watch goes on regardless.
@@ -5473,6 +5471,10 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, clock: Clock,
         fleet = Fleet(shared, store=store,
                       console=ConsolePrinter(stdout, as_json=settings.as_json))
         fleet.apply(settings)
+        # What is loaded now (every feed's memory) lives until exit: frozen, the collector
+        # no longer scans it at each full collection, which recur as polls allocate.
+        gc.collect()
+        gc.freeze()
         watching = not settings.once
         monitoring = Monitoring(list(fleet.monitors.values()), list(fleet.senders.values()),
                                 clock=clock, lines=settings.metrics is not None and watching)
