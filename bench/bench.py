@@ -33,6 +33,7 @@ import math
 import multiprocessing
 import os
 import random
+import shutil
 import signal
 import statistics
 import sys
@@ -653,11 +654,25 @@ def cli_setup(folder: Path, port: int, kind: str, count: int, meta: dict[str, An
     return config, store.path, listing
 
 
+Counter = Callable[[], Awaitable[dict[str, int]]]
+
+
+def farm_counter(session: aiohttp.ClientSession, port: int) -> Counter:
+    """The feed farm's count of requests per path."""
+    async def count() -> dict[str, int]:
+        async with session.get(f"http://127.0.0.1:{port}/api-requests") as resp:
+            hits: dict[str, int] = (await resp.json())["hits"]
+            return hits
+    return count
+
+
 async def measure_process(cmd: list[str], session: aiohttp.ClientSession, port: int,
                           args: argparse.Namespace, paths: set[str], *,
-                          changes: Sequence[str] = ()) -> dict[str, Any]:
+                          changes: Sequence[str] = (), count: Counter | None = None
+                          ) -> dict[str, Any]:
     """Start a contender, let it warm up, read its CPU and the server's request counts over
     a steady window, then stop it with SIGTERM and time the exit."""
+    count = count or farm_counter(session, port)
     proc = await asyncio.create_subprocess_exec(
         *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
     pin(proc.pid, contender=True)
@@ -675,11 +690,11 @@ async def measure_process(cmd: list[str], session: aiohttp.ClientSession, port: 
 
     reader = asyncio.create_task(read_stdout())
     await asyncio.sleep(args.cli_warmup)
-    counts0 = (await (await session.get(f"http://127.0.0.1:{port}/api-requests")).json())["hits"]
+    counts0 = await count()
     cpu0, t0 = proc_cpu(proc.pid), time.monotonic()
     await asyncio.sleep(args.cli_window)
     cpu1, t1 = proc_cpu(proc.pid), time.monotonic()
-    counts1 = (await (await session.get(f"http://127.0.0.1:{port}/api-requests")).json())["hits"]
+    counts1 = await count()
     rss = proc_status_mb(proc.pid, "VmRSS")
     published = {}
     for path in changes:  # changes published now must reach the CLI's stdout
@@ -741,6 +756,168 @@ async def run_cli(port: int, args: argparse.Namespace) -> dict[str, Any]:
         leftover.unlink()
     folder.rmdir()
     return results
+
+
+# --- The same CLI comparison, served by a real nginx ---
+
+# SSI fills in the feed-level date on every response, as OpenAI's feed re-stamps its own;
+# nginx then sends no ETag or Last-Modified either, as that feed does not.
+SSI_DATE = '<!--# config timefmt="%Y-%m-%dT%H:%M:%SZ" --><!--# echo var="date_gmt" -->'
+
+
+class NginxFarm:
+    """A real nginx on 127.0.0.1, pinned to the first CPU, serving the bench's feeds from
+    files: the Statuspage-like ones (and their JSON API) as static files, whose strong ETag
+    and Last-Modified earn a 304 on a quiet poll; the incident.io-like ones through SSI.
+    Requests are counted from its access log."""
+
+    def __init__(self, feeds: int, folder: Path) -> None:
+        self.feeds = feeds
+        self.folder = folder
+        self.root = folder / "www"
+        self.log = folder / "access.log"
+        self.port = 0
+
+    def write_feeds(self) -> None:
+        for i in range(self.feeds):
+            api = self.root / "sp" / str(i) / "api" / "v2"
+            api.mkdir(parents=True)
+            (api.parent.parent / "history.atom").write_bytes(statuspage_feed(i, 0))
+            for key, doc in (("incidents", "incidents"),
+                             ("scheduled_maintenances", "scheduled-maintenances")):
+                (api / f"{doc}.json").write_bytes(statuspage_api(i, 0, key))
+            head, tail = incidentio_parts(i, 0)
+            (self.root / "io").mkdir(exist_ok=True)
+            (self.root / "io" / f"{i}.atom").write_bytes(head + SSI_DATE.encode() + tail)
+        for path in (self.folder, *self.root.rglob("*")):
+            path.chmod(0o755 if path.is_dir() else 0o644)  # nginx's workers run unprivileged
+
+    def start(self) -> None:
+        import socket
+        import subprocess
+
+        self.write_feeds()
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        conf = self.folder / "nginx.conf"
+        temp = self.folder
+        conf.write_text(f"""
+worker_processes 1;
+daemon on;
+pid {temp}/nginx.pid;
+error_log {temp}/error.log;
+events {{ worker_connections 4096; }}
+http {{
+  log_format counted '$uri';
+  access_log {self.log} counted buffer=64k flush=100ms;
+  client_body_temp_path {temp}; proxy_temp_path {temp}; fastcgi_temp_path {temp};
+  uwsgi_temp_path {temp}; scgi_temp_path {temp};
+  types {{ application/atom+xml atom; application/json json; }}
+  server {{
+    listen 127.0.0.1:{self.port} backlog=4096;
+    root {self.root};
+    location /io/ {{ ssi on; ssi_types application/atom+xml; }}
+  }}
+}}
+""")
+        cpu = [] if len(_CPUS) < 2 else ["taskset", "-c", str(_CPUS[0])]
+        subprocess.run([*cpu, "nginx", "-c", str(conf)], check=True)
+        for _ in range(50):
+            with contextlib.suppress(OSError), socket.create_connection(
+                    ("127.0.0.1", self.port), timeout=0.2):
+                return
+            time.sleep(0.1)
+        raise RuntimeError("nginx did not start")
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int((self.folder / "nginx.pid").read_text()), signal.SIGQUIT)
+
+    def url(self, kind: str, i: int) -> str:
+        tail = "/history.atom" if kind == "sp" else ".atom"
+        return f"http://127.0.0.1:{self.port}/{kind}/{i}{tail}"
+
+    async def count(self) -> dict[str, int]:
+        await asyncio.sleep(0.15)  # the log's buffer is flushed every 100 ms
+        hits: dict[str, int] = {}
+        with contextlib.suppress(FileNotFoundError):
+            for line in self.log.read_text().splitlines():
+                hits[line] = hits.get(line, 0) + 1
+        return hits
+
+
+async def nginx_setup(farm: NginxFarm, folder: Path, kind: str, count: int,
+                      session: aiohttp.ClientSession) -> tuple[Path, Path, Path]:
+    """As cli_setup, for the nginx farm: the warm state from what nginx itself answers."""
+    urls = [farm.url(kind, i) for i in range(count)]
+    config = folder / f"nginx-{kind}.toml"
+    config.write_text("".join(f'[[feeds]]\nname = "{kind}{i}"\nurl = "{u}"\n\n'
+                              for i, u in enumerate(urls)))
+    now = datetime.now(UTC)
+    store = st.StateStore(folder / f"nginx-{kind}.state.json", clock=st.Clock())
+    for i, url in enumerate(urls):
+        async with session.get(url) as resp:
+            body, etag = await resp.read(), resp.headers.get("ETag")
+            last_modified = resp.headers.get("Last-Modified")
+        store.put(url, st.FeedState(
+            etag=etag, last_modified=last_modified, fingerprint=st.body_fingerprint(body),
+            entries=ENTRIES, known=seed_known(kind, i, now), first_sight=False,
+            statuspage=kind == "sp", maintenances={}, maintenances_tried=now))
+        store.polled_at(url, now)
+    st.write_atomic(store.path, store.pieces(now)[0])
+    listing = folder / f"nginx-{kind}.urls"
+    listing.write_text("\n".join(urls))
+    return config, store.path, listing
+
+
+async def run_nginx(args: argparse.Namespace) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """The CLI against the batched floor, interleaved and repeated, both polling nginx."""
+    import tempfile
+
+    here = Path(__file__).resolve()
+    folder = Path(tempfile.mkdtemp(prefix="bench-nginx-"))
+    farm = NginxFarm(args.cli_feeds, folder)
+    farm.start()
+    results: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    try:
+        async with new_session() as session:
+            for kind in ("sp", "io"):
+                config, state, listing = await nginx_setup(farm, folder, kind, args.cli_feeds,
+                                                           session)
+                contenders = {
+                    "tracker": [sys.executable, str(here.parent.parent / "status_tracker.py"),
+                                "--config", str(config), "--state", str(state), "--interval",
+                                f"{args.cli_interval:g}", "--per-host", "64", "-q"],
+                    "batched": [sys.executable, str(here), "--floor", "batched", "--urls-file",
+                                str(listing), "--interval", f"{args.cli_interval:g}"]}
+                own = {urllib.parse.urlsplit(u).path for u in listing.read_text().split()}
+                runs: dict[str, list[dict[str, Any]]] = {name: [] for name in contenders}
+                for _ in range(args.cli_repeats):
+                    for name, cmd in contenders.items():
+                        runs[name].append(await measure_process(
+                            cmd, session, farm.port, args, own, count=farm.count))
+                results[kind] = runs
+    finally:
+        farm.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    return results
+
+
+def nginx_report(cli: dict[str, dict[str, list[dict[str, Any]]]]) -> str:
+    lines = []
+    for kind, label in (("sp", "304"), ("io", "re-stamped 200, no validators")):
+        tracker, floor = ([r["cpu_per_poll"] for r in cli[kind][name]
+                           if r["cpu_per_poll"] is not None] for name in ("tracker", "batched"))
+        if not tracker or not floor or not statistics.median(floor):
+            lines.append(f"{label}: n/a (too few polls in the window to count)")
+            continue
+        ratio = statistics.median(tracker) / statistics.median(floor)
+        lines.append(f"µs CPU per poll, {label}: tracker CLI "
+                     + " ".join(f"{x * 1e6:.0f}" for x in tracker) + " | batched floor "
+                     + " ".join(f"{x * 1e6:.0f}" for x in floor)
+                     + f" | ratio of medians {ratio:.2f}")
+    return "\n".join(lines)
 
 
 # --- The CLI at fleet size: its memory, its schedule and its stop at 10,000 feeds ---
@@ -1121,6 +1298,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="interleaved repeats, the median is shown (default 3)")
     parser.add_argument("--cli-only", action="store_true",
                         help="run only the CLI comparison (no in-process figures)")
+    parser.add_argument("--no-nginx", dest="nginx", action="store_false",
+                        help="leave out the CLI comparison served by nginx (run where nginx "
+                             "is installed)")
     parser.add_argument("--big", action="store_true",
                         help="run only the CLI at fleet size: memory, schedule, stop (~10 min)")
     parser.add_argument("--big-feeds", type=int, default=10_000,
@@ -1169,6 +1349,13 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.cli_interval:g}), CPU from /proc over {args.cli_window:g} s windows after "
           f"{args.cli_warmup:g} s of warm-up, median of {args.cli_repeats} interleaved repeats:")
     print(cli_report(results["cli"], args))
+    if args.nginx and shutil.which("nginx"):
+        print(f"\nThe same served by a real nginx (static files with its ETag; SSI re-stamping the "
+              f"feed date, no validators), CPU per poll of each of {args.cli_repeats} "
+              "interleaved repeats:")
+        print(nginx_report(asyncio.run(run_nginx(args))))
+    elif args.nginx:
+        print("\n(nginx is not installed: the comparison served by nginx was left out)")
     print(f"(bench ran {time.perf_counter() - started:.1f} s)" if args.cli_only else "")
     if args.cli_only:
         return 0
