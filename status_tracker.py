@@ -105,6 +105,7 @@ from typing import IO, Any, TextIO
 try:
     import aiohttp
     import feedparser
+    import yarl
     from aiohttp import web
 except ModuleNotFoundError as missing:
     if __name__ != "__main__":
@@ -2587,7 +2588,7 @@ class Validated(typing.Protocol):
 
 async def fetch(
     session: aiohttp.ClientSession,
-    url: str,
+    url: str | yarl.URL,
     state: Validated,
     *,
     now: datetime,
@@ -4393,6 +4394,8 @@ class FeedReader:
     def __init__(self, name: str, url: str, shared: Shared, stats: FeedStats) -> None:
         self.name = name
         self.url = url  # where it is now: a permanent redirect moves it
+        # Parsed once, not on every request: most of a quiet poll is aiohttp's own work.
+        self._target = yarl.URL(url)
         self.shared = shared
         self.stats = stats
         self._earlier: tuple[str, ...] = ()  # fingerprints of earlier copies, newest last
@@ -4407,7 +4410,7 @@ class FeedReader:
         """
         shared = self.shared
         async with shared.limiter(self.url):
-            result = await fetch(shared.session, self.url, state, now=now,
+            result = await fetch(shared.session, self._target, state, now=now,
                                  max_body=shared.max_body, timeout=shared.timeout,
                                  proxy=shared.proxies.for_url(self.url))
         self._follow(result.moved_to)
@@ -4437,6 +4440,7 @@ class FeedReader:
             log.warning("%s: feed moved permanently to %s; polling the new address "
                         "(update your feed list)", self.name, public_url(moved_to))
             self.url = moved_to
+            self._target = yarl.URL(moved_to)
 
     async def _parse(self, body: bytes) -> list[Incident]:
         self.stats.parses += 1
