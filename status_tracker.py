@@ -154,6 +154,7 @@ PARSE_THREADS = 2  # large feeds parsed at once off the loop (one per core here)
 ONCE_POLL_SECONDS = 60.0  # --once: polls still running after this are abandoned as failed
 ONCE_DRAIN_SECONDS = 30.0  # --once: then webhook deliveries get this long before exit
 STOP_FLUSH_SECONDS = 0.5  # after a stop, how long queued console output may take to drain
+SUMMARY_WAIT_SECONDS = 0.5  # at exit, how long the summary waits for events still being printed
 
 # --- HTTP: what is asked and what is accepted ---
 # Constant request headers: a server may give each content coding its own ETag (RFC 9110 8.8.3),
@@ -4050,13 +4051,18 @@ class StdoutWriter:
     def idle(self) -> bool:
         return self.broken or self._queue.unfinished_tasks == 0
 
-    async def drain(self, seconds: float, clock: Clock, stop: asyncio.Event | None = None
-                    ) -> bool:
+    async def settle(self, seconds: float, clock: Clock, stop: asyncio.Event | None = None
+                     ) -> bool:
         """Wait up to `seconds` for what is queued to be written; True when it was."""
         deadline = clock.monotonic() + seconds
         while not self.idle and clock.monotonic() < deadline and not (stop and stop.is_set()):
             await asyncio.sleep(0.02)
-        written = self.idle
+        return self.idle
+
+    async def drain(self, seconds: float, clock: Clock, stop: asyncio.Event | None = None
+                    ) -> bool:
+        """As settle, then let the writing thread end: nothing more is written."""
+        written = await self.settle(seconds, clock, stop)
         with contextlib.suppress(queue.Full):
             self._queue.put_nowait(None)  # lets the thread end once it is unblocked
         if not written:
@@ -5503,6 +5509,10 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, clock: Clock,
             if served is not None:
                 await served.cleanup()
             saved = store is None or await store.flush()
+            if isinstance(stdout, StdoutWriter):
+                # Events first, then the summary under them, as a terminal shows both; a
+                # stdout that is not being read does not hold the exit up for this.
+                await stdout.settle(SUMMARY_WAIT_SECONDS, clock)
             lost = _say_summary(fleet, store)
     if settings.once and lost:
         code = max(code, EXIT_FEED_FAILED)  # events that nothing keeps for a next run

@@ -1,6 +1,6 @@
 """Serve made-up status pages on 127.0.0.1 to try status_tracker without the internet.
 
-    python examples/local_pages.py [PORT]          # default port 8765; Ctrl+C to stop
+    python examples/local_pages.py [PORT]    # default port 8765 (0: any free port); Ctrl+C stops
 
 Pages (all invented, in the shapes the real platforms publish):
 
@@ -10,13 +10,15 @@ Pages (all invented, in the shapes the real platforms publish):
 * /openai/feed.atom     -- an incident.io feed with one open incident;
 * /broken/feed.atom     -- answers 503.
 
-POST /github/advance moves the GitHub incident one step on (Identified, then Resolved), so
-a running tracker has something to report.
+Enter in its terminal, or POST /github/advance, moves the GitHub incident one step on
+(Identified, then Resolved), so a running tracker has something to report.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from html import escape
 
@@ -84,12 +86,17 @@ class Pages:
                                            "new_status": "operational"}]}],
                 "components": [{"id": "c-db", "name": "Database", "status": "operational"}]}
 
+    def advance(self) -> str:
+        self.step = min(len(STEPS), self.step + 1)
+        said = f"GitHub incident now at: {STEPS[self.step - 1][1]}"
+        print(said, file=sys.stderr, flush=True)
+        return said
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
         path = request.path
         open_ = self.step < len(STEPS)
         if path == "/github/advance" and request.method == "POST":
-            self.step = min(len(STEPS), self.step + 1)
-            return web.Response(text=f"GitHub incident now at: {STEPS[self.step - 1][1]}\n")
+            return web.Response(text=self.advance() + "\n")
         if path == "/github/history.atom":
             return web.Response(body=self.github_feed(), content_type="application/atom+xml")
         if path.startswith("/github/api/v2/"):
@@ -124,22 +131,48 @@ class Pages:
         raise web.HTTPNotFound()
 
 
-def main() -> int:
-    if len(sys.argv) > 1 and not sys.argv[1].isdigit():
-        print("usage: python examples/local_pages.py [PORT]", file=sys.stderr)
-        return 2
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 8765
+def read_enter(loop: asyncio.AbstractEventLoop, pages: Pages) -> None:
+    """Each Enter typed in this terminal moves the GitHub incident on. A thread, because
+    reading a console without blocking the loop is not portable (Windows)."""
+    for _ in sys.stdin:
+        loop.call_soon_threadsafe(pages.advance)
+
+
+async def serve(port: int) -> int:
+    pages = Pages()
     app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", Pages().handle)
-    print(f"serving on http://127.0.0.1:{port}/ (Ctrl+C to stop)", file=sys.stderr)
+    app.router.add_route("*", "/{tail:.*}", pages.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port)
     try:
-        web.run_app(app, host="127.0.0.1", port=port, print=None)
+        await site.start()
     except OSError as exc:
         print(f"local_pages.py: cannot listen on 127.0.0.1:{port}: {exc.strerror or exc} "
               "(is it already running? give another port: python examples/local_pages.py "
               "8766)", file=sys.stderr)
+        await runner.cleanup()
         return 1
+    bound = runner.addresses[0][1]  # the port the system gave, when asked for port 0
+    print(f"serving on http://127.0.0.1:{bound}/ (Enter: the GitHub incident moves on; "
+          "Ctrl+C: stop)", file=sys.stderr, flush=True)
+    threading.Thread(target=read_enter, args=(asyncio.get_running_loop(), pages),
+                     daemon=True).start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
     return 0
+
+
+def main() -> int:
+    if len(sys.argv) > 2 or (len(sys.argv) == 2 and not sys.argv[1].isdigit()):
+        print("usage: python examples/local_pages.py [PORT]", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(serve(int(sys.argv[1]) if len(sys.argv) > 1 else 8765))
+    except KeyboardInterrupt:
+        return 0
 
 
 if __name__ == "__main__":
