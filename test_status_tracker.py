@@ -18,11 +18,14 @@ import logging
 import os
 import random
 import re
+import shlex
 import signal
 import socket
 import stat
+import subprocess
 import sys
 import threading
+import time
 import types
 import xml.sax
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -5131,6 +5134,127 @@ async def test_the_readme_example_pages_give_enriched_events_and_a_board() -> No
 def readme_blocks(language: str) -> list[str]:
     text = (HERE / "README.md").read_text(encoding="utf-8")
     return re.findall(rf"^```{language}\n(.*?)^```$", text, flags=re.M | re.S)
+
+
+@dataclass
+class Transcript:
+    """One piece of a README console block: a command (None: the running one goes on), what
+    a terminal shows of it, and what is done first (Enter pressed in the local pages'
+    terminal; Ctrl+C)."""
+    command: str | None
+    shown: list[str]
+    enter: bool = False
+    interrupt: bool = False
+
+
+def readme_transcripts() -> list[Transcript]:
+    text = (HERE / "README.md").read_text(encoding="utf-8")
+    pieces: list[Transcript] = []
+    blocks = re.finditer(r"^(<!-- README test: (\w+) -->\n)?```console\n(.*?)^```$", text,
+                         flags=re.M | re.S)
+    for block in blocks:
+        lines = block[3].splitlines()
+        if not lines[0].startswith("$ "):
+            interrupt = lines[0].startswith("^C")
+            lines[0] = lines[0].removeprefix("^C")
+            pieces.append(Transcript(None, [], enter=block[2] == "Enter", interrupt=interrupt))
+        for line in lines:
+            if line.startswith("$ "):
+                pieces.append(Transcript(line[2:], []))
+            else:
+                pieces[-1].shown.append(line)
+    return pieces
+
+
+def masked(lines: Sequence[str]) -> list[str]:
+    """Times, dates, durations and byte counts change from run to run; nothing else may."""
+    return [re.sub(r"\d+", "0", line.rstrip()) for line in lines]
+
+
+class Terminal:
+    """A command in a pseudo-terminal, as a user runs it: stdout and stderr on one screen,
+    the tracker's terminal formats (time of day in logs) in force."""
+
+    def __init__(self, argv: list[str]) -> None:
+        import pty
+
+        self.master, slave = pty.openpty()
+        env = {**os.environ, "NO_COLOR": "1"}
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, cwd=HERE,
+                                     env=env, start_new_session=True)
+        os.close(slave)
+        self.buffer = b""
+        self.ended = False
+
+    def lines(self) -> list[str]:
+        text = self.buffer.decode("utf-8", "replace").replace("\r\n", "\n")
+        return text.split("\n")[:-1]  # complete lines only
+
+    def read(self, lines: int | None, timeout: float = 15) -> list[str]:
+        """Read until the screen holds `lines` complete lines (None: until the command ends)."""
+        import select
+
+        deadline = time.monotonic() + timeout
+        while (lines is None or len(self.lines()) < lines) and not self.ended:
+            left = deadline - time.monotonic()
+            assert left > 0, "timed out; the terminal shows:\n" + "\n".join(self.lines())
+            if select.select([self.master], [], [], left)[0]:
+                try:
+                    chunk = os.read(self.master, 65536)
+                except OSError:  # EIO: every end of the terminal closed, the command is done
+                    chunk = b""
+                self.buffer += chunk
+                self.ended = not chunk
+        return self.lines()
+
+    def finish(self, timeout: float = 15) -> tuple[int, list[str]]:
+        lines = self.read(None, timeout)
+        os.close(self.master)
+        return self.proc.wait(timeout), lines
+
+
+def test_the_readme_console_examples_print_what_the_readme_shows() -> None:
+    pytest.importorskip("termios")  # a pseudo-terminal: not on Windows
+    pieces = readme_transcripts()
+    assert [p.command for p in pieces if p.command and p.command.startswith("python")]
+    pages = subprocess.Popen([sys.executable, str(HERE / "examples" / "local_pages.py"), "0"],
+                             stdin=subprocess.PIPE, stderr=subprocess.PIPE, cwd=HERE)
+    assert pages.stdin is not None and pages.stderr is not None
+    terminal: Terminal | None = None
+    try:
+        said = pages.stderr.readline().decode()
+        base = re.search(r"serving on (http://127\.0\.0\.1:\d+)/", said)
+        assert base, said
+        code = 0
+        for i, piece in enumerate(pieces):
+            goes_on = i + 1 < len(pieces) and pieces[i + 1].command is None
+            if piece.command == "echo $?":
+                assert [str(code)] == piece.shown
+                continue
+            if piece.command is not None:
+                assert piece.command.startswith("python "), piece.command
+                argv = shlex.split(piece.command.replace("$P", base[1]))
+                terminal = Terminal([sys.executable, *argv[1:]])
+            assert terminal is not None
+            if piece.enter:
+                pages.stdin.write(b"\n")
+                pages.stdin.flush()
+            if piece.interrupt:
+                terminal.proc.send_signal(signal.SIGINT)
+            before = len(terminal.lines())
+            expected = masked(piece.shown)
+            if goes_on:
+                shown = terminal.read(before + len(expected))
+            else:
+                code, shown = terminal.finish()
+            assert masked(shown[before:]) == expected, (piece.command, shown)
+        assert terminal is not None and terminal.ended
+    finally:
+        if terminal is not None and terminal.proc.poll() is None:
+            terminal.proc.kill()
+            terminal.proc.wait()
+        pages.terminate()
+        pages.wait(10)
 
 
 def test_every_toml_block_in_the_readme_loads(tmp_path: Path) -> None:
