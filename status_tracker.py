@@ -65,6 +65,7 @@ import codecs
 import collections
 import contextlib
 import dataclasses
+import difflib
 import email.utils
 import functools
 import gc
@@ -2404,6 +2405,400 @@ def board_windows(windows: Mapping[str, ApiIncident], now: datetime) -> list[Inc
         if phase is Phase.STARTED or (phase is Phase.SCHEDULED and due):
             shown.append(_window_at(window, phase))
     return sorted(shown, key=lambda w: w.scheduled_for or _NO_TIME)
+
+
+# #### Pure core: the catalogue (status pages by name) ############################################
+
+
+class Platform(StrEnum):
+    """What serves a status page, which says where its feed and its JSON documents live."""
+
+    STATUSPAGE = "statuspage"
+    INCIDENT_IO = "incidentio"
+    STATUS_IO = "statusio"
+    INSTATUS = "instatus"
+    BETTER_STACK = "betterstack"
+    GOOGLE_CLOUD = "google-cloud"
+    AWS = "aws"
+    SLACK = "slack"
+    CACHET = "cachet"
+    SORRY = "sorry"
+    SALESFORCE = "salesforce"
+    FEED = "feed"  # a page of its own making, read through its Atom or RSS feed
+    UNKNOWN = "unknown"  # found out at the first read, from the page itself
+
+    @property
+    def label(self) -> str:
+        """As people name it: "Atlassian Statuspage"."""
+        return _PLATFORM_TITLES[self]
+
+
+_PLATFORM_TITLES = {
+    Platform.STATUSPAGE: "Atlassian Statuspage", Platform.INCIDENT_IO: "incident.io",
+    Platform.STATUS_IO: "Status.io", Platform.INSTATUS: "Instatus",
+    Platform.BETTER_STACK: "Better Stack", Platform.GOOGLE_CLOUD: "Google Cloud Service Health",
+    Platform.AWS: "AWS Health Dashboard", Platform.SLACK: "Slack status",
+    Platform.CACHET: "Cachet", Platform.SORRY: "Sorry", Platform.SALESFORCE: "Salesforce Trust",
+    Platform.FEED: "an Atom or RSS feed", Platform.UNKNOWN: "found at the first read"}
+
+# What a platform's page serves where the catalogue names no path of its own: the document
+# the tracker polls, and the one that lists the page's components with their states.
+_WATCHED = {Platform.STATUSPAGE: "history.atom", Platform.INCIDENT_IO: "feed.atom",
+            Platform.BETTER_STACK: "index.json", Platform.SORRY: "api/v1/notices",
+            Platform.CACHET: "api/v1/incidents"}
+_COMPONENTS_AT = {Platform.STATUSPAGE: "api/v2/summary.json",
+                  Platform.INCIDENT_IO: "api/v2/summary.json",
+                  Platform.INSTATUS: "v2/components.json", Platform.BETTER_STACK: "index.json",
+                  Platform.SORRY: "api/v1/components", Platform.CACHET: "api/v1/components"}
+_STATUS_IO_PAGE = re.compile(r"pages/([0-9a-f]{24})/rss$")
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A status page of the catalogue: its key (what --feed takes), name, platform, page
+    address, the address polled, and words --list-pages finds it by."""
+
+    key: str
+    name: str
+    platform: Platform
+    page: str
+    url: str  # polled: a feed, a platform's JSON document, or the page itself (UNKNOWN)
+    tags: tuple[str, ...] = ()
+
+    @property
+    def components_url(self) -> str | None:
+        """The document that lists the page's components, where its platform has one."""
+        if self.platform is Platform.STATUS_IO and (m := _STATUS_IO_PAGE.search(self.url)):
+            return f"{self.url[:m.start()]}1.0/status/{m[1]}"
+        if self.platform is Platform.SLACK:
+            return urllib.parse.urljoin(self.page, "api/v2.0.0/current")
+        path = _COMPONENTS_AT.get(self.platform)
+        return urllib.parse.urljoin(self.page, path) if path else None
+
+    @property
+    def api(self) -> str | None:
+        """Where the page's Statuspage-shaped /api/v2/ lives (Statuspage, incident.io)."""
+        if self.platform in (Platform.STATUSPAGE, Platform.INCIDENT_IO):
+            return self.page.rstrip("/")
+        return None
+
+
+# One page a line: key|name|platform|page|polled|tags. The page is an https address without
+# its scheme; what is polled, when it is not the platform's usual document, is relative to
+# the page or a whole address; a line that starts with spaces goes on from the one above.
+# Sources: public lists of status pages (their files and commits are cited in the project's
+# history); a page moves, so an entry is corrected by editing its line, and `--discover
+# PAGE` shows what a page serves today.
+_CATALOGUE = """\
+1password|1Password|statuspage|status.1password.com/
+airbrake|Airbrake|statuspage|status.airbrake.io/||cloud monitoring
+akamai|Akamai|statuspage|www.akamaistatus.com/
+anthropic|Anthropic (Claude)|statuspage|status.claude.com/||ai
+appneta|Broadcom AppNeta|sorry|status.broadcom.com/services/appneta/
+ariscloud|Ariscloud|statuspage|status-public.ariscloud.com/||cloud
+artifactoryonline|Artifactory Online|statuspage|status.artifactoryonline.com/||devops
+assemblyai|AssemblyAI|statuspage|status.assemblyai.com/||ai
+atlassian|Atlassian (all products)|statuspage|status.atlassian.com/
+aws|Amazon Web Services|aws|health.aws.amazon.com/health/status/|
+    https://health.aws.amazon.com/public/currentevents
+azure|Microsoft Azure|feed|azure.status.microsoft/en-us/status/|feed/
+azure-devops|Azure DevOps|feed|status.dev.azure.com/|_rss
+bandwidth|Bandwidth|statuspage|status.bandwidth.com/||communications
+baremetrics|Baremetrics|statuspage|status.baremetrics.com/||analytics cloud
+bigwig|Bigwig|statuspage|bigwig.statuspage.io/||cloud messaging
+binarylane|BinaryLane|statuspage|status.binarylane.com.au/||cloud
+bitbucket|Bitbucket|statuspage|bitbucket.status.atlassian.com/
+bitrise|Bitrise|statuspage|status.bitrise.io/||cd ci devops
+bonsai|Bonsai|statuspage|status.bonsai.io/||cloud search
+box|Box|statuspage|status.box.com/||cloud storage
+braze|Braze|statuspage|braze.statuspage.io/
+breadcrumb|Breadcrumb|statuspage|status.breadcrumb.com/||cloud e-commerce
+buildkite|Buildkite|statuspage|www.buildkitestatus.com/
+bunny-net|Bunny.net|statuspage|status.bunny.net/
+callfire|Callfire|statuspage|status.callfire.com/||communications
+catchpoint|Catchpoint|statuspage|status.catchpoint.com/||cloud monitoring
+cdnjs|cdnjs|statuspage|status.cdnjs.com/||cdn cloud
+character-ai|Character.AI|unknown|status.character.ai/||ai
+chargebee|Chargebee|unknown|status.chargebee.com/
+chartbeat|Chartbeat|statuspage|chartbeat.statuspage.io/||analytics cloud
+chef|Chef|statuspage|status.chef.io/||devops
+circleci|CircleCI|statuspage|status.circleci.com/
+clarifai|Clarifai|statuspage|status.clarifai.com/||ai
+clearbit|Clearbit|statuspage|status.clearbit.com/
+clerk|Clerk|feed|status.clerk.com/|feed.rss
+clickhouse-cloud|ClickHouse Cloud|unknown|status.clickhouse.com/
+clojars|Clojars|statuspage|clojars.statuspage.io/||devops
+cloudamqp|CloudAMQP|statuspage|status.cloudamqp.com/||cloud messaging
+cloudflare|Cloudflare|statuspage|www.cloudflarestatus.com/
+cloudinary|Cloudinary|statuspage|status.cloudinary.com/
+cloudsigma|CloudSigma|statuspage|status.cloudsigma.com/||cloud
+cloudways|Cloudways|statuspage|status.cloudways.com/||cloud
+cockroachdb-cloud|CockroachDB Cloud|unknown|status.cockroachlabs.cloud/
+codeclimate|Code Climate|statuspage|status.codeclimate.com/
+codeship|Codeship|statuspage|codeship.statuspage.io/||cd ci devops
+codetree|Codetree|statuspage|status.codetree.com/||devops project-management
+cohere|Cohere|incidentio|status.cohere.com/||ai
+coinbase|Coinbase|statuspage|coinbase.statuspage.io/||cloud
+confluence|Confluence|statuspage|confluence.status.atlassian.com/
+confluent-cloud|Confluent Cloud|unknown|status.confluent.cloud/
+credsimple|CredSimple|statuspage|status.credsimple.com/
+cursor|Cursor|unknown|status.cursor.com/||ai
+cxengage|CxEngage|statuspage|status.cxengage.com/||communications
+datadog|Datadog (US1)|statuspage|status.datadoghq.com/
+datadog-integrations|Datadog Integrations|statuspage|datadogintegrations.statuspage.io/
+deadmanssnitch|Dead Man's Snitch|statuspage|status.deadmanssnitch.com/||cloud monitoring
+deepgram|Deepgram|statuspage|status.deepgram.com/||ai
+deepseek|DeepSeek|statuspage|status.deepseek.com/||ai
+density|Server Density|statuspage|status.density.io/||cloud monitoring
+descope|Descope|feed|descopestatus.com/|default/history.rss
+dialpad|Dialpad|statuspage|status.dialpad.com/||communications
+digitalocean|DigitalOcean|statuspage|status.digitalocean.com/
+discord|Discord|statuspage|discordstatus.com/
+dnsimple|DNSimple|statuspage|dnsimple.statuspage.io/||cloud dns
+docker-hub|Docker (Docker Hub)|statusio|www.dockerstatus.com/|pages/533c6539221ae15e3f000031/rss
+dropbox|Dropbox|statuspage|status.dropbox.com/||cloud storage
+duo|Duo Security|statuspage|status.duo.com/||cloud
+dynatrace|Dynatrace|statusio|dynatrace.status.io/|pages/546d8cb6af8407b6730000cb/rss
+easypost|EasyPost|statuspage|easypost.statuspage.io/
+elastic-cloud|Elastic|statuspage|status.elastic.co/||cloud search
+elevenlabs|ElevenLabs|incidentio|status.elevenlabs.io/||ai
+engineyard|Engine Yard|statuspage|engineyard.statuspage.io/||cloud
+envoy|Envoy|statuspage|status.envoy.com/
+exoscale|ExoScale|statuspage|exoscalestatus.com/||cloud
+expo|Expo|unknown|status.expo.dev/
+fastly|Fastly|feed|www.fastlystatus.com/|rss
+firebase|Firebase|feed|status.firebase.google.com/|feed.atom
+fireworks-ai|Fireworks AI|betterstack|status.fireworks.ai/||ai
+gearhost|GearHost|statuspage|gearhost.statuspage.io/||cloud
+geckoboard|Geckoboard|statuspage|geckoboard.statuspage.io/||analytics cloud
+gemini-exchange|Gemini (exchange)|statuspage|status.gemini.com/
+getstream|Stream|statuspage|status.getstream.io/||cloud messaging
+github|GitHub|statuspage|www.githubstatus.com/
+gitlab|GitLab.com|statusio|status.gitlab.com/|pages/5b36dc6502d06804c08349f7/rss
+godaddy|GoDaddy|statuspage|status.godaddy.com/||cloud
+google-ads|Google Ads|feed|ads.google.com/status/publisher/|de/feed.atom
+google-cloud|Google Cloud (incl. Vertex AI / Gemini API)|google-cloud|status.cloud.google.com/|
+    incidents.json|ai
+google-search|Google Search|feed|status.search.google.com/|en/feed.atom
+google-workspace|Google Workspace|feed|www.google.com/appsstatus/dashboard/|en-IN/feed.atom
+goto|GoTo|statuspage|status.goto.com/|history.atom?lng=en-US|communications
+grafana-cloud|Grafana Cloud|statuspage|status.grafana.com/
+greenhouse|Greenhouse|statuspage|greenhouse.statuspage.io/
+gridscale|GridScale|statuspage|status.gridscale.io/||cloud
+groq|Groq|incidentio|groqstatus.com/||ai
+hashicorp|HashiCorp|statuspage|status.hashicorp.com/
+heapanalytics|Heap|statuspage|status.heapanalytics.com/||analytics cloud
+helpscout|Help Scout|statuspage|status.helpscout.net/
+heroku|Heroku|feed|status.heroku.com/|feed
+hetzner|Hetzner|feed|status.hetzner.com/|de.atom
+hubspot|HubSpot|statuspage|status.hubspot.com/||cloud
+huggingface|Hugging Face|betterstack|status.huggingface.co/||ai
+ibm-cloud|IBM Cloud|feed|cloud.ibm.com/status/|api/notifications/feed.rss
+ifttt|IFTTT|statuspage|status.ifttt.com/||automation cloud
+imgix|imgix|statuspage|status.imgix.com/
+incapsula|Incapsula|statuspage|status.incapsula.com/||cloud
+influxdata|InfluxData (InfluxDB Cloud)|unknown|status.influxdata.com/
+instapage|Instapage|statuspage|status.instapage.com/||cloud
+intuit-developer|Intuit Developer (QuickBooks Online API)|unknown|status.developer.intuit.com/
+ionos-cloud|IONOS Cloud|statuspage|status.ionos.cloud/||cloud
+iron|Iron.io|statuspage|status.iron.io/||devops
+jira|Jira Software|statuspage|jira-software.status.atlassian.com/
+jira-service-management|Jira Service Management|statuspage|
+    jira-service-management.status.atlassian.com/
+jumpcloud|JumpCloud|statuspage|status.jumpcloud.com/||cloud iam
+keen|Keen|statuspage|status.keen.io/||analytics cloud
+kickbox|Kickbox|statuspage|status.kickbox.io/||cloud email
+klarna|Klarna|statuspage|status.klarna.com/||cloud e-commerce
+kong|Kong (Konnect)|unknown|status.konghq.com/
+lastpass|LastPass|statuspage|status.lastpass.com/||cloud
+launchpad|Launchpad|statuspage|launchpad.statuspage.io/||devops
+letsencrypt|Let's Encrypt|statusio|letsencrypt.status.io/|pages/55957a99e800baa4470002da/rss
+librato|Librato|statuspage|status.librato.com/||cloud monitoring
+lifesizecloud|Lifesize Cloud|statuspage|status.lifesizecloud.com/||communications
+linear|Linear|incidentio|linearstatus.com/
+linode|Linode (Akamai)|statuspage|status.linode.com/
+loader|Loader.io|statuspage|status.loader.io/||devops testing
+loggly|Loggly|statuspage|status.loggly.com/||cloud logging siem
+mailgun|Mailgun|statuspage|status.mailgun.com/
+maven-central|Maven Central (Sonatype)|statuspage|status.maven.org/
+maxio|Maxio|statuspage|maxio.statuspage.io/||cloud e-commerce
+messagebird|MessageBird (Bird)|unknown|status.bird.com/
+metastatuspage|Atlassian Statuspage (platform status)|statuspage|metastatuspage.com/|history.atom
+microsoft-365|Microsoft 365 / Microsoft Cloud|feed|status.cloud.microsoft/|api/feed/mac
+mistral|Mistral AI|unknown|status.mistral.ai/||ai
+modal|Modal|betterstack|status.modal.com/||ai
+modeanalytics|Mode Analytics|statuspage|status.modeanalytics.com/||analytics cloud
+mongodb-atlas|MongoDB Atlas / Cloud|statuspage|status.mongodb.com/
+neon|Neon|statusio|neonstatus.com/|pages/6878fc85709daa75be6c7e3c/rss
+netlify|Netlify|statuspage|www.netlifystatus.com/
+new-relic|New Relic|statuspage|status.newrelic.com/
+notion|Notion|unknown|www.notion-status.com/
+npm|npm registry|statuspage|status.npmjs.org/
+okta|Okta|feed|status.okta.com/|https://feeds.feedburner.com/OktaTrustRSS
+onesignal|OneSignal|statuspage|status.onesignal.com/
+openai|OpenAI|incidentio|status.openai.com/||ai
+opsgenie|Opsgenie|statuspage|opsgenie.status.atlassian.com/
+optimizely|Optimizely|statuspage|status.optimizely.com/||devops testing
+oracle-cloud|Oracle Cloud Infrastructure|feed|ocistatus.oraclecloud.com/|
+    api/v2/incident-summary.rss
+ovhcloud-us|OVHcloud US|statusio|status.us.ovhcloud.com/|pages/59dd23da8827c804746f1664/rss
+pagerduty|PagerDuty|unknown|status.pagerduty.com/
+pantheon|Pantheon|statuspage|status.pantheon.io/||cloud
+paypal|PayPal|feed|www.paypal-status.com/product/production/|
+    https://www.paypal-status.com/feed/atom
+perplexity|Perplexity|unknown|status.perplexity.com/||ai
+pinecone|Pinecone|statuspage|status.pinecone.io/||ai
+pingdom|SolarWinds Pingdom|sorry|status.pingdom.com/
+pipedrive|Pipedrive|sorry|status.pipedrive.com/
+planetscale|PlanetScale|unknown|www.planetscalestatus.com/
+plivo|Plivo|statuspage|status.plivo.com/||communications
+postman|Postman|unknown|status.postman.com/
+proton|Proton|statuspage|status.proton.me/
+pubnub|PubNub|statuspage|status.pubnub.com/||cloud messaging
+pusher|Pusher|statuspage|status.pusher.com/||cloud messaging
+pypi|Python infrastructure (PyPI)|statuspage|status.python.org/
+qdrant|Qdrant|feed|status.qdrant.io/|feed.rss
+quad9|Quad9|statuspage|uptime.quad9.net/||cloud dns
+quay|Quay.io|statuspage|status.quay.io/||devops
+rackspace|Rackspace|feed|rackspace.service-now.com/system_status/|
+    https://rss.status.rackspace.com/snow/statusfeed
+railway|Railway|instatus|railway.instatus.com/|summary.json
+rapid7|Rapid7|statuspage|status.rapid7.com/||cloud
+recurly|Recurly|feed|status.recurly.com/|statuspage/recurly/subscribe/rss|cloud e-commerce
+red-hat|Redhat|statuspage|status.redhat.com/||cloud
+redis|Redis Cloud|statuspage|status.redis.io/
+redpanda|Redpanda Cloud|statuspage|status.redpanda.com/
+redtailtechnology|Redtail Technology|statuspage|status.redtailtechnology.com/||cloud crm e-commerce
+render|Render|statuspage|status.render.com/
+replicate|Replicate|incidentio|www.replicatestatus.com/||ai
+rightscale|RightScale|statuspage|status.rightscale.com/||cloud
+rollbar|Rollbar|statuspage|status.rollbar.com/||cloud monitoring
+rootly|Rootly|statuspage|status.rootly.com/||devops incident-management
+rubygems|RubyGems.org|statuspage|status.rubygems.org/
+runscope|Runscope|statuspage|status.runscope.com/
+salesforce|Salesforce|salesforce|status.salesforce.com/|
+    https://api.status.salesforce.com/v1/incidents/active
+salesforceiq|SalesforceIQ|statuspage|status.salesforceiq.com/||cloud crm e-commerce
+saucelabs|Sauce Labs|statuspage|status.saucelabs.com/||devops testing
+scaleway|Scaleway|statuspage|status.scaleway.com/||cloud
+scoutapp|Scout APM|statuspage|status.scoutapp.com/||cloud monitoring
+segment|Segment|statuspage|status.segment.com/||analytics cloud
+sendgrid|SendGrid (Twilio)|statuspage|status.sendgrid.com/|history.atom
+sendwithus|Sendwithus|statuspage|status.sendwithus.com/||cloud email
+sentry|Sentry|statuspage|status.sentry.io/
+servicenow|ServiceNow|statuspage|servicenow.statuspage.io/
+servint|ServInt|statuspage|servint.statuspage.io/||cloud
+sharefile|ShareFile|statuspage|status.sharefile.com/||cloud storage
+shopify|Shopify|statuspage|www.shopifystatus.com/
+shopkeep|ShopKeep|statuspage|status.shopkeep.com/||cloud e-commerce
+sinch|Sinch|unknown|status.sinch.com/
+sitespect|SiteSpect|statuspage|status.sitespect.com/||devops testing
+skylight|Skylight|statuspage|status.skylight.io/||cloud monitoring
+slack|Slack|slack|slack-status.com/|feed/rss
+smartsheet|Smartsheet|statuspage|status.smartsheet.com/
+snowflake|Snowflake|unknown|status.snowflake.com/
+sonarcloud|Sonarcloud|statuspage|sonarcloud.statuspage.io/||code-quality devops
+sparkpost|SparkPost|statuspage|status.sparkpost.com/||cloud email
+splashtop|Splashtop|statuspage|status.splashtop.com/||cloud remote-access
+split|Split|statuspage|status.split.io/||devops
+splunk-cloud|Splunk|statuspage|status.splunkcloud.com/||cloud logging siem
+squarespace|Squarespace|statuspage|status.squarespace.com/
+stability-ai|Stability AI|incidentio|status.stability.ai/||ai
+stackit|STACKIT|statuspage|status.stackit.cloud/||cloud
+status-io|Status.io (platform status)|statusio|status.status.io/|pages/51f6f2088643809b7200000d/rss
+statuscast|StatusCast (platform status)|feed|status.statuscast.com/|rss
+stoplight|Stoplight|statuspage|status.stoplight.io/
+stripe|Stripe|feed|status.stripe.com/|https://www.stripestatus.com/history.atom
+stytch|Stytch|statuspage|status.stytch.com/
+sumo-logic|Sumo Logic|statusio|status.sumologic.com/|
+    pages/5ea1c7ba3f2f1604b93ca38e/rss|cloud logging siem
+supabase|Supabase|unknown|status.supabase.com/
+supertokens|SuperTokens|instatus|supertokens.instatus.com/|default/history.rss
+syncano|Syncano|statuspage|syncano.statuspage.io/
+sysdig-eu|SysDig EU|statuspage|status-eu1.sysdig.com/||cloud monitoring
+talkdesk|Talkdesk|statuspage|status.talkdesk.com/||communications
+telnyx|Telnyx|unknown|status.telnyx.com/
+together-ai|Together AI|betterstack|status.together.ai/||ai
+travis-ci|Travis CI|statuspage|www.traviscistatus.com/
+trello|Trello|statuspage|trello.status.atlassian.com/
+twilio|Twilio|statuspage|status.twilio.com/
+typeform|Typeform|statuspage|status.typeform.com/||cloud
+upcloud|UpCloud|statuspage|status.upcloud.com/||cloud
+upstash|Upstash|unknown|status.upstash.com/
+urllo|Urllo|statuspage|urllo.statuspage.io/||cloud
+vercel|Vercel|statuspage|www.vercel-status.com/
+victorops|VictorOps|statuspage|status.victorops.com/||devops incident-management
+vonage|Vonage API|statuspage|vonageapi.statuspage.io/
+voyage-ai|Voyage AI|statuspage|voyageai-status.statuspage.io/||ai
+webex|Webex|statuspage|status.webex.com/|history.rss|communications
+websolr|WebSolr|statuspage|status.websolr.com/||cloud search
+windsurf|Windsurf (Codeium)|unknown|status.windsurf.com/||ai
+xai|xAI (Grok)|feed|status.x.ai/|feed.xml|ai
+xero|Xero|unknown|status.xero.com/
+xero-developer|Xero Developer|statuspage|status.developer.xero.com/
+zapier|Zapier|statuspage|status.zapier.com/||automation cloud
+zoho|Zoho|feed|status.zoho.com/|rss|cloud
+zoom|Zoom|statuspage|status.zoom.us/
+zuora|Zuora|statuspage|trust.zuora.com/
+"""
+
+
+@functools.cache
+def catalogue() -> dict[str, Page]:
+    """Every page of the catalogue by key."""
+    lines: list[str] = []
+    for line in _CATALOGUE.splitlines():
+        if line.startswith(" "):
+            lines[-1] += line.strip()
+        elif line:
+            lines.append(line)
+    pages = {}
+    for line in lines:
+        key, name, platform, page, url, tags = [*line.split("|"), "", ""][:6]
+        page = f"https://{page}"
+        kind = Platform(platform)
+        where = url or _WATCHED.get(kind, "")
+        pages[key] = Page(key, name, kind, page, urllib.parse.urljoin(page, where),
+                          tuple(tags.split()))
+    return pages
+
+
+def find_page(text: str) -> Page | None:
+    """The catalogue's page for a key, a name or a page address, case aside."""
+    wanted = text.strip().casefold()
+    pages = catalogue()
+    if wanted in pages:
+        return pages[wanted]
+    for page in pages.values():
+        if wanted in (page.name.casefold(), page.page.casefold(),
+                      page.page.casefold().removeprefix("https://").rstrip("/")):
+            return page
+    return None
+
+
+def nearest_pages(text: str, count: int = 3) -> list[str]:
+    """The keys nearest to a mistyped name: by spelling, then by a shared beginning."""
+    wanted = text.strip().casefold()
+    pages = catalogue()
+    names = {p.name.casefold(): key for key, p in pages.items()}
+    found = difflib.get_close_matches(wanted, [*pages, *names], n=count * 2, cutoff=0.0)
+    keys = [key for key in pages if len(wanted) >= 3 and key.startswith(wanted[:3])]
+    keys += [names.get(match, match) for match in found]
+    return list(dict.fromkeys(keys))[:count]
+
+
+def match_pages(words: Sequence[str]) -> list[Page]:
+    """The pages every word finds: a tag or a word of the key or name, or (three letters or
+    more) a part of the key, name or page address."""
+    def finds(word: str, page: Page) -> bool:
+        word = word.casefold()
+        whole = {*page.tags, *re.split(r"[\s()/.-]+", f"{page.key} {page.name}".casefold())}
+        if word in whole:
+            return True
+        text = f"{page.key} {page.name} {page.page} {page.platform}".casefold()
+        return len(word) >= 3 and word in text
+
+    return [page for page in catalogue().values() if all(finds(w, page) for w in words)]
 
 
 # #### I/O edge: HTTP ##############################################################################
@@ -5251,6 +5646,11 @@ class FeedConfig:
     url: str
     interval: float | None = None
     options: FeedOptions = FeedOptions()
+    page: Page | None = None  # the catalogue's entry, when the feed was named by it
+
+    @property
+    def platform(self) -> Platform:
+        return self.page.platform if self.page is not None else Platform.FEED
 
 
 @dataclass(slots=True)
@@ -5807,14 +6207,50 @@ def feed_name(text: str) -> str:
     return clean_text(text)[:MAX_TITLE]
 
 
+def unknown_page(text: str) -> str:
+    """The error for a name the catalogue does not hold, with the nearest it does."""
+    return (f"unknown page {clean_text(text)[:40]!r}; the nearest: "
+            f"{', '.join(nearest_pages(text))} (--list-pages shows them all)")
+
+
+def page_feed(name: str | None, page: Page) -> FeedConfig:
+    """A catalogued page as a feed to watch, under its own name unless one is given."""
+    return FeedConfig(name or page.name, page.url,
+                      options=FeedOptions(api_url=page.api), page=page)
+
+
+def resolve_feed(text: str) -> FeedConfig:
+    """--feed's forms: NAME=URL, NAME=KEY, KEY (or a catalogued name), or a URL alone;
+    ValueError says what is wrong."""
+    name, sep, target = text.partition("=")
+    if sep and re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", text):
+        name, sep, target = "", "", text  # a URL alone, with "=" in its query
+    if not sep:
+        name, target = "", text
+    name, target = feed_name(name).strip(), target.strip()
+    if sep and not name:
+        raise ValueError(f"expected NAME=URL or NAME=PAGE, got {clean_text(text)[:40]!r}")
+    if "://" in target:
+        try:
+            url = check_url(target)
+        except ValueError as exc:
+            raise ValueError(f"feed {name!r}: {exc}" if name else str(exc)) from None
+        page = find_page(url)
+        if page is not None and url.rstrip("/") == page.page.rstrip("/"):
+            return page_feed(name, page)
+        host = urllib.parse.urlsplit(url).hostname or url
+        return FeedConfig(name or feed_name(host), url)
+    page = find_page(target)
+    if page is None:
+        raise ValueError(unknown_page(target))
+    return page_feed(name, page)
+
+
 def _feed_arg(text: str) -> FeedConfig:
-    name, sep, url = text.partition("=")
-    if not sep or not feed_name(name):
-        raise argparse.ArgumentTypeError(f"expected NAME=URL, got {clean_text(text)[:40]!r}")
     try:
-        return FeedConfig(feed_name(name), check_url(url.strip()))
+        return resolve_feed(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"feed {feed_name(name)!r}: {exc}") from None
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _component_arg(text: str) -> str:
@@ -6125,13 +6561,17 @@ def _digest_seconds(where: str, text: object) -> float | None:
 def _config_feeds(path: Path, value: object) -> list[FeedConfig]:
     feeds = []
     for where, item in _config_tables(path, value, "feeds",
-                                      {"name", "url", "interval", *_FEED_OPTION_KEYS},
-                                      "name and url"):
-        name, url = item.get("name"), item.get("url")
+                                      {"name", "url", "page", "interval", *_FEED_OPTION_KEYS},
+                                      "a page, or a name and a url"):
+        page = _config_page(where, item.get("page"))
+        name, url = item.get("name", page.name if page else None), item.get("url")
         if not isinstance(name, str) or not feed_name(name):
             raise ConfigError(f"{where}.name: missing or empty")
+        if page is not None and url is None:
+            url = page.url
         if not isinstance(url, str):
-            raise ConfigError(f"{where}.url: missing")
+            raise ConfigError(f"{where}.url: missing (or give a page from the catalogue: "
+                              "page = \"github\")")
         try:
             check_url(url)
         except ValueError as exc:
@@ -6142,8 +6582,23 @@ def _config_feeds(path: Path, value: object) -> list[FeedConfig]:
                 interval = _interval(interval)
             except ValueError as exc:
                 raise ConfigError(f"{where}.interval: {exc}") from None
-        feeds.append(FeedConfig(feed_name(name), url, interval, _feed_options(where, item)))
+        options = _feed_options(where, item)
+        if page is not None and options.api_url is None and url == page.url:
+            options = dataclasses.replace(options, api_url=page.api)
+        feeds.append(FeedConfig(feed_name(name), url, interval, options,
+                                page if page is not None and url == page.url else None))
     return feeds
+
+
+def _config_page(where: str, value: object) -> Page | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}.page: expected a key from the catalogue, e.g. \"github\"")
+    page = find_page(value)
+    if page is None:
+        raise ConfigError(f"{where}.page: {unknown_page(value)}")
+    return page
 
 
 _FEED_OPTION_KEYS = ("api", "api_url", "components", "min_impact", "maintenance")
@@ -6206,7 +6661,8 @@ PROG = ("status-tracker" if Path(sys.argv[0] if sys.argv else "").name.startswit
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> typing.NoReturn:
         """One line, not argparse's usage block: the user's mistake is the whole message."""
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+        hint = "" if message.endswith(")") else " (see --help)"
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}{hint}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -6218,9 +6674,13 @@ def build_parser() -> argparse.ArgumentParser:
                "good (--once), or the last state save failed; 2 bad usage; 70 a task died of a "
                "bug; 130 interrupted.",
     )
-    parser.add_argument("--feed", action="append", type=_feed_arg, metavar="NAME=URL",
-                        help="a feed to watch (repeatable; replaces the default list and the "
-                             "config file's feeds)")
+    parser.add_argument("--feed", action="append", type=_feed_arg, metavar="PAGE|NAME=URL",
+                        help="a page to watch, by its key in the catalogue (--feed github), "
+                             "NAME=KEY, NAME=URL or a URL (repeatable; replaces the default "
+                             "list and the config file's feeds)")
+    parser.add_argument("--list-pages", nargs="*", metavar="WORD",
+                        help="print the catalogue's pages that every WORD finds (a tag such "
+                             "as ai or cloud, or part of a key or name; none: all) and exit")
     parser.add_argument("--config", type=Path, metavar="FILE",
                         help="TOML file with feeds, webhooks and settings; flags override it")
     parser.add_argument("--once", action="store_true",
@@ -6423,11 +6883,34 @@ def _run_watch(args: argparse.Namespace, settings: Settings, clock: Clock,
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def list_pages(words: Sequence[str], *, as_json: bool, out: TextIO) -> int:
+    """--list-pages: the matching pages, aligned, or one JSON object a line; 1 if none."""
+    pages = match_pages(words)
+    if as_json:
+        for page in pages:
+            out.write(json.dumps({"key": page.key, "name": page.name,
+                                  "platform": str(page.platform), "page": page.page,
+                                  "url": page.url, "tags": list(page.tags)},
+                                 ensure_ascii=False) + "\n")
+    else:
+        rows = [(p.key, p.name, p.platform.label, p.page) for p in pages]
+        widths = [max((len(r[i]) for r in rows), default=0) for i in range(3)]
+        for row in rows:
+            out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False))
+                      + f"  {row[3]}\n")
+    if not pages:
+        log.warning("no page of the catalogue matches %s", " ".join(words))
+    out.flush()
+    return EXIT_OK if pages else EXIT_FEED_FAILED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args)
+    if args.list_pages is not None:
+        return list_pages(args.list_pages, as_json=args.json, out=sys.stdout)
     try:
         settings = settings_from_args(args)
     except ConfigError as exc:

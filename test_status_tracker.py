@@ -1714,7 +1714,9 @@ async def test_without_the_requirements_the_cli_says_in_one_line_how_to_get_them
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--feed", "nourl"], "expected NAME=URL"),
+    (["--feed", "nourl"], "unknown page 'nourl'; the nearest: "),
+    (["--feed", "=https://a.test/feed"], "expected NAME=URL or NAME=PAGE"),
+    (["--feed", "A=githb"], "unknown page 'githb'; the nearest: github, gitlab, goto"),
     (["--feed", "X=ftp://host/feed"], "not an http(s) URL"),
     (["--interval", "-1"], "argument --interval: expected a number >= 0.5, got -1"),
     (["--max-interval", "nan"], "argument --max-interval: expected a number >= 0, got nan"),
@@ -5126,6 +5128,90 @@ async def test_the_readme_example_pages_give_enriched_events_and_a_board() -> No
             "Broken  feed failing: HTTP 503", "GitHub  major"]
     finally:
         await runner.cleanup()
+
+
+# --- The catalogue: pages by name ---
+
+
+REQUIRED_PAGES = (
+    "openai", "anthropic", "github", "gitlab", "cloudflare", "aws", "google-cloud", "azure",
+    "digitalocean", "vercel", "netlify", "heroku", "slack", "discord", "zoom", "twilio",
+    "sendgrid", "stripe", "shopify", "datadog", "sentry", "pagerduty", "atlassian", "notion",
+    "linear", "mongodb-atlas", "snowflake", "supabase", "okta", "npm", "pypi", "docker-hub")
+
+
+def test_the_catalogue_holds_the_vendors_users_name_in_a_sound_form() -> None:
+    pages = st.catalogue()
+    assert len(pages) >= 150
+    assert set(REQUIRED_PAGES) <= set(pages)
+    names = [p.name.casefold() for p in pages.values()]
+    assert len(set(names)) == len(names), "two pages share a name"
+    for key, page in pages.items():
+        assert key == page.key and re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", key), key
+        assert page.name and page.name == st.clean_text(page.name), key
+        assert page.page.startswith("https://") and page.page.endswith("/"), key
+        assert st.check_url(page.page) and st.check_url(page.url), key
+        assert page.url.startswith("https://"), key
+        assert isinstance(page.platform, st.Platform), key
+        assert all(re.fullmatch(r"[a-z-]+", tag) for tag in page.tags), key
+        if page.platform in (st.Platform.STATUSPAGE, st.Platform.INCIDENT_IO):
+            assert page.api is not None and page.url.startswith(page.api + "/"), key
+    # The default watch is OpenAI alone, and it is the catalogue's OpenAI.
+    assert [("OpenAI", pages["openai"].url)] == st.FEEDS
+
+
+@pytest.mark.parametrize(("text", "name", "url"), [
+    ("github", "GitHub", "https://www.githubstatus.com/history.atom"),
+    ("GitHub", "GitHub", "https://www.githubstatus.com/history.atom"),
+    ("Work=github", "Work", "https://www.githubstatus.com/history.atom"),
+    ("https://www.githubstatus.com/", "GitHub", "https://www.githubstatus.com/history.atom"),
+    ("https://status.example.test/feed.atom?a=b", "status.example.test",
+     "https://status.example.test/feed.atom?a=b"),
+    ("Mine=https://status.example.test/x.rss", "Mine", "https://status.example.test/x.rss"),
+    ("docker-hub", "Docker (Docker Hub)",
+     "https://www.dockerstatus.com/pages/533c6539221ae15e3f000031/rss"),
+])
+def test_a_feed_is_named_by_its_page_its_url_or_both(text: str, name: str, url: str) -> None:
+    feed = st.resolve_feed(text)
+    assert (feed.name, feed.url) == (name, url)
+    if "githubstatus" in url:
+        assert feed.page is not None and feed.platform is st.Platform.STATUSPAGE
+        assert feed.options.api_url == "https://www.githubstatus.com"
+
+
+def test_a_config_names_a_page_and_a_mistyped_one_gets_the_nearest(tmp_path: Path) -> None:
+    path = tmp_path / "tracker.toml"
+    path.write_text('[[feeds]]\npage = "github"\ncomponents = ["Actions"]\n\n'
+                    '[[feeds]]\nname = "Chat"\npage = "slack"\n', encoding="utf-8")
+    github, slack = st.load_config(path).feeds or []
+    assert (github.name, github.url, github.options.filter.components) == (
+        "GitHub", "https://www.githubstatus.com/history.atom", ("Actions",))
+    assert (slack.name, slack.platform) == ("Chat", st.Platform.SLACK)
+    path.write_text('[[feeds]]\npage = "githb"\n', encoding="utf-8")
+    with pytest.raises(st.ConfigError, match=r"feeds\[0\]\.page: unknown page 'githb'; the "
+                                             r"nearest: github, gitlab"):
+        st.load_config(path)
+    path.write_text('[[feeds]]\nname = "X"\n', encoding="utf-8")
+    with pytest.raises(st.ConfigError, match=r"feeds\[0\]\.url: missing \(or give a page"):
+        st.load_config(path)
+
+
+def test_list_pages_finds_by_tag_word_or_part_and_says_when_nothing_matches(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert st.main(["--list-pages", "ai"]) == 0
+    keys = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert {"openai", "anthropic", "mistral", "google-cloud"} <= set(keys)
+    assert "mailgun" not in keys and "airbrake" not in keys  # "ai" is a tag, not a part
+    assert st.main(["--list-pages", "git", "--json"]) == 0
+    found = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {"github", "gitlab"} <= {f["key"] for f in found}
+    github = next(f for f in found if f["key"] == "github")
+    assert github == {"key": "github", "name": "GitHub", "platform": "statuspage",
+                      "page": "https://www.githubstatus.com/",
+                      "url": "https://www.githubstatus.com/history.atom", "tags": []}
+    assert st.main(["--list-pages", "nothing-called-this"]) == 1
+    assert capsys.readouterr().out == ""
+    assert len(st.match_pages([])) == len(st.catalogue())
 
 
 # --- The README's examples run as shown ---
