@@ -2788,17 +2788,17 @@ def nearest_pages(text: str, count: int = 3) -> list[str]:
 
 
 def match_pages(words: Sequence[str]) -> list[Page]:
-    """The pages every word finds: a tag or a word of the key or name, or (three letters or
-    more) a part of the key, name or page address."""
+    """The pages every word finds: a tag, a word of the key, name, page host or platform, or
+    (three letters or more) the beginning of one."""
     def finds(word: str, page: Page) -> bool:
         word = word.casefold()
-        whole = {*page.tags, *re.split(r"[\s()/.-]+", f"{page.key} {page.name}".casefold())}
-        if word in whole:
-            return True
-        text = f"{page.key} {page.name} {page.page} {page.platform}".casefold()
-        return len(word) >= 3 and word in text
+        host = urllib.parse.urlsplit(page.page).hostname or ""
+        words = {*page.tags, *re.split(r"[^\w]+", f"{page.key} {page.name} {host} "
+                                                   f"{page.platform}".casefold())}
+        return word in words or (len(word) >= 3 and any(w.startswith(word) for w in words))
 
-    return [page for page in catalogue().values() if all(finds(w, page) for w in words)]
+    parts = [part for word in words for part in re.split(r"[^\w]+", word) if part]
+    return [page for page in catalogue().values() if all(finds(w, page) for w in parts)]
 
 
 # #### I/O edge: HTTP ##############################################################################
