@@ -188,7 +188,7 @@ EARLIER_COPIES = 4  # fingerprints of a feed's earlier copies remembered, so non
 # remembered, by their digests, so that a stale copy showing one of them again is known as old.
 VERSIONS_KEPT = 8
 AWS_QUIET_GAP = timedelta(days=1)  # a post after a day without one opens a new AWS incident
-CLOSED_STATUSES = frozenset({"resolved", "completed", "postmortem"})
+CLOSED_STATUSES = frozenset({"resolved", "completed", "postmortem", "fixed"})
 
 # --- Output: the console, the board and chat services' limits ---
 CONSOLE_MESSAGE = 600  # characters of the message shown on the console
@@ -1611,6 +1611,11 @@ def read_api_list(body: bytes, key: str) -> dict[str, ApiIncident]:
         data = json.loads(body)
     except (ValueError, RecursionError) as exc:
         raise ApiShapeError(f"not JSON: {clean_text(str(exc))[:80]}") from None
+    return api_list(data, key)
+
+
+def api_list(data: object, key: str) -> dict[str, ApiIncident]:
+    """As read_api_list, from the JSON already decoded."""
     if not isinstance(data, dict) or not isinstance(data.get(key), list):
         raise ApiShapeError(f"no {key!r} list in the body")
     found = {}
@@ -1737,6 +1742,683 @@ def read_api_summary(body: bytes) -> tuple[list[tuple[str, str]], dict[str, ApiI
         if name and status != "operational" and comp.get("group") is not True:
             components.append((name, status_word(status)))
     return components, incidents, maintenances
+
+
+# #### Pure core: other platforms' JSON documents ##################################################
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """A page's component and its state, in Statuspage's words (operational,
+    degraded_performance, partial_outage, major_outage, under_maintenance; "" unknown)."""
+
+    name: str
+    status: str
+    group: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PageDoc:
+    """What one read of a page says: its incidents (each with its steps), and where the
+    document lists them, its components and its maintenance windows."""
+
+    platform: str
+    incidents: list[Incident]
+    components: list[Component] | None = None
+    windows: dict[str, ApiIncident] | None = None
+
+
+_JS_DATE = re.compile(
+    r"\w{3} (\w{3}) (\d{1,2}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT([+-])(\d\d)(\d\d)")
+
+
+def _doc_time(value: object) -> datetime | None:
+    """A moment as platforms write it: ISO 8601 (with or without a zone: UTC), epoch seconds
+    (a number or its digits), or JavaScript's Date.toString() (Instatus)."""
+    if isinstance(value, str) and (match := _JS_DATE.match(value)):
+        month = _MONTHS.get(match[1].capitalize())
+        if month is None:
+            return None
+        offset = timedelta(hours=int(match[8]), minutes=int(match[9]))
+        at = datetime(int(match[3]), month, int(match[2]), int(match[4]), int(match[5]),
+                      int(match[6]), tzinfo=UTC)
+        return at - offset if match[7] == "+" else at + offset
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return _from_epoch(value)
+        except ValueError:
+            return None
+    return _api_time(value)
+
+
+def _doc_text(value: object, limit: int = MAX_MESSAGE) -> str:
+    """Plain text of a platform's field, on one line as every message is; Markdown's hard
+    breaks (a backslash before a line break, as Google Cloud and Salesforce write them) are
+    breaks, not backslashes."""
+    if not isinstance(value, str):
+        return ""
+    return _clip(clean_text(html_to_text(value.replace("\\\n", "\n").replace("\\n", "\n"))),
+                 limit)
+
+
+def _doc_items(value: object) -> list[Mapping[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _doc_incident(ident: str, title: str, link: str, steps: Sequence[Step], *,
+                  status: str = "", components: Sequence[str] = (),
+                  published: datetime | None = None, impact: str | None = None) -> Incident:
+    """An incident of a JSON document: its message is its newest step's, and its status is
+    what the document says the incident is at (AWS: resolved, while its last post's own
+    status is still "degraded"), else its newest step's. That status is shown on the newest
+    step, whose key stays: a change of status alone is an update of that step, reported once,
+    not a step of its own."""
+    ordered = tuple(sorted(steps, key=lambda s: s.at or _NO_TIME))[-VERSIONS_KEPT * 8:]
+    if status and ordered and ordered[-1].status != status:
+        ordered = (*ordered[:-1], dataclasses.replace(ordered[-1], status=_clip(status, 60)))
+    last = ordered[-1] if ordered else None
+    return Incident(
+        id=ident, title=_clip(title, MAX_TITLE), link=link,
+        status=_clip(status or (last.status if last else ""), 60),
+        components=tuple(dict.fromkeys(components))[:MAX_COMPONENTS],
+        message=last.message if last else "",
+        published=published or (ordered[0].at if ordered else None),
+        updated=last.at if last else published, steps=ordered, impact=impact)
+
+
+def _step(ident: str, status: str, message: str, at: datetime | None) -> Step:
+    """A step keyed by its incident, time and words: the same step read again is the same."""
+    return Step(_clip(status, 60), message, at, _digest(ident, _iso(at) or "", status, message))
+
+
+def _window(code: str, title: str, status: str, link: str, starts: datetime | None,
+            ends: datetime | None, message: str = "", components: Sequence[str] = ()
+            ) -> ApiIncident:
+    """A maintenance window in the Statuspage API's form, so its phases are said as theirs."""
+    update = ApiUpdate(status, message, starts, tuple(components)) if message else None
+    return ApiIncident(code=code, title=_clip(title, MAX_TITLE), status=status,
+                       impact=Impact.MAINTENANCE, link=link,
+                       updates=(update,) if update else (),
+                       components=tuple(components)[:MAX_COMPONENTS],
+                       scheduled_for=starts, scheduled_until=ends)
+
+
+def _phase_by_time(starts: datetime | None, ends: datetime | None, now: datetime) -> str:
+    """A window's phase from its times, where the document does not say it."""
+    if ends is not None and ends <= now:
+        return "completed"
+    if starts is not None and starts <= now:
+        return "in_progress"
+    return "scheduled"
+
+
+def _origin(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/"
+
+
+def _labelled(components: Iterable[Component]) -> list[str]:
+    return [component_label(c.name, c.status) for c in components]
+
+
+# --- Statuspage's JSON (and incident.io's compatible copy), read as a page of its own ---
+
+
+def _knows_statuspage_json(data: object) -> bool:
+    return isinstance(data, dict) and isinstance(data.get("page"), dict) and (
+        isinstance(data.get("incidents"), list) or isinstance(data.get("components"), list))
+
+
+def read_statuspage_json(data: Any, source: str, now: datetime) -> PageDoc:
+    """summary.json or incidents.json: incidents with every update as a step, components,
+    maintenance windows."""
+    incidents = []
+    if isinstance(data.get("incidents"), list):
+        for code, api in api_list(data, "incidents").items():
+            steps = [_step(code, u.status.capitalize(), u.body, u.at) for u in api.updates]
+            incidents.append(_doc_incident(
+                code, api.title, api.link, steps, status=api.status.capitalize(),
+                components=api.components, impact=api.impact))
+    windows = (api_list(data, "scheduled_maintenances")
+               if isinstance(data.get("scheduled_maintenances"), list) else None)
+    components = None
+    if isinstance(data.get("components"), list):
+        groups = {str(c.get("id")): _api_text(c.get("name"), MAX_TITLE)
+                  for c in _doc_items(data["components"]) if c.get("group") is True}
+        components = [Component(_api_text(c.get("name"), MAX_TITLE), str(c.get("status", "")),
+                                groups.get(str(c.get("group_id"))))
+                      for c in _doc_items(data["components"])
+                      if c.get("group") is not True and _api_text(c.get("name"), MAX_TITLE)]
+    return PageDoc("statuspage", incidents, components, windows)
+
+
+# --- Instatus: summary.json (incidents and maintenance now) and v2/components.json ---
+
+
+_INSTATUS_STATES = {"OPERATIONAL": "operational", "UNDERMAINTENANCE": "under_maintenance",
+                    "DEGRADEDPERFORMANCE": "degraded_performance",
+                    "PARTIALOUTAGE": "partial_outage", "MINOROUTAGE": "partial_outage",
+                    "MAJOROUTAGE": "major_outage"}
+_INSTATUS_PHASES = {"NOTSTARTEDYET": "scheduled", "INPROGRESS": "in_progress",
+                    "COMPLETED": "completed"}
+
+
+def _knows_instatus(data: object) -> bool:
+    if not isinstance(data, dict):
+        return False
+    page = data.get("page")
+    return (isinstance(page, dict) and not isinstance(data.get("incidents"), list)
+            and ("activeIncidents" in data or "activeMaintenances" in data
+                 or page.get("status") in ("UP", "HASISSUES", "UNDERMAINTENANCE"))) or (
+        isinstance(data.get("components"), list) and "page" not in data
+        and all(c.get("status") in _INSTATUS_STATES for c in _doc_items(data["components"])))
+
+
+def _instatus_impact(value: object) -> str | None:
+    word = str(value or "").upper()
+    if "MAJOR" in word or "PARTIAL" in word:
+        return Impact.MAJOR
+    return Impact.MINOR if word in _INSTATUS_STATES and word != "OPERATIONAL" else None
+
+
+def read_instatus(data: Any, source: str, now: datetime) -> PageDoc:
+    """Instatus lists the incidents open now, each with its status but no message: each
+    status it takes is a step."""
+    incidents = []
+    for item in _doc_items(data.get("activeIncidents")):
+        ident = _api_id(item.get("id")) or _api_text(item.get("url"), 300)
+        if not ident:
+            continue
+        status = _api_text(item.get("status"), 40).capitalize()
+        at = _doc_time(item.get("updatedAt")) or _doc_time(item.get("started"))
+        incidents.append(_doc_incident(
+            ident, _api_text(item.get("name"), MAX_TITLE), _api_text(item.get("url"), 300),
+            [_step(ident, status, "", at)], published=_doc_time(item.get("started")),
+            impact=_instatus_impact(item.get("impact"))))
+    windows = None
+    if "activeMaintenances" in data:
+        windows = {}
+        for item in _doc_items(data.get("activeMaintenances")):
+            code = _api_id(item.get("id")) or _api_text(item.get("url"), 300)
+            starts = _doc_time(item.get("start"))
+            minutes = _doc_number(item.get("duration"))
+            phase = _INSTATUS_PHASES.get(str(item.get("status", "")).upper())
+            if code and phase:
+                ends = starts + timedelta(minutes=minutes) if starts and minutes else None
+                windows[code] = _window(code, _api_text(item.get("name"), MAX_TITLE), phase,
+                                        _api_text(item.get("url"), 300), starts, ends)
+    components = None
+    if isinstance(data.get("components"), list):
+        components = []
+        for item in _doc_items(data["components"]):
+            group = item.get("group")
+            components.append(Component(
+                _api_text(item.get("name"), MAX_TITLE),
+                _INSTATUS_STATES.get(str(item.get("status", "")).upper(), ""),
+                _api_text(group.get("name"), MAX_TITLE) if isinstance(group, dict) else None))
+    return PageDoc("instatus", incidents, components, windows)
+
+
+def _doc_number(value: object) -> float | None:
+    if isinstance(value, str) and _ASCII_NUMBER.fullmatch(value.strip()):
+        return float(value)
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+_ASCII_NUMBER = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,6})?")
+
+
+# --- Better Stack: index.json (JSON:API) ---
+
+
+_BETTER_STACK_STATES = {"operational": "operational", "degraded": "degraded_performance",
+                        "downtime": "major_outage", "maintenance": "under_maintenance"}
+
+
+def _knows_better_stack(data: object) -> bool:
+    return (isinstance(data, dict) and isinstance(data.get("data"), dict)
+            and data["data"].get("type") == "status_page")
+
+
+def read_better_stack(data: Any, source: str, now: datetime) -> PageDoc:
+    """Resources are components (sections their groups); status reports are incidents, or
+    maintenance windows; status updates are their steps."""
+    included = _doc_items(data.get("included"))
+    by_type: dict[str, dict[str, Mapping[str, Any]]] = {}
+    for item in included:
+        if (kind := item.get("type")) and (ident := _api_id(item.get("id"))):
+            by_type.setdefault(str(kind), {})[ident] = item
+    attrs = data["data"].get("attributes") or {}
+    host = _api_text(attrs.get("custom_domain"), 200)
+    link = f"https://{host}/" if host and "/" not in host else _origin(source)
+    sections = {k: _api_text((v.get("attributes") or {}).get("name"), MAX_TITLE)
+                for k, v in by_type.get("status_page_section", {}).items()}
+    components, names = [], {}
+    for ident, item in by_type.get("status_page_resource", {}).items():
+        attr = item.get("attributes") or {}
+        name = _api_text(attr.get("public_name"), MAX_TITLE)
+        if name:
+            names[ident] = name
+            components.append(Component(
+                name, _BETTER_STACK_STATES.get(str(attr.get("status")), ""),
+                sections.get(str(attr.get("status_page_section_id")))))
+    incidents, windows = [], {}
+    updates = by_type.get("status_update", {})
+    for ident, item in by_type.get("status_report", {}).items():
+        attr = item.get("attributes") or {}
+        affected = [component_label(names[r], _BETTER_STACK_STATES.get(str(a.get("status"))))
+                    for a in _doc_items(attr.get("affected_resources"))
+                    if (r := _api_id(a.get("status_page_resource_id"))) in names]
+        related = ((item.get("relationships") or {}).get("status_updates") or {}).get("data")
+        texts = [(updates[u].get("attributes") or {}) for ref in _doc_items(related)
+                 if (u := _api_id(ref.get("id"))) in updates]
+        starts, ends = _doc_time(attr.get("starts_at")), _doc_time(attr.get("ends_at"))
+        title = _api_text(attr.get("title"), MAX_TITLE)
+        if attr.get("report_type") == "maintenance":
+            message = _doc_text(texts[-1].get("message")) if texts else ""
+            windows[ident] = _window(ident, title, _phase_by_time(starts, ends, now), link,
+                                     starts, ends, message, affected)
+            continue
+        resolved = ends is not None or attr.get("aggregate_state") == "resolved"
+        steps = [_step(ident, "Update", _doc_text(t.get("message")),
+                       _doc_time(t.get("published_at"))) for t in texts]
+        worst = {a.get("status") for a in _doc_items(attr.get("affected_resources"))}
+        incidents.append(_doc_incident(
+            ident, title, link, steps, status="Resolved" if resolved else "Ongoing",
+            components=affected, published=starts,
+            impact=Impact.MAJOR if "downtime" in worst else Impact.MINOR if worst else None))
+    return PageDoc("betterstack", incidents, components, windows)
+
+
+# --- Status.io: the public status API ---
+
+
+_STATUS_IO_STATES = {100: "operational", 200: "under_maintenance", 300: "degraded_performance",
+                     400: "partial_outage", 500: "major_outage", 600: "major_outage"}
+_STATUS_IO_STEPS = {100: "Investigating", 200: "Identified", 300: "Monitoring",
+                    400: "Resolved"}
+
+
+def _knows_status_io(data: object) -> bool:
+    return isinstance(data, dict) and isinstance(data.get("result"), dict) and (
+        "status_overall" in data["result"] or isinstance(data["result"].get("status"), list))
+
+
+def _status_code(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _status_io_item(item: Mapping[str, Any]) -> tuple[str, list[Step], list[str], int]:
+    """An incident's or window's id, steps, affected components and worst status code."""
+    ident = _api_id(item.get("_id")) or _api_id(item.get("id")) or ""
+    steps, worst = [], 0
+    for message in _doc_items(item.get("messages")):
+        worst = max(worst, _status_code(message.get("status")))
+        state = _STATUS_IO_STEPS.get(_status_code(message.get("state")), "Update")
+        steps.append(_step(ident, state, _doc_text(message.get("details")),
+                           _doc_time(message.get("datetime"))))
+    affected = [_api_text(c.get("name"), MAX_TITLE)
+                for c in _doc_items(item.get("components_affected"))]
+    return ident, steps, [a for a in affected if a], worst
+
+
+def read_status_io(data: Any, source: str, now: datetime) -> PageDoc:
+    """Components (each container a member of its component), incidents open now with their
+    messages as steps, and maintenance under way or upcoming."""
+    result = data["result"]
+    link = _origin(source)
+    components = []
+    for comp in _doc_items(result.get("status")):
+        name = _api_text(comp.get("name"), MAX_TITLE)
+        containers = _doc_items(comp.get("containers"))
+        for container in containers or [comp]:
+            label = (f"{name} ({_api_text(container.get('name'), MAX_TITLE)})"
+                     if containers else name)
+            components.append(Component(
+                label, _STATUS_IO_STATES.get(_status_code(container.get("status_code")), ""),
+                name if containers else None))
+    incidents = []
+    for item in _doc_items(result.get("incidents")):
+        ident, steps, affected, worst = _status_io_item(item)
+        if ident:
+            state = _STATUS_IO_STATES.get(worst, "")
+            incidents.append(_doc_incident(
+                ident, _api_text(item.get("name"), MAX_TITLE), link, steps,
+                components=affected, published=_doc_time(item.get("datetime_open")),
+                impact=Impact.CRITICAL if state == "major_outage" else Impact.MAJOR
+                if state == "partial_outage" else Impact.MINOR if state else None))
+    windows = {}
+    maintenance = result.get("maintenance") or {}
+    for phase, key in (("in_progress", "active"), ("scheduled", "upcoming")):
+        for item in _doc_items(maintenance.get(key) if isinstance(maintenance, dict) else []):
+            ident, steps, affected, _ = _status_io_item(item)
+            if ident:
+                windows[ident] = _window(
+                    ident, _api_text(item.get("name"), MAX_TITLE), phase, link,
+                    _doc_time(item.get("datetime_planned_start")),
+                    _doc_time(item.get("datetime_planned_end")),
+                    steps[-1].message if steps else "", affected)
+    return PageDoc("statusio", incidents, components, windows)
+
+
+# --- Google Cloud: incidents.json ---
+
+
+_GCP_SEVERITY = {"low": Impact.MINOR, "medium": Impact.MAJOR, "high": Impact.CRITICAL}
+_GCP_STATUS = {"SERVICE_INFORMATION": "Service information",
+               "SERVICE_DISRUPTION": "Service disruption", "SERVICE_OUTAGE": "Service outage",
+               "AVAILABLE": "Resolved"}
+
+
+def _knows_google_cloud(data: object) -> bool:
+    return isinstance(data, list) and any(
+        "external_desc" in item or "affected_products" in item for item in _doc_items(data))
+
+
+def _titles(value: object) -> list[str]:
+    return [t for t in (_api_text(i.get("title"), MAX_TITLE) for i in _doc_items(value)) if t]
+
+
+def read_google_cloud_json(data: Any, source: str, now: datetime) -> PageDoc:
+    """Every incident of the history, with its updates as steps, its products as components
+    and the locations each update names in its message."""
+    incidents = []
+    items = sorted(_doc_items(data), key=lambda i: str(i.get("modified", "")))[-MAX_ENTRIES:]
+    for item in items:
+        ident = _api_id(item.get("id"))
+        if not ident:
+            continue
+        steps = []
+        for update in _doc_items(item.get("updates")):
+            places = _titles(update.get("affected_locations"))
+            text = _doc_text(update.get("text"))
+            if places:
+                text = _clip(f"{text} Locations: {', '.join(places)}.", MAX_MESSAGE)
+            steps.append(_step(ident, _GCP_STATUS.get(str(update.get("status")), "Update"),
+                               text, _doc_time(update.get("when"))
+                               or _doc_time(update.get("created"))))
+        ended = _doc_time(item.get("end"))
+        uri = _api_text(item.get("uri"), 300)
+        incidents.append(_doc_incident(
+            ident, _api_text(item.get("external_desc"), MAX_TITLE),
+            urllib.parse.urljoin(_origin(source), uri) if uri else _origin(source), steps,
+            status="Resolved" if ended else "",
+            components=_titles(item.get("affected_products")),
+            published=_doc_time(item.get("begin")),
+            impact=_GCP_SEVERITY.get(str(item.get("severity")))))
+    return PageDoc("google-cloud", incidents)
+
+
+# --- AWS Health Dashboard: public/currentevents ---
+
+
+_AWS_STATES = {"0": "operational", "1": "operational", "2": "degraded_performance",
+               "3": "major_outage"}
+_AWS_STEPS = {"0": "Resolved", "1": "Informational", "2": "Degraded", "3": "Disrupted"}
+_AWS_IMPACT = {"1": Impact.MINOR, "2": Impact.MAJOR, "3": Impact.CRITICAL}
+_AWS_LINK = "https://health.aws.amazon.com/health/status"
+
+
+def _knows_aws_events(data: object) -> bool:
+    return isinstance(data, list) and any("arn" in item and "event_log" in item
+                                          for item in _doc_items(data))
+
+
+def read_aws_events(data: Any, source: str, now: datetime) -> PageDoc:
+    """Each event, its log as steps, each impacted service in its region as a component."""
+    incidents = []
+    for item in _doc_items(data):
+        # arn:aws:health:REGION::event/SERVICE/TYPE/ID: the last part names the event.
+        arn = item.get("arn")
+        ident = _api_id(arn.rsplit("/", 1)[-1]) if isinstance(arn, str) else None
+        if not ident:
+            continue
+        steps = [_step(ident, _AWS_STEPS.get(str(log_item.get("status")), "Update"),
+                       _doc_text(log_item.get("message")), _doc_time(log_item.get("timestamp")))
+                 for log_item in _doc_items(item.get("event_log"))]
+        services = item.get("impacted_services")
+        affected = []
+        for key, service in (services.items() if isinstance(services, dict) else ()):
+            if isinstance(service, dict):
+                region = _AWS_REGION.fullmatch(str(key))
+                name = _api_text(service.get("service_name"), MAX_TITLE)
+                label = f"{name} ({region['region']})" if region else name
+                affected.append(component_label(label, _AWS_STATES.get(str(service.get(
+                    "current")), "")))
+        status = str(item.get("status", ""))
+        incidents.append(_doc_incident(
+            ident, _RESOLVED_MARK.sub("", _api_text(item.get("summary"), MAX_TITLE)),
+            _AWS_LINK, steps, status=_AWS_STEPS.get(status, ""),
+            components=affected, published=_doc_time(item.get("date")),
+            impact=max((_AWS_IMPACT[s["max"]] for s in (services or {}).values()
+                        if isinstance(s, dict) and s.get("max") in _AWS_IMPACT),
+                       key=lambda i: i.rank, default=_AWS_IMPACT.get(status))))
+    return PageDoc("aws", incidents)
+
+
+# --- Slack: api/v2.0.0/current ---
+
+
+def _knows_slack(data: object) -> bool:
+    return (isinstance(data, dict) and isinstance(data.get("active_incidents"), list)
+            and "status" in data)
+
+
+def read_slack(data: Any, source: str, now: datetime) -> PageDoc:
+    """Incidents and outages open now with their notes as steps; planned maintenance (told by
+    its status words, not its type) as windows."""
+    incidents, windows = [], {}
+    for item in _doc_items(data.get("active_incidents")):
+        ident = _api_id(item.get("id"))
+        if not ident:
+            continue
+        status = _api_text(item.get("status"), 40).lower()
+        services = [s for s in (_api_text(v, MAX_TITLE) for v in item.get("services") or []
+                                if isinstance(v, str)) if s]
+        notes = _doc_items(item.get("notes"))
+        link = _api_text(item.get("url"), 300) or _origin(source)
+        if status in ("scheduled", "completed"):
+            created = _doc_time(item.get("date_created"))
+            windows[ident] = _window(ident, _api_text(item.get("title"), MAX_TITLE), status,
+                                     link, created, None,
+                                     _doc_text(notes[-1].get("body")) if notes else "",
+                                     services)
+            continue
+        steps = [_step(ident, status.capitalize() or "Update", _doc_text(n.get("body")),
+                       _doc_time(n.get("date_created"))) for n in notes]
+        kind = str(item.get("type", ""))
+        incidents.append(_doc_incident(
+            ident, _api_text(item.get("title"), MAX_TITLE), link, steps,
+            status=status.capitalize(), components=services,
+            published=_doc_time(item.get("date_created")),
+            impact={"outage": Impact.MAJOR, "incident": Impact.MINOR,
+                    "notice": Impact.NONE}.get(kind)))
+    return PageDoc("slack", incidents, None, windows)
+
+
+# --- Cachet 2.x: api/v1/incidents and api/v1/components ---
+
+
+_CACHET_STEPS = {0: "Scheduled", 1: "Investigating", 2: "Identified", 3: "Watching",
+                 4: "Fixed"}
+_CACHET_STATES = {1: "operational", 2: "degraded_performance", 3: "partial_outage",
+                  4: "major_outage"}
+
+
+def _knows_cachet(data: object) -> bool:
+    return isinstance(data, dict) and isinstance(data.get("data"), list) and any(
+        ("human_status" in item and "name" in item) or "status_name" in item
+        for item in _doc_items(data["data"]))
+
+
+def read_cachet(data: Any, source: str, now: datetime) -> PageDoc:
+    """Incidents with the message each status came with as a step (an update's own text
+    lives at a URL of its own, not read); or the component list."""
+    items = _doc_items(data["data"])
+    if any("status_name" in item for item in items):
+        return PageDoc("cachet", [], [Component(
+            _api_text(i.get("name"), MAX_TITLE), _CACHET_STATES.get(_status_code(i.get(
+                "status")), "")) for i in items if _api_text(i.get("name"), MAX_TITLE)])
+    incidents = []
+    for item in items:
+        ident = _api_id(item.get("id"))
+        if not ident or item.get("visible") in (0, False):
+            continue
+        status = (_api_text(item.get("human_status"), 40)
+                  or _CACHET_STEPS.get(_status_code(item.get("status")), ""))
+        at = _doc_time(item.get("updated_at")) or _doc_time(item.get("created_at"))
+        incidents.append(_doc_incident(
+            ident, _api_text(item.get("name"), MAX_TITLE),
+            urllib.parse.urljoin(_origin(source), f"incidents/{ident}"),
+            [_step(ident, status, _doc_text(item.get("message")), at)],
+            published=_doc_time(item.get("created_at"))))
+    return PageDoc("cachet", incidents)
+
+
+# --- Sorry: api/v1/notices and api/v1/components ---
+
+
+_SORRY_STATES = {"operational": "operational", "degraded": "degraded_performance",
+                 "partially-degraded": "partial_outage", "under_maintenance": "under_maintenance"}
+_SORRY_PHASES = {"scheduled": "scheduled", "underway": "in_progress", "complete": "completed"}
+
+
+def _knows_sorry(data: object) -> bool:
+    return isinstance(data, dict) and (
+        isinstance(data.get("notices"), list) or (
+            isinstance(data.get("components"), list) and isinstance(data.get("meta"), dict)
+            and any("state" in c for c in _doc_items(data["components"]))))
+
+
+def read_sorry(data: Any, source: str, now: datetime) -> PageDoc:
+    """Unplanned notices are incidents (their state a step), planned ones maintenance
+    windows; or the component list (a child names its parent as its group)."""
+    if not isinstance(data.get("notices"), list):
+        items = _doc_items(data.get("components"))
+        names = {str(c.get("id")): _api_text(c.get("name"), MAX_TITLE) for c in items}
+        return PageDoc("sorry", [], [Component(
+            _api_text(c.get("name"), MAX_TITLE), _SORRY_STATES.get(str(c.get("state")), ""),
+            names.get(str(c.get("parent_id")))) for c in items
+            if _api_text(c.get("name"), MAX_TITLE)])
+    incidents, windows = [], {}
+    for item in _doc_items(data["notices"]):
+        ident = _api_id(item.get("id"))
+        if not ident:
+            continue
+        title = _api_text(item.get("subject") or item.get("title") or item.get("name")
+                          or item.get("synopsis"), MAX_TITLE)
+        link = _api_text(item.get("link") or item.get("url"), 300) or _origin(source)
+        state = _api_text(item.get("state"), 40).lower()
+        text = _doc_text(item.get("synopsis"))
+        if item.get("type") == "planned":
+            if phase := _SORRY_PHASES.get(state):
+                windows[ident] = _window(ident, title, phase, link,
+                                         _doc_time(item.get("begins_at")),
+                                         _doc_time(item.get("ends_at")), text)
+            continue
+        at = (_doc_time(item.get("ended_at")) or _doc_time(item.get("updated_at"))
+              or _doc_time(item.get("began_at")))
+        shown = "Resolved" if state == "false_alarm" else state.replace("_", " ").capitalize()
+        incidents.append(_doc_incident(ident, title, link, [_step(ident, shown, text, at)],
+                                       published=_doc_time(item.get("began_at"))))
+    return PageDoc("sorry", incidents, None, windows)
+
+
+# --- Salesforce Trust: v1 incidents, or an instance's status ---
+
+
+_SALESFORCE_IMPACT = {"minor": Impact.MINOR, "major": Impact.MAJOR}
+
+
+def _knows_salesforce(data: object) -> bool:
+    if isinstance(data, dict):
+        return "Incidents" in data or "Maintenances" in data
+    return isinstance(data, list) and any("IncidentEvents" in item or "IncidentImpacts" in item
+                                          for item in _doc_items(data))
+
+
+def read_salesforce(data: Any, source: str, now: datetime) -> PageDoc:
+    """Incidents with their events as steps (a Trust incident has no title: its services
+    and its first words name it), and planned maintenance as windows."""
+    link = "https://status.salesforce.com/"
+    items = _doc_items(data if isinstance(data, list) else data.get("Incidents"))
+    incidents = []
+    for item in items:
+        ident = _api_id(item.get("id"))
+        if not ident:
+            continue
+        impacts = _doc_items(item.get("IncidentImpacts"))
+        over = bool(impacts) and all(i.get("endTime") for i in impacts)
+        steps = [_step(ident, "Update", _doc_text(e.get("message")), _doc_time(e.get("createdAt")))
+                 for e in _doc_items(item.get("IncidentEvents"))]
+        services = [s for s in (_api_text(v, 80) for v in item.get("serviceKeys") or []
+                                if isinstance(v, str)) if s]
+        first = min(steps, key=lambda s: s.at or _NO_TIME).message if steps else ""
+        title = f"{', '.join(services) or 'Salesforce'}: {first.split(chr(10))[0][:120]}"
+        incidents.append(_doc_incident(
+            ident, title.rstrip(": "), urllib.parse.urljoin(link, f"incidents/{ident}"), steps,
+            status="Resolved" if over else "Ongoing", components=services,
+            published=_doc_time(item.get("createdAt")),
+            impact=max((_SALESFORCE_IMPACT[str(i.get("severity"))] for i in impacts
+                        if i.get("severity") in _SALESFORCE_IMPACT), key=lambda i: i.rank,
+                       default=None)))
+    windows = {}
+    for item in _doc_items(data.get("Maintenances") if isinstance(data, dict) else None):
+        code = _api_id(item.get("id"))
+        starts = _doc_time(item.get("plannedStartTime"))
+        ends = _doc_time(item.get("plannedEndTime"))
+        if code:
+            windows[code] = _window(code, _api_text(item.get("name"), MAX_TITLE),
+                                    _phase_by_time(starts, ends, now),
+                                    urllib.parse.urljoin(link, f"maintenances/{code}"), starts,
+                                    ends, _doc_text(item.get("additionalInformation")))
+    return PageDoc("salesforce", incidents, None, windows if isinstance(data, dict) else None)
+
+
+DocReader = Callable[[Any, str, datetime], PageDoc]
+
+# Tried in order, each on the shape only it has: the first that knows a document reads it.
+DOC_READERS: tuple[tuple[str, Callable[[object], bool], DocReader], ...] = (
+    ("statuspage", _knows_statuspage_json, read_statuspage_json),
+    ("instatus", _knows_instatus, read_instatus),
+    ("betterstack", _knows_better_stack, read_better_stack),
+    ("statusio", _knows_status_io, read_status_io),
+    ("google-cloud", _knows_google_cloud, read_google_cloud_json),
+    ("aws", _knows_aws_events, read_aws_events),
+    ("slack", _knows_slack, read_slack),
+    ("cachet", _knows_cachet, read_cachet),
+    ("sorry", _knows_sorry, read_sorry),
+    ("salesforce", _knows_salesforce, read_salesforce),
+)
+
+
+def looks_like_json(body: bytes) -> bool:
+    """A body that is a JSON object or array, not a feed (UTF-8 by now)."""
+    head = body[:64].lstrip(b" \t\r\n\xef\xbb\xbf")
+    return head[:1] in (b"{", b"[")
+
+
+def read_document(body: bytes, source: str, now: datetime) -> PageDoc:
+    """A status page's JSON document, by the first reader in DOC_READERS that knows its
+    shape; FeedError when it is not JSON or no reader knows it."""
+    try:
+        data = json.loads(as_utf8(body))
+    except (ValueError, RecursionError) as exc:
+        raise FeedError(f"not JSON: {clean_text(str(exc))[:80]}") from None
+    if data == [] or data == {}:
+        return PageDoc("empty", [])
+    for _, knows, read in DOC_READERS:
+        if knows(data):
+            try:
+                return read(data, source, now)
+            except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
+                raise FeedError(f"a JSON document in a shape the tracker does not read "
+                                f"({exception_words(exc, 80)})") from None
+    raise FeedError("a JSON document of no status-page platform the tracker reads")
 
 
 # #### Pure core: health and pacing (polls, deliveries, saves) #####################################
@@ -3408,6 +4090,20 @@ def timed_parse(body: bytes) -> tuple[list[Incident], float]:
     return incidents, time.thread_time() - started
 
 
+def read_page(body: bytes, source: str, now: datetime) -> PageDoc:
+    """A feed or a platform's JSON document, whichever the body is."""
+    if looks_like_json(body):
+        return read_document(body, source, now)
+    return PageDoc("feed", parse_feed(body))
+
+
+def timed_read(job: tuple[bytes, str, datetime]) -> tuple[PageDoc, float]:
+    """read_page and the CPU it took in this thread."""
+    started = time.thread_time()
+    doc = read_page(*job)
+    return doc, time.thread_time() - started
+
+
 # One generator for every monitor's jitter and backoff that is not given its own: a Random
 # holds 2.5 KB of state, and jitter needs no stream per feed.
 _SHARED_RNG = random.Random()
@@ -4785,6 +5481,8 @@ class Read:
     fresh_for: float | None
     fingerprint: str | None = None
     statuspage: bool = False  # its feed-level id is Statuspage's (an empty feed's only sign)
+    components: list[Component] | None = None  # where the document lists them
+    windows: dict[str, ApiIncident] | None = None  # maintenance, where the document lists it
 
 
 class FeedReader:
@@ -4828,13 +5526,14 @@ class FeedReader:
             # behind the others): it holds nothing newer than what was read from it then.
             self.stats.unchanged += 1
             return Read(None, etag, last_modified, result.fresh_for)
-        incidents = await self._parse(result.body)
-        self._check_not_emptied(incidents, state.entries, threshold)
+        doc = await self._parse(result.body, now)
+        self._check_not_emptied(doc.incidents, state.entries, threshold)
         if state.fingerprint not in (None, fingerprint):
             self._earlier = (*self._earlier, state.fingerprint)[-EARLIER_COPIES:]
         self.stats.modified += 1
-        return Read(incidents, etag, last_modified, result.fresh_for, fingerprint,
-                    _STATUSPAGE_FEED_ID.search(result.body, 0, 4096) is not None)
+        return Read(doc.incidents, etag, last_modified, result.fresh_for, fingerprint,
+                    _STATUSPAGE_FEED_ID.search(result.body, 0, 4096) is not None,
+                    doc.components, doc.windows)
 
     def _follow(self, moved_to: str | None) -> None:
         if moved_to and moved_to != self.url:
@@ -4843,20 +5542,21 @@ class FeedReader:
             self.url = moved_to
             self._target = yarl.URL(moved_to)
 
-    async def _parse(self, body: bytes) -> list[Incident]:
+    async def _parse(self, body: bytes, now: datetime) -> PageDoc:
         self.stats.parses += 1
+        job = (body, self.url, now)
         try:
             if len(body) > INLINE_PARSE_LIMIT:
-                incidents, spent = await in_daemon_thread(timed_parse, body)
+                doc, spent = await in_daemon_thread(timed_read, job)
             else:
-                incidents, spent = timed_parse(body)
+                doc, spent = timed_read(job)
         except FeedError:
             raise
         except Exception as exc:  # hostile bytes must not end this feed's watch
             log.debug("%s: parser traceback", self.name, exc_info=True)
             raise FeedError(f"could not parse the feed: {exception_words(exc, 160)}") from None
         self.shared.meter.add(spent)
-        return incidents
+        return doc
 
     def _check_not_emptied(self, incidents: list[Incident], had: int, threshold: int) -> None:
         # An empty feed is normal (Azure when all is well), but a sudden drop from N entries to
@@ -4898,6 +5598,7 @@ class StatuspageEnricher:
         self.api: StatuspageApi | None = None
         self._decided = False
         self.components: dict[str, str] = {}  # name -> status key, where known
+        self.windows: dict[str, ApiIncident] = {}  # maintenance a page's document lists
 
     def reconfigure(self, name: str, options: FeedOptions, retry: float) -> None:
         if (options.api, options.api_url) != (self.options.api, self.options.api_url):
@@ -4943,6 +5644,17 @@ class StatuspageEnricher:
         if phases and state.maintenances is not None:
             state = dataclasses.replace(state, maintenances={**state.maintenances, **phases})
         return events + reported, state
+
+    def listed_windows(self, state: FeedState, windows: Mapping[str, ApiIncident],
+                       now: datetime) -> tuple[list[tuple[Kind, Incident]], FeedState]:
+        """The phases of the maintenance windows a page's own document lists (platforms
+        other than Statuspage), each said once, as the API's are."""
+        if not self.options.maintenance:
+            return [], state
+        events, known = maintenance_events(state.maintenances, windows, now=now)
+        self.windows = dict(windows)
+        return ([(kind, window) for kind, window in events if self.options.filter.passes(window)],
+                dataclasses.replace(state, maintenances=known, maintenances_tried=now))
 
     async def maintenance(self, state: FeedState, api: StatuspageApi, now: datetime
                           ) -> tuple[list[tuple[Kind, Incident]], FeedState,
@@ -5125,7 +5837,12 @@ class StatusPageMonitor:
             self.incidents = self._open_now(read.incidents, decision.stale)
             state = dataclasses.replace(state, open_incidents=len(self.incidents))
             enricher.note_components((_sort_key(i), i.components) for i in read.incidents)
+            if read.components is not None:
+                enricher.components = {c.name: c.status for c in read.components if c.status}
             events, state = await self._enriched(state, decision.events, now)
+            if read.windows is not None:
+                windows, state = enricher.listed_windows(state, read.windows, now)
+                events = windows + events
         else:
             if (read.etag, read.last_modified) != (state.etag, state.last_modified):
                 state = dataclasses.replace(state, etag=read.etag,
@@ -5592,6 +6309,8 @@ class Monitoring:
                                  if key != "operational"]
             if m.api is not None and m.options.maintenance and m.api.maintenances.data:
                 entry.maintenance = board_windows(m.api.maintenances.data, now)
+            elif m.options.maintenance and m.enricher.windows:
+                entry.maintenance = board_windows(m.enricher.windows, now)
             entry.watcher_failures = m.failures
             entries.append(entry)
         return board_to_dict(entries, now=now)
@@ -6108,16 +6827,23 @@ async def _read_board_entry(session: aiohttp.ClientSession, feed: FeedConfig,
                                  proxy=proxies.for_url(feed.url))
         if result.body is None:
             raise FeedError("no body")  # cannot happen: the GET was unconditional
-        incidents = (await in_daemon_thread(parse_feed, result.body)
-                     if len(result.body) > INLINE_PARSE_LIMIT else parse_feed(result.body))
+        job = (result.body, feed.url, now)
+        doc = (await in_daemon_thread(timed_read, job) if len(result.body) > INLINE_PARSE_LIMIT
+               else timed_read(job))[0]
     except FeedError as exc:
         entry.error = str(exc)
         return entry
+    incidents = doc.incidents
     entry.incidents = [_reported(i) for i in incidents if i.active and not i.maintenance]
     for inc in entry.incidents:  # incident.io names component states in the feed itself
         entry.components += [(name, status_word(key)) for name, key in
                              filter(None, map(label_state, inc.components))
                              if key != "operational"]
+    if doc.components is not None:
+        entry.components = [(c.name, status_word(c.status)) for c in doc.components
+                            if c.status and c.status != "operational"]
+    if doc.windows is not None and feed.options.maintenance:
+        entry.maintenance = board_windows(doc.windows, now)
     statuspage = any(i.code for i in incidents) or bool(
         _STATUSPAGE_FEED_ID.search(result.body, 0, 4096))
     base = feed.options.api_url or (api_base(feed.url) if statuspage else None)

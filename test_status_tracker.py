@@ -5130,6 +5130,328 @@ async def test_the_readme_example_pages_give_enriched_events_and_a_board() -> No
         await runner.cleanup()
 
 
+# --- Other platforms' JSON documents: one test per shape ---
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def read_doc(data: object, source: str = "https://status.example.test/doc.json",
+             now: datetime = NOW) -> st.PageDoc:
+    return st.read_document(json.dumps(data).encode(), source, now)
+
+
+def test_instatus_summary_gives_open_incidents_and_windows_and_components_their_states(
+        ) -> None:
+    started = NOW - timedelta(minutes=30)
+    js_date = started.strftime("%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)")
+    doc = read_doc({
+        "page": {"name": "Example", "url": "https://status.example.test", "status": "HASISSUES"},
+        "activeIncidents": [{"id": "ck1", "name": "API errors", "started": js_date,
+                             "status": "IDENTIFIED", "impact": "PARTIALOUTAGE",
+                             "url": "https://status.example.test/incident/ck1"}],
+        "activeMaintenances": [{"id": "mk1", "name": "Database move", "start": iso(
+            NOW + timedelta(days=1)), "status": "NOTSTARTEDYET", "duration": "90",
+            "url": "https://status.example.test/maintenance/mk1"}]})
+    [inc] = doc.incidents
+    assert (doc.platform, inc.id, inc.title, inc.status, inc.impact, inc.published) == (
+        "instatus", "ck1", "API errors", "Identified", "major", started)
+    assert [s.status for s in inc.steps] == ["Identified"] and inc.active
+    window = doc.windows and doc.windows["mk1"]
+    assert window and (window.status, window.scheduled_for, window.scheduled_until) == (
+        "scheduled", NOW + timedelta(days=1), NOW + timedelta(days=1, minutes=90))
+    components = read_doc({"components": [
+        {"id": "c1", "name": "API", "status": "MAJOROUTAGE", "group": None},
+        {"id": "c2", "name": "Web", "status": "OPERATIONAL", "group": {"name": "Apps"}}]})
+    assert components.components == [st.Component("API", "major_outage"),
+                                      st.Component("Web", "operational", "Apps")]
+
+
+def better_stack_index(*, resolved: bool, updates: int) -> dict[str, Any]:
+    report_updates = [{"id": f"u{n}", "type": "status_update", "attributes": {
+        "message": f"Update {n} on the API", "published_at": iso(NOW - timedelta(minutes=40 - n)),
+        "affected_resources": []}} for n in range(updates)]
+    return {
+        "data": {"id": "1", "type": "status_page", "attributes": {
+            "company_name": "Example", "custom_domain": "status.example.test",
+            "aggregate_state": "downtime"}},
+        "included": [
+            {"id": "s1", "type": "status_page_section", "attributes": {"name": "Core"}},
+            {"id": "r1", "type": "status_page_resource", "attributes": {
+                "status_page_section_id": "s1", "public_name": "API", "status": "downtime"}},
+            {"id": "r2", "type": "status_page_resource", "attributes": {
+                "status_page_section_id": "s1", "public_name": "Dashboard",
+                "status": "operational"}},
+            {"id": "rep1", "type": "status_report", "attributes": {
+                "title": "API down", "report_type": "manual",
+                "starts_at": iso(NOW - timedelta(minutes=45)),
+                "ends_at": iso(NOW - timedelta(minutes=1)) if resolved else None,
+                "affected_resources": [{"status_page_resource_id": "r1", "status": "downtime"}],
+                "aggregate_state": "resolved" if resolved else "downtime"},
+             "relationships": {"status_updates": {"data": [
+                 {"id": u["id"], "type": "status_update"} for u in reversed(report_updates)]}}},
+            {"id": "rep2", "type": "status_report", "attributes": {
+                "title": "Network work", "report_type": "maintenance",
+                "starts_at": iso(NOW - timedelta(hours=1)),
+                "ends_at": iso(NOW + timedelta(hours=1)),
+                "affected_resources": [{"status_page_resource_id": "r2",
+                                        "status": "maintenance"}]}},
+            *report_updates]}
+
+
+def test_better_stack_reports_are_incidents_with_their_updates_and_maintenance_windows() -> None:
+    doc = read_doc(better_stack_index(resolved=False, updates=2))
+    [inc] = doc.incidents
+    assert (inc.id, inc.title, inc.status, inc.impact, inc.link) == (
+        "rep1", "API down", "Ongoing", "major", "https://status.example.test/")
+    assert inc.components == ("API (Major outage)",)
+    assert [s.message for s in inc.steps] == ["Update 0 on the API", "Update 1 on the API"]
+    assert doc.components == [st.Component("API", "major_outage", "Core"),
+                              st.Component("Dashboard", "operational", "Core")]
+    assert doc.windows and doc.windows["rep2"].status == "in_progress"
+    resolved = read_doc(better_stack_index(resolved=True, updates=3))
+    assert resolved.incidents[0].status == "Resolved" and not resolved.incidents[0].active
+
+
+def test_status_io_components_with_containers_incidents_and_maintenance() -> None:
+    doc = read_doc({"result": {
+        "status_overall": {"status": "Degraded Performance", "status_code": 300},
+        "status": [{"id": "c1", "name": "Git", "status_code": 300, "containers": [
+            {"id": "k1", "name": "us-east", "status_code": 300},
+            {"id": "k2", "name": "eu-west", "status_code": 100}]},
+            {"id": "c2", "name": "Website", "status_code": 100, "containers": []}],
+        "incidents": [{"_id": "i1", "name": "Slow pushes", "datetime_open": iso(
+            NOW - timedelta(minutes=20)), "components_affected": [{"_id": "c1", "name": "Git"}],
+            "messages": [{"details": "Looking into slow pushes.", "state": 100, "status": 300,
+                          "datetime": iso(NOW - timedelta(minutes=20))},
+                         {"details": "Cause found.", "state": 200, "status": 300,
+                          "datetime": iso(NOW - timedelta(minutes=5))}]}],
+        "maintenance": {"active": [], "upcoming": [{"_id": "m1", "name": "Upgrade",
+            "datetime_planned_start": iso(NOW + timedelta(days=2)),
+            "datetime_planned_end": iso(NOW + timedelta(days=2, hours=2)),
+            "messages": [{"details": "We will upgrade.", "state": 100, "status": 200,
+                          "datetime": iso(NOW)}], "components_affected": []}]}}},
+        source="https://status.example.test/1.0/status/abc")
+    [inc] = doc.incidents
+    assert (inc.id, inc.status, inc.message, inc.components, inc.impact) == (
+        "i1", "Identified", "Cause found.", ("Git",), "minor")
+    assert [s.status for s in inc.steps] == ["Investigating", "Identified"]
+    assert doc.components == [st.Component("Git (us-east)", "degraded_performance", "Git"),
+                              st.Component("Git (eu-west)", "operational", "Git"),
+                              st.Component("Website", "operational")]
+    assert doc.windows and doc.windows["m1"].status == "scheduled"
+    assert doc.windows["m1"].updates[0].body == "We will upgrade."
+
+
+def test_google_cloud_incidents_json_gives_products_locations_and_every_update() -> None:
+    begin = NOW - timedelta(hours=3)
+    doc = read_doc([{
+        "id": "gc1", "number": "1", "begin": iso(begin), "created": iso(begin), "end": None,
+        "modified": iso(NOW), "external_desc": "Errors in Vertex AI", "severity": "medium",
+        "status_impact": "SERVICE_DISRUPTION", "uri": "incidents/gc1",
+        "affected_products": [{"title": "Vertex Gemini API", "id": "p1"}],
+        "currently_affected_locations": [{"id": "us-central1", "title": "Iowa (us-central1)"}],
+        "updates": [
+            {"created": iso(NOW - timedelta(hours=1)), "when": iso(NOW - timedelta(hours=1)),
+             "status": "SERVICE_DISRUPTION", "text": "Mitigation **under way**.\\\nMore soon.",
+             "affected_locations": [{"id": "us-central1", "title": "Iowa (us-central1)"}]},
+            {"created": iso(begin), "when": iso(begin), "status": "SERVICE_INFORMATION",
+             "text": "We are investigating.", "affected_locations": []}]}],
+        source="https://status.cloud.google.com/incidents.json")
+    [inc] = doc.incidents
+    assert (inc.id, inc.title, inc.impact, inc.components, inc.published) == (
+        "gc1", "Errors in Vertex AI", "major", ("Vertex Gemini API",), begin)
+    assert inc.link == "https://status.cloud.google.com/incidents/gc1"
+    assert [s.status for s in inc.steps] == ["Service information", "Service disruption"]
+    assert inc.status == "Service disruption" and inc.active
+    assert inc.message == ("Mitigation **under way**. More soon. "
+                           "Locations: Iowa (us-central1).")
+
+
+def aws_event(log: int, *, resolved: bool = False) -> dict[str, Any]:
+    start = int((NOW - timedelta(hours=1)).timestamp())
+    return {
+        "date": str(start), "region_name": "N. Virginia", "status": "0" if resolved else "2",
+        "arn": "arn:aws:health:us-east-1::event/EC2/AWS_EC2_OPERATIONAL_ISSUE/EV_1",
+        "service": "ec2-us-east-1", "service_name": "Amazon EC2",
+        "summary": ("[RESOLVED] " if resolved else "") + "Increased launch errors",
+        "event_log": [{"summary": "Increased launch errors", "status": 2,
+                       "message": f"Update {n}.", "timestamp": start + 600 * n}
+                      for n in range(log)],
+        "impacted_services": {"ec2-us-east-1": {"service_name": "Amazon EC2",
+                                                "current": "0" if resolved else "2",
+                                                "max": "2"}},
+        **({"end_time": str(start + 3600)} if resolved else {})}
+
+
+def test_aws_current_events_in_utf16_give_services_in_their_regions() -> None:
+    body = json.dumps([aws_event(2)]).encode("utf-16")  # with its byte order mark, as AWS
+    doc = st.read_document(st.as_utf8(body), "https://health.aws.amazon.com/x", NOW)
+    [inc] = doc.incidents
+    assert (inc.id, inc.title, inc.status, inc.impact) == (
+        "EV_1", "Increased launch errors", "Degraded", "major")
+    assert inc.components == ("Amazon EC2 (us-east-1) (Degraded performance)",)
+    assert [s.message for s in inc.steps] == ["Update 0.", "Update 1."]
+    resolved = read_doc([aws_event(3, resolved=True)]).incidents[0]
+    assert (resolved.title, resolved.status, resolved.active) == (
+        "Increased launch errors", "Resolved", False)
+
+
+def test_slack_current_gives_incidents_with_notes_and_maintenance_as_windows() -> None:
+    pacific = timezone(timedelta(hours=-7))
+    created = (NOW - timedelta(hours=1)).astimezone(pacific).isoformat()
+    doc = read_doc({"status": "active", "active_incidents": [
+        {"id": "546", "title": "Messages delayed", "type": "outage", "status": "active",
+         "url": "https://slack-status.example.test/546", "services": ["Messaging"],
+         "date_created": created, "notes": [{"date_created": created,
+                                             "body": "We're on it.\r\nMore soon."}]},
+        {"id": 547, "title": "Planned work", "type": "notice", "status": "scheduled",
+         "services": [], "date_created": created, "notes": []}]})
+    [inc] = doc.incidents
+    assert (inc.id, inc.status, inc.impact, inc.components, inc.message, inc.published) == (
+        "546", "Active", "major", ("Messaging",), "We're on it. More soon.",
+        NOW - timedelta(hours=1))
+    assert doc.windows and doc.windows["547"].status == "scheduled"
+
+
+def test_cachet_incidents_and_components() -> None:
+    doc = read_doc({"meta": {"pagination": {"total": 2}}, "data": [
+        {"id": 7, "component_id": 0, "name": "Queue backlog", "status": 2, "visible": 1,
+         "message": "Found the cause.", "human_status": "Identified",
+         "created_at": "2026-11-03 14:00:00", "updated_at": "2026-11-03 14:30:00"},
+        {"id": 8, "name": "Hidden", "status": 1, "visible": 0, "human_status": "Investigating",
+         "message": "", "created_at": "2026-11-03 14:00:00"}]},
+        source="https://status.example.test/api/v1/incidents")
+    [inc] = doc.incidents
+    assert (inc.id, inc.title, inc.status, inc.message, inc.link, inc.updated) == (
+        "7", "Queue backlog", "Identified", "Found the cause.",
+        "https://status.example.test/incidents/7", NOW - timedelta(minutes=30))
+    fixed = read_doc({"data": [{"id": 7, "name": "Queue backlog", "status": 4,
+                                "human_status": "Fixed", "message": "Done.",
+                                "updated_at": "2026-11-03 15:00:00"}]}).incidents[0]
+    assert not fixed.active
+    components = read_doc({"data": [{"id": 1, "name": "API", "status": 3,
+                                     "status_name": "Partial Outage", "group_id": 0}]})
+    assert components.components == [st.Component("API", "partial_outage")]
+
+
+def test_sorry_notices_and_components() -> None:
+    doc = read_doc({"notices": [
+        {"id": 1, "type": "unplanned", "state": "identified", "subject": "Login errors",
+         "synopsis": "Some logins fail.", "began_at": iso(NOW - timedelta(minutes=10)),
+         "link": "https://status.example.test/notices/1"},
+        {"id": 2, "type": "planned", "state": "scheduled", "subject": "Upgrade",
+         "synopsis": "An hour of work.", "begins_at": iso(NOW + timedelta(days=1)),
+         "ends_at": iso(NOW + timedelta(days=1, hours=1))}]})
+    [inc] = doc.incidents
+    assert (inc.id, inc.title, inc.status, inc.message) == (
+        "1", "Login errors", "Identified", "Some logins fail.")
+    assert doc.windows and doc.windows["2"].scheduled_for == NOW + timedelta(days=1)
+    components = read_doc({"components": [
+        {"id": 1, "state": "degraded", "name": "App", "parent_id": None},
+        {"id": 2, "state": "operational", "name": "Login", "parent_id": 1}],
+        "meta": {"count": 2}})
+    assert components.components == [st.Component("App", "degraded_performance"),
+                                      st.Component("Login", "operational", "App")]
+
+
+def test_salesforce_trust_incidents_and_planned_maintenance() -> None:
+    doc = read_doc({"key": "NA1", "status": "MAJOR_INCIDENT_CORE", "Incidents": [{
+        "id": 42, "createdAt": iso(NOW - timedelta(hours=1)), "serviceKeys": ["Core"],
+        "IncidentImpacts": [{"startTime": iso(NOW - timedelta(hours=1)), "endTime": None,
+                             "severity": "major"}],
+        "IncidentEvents": [
+            {"type": "update", "message": "Restarts done.\\nWatching.",
+             "createdAt": iso(NOW - timedelta(minutes=5))},
+            {"type": "update", "message": "Logins fail on NA1.",
+             "createdAt": iso(NOW - timedelta(minutes=50))}]}],
+        "Maintenances": [{"id": 9, "name": "Release", "plannedStartTime": iso(
+            NOW + timedelta(days=3)), "plannedEndTime": iso(NOW + timedelta(days=3, hours=4)),
+            "additionalInformation": "Storefronts restart."}]})
+    [inc] = doc.incidents
+    assert (inc.id, inc.title, inc.status, inc.impact, inc.message) == (
+        "42", "Core: Logins fail on NA1.", "Ongoing", "major", "Restarts done. Watching.")
+    assert doc.windows and doc.windows["9"].status == "scheduled"
+
+
+def test_statuspage_json_read_directly_gives_every_update_as_a_step() -> None:
+    doc = read_doc(statuspage_summary_doc())
+    [inc] = doc.incidents
+    assert (inc.id, inc.status, inc.impact) == ("sp1", "Identified", "major")
+    assert [s.status for s in inc.steps] == ["Investigating", "Identified"]
+    assert doc.components == [st.Component("Actions", "partial_outage", "CI"),
+                              st.Component("Pages", "operational")]
+
+
+def statuspage_summary_doc() -> dict[str, Any]:
+    return {"page": {"id": "p", "name": "Example"}, "components": [
+        {"id": "g", "name": "CI", "status": "partial_outage", "group": True},
+        {"id": "a", "name": "Actions", "status": "partial_outage", "group_id": "g"},
+        {"id": "b", "name": "Pages", "status": "operational", "group_id": None}],
+        "incidents": [{"id": "sp1", "name": "Actions slow", "status": "identified",
+                       "impact": "major", "shortlink": "https://stspg.example.test/sp1",
+                       "incident_updates": [
+                           {"id": "u2", "status": "identified", "body": "Cause found.",
+                            "created_at": iso(NOW - timedelta(minutes=5))},
+                           {"id": "u1", "status": "investigating", "body": "Looking.",
+                            "created_at": iso(NOW - timedelta(minutes=30))}]}],
+        "scheduled_maintenances": []}
+
+
+@pytest.mark.parametrize(("body", "error"), [
+    (b'{"hello": "world"}', "a JSON document of no status-page platform the tracker reads"),
+    (b'{"broken": ', "not JSON:"),
+    (b'[{"arn": 1, "event_log": 5, "impacted_services": []}]', ""),
+])
+def test_a_json_document_of_no_known_shape_is_one_clear_error(body: bytes, error: str) -> None:
+    if not error:  # odd field types in a known shape: read what can be read, no crash
+        assert st.read_document(body, "https://x.test/", NOW).incidents == []
+        return
+    with pytest.raises(st.FeedError, match=re.escape(error)):
+        st.read_document(body, "https://x.test/", NOW)
+
+
+async def test_a_platform_document_is_watched_like_a_feed_each_step_once(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    spy = Spy()
+    clock = FakeClock()
+    server.routes["/events"] = Route(body=json.dumps([aws_event(1)]).encode("utf-16"),
+                                     headers={"Content-Type": "application/json"})
+    mon = monitor(session, server.url("/events"), spy, clock=clock)
+    assert await mon.poll()
+    assert spy.kinds() == [("active", "Increased launch errors")]
+    assert mon.components == {"Amazon EC2 (us-east-1)": "degraded_performance"}
+    assert mon.incidents[0].status == "Degraded"
+    assert await mon.poll() and len(spy.events) == 1  # the same body: nothing, no parse
+    assert mon.stats.parses == 1
+    server.routes["/events"].body = json.dumps([aws_event(2)]).encode("utf-16")
+    assert await mon.poll() and await mon.poll()
+    assert spy.kinds()[1:] == [("updated", "Increased launch errors")]
+    assert spy.events[1].incident and spy.events[1].incident.message == "Update 1."
+    server.routes["/events"].body = json.dumps([aws_event(3, resolved=True)]).encode("utf-16")
+    assert await mon.poll()
+    assert [e.incident.status for e in spy.events[2:] if e.incident] == ["Resolved"]
+    assert mon.incidents == []
+
+
+async def test_a_page_document_with_windows_says_each_phase_once_and_fills_the_board(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    spy = Spy()
+    clock = FakeClock()
+    doc = better_stack_index(resolved=False, updates=1)
+    server.routes["/index.json"] = Route(body=json.dumps(doc).encode())
+    mon = monitor(session, server.url("/index.json"), spy, clock=clock)
+    assert await mon.poll()
+    assert spy.kinds() == [("maintenance_started", "Network work"), ("active", "API down")]
+    assert mon.components == {"API": "major_outage", "Dashboard": "operational"}
+    clock.wall += timedelta(hours=2)  # the window's end has passed
+    doc["data"]["attributes"]["aggregate_state"] = "operational"
+    server.routes["/index.json"].body = json.dumps(doc).encode()
+    assert await mon.poll()
+    assert spy.kinds()[2:] == [("maintenance_completed", "Network work")]
+
+
 # --- The catalogue: pages by name ---
 
 
