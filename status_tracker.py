@@ -14,8 +14,10 @@ values and decides what is news against what it remembers:
 Usage::
 
     python status_tracker.py                          # watch the feeds in FEEDS
-    python status_tracker.py --feed GitHub=https://www.githubstatus.com/history.atom
+    python status_tracker.py --feed github --feed aws # pages of the catalogue, by key
+    python status_tracker.py --feed Ours=https://status.example.com/   # found on the page
     python status_tracker.py --once --json            # one poll, JSON lines, exit code
+    python status_tracker.py --status --fail-on major # a gate for CI: exit 3 if one is down
     python status_tracker.py --config tracker.toml --state state.json
 
 The file, top to bottom; each section uses only what stands above it:
@@ -26,16 +28,20 @@ The file, top to bottom; each section uses only what stands above it:
 3. Pure core, no network, clock or printing:
    text (sanitising, HTML to text) -> reading feeds (one reader per platform in READERS,
    encodings, parse_feed) -> deciding what changed (decide) -> the Statuspage JSON API
-   (components, impact, maintenance phases) -> health and pacing (next_health, Trouble)
-   -> rendering (the console block, JSON, chat formats) -> the status board.
+   (components, impact, maintenance phases) -> other platforms' JSON documents (one reader
+   each in DOC_READERS, read_document) -> health and pacing (next_health, Trouble)
+   -> rendering (the console block, JSON, chat formats) -> the status board and --fail-on
+   -> the catalogue of status pages by name (Platform, Page, find_page).
 4. I/O edge: HTTP (fetch, validators, limits, proxies, the Statuspage API reader, Shared);
-   the state file (StateStore: one writer, atomic writes, copied spans).
+   discovery from a page's own address (discover); the state file (StateStore: one writer,
+   atomic writes, copied spans).
 5. Delivery: the console (ConsolePrinter, StdoutWriter), routes and webhooks with their
    outboxes (WebhookSender), Apprise.
 6. A feed's pipeline: FeedReader (fetch, fingerprint, parse) -> advance (decide, new state)
    -> StatuspageEnricher -> StatusPageMonitor (the thin wiring); the Scheduler of all polls.
 7. Serving: /metrics, /healthz, /readyz, /status (Monitoring).
-8. Running: the watch and its reload (Fleet), cron mode (--once), the status board (--status).
+8. Running: the watch and its reload (Fleet), cron mode (--once), the status board (--status),
+   a page looked up (--discover, --components).
 9. The CLI: options, the config file, signals, main(), the __main__ guard.
 """
 
@@ -119,10 +125,11 @@ except ModuleNotFoundError as missing:
     sys.exit(2)
 
 __all__ = [
-    "FEEDS", "Clock", "FeedError", "FeedOptions", "FeedState", "Impact", "Incident",
-    "IncidentEvent", "Kind", "Phase", "Route", "Scheduler", "Shared", "StateStore",
-    "StatusPageMonitor", "Step", "WebhookSender", "decide", "format_event", "main",
-    "parse_feed", "run_status", "run_tracker",
+    "FEEDS", "Clock", "Component", "FeedError", "FeedOptions", "FeedState", "Impact",
+    "Incident", "IncidentEvent", "Kind", "Page", "PageDoc", "Phase", "Platform", "Route",
+    "Scheduler", "Shared", "StateStore", "StatusPageMonitor", "Step", "WebhookSender",
+    "catalogue", "decide", "discover", "find_page", "format_event", "main", "parse_feed",
+    "read_document", "run_status", "run_tracker",
 ]
 
 log = logging.getLogger("status_tracker")
@@ -257,6 +264,7 @@ METRIC_FAMILIES = (
 # --- Exit codes ---
 # 70 is EX_SOFTWARE (sysexits.h): a bug stopped a task, so a supervisor should restart us.
 EXIT_OK, EXIT_FEED_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
+EXIT_FAIL_ON = 3  # --status --fail-on: a page (or a component named) is at that level or worse
 
 
 # #### Values: time, incidents, events, and what is remembered of them #############################
@@ -266,10 +274,11 @@ class FeedError(Exception):
     """A feed could not be read; the message says why in one line."""
 
     def __init__(self, message: str, *, retry_after: float | None = None,
-                 gone: bool = False) -> None:
+                 gone: bool = False, html: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.gone = gone
+        self.html = html  # a web page came instead: the page may name its feed
 
 
 _NO_TIME = datetime.min.replace(tzinfo=UTC)  # sorts undated entries first
@@ -572,6 +581,29 @@ class Seen:
 
 
 @dataclass(frozen=True, slots=True)
+class Found:
+    """What a look at a status page's own address found: its platform, the document to poll,
+    and where its Statuspage-shaped API and its component list live."""
+
+    platform: str
+    url: str
+    api: str | None = None
+    components: str | None = None
+
+    def to_json(self) -> dict[str, str]:
+        return {k: v for k, v in (("platform", self.platform), ("url", self.url),
+                                  ("api", self.api), ("components", self.components)) if v}
+
+    @classmethod
+    def from_json(cls, data: object) -> Found:
+        if not isinstance(data, dict) or not all(
+                isinstance(data.get(k), str) for k in ("platform", "url")):
+            raise ValueError("bad discovery record")
+        return cls(data["platform"], data["url"], *(
+            v if isinstance(v := data.get(k), str) else None for k in ("api", "components")))
+
+
+@dataclass(frozen=True, slots=True)
 class FeedState:
     """Everything remembered of one feed between polls (and, with --state, between runs).
 
@@ -595,6 +627,7 @@ class FeedState:
     statuspage: bool = False  # its entries showed it to be a Statuspage feed (it has an API)
     open_incidents: int = 0  # in its last read
     maintenances_tried: datetime | None = None  # the last read of the maintenance list
+    found: Found | None = None  # where a page named by its own address keeps its feed
 
 
 @dataclass(frozen=True, slots=True)
@@ -771,6 +804,12 @@ def _is_terminal(stream: TextIO | None) -> bool:
         return False
 
 
+def feed_name(text: str) -> str:
+    """A feed name as it will be printed: through the same sanitiser as feed text, so a name
+    cannot forge a log line or move the cursor."""
+    return clean_text(text)[:MAX_TITLE]
+
+
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
@@ -780,13 +819,15 @@ def _clip(text: str, limit: int) -> str:
 
 
 def redact_url(url: str) -> str:
-    """Scheme and host only: webhook URLs carry their secret in the path or query."""
+    """Scheme, host and port only: webhook URLs carry their secret in the path or query."""
     try:
         parts = urllib.parse.urlsplit(url)
         host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
     except ValueError:
         return "(an unreadable URL)"
-    return clean_text(f"{parts.scheme}://{host}/…")
+    host = f"[{host}]" if ":" in host else host
+    return clean_text(f"{parts.scheme}://{host}{port}/…")
 
 
 def public_url(url: str) -> str:
@@ -1270,7 +1311,7 @@ def parse_feed(body: bytes) -> list[Incident]:
     if not parsed.get("version") and not parsed.entries:
         head = body[:512].lstrip().lower()
         if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
-            raise FeedError("not a feed: got an HTML page")
+            raise FeedError("not a feed: got an HTML page", html=True)
         reason = parsed.get("bozo_exception")
         raise FeedError(f"not a feed: {clean_text(_xml_error_words(reason))[:120]}"
                         if reason else "not a feed")
@@ -3075,6 +3116,68 @@ def board_to_dict(entries: Sequence[BoardEntry], *, now: datetime) -> dict[str, 
     } for e in _worst_first(entries)]}
 
 
+FAIL_ON_LEVELS = ("maintenance", "minor", "major", "critical")  # what --fail-on takes
+# How bad each thing the board shows is, on --fail-on's scale (0 maintenance .. 3 critical):
+# a component's state, an incident's impact (an open incident of unknown impact is minor).
+_FAIL_RANK_OF_STATE = {"under_maintenance": 0, "degraded_performance": 1, "partial_outage": 2,
+                       "major_outage": 3}
+_STATE_OF_WORD = {word.lower(): key for key, word in _COMPONENT_STATUS.items()}
+
+
+def _component_rank(status_word_or_key: str) -> int | None:
+    key = _STATE_OF_WORD.get(status_word_or_key.lower(), status_word_or_key)
+    return _FAIL_RANK_OF_STATE.get(key)
+
+
+def _incident_rank(inc: Incident) -> int:
+    impact = Impact.read(inc.impact)
+    return max(1, impact.rank) if impact in _IMPACT_RANK else 1
+
+
+def fail_reasons(entry: BoardEntry, level: str, components: Sequence[str] = ()) -> list[str]:
+    """Why a page fails --fail-on LEVEL: each thing on its board at that level or worse,
+    only those touching `components` when some are named (an incident whose components are
+    unknown touches them all)."""
+    threshold = FAIL_ON_LEVELS.index(level)
+
+    def touches(names: Sequence[str]) -> bool:
+        return not components or not names or any(
+            component_matches(w, n) for w in components for n in names)
+
+    reasons = [f"{name}: {word}" for name, word in entry.components
+               if (rank := _component_rank(word)) is not None and rank >= threshold
+               and touches([name])]
+    reasons += [f"incident {inc.title!r} ({inc.impact or 'impact not said'})"
+                for inc in entry.incidents if _incident_rank(inc) >= threshold
+                and touches(inc.components)]
+    if threshold == 0:
+        reasons += [f"maintenance {w.title!r} in progress" for w in entry.maintenance
+                    if Phase.of(w.status) is Phase.STARTED and touches(w.components)]
+    return reasons
+
+
+def unknown_components(page: str, wanted: Sequence[str], listed: Sequence[Component]
+                       ) -> list[str]:
+    """A warning for each component a filter names that the page does not list (a group's
+    name included: events name its members), with the nearest it does; none when the page's
+    components are not known."""
+    names = [c.name for c in listed]
+    warnings = []
+    for want in wanted if names else ():
+        if any(component_matches(want, name) for name in names):
+            continue
+        members = [c.name for c in listed if (c.group or "").lower() == want.lower()]
+        near = difflib.get_close_matches(want, names, n=1, cutoff=0.5)
+        if members:
+            hint = f"it is a group: name its members ({', '.join(members[:8])})"
+        elif near:
+            hint = f"did you mean {near[0]!r}?"
+        else:
+            hint = f"it has {', '.join(names[:8])}{'…' if len(names) > 8 else ''}"
+        warnings.append(f"{page} has no component {want!r}; {hint}")
+    return warnings
+
+
 def board_windows(windows: Mapping[str, ApiIncident], now: datetime) -> list[Incident]:
     """Maintenance the board shows: under way, or scheduled within the next 7 days and not
     yet over; soonest first."""
@@ -3159,10 +3262,10 @@ class Page:
 
     @property
     def api(self) -> str | None:
-        """Where the page's Statuspage-shaped /api/v2/ lives (Statuspage, incident.io)."""
-        if self.platform in (Platform.STATUSPAGE, Platform.INCIDENT_IO):
-            return self.page.rstrip("/")
-        return None
+        """Where a Statuspage page's /api/v2/ lives, which names the components and impact
+        of each incident and lists maintenance. (incident.io's copy of it lists neither,
+        and its feed names the components.)"""
+        return self.page.rstrip("/") if self.platform is Platform.STATUSPAGE else None
 
 
 # One page a line: key|name|platform|page|polled|tags. The page is an https address without
@@ -3467,6 +3570,12 @@ def nearest_pages(text: str, count: int = 3) -> list[str]:
     keys = [key for key in pages if len(wanted) >= 3 and key.startswith(wanted[:3])]
     keys += [names.get(match, match) for match in found]
     return list(dict.fromkeys(keys))[:count]
+
+
+def unknown_page(text: str) -> str:
+    """The error for a name the catalogue does not hold, with the nearest it does."""
+    return (f"unknown page {clean_text(text)[:40]!r}; the nearest: "
+            f"{', '.join(nearest_pages(text))} (--list-pages shows them all)")
 
 
 def match_pages(words: Sequence[str]) -> list[Page]:
@@ -3971,7 +4080,7 @@ def _check_feed_body(content_type: str, head: bytes) -> None:
     if not head or head.isspace():
         raise FeedError("empty response")
     if _looks_like_html(content_type, head) and b"<rss" not in head and b"<feed" not in head:
-        raise FeedError("not a feed: got an HTML page")
+        raise FeedError("not a feed: got an HTML page", html=True)
 
 
 def _check_json_body(content_type: str, head: bytes) -> None:
@@ -4007,6 +4116,7 @@ class StatuspageApi:
 
     def __init__(self, base: str, feed: str, *, retry: float = API_RETRY,
                  proxies: Proxies | None = None) -> None:
+        self.base = base
         self.feed = feed
         self.proxies = proxies or Proxies(environ={})
         self.incidents = ApiSource(f"{base}/api/v2/incidents.json", "incidents")
@@ -4125,6 +4235,204 @@ class Shared:
     timeout: aiohttp.ClientTimeout = TIMEOUT
 
 
+# #### I/O edge: discovery (a status page's own address) ##########################################
+
+
+# Signs in a page's HTML of the platform that serves it: script hosts, links to the platform,
+# its "powered by" line. Status.io's also carry the page's id in their feed and API paths.
+_PLATFORM_MARKERS = (
+    (Platform.STATUSPAGE, re.compile(rb"statuspage\.io|stspg|cdn\.statuspage", re.I)),
+    (Platform.INCIDENT_IO, re.compile(rb"incident\.io|incidentio", re.I)),
+    (Platform.INSTATUS, re.compile(rb"instatus\.com|instatus", re.I)),
+    (Platform.BETTER_STACK, re.compile(rb"betterstack\.com|betteruptime\.com|better stack",
+                                       re.I)),
+    (Platform.STATUS_IO, re.compile(rb"status\.io/|hostedstatus\.com|/pages/[0-9a-f]{24}/",
+                                    re.I)),
+    (Platform.SORRY, re.compile(rb"sorryapp\.com", re.I)),
+    (Platform.CACHET, re.compile(rb"cachethq|powered by cachet", re.I)),
+)
+_STATUS_IO_ID = re.compile(rb"/pages/([0-9a-f]{24})/")
+# Where each platform keeps what the tracker polls, relative to the page.
+_PLATFORM_PATHS = {
+    Platform.STATUSPAGE: ("history.atom",), Platform.INCIDENT_IO: ("feed.atom",),
+    Platform.INSTATUS: ("summary.json",), Platform.BETTER_STACK: ("index.json",),
+    Platform.SORRY: ("api/v1/notices",), Platform.CACHET: ("api/v1/incidents",)}
+_ANY_PLATFORM = ("history.atom", "feed.atom", "index.json", "summary.json")
+MAX_PAGE_BODY = 2 * 1024 * 1024  # a status page's HTML; its feed is fetched on its own
+
+
+class _PageLinks(html.parser.HTMLParser):
+    """A page's <title> and its <link rel="alternate"> feeds."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.feeds: list[str] = []
+        self.title = ""
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        alternate = "alternate" in values.get("rel", "").lower().split()
+        if tag == "link" and alternate and values.get("href") and any(
+                kind in values.get("type", "") for kind in ("atom", "rss")):
+            self.feeds.append(values["href"])
+        self._in_title = tag == "title"
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title and not self.title:
+            self.title = clean_text(data)[:MAX_TITLE]
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_title = False
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    """What a look at a page found, and how: for --discover and the one line a watch says."""
+
+    page: str
+    found: Found
+    title: str = ""
+    how: str = ""
+
+    def line(self, name: str) -> str:
+        """"GitHub: Atlassian Statuspage; feed /history.atom; components from /api/v2/"."""
+        found = self.found
+        label = Platform(found.platform).label if found.platform in tuple(Platform) else (
+            found.platform)
+        kind = "JSON" if found.url.endswith(".json") or "/api/" in found.url else "feed"
+        said = f"{name}: {label}; {kind} {_short(found.url)}"
+        if found.components:
+            said += f"; components from {_short(found.components)}"
+        return said
+
+
+def _short(url: str) -> str:
+    """The path of a URL where the host is the page's own, as a line about it reads best."""
+    parts = urllib.parse.urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "") or "/"
+
+
+def _page_name(title: str, host: str) -> str:
+    """A feed name from a page's <title> ("GitHub Status" -> "GitHub"), else its host."""
+    name = re.sub(r"(?i)[\s|:·-]*(?:status(?: page)?|system status|service status)\s*$", "",
+                  title).strip(" -|:·")
+    return feed_name(name or host)
+
+
+async def _try_source(shared: Shared, url: str, now: datetime) -> PageDoc | None:
+    """A candidate feed or document: read, or None when it is not one."""
+    try:
+        async with shared.limiter(url):
+            result = await fetch(shared.session, url, FeedState(), now=now,
+                                 max_body=shared.max_body, timeout=API_TIMEOUT,
+                                 proxy=shared.proxies.for_url(url))
+        return read_page(result.body or b"", url, now)
+    except (FeedError, ApiShapeError):
+        return None
+
+
+def _platform_of(doc: PageDoc, url: str, marked: Platform | None) -> Platform:
+    if doc.platform != "feed":
+        return Platform(doc.platform) if doc.platform in tuple(Platform) else Platform.FEED
+    if any(i.code for i in doc.incidents) or (marked is Platform.STATUSPAGE
+                                             and api_base(url) is not None):
+        return Platform.STATUSPAGE
+    if marked is not None:
+        return marked
+    return Platform.STATUSPAGE if url.endswith(("/history.atom", "/history.rss")) and any(
+        i.code for i in doc.incidents) else Platform.FEED
+
+
+def _found(platform: Platform, url: str, page: str, page_id: str | None) -> Found:
+    """Where the platform keeps the API and the component list of a page whose polled
+    document is `url`."""
+    api = api_base(url) if platform is Platform.STATUSPAGE else None
+    components = None
+    if api is not None:
+        components = f"{api}/api/v2/summary.json"
+    elif platform is Platform.INCIDENT_IO:
+        components = urllib.parse.urljoin(page, "api/v2/summary.json")
+    elif platform is Platform.STATUS_IO and page_id:
+        components = urllib.parse.urljoin(page, f"1.0/status/{page_id}")
+    elif path := _COMPONENTS_AT.get(platform):
+        components = urllib.parse.urljoin(page, path)
+    return Found(str(platform), url, api, components)
+
+
+async def discover(shared: Shared, url: str, now: datetime) -> Discovery:
+    """Look at a status page's address: its alternate links, the platform its HTML names
+    and that platform's own paths, tried in that order; FeedError when none is a feed or a
+    document of a known platform."""
+    async with shared.limiter(url):
+        result = await fetch(shared.session, url, FeedState(), now=now,
+                             max_body=MAX_PAGE_BODY, timeout=API_TIMEOUT,
+                             check_body=lambda _type, head: None,
+                             proxy=shared.proxies.for_url(url))
+    body = result.body or b""
+    page = url if url.endswith("/") else url.rsplit("/", 1)[0] + "/"
+    if not _looks_like_html("", body[:1024]) and (doc := _try_read(body, url, now)):
+        return Discovery(url, _found(_platform_of(doc, url, None), url, page, None),
+                         how="the address is itself a feed or a page's document")
+    links = _PageLinks()
+    with contextlib.suppress(Exception):  # a broken page still has its markers
+        links.feed(body.decode("utf-8", "replace"))
+    marked = next((p for p, marker in _PLATFORM_MARKERS if marker.search(body)), None)
+    page_id = m[1].decode() if (m := _STATUS_IO_ID.search(body)) else None
+    candidates = [(urllib.parse.urljoin(url, href), "the page's alternate link")
+                  for href in links.feeds]
+    if marked is Platform.STATUS_IO and page_id:
+        candidates.append((urllib.parse.urljoin(page, f"pages/{page_id}/rss"),
+                           "Status.io's feed for the page's id"))
+    for path in _PLATFORM_PATHS.get(marked, ()) if marked else _ANY_PLATFORM:
+        candidates.append((urllib.parse.urljoin(page, path),
+                           f"{marked.label}'s own path" if marked else "a platform's path"))
+    tried: dict[str, str] = {}  # each address once, with the first reason to try it
+    for candidate, how in candidates:
+        tried.setdefault(candidate, how)
+    for candidate, how in tried.items():
+        doc = await _try_source(shared, candidate, now)
+        if doc is not None:
+            platform = _platform_of(doc, candidate, marked)
+            return Discovery(url, _found(platform, candidate, page, page_id), links.title, how)
+    looked = ", ".join(map(_short, tried)) or "nothing to try"
+    raise FeedError(f"not a feed: got an HTML page, and no feed was found on it (tried "
+                    f"{looked})")
+
+
+async def find_feed(shared: Shared, configured: str, now: datetime) -> Discovery:
+    """Discovery from a watched address that answered a web page: the page as configured,
+    then its site's root (a feed's old address may answer a page of no use)."""
+    try:
+        return await discover(shared, configured, now)
+    except FeedError as first:
+        if _origin(configured) == configured:
+            raise
+        try:
+            return await discover(shared, _origin(configured), now)
+        except FeedError:
+            raise first from None
+
+
+async def component_list(shared: Shared, where: str, now: datetime) -> list[Component] | None:
+    """A page's component list, or None when it cannot be read now."""
+    try:
+        async with shared.limiter(where):
+            result = await fetch(shared.session, where, FeedState(), now=now,
+                                 max_body=MAX_API_BODY, timeout=API_TIMEOUT,
+                                 proxy=shared.proxies.for_url(where))
+        return read_page(result.body or b"", where, now).components
+    except (FeedError, ApiShapeError, aiohttp.ClientError):
+        return None
+
+
+def _try_read(body: bytes, url: str, now: datetime) -> PageDoc | None:
+    try:
+        return read_page(body, url, now)
+    except FeedError:
+        return None
+
+
 # #### I/O edge: the state file ####################################################################
 
 
@@ -4153,6 +4461,8 @@ def _feed_to_json(state: FeedState) -> dict[str, Any]:
     if state.maintenances is not None:
         data["maintenances"] = {code: [phase.key, _epoch(seen)]
                                 for code, (phase, seen) in state.maintenances.items()}
+    if state.found is not None:
+        data["found"] = state.found.to_json()
     return data
 
 
@@ -4192,7 +4502,8 @@ def _feed_from_json(data: Mapping[str, Any], times: dict[float, datetime], now: 
                      failures=failures, down=data.get("down") is True,
                      maintenances=maintenances, statuspage=data.get("statuspage") is True,
                      open_incidents=int(data.get("open", 0)),
-                     maintenances_tried=_from_epoch(data.get("maintenances_tried")))
+                     maintenances_tried=_from_epoch(data.get("maintenances_tried")),
+                     found=Found.from_json(data["found"]) if "found" in data else None)
 
 
 _JSON_SPACE = re.compile(r"[ \t\n\r]*")
@@ -5435,6 +5746,7 @@ class FeedOptions:
     api_url: str | None = None  # the page's base URL, where /api/v2/… lives
     filter: EventFilter = EventFilter()
     maintenance: bool = True
+    components_url: str | None = None  # the page's component list, where known
 
 
 Callback = Callable[[IncidentEvent], Awaitable[None] | None]
@@ -5539,8 +5851,13 @@ class FeedReader:
         if moved_to and moved_to != self.url:
             log.warning("%s: feed moved permanently to %s; polling the new address "
                         "(update your feed list)", self.name, public_url(moved_to))
-            self.url = moved_to
-            self._target = yarl.URL(moved_to)
+            self.move_to(moved_to)
+
+    def move_to(self, url: str) -> None:
+        """Poll another address from now on: where a redirect or a page's discovery leads."""
+        self.url = url
+        self._target = yarl.URL(url)
+        self._earlier = ()
 
     async def _parse(self, body: bytes, now: datetime) -> PageDoc:
         self.stats.parses += 1
@@ -5604,6 +5921,12 @@ class StatuspageEnricher:
         if (options.api, options.api_url) != (self.options.api, self.options.api_url):
             self.api, self._decided = None, False  # decided again at the next read
         self.name, self.options, self.retry = name, options, retry
+
+    def use_api(self, base: str | None) -> None:
+        """The API a page's discovery found (None: none), decided again at the next read."""
+        if base is not None and self.options.api_url is None:
+            self.options = dataclasses.replace(self.options, api_url=base)
+            self.api, self._decided = None, False
 
     def api_for(self, state: FeedState, url: str) -> StatuspageApi | None:
         """The page's JSON API, once the feed shows itself to be Statuspage's or the config
@@ -5769,6 +6092,10 @@ class StatusPageMonitor:
         self.incidents: list[Incident] = []
         self.polled_hooks: list[Callable[[StatusPageMonitor], None]] = []  # after each poll
         self._read_once = False  # whether self.incidents comes from a read of this process
+        if self.state.found is not None:  # found at an earlier start: not looked for again
+            self.reader.move_to(self.state.found.url)
+            self.enricher.use_api(self.state.found.api)
+        self._names_checked = False  # the filter's component names against the page's
 
     def _api_retry(self) -> float:
         # Never left alone longer than a poll may wait: enrichment is back within
@@ -5826,7 +6153,13 @@ class StatusPageMonitor:
     async def _read(self, state: FeedState, now: datetime
                     ) -> tuple[FeedState, list[tuple[Kind, Incident]], float | None]:
         """Read the feed and what the API adds: the state after it, the events to report."""
-        read = await self.reader.read(state, now=now, threshold=self.policy.failure_threshold)
+        try:
+            read = await self.reader.read(state, now=now, threshold=self.policy.failure_threshold)
+        except FeedError as exc:
+            if not exc.html:
+                raise
+            state = await self._discovered(state, now)
+            read = await self.reader.read(state, now=now, threshold=self.policy.failure_threshold)
         if self.store is not None:
             self.store.polled_at(self.key, now)
         events: list[tuple[Kind, Incident]] = []
@@ -5840,6 +6173,9 @@ class StatusPageMonitor:
             if read.components is not None:
                 enricher.components = {c.name: c.status for c in read.components if c.status}
             events, state = await self._enriched(state, decision.events, now)
+            if not self._names_checked and self.options.filter.components:
+                self._names_checked = True
+                await self._check_names(read.components, state, now)
             if read.windows is not None:
                 windows, state = enricher.listed_windows(state, read.windows, now)
                 events = windows + events
@@ -5852,6 +6188,33 @@ class StatusPageMonitor:
                 events, state, _ = await enricher.maintenance(state, enricher.api, now)
         await enricher.probe(now)
         return state, events, read.fresh_for
+
+    async def _check_names(self, listed: list[Component] | None, state: FeedState,
+                           now: datetime) -> None:
+        """Once, at the first read: a component the filter names that the page does not have
+        gets one warning with the nearest it does have (a typo filters out every incident)."""
+        where = (self.options.components_url or (state.found.components if state.found else None)
+                 or (f"{self.enricher.api.base}/api/v2/summary.json" if self.enricher.api
+                     else None))
+        if listed is None and where is not None:
+            listed = await component_list(self.shared, where, now)
+        for warning in unknown_components(self.name, self.options.filter.components,
+                                          listed or []):
+            log.warning("%s", warning)
+
+    async def _discovered(self, state: FeedState, now: datetime) -> FeedState:
+        """The address answered a web page: poll the feed found on it from now on, and say
+        once what was found. A feed found anew after one that worked (a vendor that moved to
+        another platform) starts with a baseline: its incidents have new ids, not news."""
+        discovery = await find_feed(self.shared, self.key, now)
+        found = discovery.found
+        if found.url == self.reader.url:
+            raise FeedError("not a feed: got an HTML page, whose feed is this same address")
+        log.info("%s", discovery.line(self.name))
+        self.reader.move_to(found.url)
+        self.enricher.use_api(found.api)
+        return dataclasses.replace(state, found=found, etag=None, last_modified=None,
+                                   fingerprint=None, entries=0, first_sight=True)
 
     async def _enriched(self, state: FeedState, changes: list[tuple[Kind, Incident]],
                         now: datetime) -> tuple[list[tuple[Kind, Incident]], FeedState]:
@@ -6390,6 +6753,7 @@ class Settings:
     webhook_secret: str | None = None
     contact: str | None = None  # told to servers in the User-Agent, as polite crawlers do
     proxy: str | None = None  # every request through it, whatever the environment says
+    fail_on: str | None = None  # --status: exit 3 when a page is at this level or worse
     drain_seconds: float = ONCE_DRAIN_SECONDS  # --once: how long to keep delivering
     once_poll_seconds: float = ONCE_POLL_SECONDS  # --once: how long polls may take
 
@@ -6821,20 +7185,16 @@ async def _read_board_entry(session: aiohttp.ClientSession, feed: FeedConfig,
                             limiter: HostLimiter, now: datetime, proxies: Proxies
                             ) -> BoardEntry:
     entry = BoardEntry(feed.name)
+    shared = Shared(session, limiter=limiter, proxies=proxies)
     try:
-        async with limiter(feed.url):
-            result = await fetch(session, feed.url, FeedState(), now=now,
-                                 proxy=proxies.for_url(feed.url))
-        if result.body is None:
-            raise FeedError("no body")  # cannot happen: the GET was unconditional
-        job = (result.body, feed.url, now)
-        doc = (await in_daemon_thread(timed_read, job) if len(result.body) > INLINE_PARSE_LIMIT
+        url, body, base = await _board_source(shared, feed, now)
+        job = (body, url, now)
+        doc = (await in_daemon_thread(timed_read, job) if len(body) > INLINE_PARSE_LIMIT
                else timed_read(job))[0]
     except FeedError as exc:
         entry.error = str(exc)
         return entry
-    incidents = doc.incidents
-    entry.incidents = [_reported(i) for i in incidents if i.active and not i.maintenance]
+    entry.incidents = [_reported(i) for i in doc.incidents if i.active and not i.maintenance]
     for inc in entry.incidents:  # incident.io names component states in the feed itself
         entry.components += [(name, status_word(key)) for name, key in
                              filter(None, map(label_state, inc.components))
@@ -6844,23 +7204,50 @@ async def _read_board_entry(session: aiohttp.ClientSession, feed: FeedConfig,
                             if c.status and c.status != "operational"]
     if doc.windows is not None and feed.options.maintenance:
         entry.maintenance = board_windows(doc.windows, now)
-    statuspage = any(i.code for i in incidents) or bool(
-        _STATUSPAGE_FEED_ID.search(result.body, 0, 4096))
-    base = feed.options.api_url or (api_base(feed.url) if statuspage else None)
-    if base is None or feed.options.api == "off":
-        return entry
+    statuspage = any(i.code for i in doc.incidents) or bool(
+        _STATUSPAGE_FEED_ID.search(body, 0, 4096))
+    base = base or (api_base(url) if statuspage else None)
+    if base is not None and feed.options.api != "off":
+        await _board_api(shared, entry, base, feed, now)
+    return entry
+
+
+async def _board_source(shared: Shared, feed: FeedConfig, now: datetime
+                        ) -> tuple[str, bytes, str | None]:
+    """The body the board reads for a page (found on the page when the address is a web
+    page's), its address, and its Statuspage API where known."""
+    url, base = feed.url, feed.options.api_url
+    for attempt in range(2):
+        try:
+            async with shared.limiter(url):
+                result = await fetch(shared.session, url, FeedState(), now=now,
+                                     proxy=shared.proxies.for_url(url))
+            return url, result.body or b"", base
+        except FeedError as exc:
+            if not exc.html or attempt:
+                raise
+            found = (await discover(shared, url, now)).found
+            url, base = found.url, base or found.api
+    raise AssertionError("unreachable: the second attempt returns or raises")
+
+
+async def _board_api(shared: Shared, entry: BoardEntry, base: str, feed: FeedConfig,
+                     now: datetime) -> None:
+    """What a Statuspage page's summary.json adds to the board: every component not
+    operational, each open incident's components and impact, maintenance."""
     source = ApiSource(f"{base.rstrip('/')}/api/v2/summary.json", "incidents")
     try:
-        async with limiter(source.url):
-            summary = await fetch(session, source.url, source, now=now, max_body=MAX_API_BODY,
-                                  timeout=API_TIMEOUT, base_headers=API_HEADERS,
-                                  check_body=_check_json_body, proxy=proxies.for_url(source.url))
+        async with shared.limiter(source.url):
+            summary = await fetch(shared.session, source.url, source, now=now,
+                                  max_body=MAX_API_BODY, timeout=API_TIMEOUT,
+                                  base_headers=API_HEADERS, check_body=_check_json_body,
+                                  proxy=shared.proxies.for_url(source.url))
         if summary.body is None:
             raise FeedError("no body")
         components, open_incidents, windows = read_api_summary(summary.body)
     except (FeedError, ApiShapeError) as exc:
         entry.api_error = str(exc)
-        return entry
+        return
     entry.components = components
     entry.incidents = [enrich(i, open_incidents.get(i.code)) for i in entry.incidents]
     known = {i.code for i in entry.incidents}
@@ -6873,7 +7260,6 @@ async def _read_board_entry(session: aiohttp.ClientSession, feed: FeedConfig,
                 else None, updated=None, code=code, impact=api_incident.impact))
     if feed.options.maintenance:
         entry.maintenance = board_windows(windows, now)
-    return entry
 
 
 async def run_status(settings: Settings, *, clock: Clock, proxies: Proxies | None = None,
@@ -6902,15 +7288,172 @@ async def run_status(settings: Settings, *, clock: Clock, proxies: Proxies | Non
     for feed, entry in zip(settings.feeds, entries, strict=True):
         if (known := watcher.get(feed.url)) is not None:
             entry.watcher_failures = known.failures
+    failing = _failed_on(settings, entries)  # said first: a CI log's reader looks there
     if settings.as_json:
-        out.write(json.dumps(board_to_dict(entries, now=now), ensure_ascii=False) + "\n")
+        board = board_to_dict(entries, now=now)
+        if settings.fail_on:
+            board["fail_on"] = {"level": settings.fail_on, "failing": failing}
+        out.write(json.dumps(board, ensure_ascii=False) + "\n")
     else:
         if colour is None:
             colour = _is_terminal(out) and not os.environ.get("NO_COLOR")
         out.write(render_board(entries, now=now, colour=colour) + "\n")
     out.flush()
+    if failing:
+        return EXIT_FAIL_ON
     read = all(e.error is None and e.api_error is None for e in entries)
     return EXIT_OK if read else EXIT_FEED_FAILED
+
+
+def _failed_on(settings: Settings, entries: Sequence[BoardEntry]) -> dict[str, list[str]]:
+    """--fail-on: each page at that level or worse with why, said in one line on stderr."""
+    if settings.fail_on is None:
+        return {}
+    failing = {}
+    for feed, entry in zip(settings.feeds, entries, strict=True):
+        if reasons := fail_reasons(entry, settings.fail_on, feed.options.filter.components):
+            failing[entry.name] = reasons
+    if failing:
+        log.error("--fail-on %s: %s", settings.fail_on, ", ".join(
+            f"{name} ({'; '.join(reasons)})" for name, reasons in failing.items()))
+    return failing
+
+
+# #### Running: a page looked up (--discover, --components) ########################################
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """A page as --discover and --components see it: its name, where it is, what serves it."""
+
+    name: str
+    page: str
+    found: Found
+    how: str = ""
+
+
+async def look_up(shared: Shared, target: str, now: datetime) -> Lookup:
+    """A catalogue key or name, or an address: the catalogue says what a known page serves;
+    any other address is looked at (discover). FeedError when nothing is found."""
+    page = find_page(target)
+    if page is not None and page.platform is not Platform.UNKNOWN:
+        return Lookup(page.name, page.page, Found(str(page.platform), page.url, page.api,
+                                                  page.components_url), "the catalogue")
+    if page is None:
+        try:
+            url = check_url(target)
+        except ValueError:
+            raise FeedError(unknown_page(target)) from None
+    else:
+        url = page.page
+    discovery = await discover(shared, url, now)
+    host = urllib.parse.urlsplit(url).hostname or url
+    name = page.name if page is not None else _page_name(discovery.title, host)
+    return Lookup(name, url, discovery.found, discovery.how)
+
+
+def _config_lines(lookup: Lookup) -> list[str]:
+    lines = ["[[feeds]]", f"name = {json.dumps(lookup.name, ensure_ascii=False)}"]
+    page = find_page(lookup.page)
+    if page is not None and page.url == lookup.found.url:
+        return [*lines, f"page = {json.dumps(page.key)}"]
+    lines.append(f"url = {json.dumps(lookup.found.url)}")
+    if lookup.found.api and lookup.found.api != api_base(lookup.found.url):
+        lines.append(f"api_url = {json.dumps(lookup.found.api)}")
+    return lines
+
+
+def _discovery_text(lookup: Lookup) -> str:
+    found = lookup.found
+    label = Platform(found.platform).label if found.platform in tuple(Platform) else (
+        found.platform)
+    lines = [f"{lookup.name}: {label} (found by {lookup.how})" if lookup.how
+             else f"{lookup.name}: {label}",
+             f"  page        {lookup.page}", f"  polled      {found.url}"]
+    if found.api:
+        lines.append(f"  status API  {found.api}/api/v2/")
+    if found.components:
+        lines.append(f"  components  {found.components}")
+    return "\n".join([*lines, "", "For the config file:", "", *_config_lines(lookup)])
+
+
+async def run_discover(target: str, *, clock: Clock, proxies: Proxies, contact: str | None,
+                       as_json: bool, out: TextIO) -> int:
+    """--discover: what the tracker would poll for a page, and the config lines for it."""
+    async with new_session(contact, aiohttp.TCPConnector(limit=0)) as session:
+        shared = Shared(session, clock=clock, proxies=proxies)
+        try:
+            lookup = await look_up(shared, target, clock.now())
+        except FeedError as exc:
+            log.error("%s: %s", clean_text(target)[:200], exc)
+            return EXIT_FEED_FAILED
+    if as_json:
+        out.write(json.dumps({"name": lookup.name, "page": lookup.page, "how": lookup.how,
+                              **lookup.found.to_json()}, ensure_ascii=False) + "\n")
+    else:
+        out.write(_discovery_text(lookup) + "\n")
+    out.flush()
+    return EXIT_OK
+
+
+async def read_components(shared: Shared, lookup: Lookup, now: datetime
+                          ) -> tuple[list[Component], str]:
+    """A page's components with their states, from its component list where its platform
+    keeps one, else those its polled document's incidents name (their state unknown); and
+    where they came from."""
+    source = lookup.found.components or lookup.found.url
+    async with shared.limiter(source):
+        result = await fetch(shared.session, source, FeedState(), now=now,
+                             max_body=shared.max_body, timeout=API_TIMEOUT,
+                             proxy=shared.proxies.for_url(source))
+    doc = read_page(result.body or b"", source, now)
+    if doc.components is not None:
+        return doc.components, source
+    named = dict.fromkeys(state[0] if (state := label_state(c)) else c
+                          for i in doc.incidents for c in i.components)
+    return [Component(name, "") for name in named], source
+
+
+def _components_text(lookup: Lookup, components: Sequence[Component], source: str) -> str:
+    label = (Platform(lookup.found.platform).label if lookup.found.platform in tuple(Platform)
+             else lookup.found.platform)
+    listed = lookup.found.components is not None and source == lookup.found.components
+    head = (f"{lookup.name} ({label}): {plural(len(components), 'component')}"
+            + ("" if listed else " named by its incidents (it keeps no list of them)"))
+    width = max((len(c.name) for c in components), default=0) + 4
+    lines = [head]
+    groups: dict[str | None, list[Component]] = {}
+    for comp in components:
+        groups.setdefault(comp.group, []).append(comp)
+    for group, members in sorted(groups.items(), key=lambda g: g[0] is not None):
+        indent = "  " if group is None else "    "
+        if group is not None:
+            lines.append(f"  {group}")
+        lines += [f"{indent}{c.name.ljust(width - len(indent) + 2)}{status_word(c.status)}"
+                  .rstrip() for c in members]
+    return "\n".join(lines)
+
+
+async def run_components(target: str, *, clock: Clock, proxies: Proxies,
+                         contact: str | None, as_json: bool, out: TextIO) -> int:
+    """--components: a page's components and their states, to write a filter with."""
+    async with new_session(contact, aiohttp.TCPConnector(limit=0)) as session:
+        shared = Shared(session, clock=clock, proxies=proxies)
+        try:
+            lookup = await look_up(shared, target, clock.now())
+            components, source = await read_components(shared, lookup, clock.now())
+        except (FeedError, ApiShapeError) as exc:
+            log.error("%s: %s", clean_text(target)[:200], exc)
+            return EXIT_FEED_FAILED
+    if as_json:
+        out.write(json.dumps({"name": lookup.name, "page": lookup.page, "source": source,
+                              "components": [{"name": c.name, "status": c.status or None,
+                                              "group": c.group} for c in components]},
+                             ensure_ascii=False) + "\n")
+    else:
+        out.write(_components_text(lookup, components, source) + "\n")
+    out.flush()
+    return EXIT_OK
 
 
 # #### The CLI: options, the config file, main() ###################################################
@@ -6927,22 +7470,10 @@ def metrics_address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def feed_name(text: str) -> str:
-    """A feed name as it will be printed: through the same sanitiser as feed text, so a name
-    cannot forge a log line or move the cursor."""
-    return clean_text(text)[:MAX_TITLE]
-
-
-def unknown_page(text: str) -> str:
-    """The error for a name the catalogue does not hold, with the nearest it does."""
-    return (f"unknown page {clean_text(text)[:40]!r}; the nearest: "
-            f"{', '.join(nearest_pages(text))} (--list-pages shows them all)")
-
-
 def page_feed(name: str | None, page: Page) -> FeedConfig:
     """A catalogued page as a feed to watch, under its own name unless one is given."""
-    return FeedConfig(name or page.name, page.url,
-                      options=FeedOptions(api_url=page.api), page=page)
+    return FeedConfig(name or page.name, page.url, page=page, options=FeedOptions(
+        api_url=page.api, components_url=page.components_url))
 
 
 def resolve_feed(text: str) -> FeedConfig:
@@ -7310,7 +7841,8 @@ def _config_feeds(path: Path, value: object) -> list[FeedConfig]:
                 raise ConfigError(f"{where}.interval: {exc}") from None
         options = _feed_options(where, item)
         if page is not None and options.api_url is None and url == page.url:
-            options = dataclasses.replace(options, api_url=page.api)
+            options = dataclasses.replace(options, api_url=page.api,
+                                          components_url=page.components_url)
         feeds.append(FeedConfig(feed_name(name), url, interval, options,
                                 page if page is not None and url == page.url else None))
     return feeds
@@ -7391,6 +7923,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}{hint}\n")
 
 
+def _add_lookups(parser: argparse.ArgumentParser) -> None:
+    """The flags that look a page up and exit."""
+    parser.add_argument("--discover", metavar="URL",
+                        help="look at a status page's address (or a catalogue key): print its "
+                             "platform, what the tracker would poll, and the config lines; exit")
+    parser.add_argument("--components", metavar="PAGE",
+                        help="print a page's components and their states (a catalogue key, "
+                             "name or address), to choose a --component filter from; exit")
+    parser.add_argument("--list-pages", nargs="*", metavar="WORD",
+                        help="print the catalogue's pages that every WORD finds (a tag such "
+                             "as ai or cloud, or part of a key or name; none: all) and exit")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
@@ -7404,9 +7949,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a page to watch, by its key in the catalogue (--feed github), "
                              "NAME=KEY, NAME=URL or a URL (repeatable; replaces the default "
                              "list and the config file's feeds)")
-    parser.add_argument("--list-pages", nargs="*", metavar="WORD",
-                        help="print the catalogue's pages that every WORD finds (a tag such "
-                             "as ai or cloud, or part of a key or name; none: all) and exit")
+    _add_lookups(parser)
     parser.add_argument("--config", type=Path, metavar="FILE",
                         help="TOML file with feeds, webhooks and settings; flags override it")
     parser.add_argument("--once", action="store_true",
@@ -7415,6 +7958,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print the current state of every provider once (worst first: "
                              "feed health, components, open incidents, maintenance) and exit; "
                              "exit 0 if every source was read, else 1")
+    parser.add_argument("--fail-on", choices=FAIL_ON_LEVELS, metavar="LEVEL",
+                        help="with --status: exit 3, after one line saying why, when a page "
+                             "(or a --component named) is at LEVEL or worse: maintenance, "
+                             "minor, major, critical (a gate for CI and deploys)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per event")
     parser.add_argument("--component", action="append", metavar="NAME", type=_component_arg,
                         help="report only incidents touching this component (repeatable; for "
@@ -7437,6 +7984,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Defaults, then the config file, then flags; raise ConfigError on a bad config file."""
+    if args.fail_on and not args.status:
+        raise ConfigError("--fail-on is a gate for --status: add --status")
     config = load_config(args.config) if args.config else ConfigFile()
     feeds = args.feed or config.feeds or [FeedConfig(n, u) for n, u in FEEDS]
     names = [f.name for f in feeds]
@@ -7464,7 +8013,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     flags = {o.key: vars(args)[o.key] for o in OPTIONS if vars(args)[o.key] is not None}
     settings = dataclasses.replace(
         Settings(feeds=feeds, once=args.once, status=args.status, as_json=args.json,
-                 webhooks=webhooks, routes=config.routes),
+                 webhooks=webhooks, routes=config.routes, fail_on=args.fail_on),
         **{**config.values, **flags})
     if settings.webhook_secret is None:
         settings.webhook_secret = os.environ.get(SECRET_ENV)
@@ -7580,7 +8129,10 @@ def _run_status(args: argparse.Namespace, settings: Settings, clock: Clock,
     ignored = [flag for flag, given in (
         ("--once", args.once), ("--history", args.history), ("--webhook", args.webhook),
         ("--metrics", args.metrics), ("--webhook-secret", args.webhook_secret),
-        ("--component", args.component), ("--min-impact", args.min_impact)) if given]
+        ("--interval", args.interval), ("--max-interval", args.max_interval),
+        ("--failure-threshold", args.failure_threshold),
+        ("--component", args.component and not args.fail_on),
+        ("--min-impact", args.min_impact)) if given]
     if ignored:
         log.warning("--status prints the board and exits; not used with it: %s",
                     ", ".join(ignored))
@@ -7607,6 +8159,21 @@ def _run_watch(args: argparse.Namespace, settings: Settings, clock: Clock,
     finally:
         with contextlib.suppress(ValueError):
             signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _run_lookup(args: argparse.Namespace) -> int:
+    """--discover or --components: one page looked up, with the proxy and contact given."""
+    try:
+        proxies = Proxies(args.proxy)
+    except ValueError as exc:
+        return _usage_error(exc)
+    run = run_discover if args.discover is not None else run_components
+    try:
+        return asyncio.run(run(args.discover or args.components, clock=Clock(),
+                               proxies=proxies, contact=args.contact, as_json=args.json,
+                               out=sys.stdout))
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
 
 
 def list_pages(words: Sequence[str], *, as_json: bool, out: TextIO) -> int:
@@ -7637,6 +8204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args)
     if args.list_pages is not None:
         return list_pages(args.list_pages, as_json=args.json, out=sys.stdout)
+    if args.discover is not None or args.components is not None:
+        return _run_lookup(args)
     try:
         settings = settings_from_args(args)
     except ConfigError as exc:

@@ -680,7 +680,9 @@ async def test_a_utf16_feed_over_http_is_fingerprinted_and_checked_like_a_utf8_o
     route.body = "<html><body>Sign in</body></html>".encode("utf-16")
     route.headers = {"Content-Type": "text/html; charset=utf-16"}
     result = await mon.poll()
-    assert not result and mon.failing_reason == "not a feed: got an HTML page"
+    assert not result and mon.failing_reason == (
+        "not a feed: got an HTML page, and no feed was found on it (tried /history.atom, "
+        "/feed.atom, /index.json, /summary.json)")
 
 
 def test_parse_does_not_expand_entities_or_read_local_files(
@@ -2059,9 +2061,9 @@ async def test_once_without_state_whose_webhook_is_unreachable_exits_1_and_says_
     code, out = await run_once(settings)
     assert code == 1 and "Incident: Elevated error rates in ChatGPT" in out
     lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
-    assert "webhook http://127.0.0.1/…: cannot connect to 127.0.0.1 port 9: connection " \
+    assert "webhook http://127.0.0.1:9/…: cannot connect to 127.0.0.1 port 9: connection " \
            "refused; will retry" in lines
-    assert "webhook http://127.0.0.1/…: 1 event still queued and lost" in lines
+    assert "webhook http://127.0.0.1:9/…: 1 event still queued and lost" in lines
     assert not [line for line in lines if line.rstrip().endswith(":") or "Error" in line]
 
 
@@ -3116,7 +3118,7 @@ async def test_a_receiver_that_fails_twice_gets_every_event_once_in_order(
         expected = hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
         assert headers["X-Status-Tracker-Signature"] == f"sha256={expected}"
     assert "TOKEN123" not in caplog.text
-    assert caplog.text.count("webhook http://127.0.0.1/…: HTTP 500; will retry") == 1
+    assert caplog.text.count(f"webhook http://127.0.0.1:{server.port}/…: HTTP 500; will retry") == 1
 
 
 @pytest.mark.parametrize(("status", "kept"), [
@@ -3182,7 +3184,7 @@ async def test_the_outbox_survives_a_restart_and_is_delivered_after_it(
     settings.drain_seconds = 5
     assert await run_once(settings) == (0, "")
     assert receiver.events() == [("active", "Elevated error rates in ChatGPT")]
-    assert "webhook http://127.0.0.1/…: 1 event delivered" in caplog.text
+    assert f"webhook http://127.0.0.1:{server.port}/…: 1 event delivered" in caplog.text
     assert json.loads(settings.state.read_text())["outbox"] == {  # type: ignore[union-attr]
         server.url("/hook/SECRET-PATH"): []}
     assert "SECRET-PATH" not in caplog.text
@@ -4261,8 +4263,8 @@ def test_two_routes_to_one_host_are_told_apart_in_the_logs(
                        "http://127.0.0.1:9/hook/B")
     err = capsys.readouterr().err
     assert code == 1
-    assert "webhook http://127.0.0.1/… (route 1): 0 events delivered" in err
-    assert "webhook http://127.0.0.1/… (route 2): 0 events delivered" in err
+    assert "webhook http://127.0.0.1:9/… (route 1): 0 events delivered" in err
+    assert "webhook http://127.0.0.1:9/… (route 2): 0 events delivered" in err
 
 
 def test_flags_that_status_does_not_use_are_named(capsys: pytest.CaptureFixture[str]) -> None:
@@ -4695,7 +4697,7 @@ async def test_an_api_that_fails_leaves_the_feed_events_going_out_at_once_said_o
     assert await mon.poll() and mon.stats.not_modified == 2
     assert sorted(api_requests(server)) == ["/api/v2/incidents.json",
                                            "/api/v2/scheduled-maintenances.json"]
-    assert caplog.text.count("status API http://127.0.0.1/… works again") == 1
+    assert caplog.text.count(f"status API http://127.0.0.1:{server.port}/… works again") == 1
     statuspage_site(server, atom(statuspage_entry(
         1, "Actions degraded", [MONITORING, IDENTIFIED, INVESTIGATING])),
         api_body("incidents", ACTIONS_DOWN))
@@ -5452,6 +5454,181 @@ async def test_a_page_document_with_windows_says_each_phase_once_and_fills_the_b
     assert spy.kinds()[2:] == [("maintenance_completed", "Network work")]
 
 
+# --- Discovery, components and the CI gate, against the example pages ---
+
+
+@pytest.fixture
+async def example_pages() -> AsyncIterator[tuple[str, Any]]:
+    """examples/local_pages.py's pages on a port of their own: (base URL, the Pages)."""
+    spec = importlib.util.spec_from_file_location("local_pages", HERE / "examples" /
+                                                  "local_pages.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    pages = module.Pages()
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", pages.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}", pages
+    await runner.cleanup()
+
+
+@pytest.mark.parametrize(("site", "platform", "polled", "components", "how"), [
+    ("github", "statuspage", "/github/history.atom", "/github/api/v2/summary.json",
+     "the page's alternate link"),
+    ("openai", "incidentio", "/openai/feed.atom", "/openai/api/v2/summary.json",
+     "the page's alternate link"),
+    ("instatus", "instatus", "/instatus/summary.json", "/instatus/v2/components.json",
+     "Instatus's own path"),
+    ("betterstack", "betterstack", "/betterstack/index.json", "/betterstack/index.json",
+     "Better Stack's own path"),
+    ("statusio", "statusio", "/statusio/pages/5f0c1c1e2d3b4a5968778899/rss",
+     "/statusio/1.0/status/5f0c1c1e2d3b4a5968778899", "the page's alternate link"),
+])
+async def test_a_status_page_address_leads_to_its_feed_platform_and_components(
+        example_pages: tuple[str, Any], session: aiohttp.ClientSession, site: str,
+        platform: str, polled: str, components: str, how: str) -> None:
+    base, _ = example_pages
+    found = await st.discover(st.Shared(session), f"{base}/{site}/", NOW)
+    assert (found.found.platform, found.found.url, found.found.components, found.how) == (
+        platform, base + polled, base + components, how)
+    assert found.found.api == (f"{base}/github" if site == "github" else None)
+
+
+async def test_a_page_without_a_feed_says_what_was_tried(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    server.routes["/"] = Route(body=b"<!DOCTYPE html><html><title>Ours</title></html>",
+                               headers={"Content-Type": "text/html"})
+    with pytest.raises(st.FeedError, match=re.escape(
+            "not a feed: got an HTML page, and no feed was found on it (tried /history.atom, "
+            "/feed.atom, /index.json, /summary.json)")):
+        await st.discover(st.Shared(session), server.url("/"), NOW)
+
+
+async def test_a_watched_page_address_is_looked_at_once_and_kept_in_the_state_file(
+        example_pages: tuple[str, Any], session: aiohttp.ClientSession, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    base, _ = example_pages
+    store = st.StateStore(tmp_path / "state.json", clock=FakeClock())
+    spy = Spy()
+    with caplog.at_level(logging.INFO, logger="status_tracker"):
+        mon = monitor(session, f"{base}/github/", spy, store=store)
+        assert await mon.poll()
+    assert ("Example: Atlassian Statuspage; feed /github/history.atom; components from "
+            "/github/api/v2/summary.json") in caplog.messages
+    assert spy.kinds() == [("maintenance_scheduled", "Database upgrade"),
+                           ("active", "Actions runs failing")]
+    assert mon.url == f"{base}/github/history.atom" and mon.api is not None
+    await store.flush()
+    again = st.StateStore(tmp_path / "state.json", clock=FakeClock())
+    again.load()
+    state = again.feed(f"{base}/github/")
+    assert state.found == st.Found("statuspage", f"{base}/github/history.atom", f"{base}/github",
+                                   f"{base}/github/api/v2/summary.json")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="status_tracker"):
+        restarted = monitor(session, f"{base}/github/", Spy(), state=state)
+        assert restarted.url == f"{base}/github/history.atom"  # before any request
+        assert await restarted.poll()
+    assert not any("Atlassian Statuspage;" in m for m in caplog.messages)
+
+
+async def test_a_feed_that_turns_into_a_web_page_is_found_again_with_a_baseline(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    # A vendor that moved platforms: the old feed's address now answers the new status page,
+    # whose feed names the same incidents under new ids.
+    server.routes["/history.atom"] = Route(body=atom(
+        statuspage_entry(1, "Actions runs failing", [IDENTIFIED, INVESTIGATING]),
+        feed_id="tag:status.example.test,2005:/history"))
+    spy = Spy()
+    mon = monitor(session, server.url("/history.atom"), spy)
+    assert await mon.poll()
+    before = len(spy.events)
+    server.routes["/history.atom"] = Route(
+        body=b'<!DOCTYPE html><html><head><link rel="alternate" type="application/atom+xml" '
+             b'href="/feed.atom"></head></html>', headers={"Content-Type": "text/html"})
+    server.routes["/feed.atom"] = Route(body=atom(incidentio_entry(
+        "01NEW", "Elevated errors", "Investigating", "We are looking."), OPENAI_RESOLVED))
+    assert await mon.poll()
+    assert mon.url == server.url("/feed.atom")
+    assert spy.kinds()[before:] == [("active", "Elevated errors")]  # a baseline, not a flood
+
+
+async def test_components_are_listed_by_group_and_the_gate_exits_3_with_its_reason_first(
+        example_pages: tuple[str, Any], caplog: pytest.LogCaptureFixture) -> None:
+    base, _ = example_pages
+    out = io.StringIO()
+    code = await st.run_components(f"{base}/github/", clock=FakeClock(),
+                                   proxies=st.Proxies(environ={}), contact=None,
+                                   as_json=False, out=out)
+    assert code == 0 and out.getvalue().splitlines() == [
+        "Example github (Atlassian Statuspage): 4 components",
+        "  Actions     Major outage", "  Database    Operational", "  Git",
+        "    Push      Operational", "    Clone     Operational"]
+    feeds = [st.resolve_feed(f"GitHub={base}/github/"),
+             st.resolve_feed(f"Chat={base}/betterstack/")]
+    settings = st.Settings(feeds=feeds, status=True, fail_on="major")
+    out = io.StringIO()
+    with caplog.at_level(logging.ERROR, logger="status_tracker"):
+        code = await st.run_status(settings, clock=FixedWall(datetime.now(UTC)), stdout=out,
+                                   colour=False)
+    assert code == 3
+    assert caplog.messages == ["--fail-on major: GitHub (Actions: Major outage; incident "
+                               "'Actions runs failing' (major))"]
+    assert out.getvalue().startswith("GitHub  major\n")
+    narrowed = [dataclasses.replace(f, options=dataclasses.replace(
+        f.options, filter=st.EventFilter(("Database",)))) for f in feeds]
+    code = await st.run_status(dataclasses.replace(settings, feeds=narrowed),
+                               clock=FixedWall(datetime.now(UTC)), stdout=io.StringIO())
+    assert code == 0  # the Database is fine, and Chat's incident touches only its Chat API
+
+
+@pytest.mark.parametrize(("level", "failing"), [
+    ("maintenance", {"Deg", "Minor", "Major", "Crit", "Works"}),
+    ("minor", {"Deg", "Minor", "Major", "Crit"}),
+    ("major", {"Major", "Crit"}),
+    ("critical", {"Crit"}),
+])
+def test_fail_on_levels_rank_components_incidents_and_maintenance(
+        level: str, failing: set[str]) -> None:
+    def inc(impact: str | None) -> st.Incident:
+        return st.Incident("i", "Outage", "", "Investigating", (), "", None, None,
+                           impact=impact)
+
+    window = dataclasses.replace(inc("maintenance"), status="In progress", maintenance=True)
+    entries = [st.BoardEntry("Ok"),
+               st.BoardEntry("Deg", components=[("A", "Degraded performance")]),
+               st.BoardEntry("Minor", incidents=[inc(None)]),
+               st.BoardEntry("Major", components=[("B", "Partial outage")]),
+               st.BoardEntry("Crit", incidents=[inc("critical")]),
+               st.BoardEntry("Works", maintenance=[window])]
+    assert {e.name for e in entries if st.fail_reasons(e, level)} == failing
+
+
+def test_fail_on_needs_status_and_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        st.main(["--fail-on", "major", "--feed", "github"])
+    assert exit_info.value.code == 2
+    assert "--fail-on is a gate for --status: add --status" in capsys.readouterr().err
+
+
+async def test_a_filter_naming_no_component_of_the_page_is_warned_once_with_the_nearest(
+        example_pages: tuple[str, Any], session: aiohttp.ClientSession,
+        caplog: pytest.LogCaptureFixture) -> None:
+    base, _ = example_pages
+    mon = monitor(session, f"{base}/github/", Spy(),
+                  options=st.FeedOptions(filter=st.EventFilter(("Actoins", "Git", "Push"))))
+    with caplog.at_level(logging.WARNING, logger="status_tracker"):
+        assert await mon.poll() and await mon.poll()
+    assert caplog.messages == [
+        "Example has no component 'Actoins'; did you mean 'Actions'?",
+        "Example has no component 'Git'; it is a group: name its members (Push, Clone)"]
+
+
 # --- The catalogue: pages by name ---
 
 
@@ -5476,8 +5653,11 @@ def test_the_catalogue_holds_the_vendors_users_name_in_a_sound_form() -> None:
         assert page.url.startswith("https://"), key
         assert isinstance(page.platform, st.Platform), key
         assert all(re.fullmatch(r"[a-z-]+", tag) for tag in page.tags), key
-        if page.platform in (st.Platform.STATUSPAGE, st.Platform.INCIDENT_IO):
+        if page.platform is st.Platform.STATUSPAGE:
             assert page.api is not None and page.url.startswith(page.api + "/"), key
+        if page.platform in (st.Platform.STATUSPAGE, st.Platform.INCIDENT_IO):
+            assert page.url.startswith(page.page), key
+            assert page.components_url == page.page + "api/v2/summary.json", key
     # The default watch is OpenAI alone, and it is the catalogue's OpenAI.
     assert [("OpenAI", pages["openai"].url)] == st.FEEDS
 
@@ -5618,7 +5798,19 @@ class Terminal:
     def finish(self, timeout: float = 15) -> tuple[int, list[str]]:
         lines = self.read(None, timeout)
         os.close(self.master)
-        return self.proc.wait(timeout), lines
+        return exit_code(self.proc, timeout), lines
+
+
+def exit_code(proc: subprocess.Popen[bytes], timeout: float) -> int:
+    """Popen.wait(timeout) without time.sleep, which fails under faketime with monotonic
+    time left real (libfaketime 0.9.10 and Python 3.11's clock_nanosleep: EINVAL)."""
+    import select
+
+    deadline = time.monotonic() + timeout
+    while (code := proc.poll()) is None:
+        assert time.monotonic() < deadline, f"{proc.args!r} did not end"
+        select.select([], [], [], 0.02)
+    return code
 
 
 def test_the_readme_console_examples_print_what_the_readme_shows() -> None:
@@ -5660,9 +5852,9 @@ def test_the_readme_console_examples_print_what_the_readme_shows() -> None:
     finally:
         if terminal is not None and terminal.proc.poll() is None:
             terminal.proc.kill()
-            terminal.proc.wait()
+            exit_code(terminal.proc, 10)
         pages.terminate()
-        pages.wait(10)
+        exit_code(pages, 10)
 
 
 def test_every_toml_block_in_the_readme_loads(tmp_path: Path) -> None:

@@ -2,13 +2,19 @@
 
     python examples/local_pages.py [PORT]    # default port 8765 (0: any free port); Ctrl+C stops
 
-Pages (all invented, in the shapes the real platforms publish):
+Pages (all invented, in the shapes the real platforms publish), each with its home page at
+/NAME/ for discovery:
 
-* /github/history.atom  -- an Atlassian Statuspage page with its JSON API beside it
-  (/github/api/v2/incidents.json, scheduled-maintenances.json, summary.json): one open
-  incident on "Actions" and a maintenance window two days from now;
-* /openai/feed.atom     -- an incident.io feed with one open incident;
-* /broken/feed.atom     -- answers 503.
+* /github/      -- Atlassian Statuspage: history.atom, and the JSON API beside it
+  (api/v2/incidents.json, scheduled-maintenances.json, summary.json): one open incident on
+  "Actions" and a maintenance window two days from now;
+* /openai/      -- incident.io: feed.atom with one open incident, api/v2/summary.json;
+* /instatus/    -- Instatus: summary.json (an open incident) and v2/components.json;
+* /betterstack/ -- Better Stack: index.json (a report on the API, components in sections);
+* /statusio/    -- Status.io: its RSS feed and its public status API (components, an incident);
+* /gcp/incidents.json     -- Google Cloud's incident history (one open incident);
+* /aws/currentevents      -- AWS Health's current events, in UTF-16 as AWS sends them;
+* /broken/feed.atom       -- answers 503.
 
 Enter in its terminal, or POST /github/advance, moves the GitHub incident one step on
 (Identified, then Resolved), so a running tracker has something to report.
@@ -17,6 +23,7 @@ Enter in its terminal, or POST /github/advance, moves the GitHub incident one st
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import threading
 from datetime import UTC, datetime, timedelta
@@ -92,43 +99,192 @@ class Pages:
         print(said, file=sys.stderr, flush=True)
         return said
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        path = request.path
-        open_ = self.step < len(STEPS)
-        if path == "/github/advance" and request.method == "POST":
-            return web.Response(text=self.advance() + "\n")
-        if path == "/github/history.atom":
-            return web.Response(body=self.github_feed(), content_type="application/atom+xml")
-        if path.startswith("/github/api/v2/"):
-            doc = path.removeprefix("/github/api/v2/")
-            body: dict[str, object] = {"page": {"id": "example", "name": "GitHub"}}
-            if doc == "incidents.json":
-                body["incidents"] = [self.incident()]
-            elif doc == "scheduled-maintenances.json":
-                body["scheduled_maintenances"] = [self.maintenance()]
-            elif doc == "summary.json":
-                body["components"] = self.incident()["components"]
-                body["incidents"] = [self.incident()] if open_ else []
-                body["scheduled_maintenances"] = [self.maintenance()]
-            else:
-                raise web.HTTPNotFound()
-            return web.json_response(body)
-        if path == "/openai/feed.atom":
-            html = ("<b>Status: Investigating</b><br/><br/>We are investigating elevated error "
-                    "rates.<br/><br/><b>Affected components</b><ul>"
-                    "<li>Conversations (Degraded performance)</li></ul>")
-            return web.Response(content_type="application/atom+xml", text=(
-                '<?xml version="1.0" encoding="utf-8"?>\n'
+    def github_api(self, doc: str) -> dict[str, object] | None:
+        body: dict[str, object] = {"page": {"id": "example", "name": "GitHub"}}
+        if doc == "incidents.json":
+            body["incidents"] = [self.incident()]
+        elif doc == "scheduled-maintenances.json":
+            body["scheduled_maintenances"] = [self.maintenance()]
+        elif doc == "summary.json":
+            state = STEPS[self.step - 1][3]
+            body["components"] = [
+                {"id": "c-act", "name": "Actions", "status": state, "group_id": None},
+                {"id": "c-db", "name": "Database", "status": "operational", "group_id": None},
+                {"id": "g-git", "name": "Git", "status": "operational", "group": True},
+                {"id": "c-push", "name": "Push", "status": "operational", "group_id": "g-git"},
+                {"id": "c-clone", "name": "Clone", "status": "operational",
+                 "group_id": "g-git"}]
+            body["incidents"] = [self.incident()] if self.step < len(STEPS) else []
+            body["scheduled_maintenances"] = [self.maintenance()]
+        else:
+            return None
+        return body
+
+    def openai_feed(self) -> str:
+        html = ("<b>Status: Investigating</b><br/><br/>We are investigating elevated error "
+                "rates.<br/><br/><b>Affected components</b><ul>"
+                "<li>Conversations (Degraded performance)</li></ul>")
+        return ('<?xml version="1.0" encoding="utf-8"?>\n'
                 '<feed xmlns="http://www.w3.org/2005/Atom"><id>https://status.example.test/</id>'
                 f"<title>Example OpenAI status</title><updated>{datetime.now(UTC).isoformat()}"
                 '</updated><entry><title type="html">Elevated error rates in ChatGPT</title>'
                 "<id>https://status.example.test//incidents/01KEXAMPLE</id>"
                 '<link href="https://status.example.test//incidents/01KEXAMPLE"/>'
                 f"<updated>{self.at(2):%Y-%m-%dT%H:%M:%S}.000Z</updated>"
-                f'<content type="html">{escape(html)}</content></entry></feed>\n'))
-        if path == "/broken/feed.atom":
-            return web.Response(status=503, text="down for maintenance")
+                f'<content type="html">{escape(html)}</content></entry></feed>\n')
+
+    def instatus(self, doc: str) -> dict[str, object] | None:
+        if doc == "summary.json":
+            return {"page": {"name": "Example Instatus", "url": "https://status.example.test",
+                             "status": "HASISSUES"},
+                    "activeIncidents": [{
+                        "id": "ck-login", "name": "Login failures", "status": "IDENTIFIED",
+                        "impact": "PARTIALOUTAGE", "started": f"{self.at(1):%Y-%m-%dT%H:%M:%S}Z",
+                        "url": "https://status.example.test/incident/ck-login"}],
+                    "activeMaintenances": []}
+        if doc == "v2/components.json":
+            return {"components": [
+                {"id": "c1", "name": "Login", "status": "PARTIALOUTAGE", "group": None},
+                {"id": "c2", "name": "Website", "status": "OPERATIONAL", "group": None}]}
+        return None
+
+    def better_stack(self) -> dict[str, object]:
+        return {
+            "data": {"id": "1", "type": "status_page", "attributes": {
+                "company_name": "Example", "custom_domain": "status.example.test",
+                "aggregate_state": "degraded"}},
+            "included": [
+                {"id": "s1", "type": "status_page_section", "attributes": {"name": "Inference"}},
+                {"id": "r1", "type": "status_page_resource", "attributes": {
+                    "status_page_section_id": "s1", "public_name": "Chat API",
+                    "status": "degraded"}},
+                {"id": "r2", "type": "status_page_resource", "attributes": {
+                    "status_page_section_id": "s1", "public_name": "Embeddings API",
+                    "status": "operational"}},
+                {"id": "rep1", "type": "status_report", "attributes": {
+                    "title": "Slow chat completions", "report_type": "manual",
+                    "starts_at": f"{self.at(3):%Y-%m-%dT%H:%M:%S}.000Z", "ends_at": None,
+                    "affected_resources": [{"status_page_resource_id": "r1",
+                                            "status": "degraded"}],
+                    "aggregate_state": "degraded"},
+                 "relationships": {"status_updates": {"data": [
+                     {"id": "u1", "type": "status_update"}]}}},
+                {"id": "u1", "type": "status_update", "attributes": {
+                    "message": "Chat completions are slower than usual; we are scaling up.",
+                    "published_at": f"{self.at(3):%Y-%m-%dT%H:%M:%S}.000Z",
+                    "affected_resources": []}}]}
+
+    def status_io(self, doc: str) -> str | dict[str, object] | None:
+        if doc == f"pages/{STATUS_IO_ID}/rss":
+            return ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+                    "<title>Example Status.io</title><link>https://status.example.test</link>"
+                    "<item><title>Slow git pushes</title>"
+                    f"<guid>https://status.example.test/pages/incident/{STATUS_IO_ID}/inc1</guid>"
+                    "<link>https://status.example.test/pages/incident/</link>"
+                    f"<pubDate>{self.at(4):%a, %d %b %Y %H:%M:%S} GMT</pubDate>"
+                    "<description>Git pushes are slow; we are looking into it."
+                    "</description></item></channel></rss>\n")
+        if doc == f"1.0/status/{STATUS_IO_ID}":
+            return {"result": {
+                "status_overall": {"status": "Degraded Performance", "status_code": 300},
+                "status": [
+                    {"id": "c1", "name": "Git Operations", "status_code": 300, "containers": [
+                        {"id": "k1", "name": "us-east", "status_code": 300},
+                        {"id": "k2", "name": "eu-west", "status_code": 100}]},
+                    {"id": "c2", "name": "Website", "status_code": 100, "containers": []}],
+                "incidents": [], "maintenance": {"active": [], "upcoming": []}}}
+        return None
+
+    def google_cloud(self) -> list[dict[str, object]]:
+        when = f"{self.at(2):%Y-%m-%dT%H:%M:%S}+00:00"
+        return [{
+            "id": "gc-example", "number": "1", "begin": when, "created": when, "end": None,
+            "modified": when, "external_desc": "Elevated latency for Cloud Storage",
+            "severity": "medium", "status_impact": "SERVICE_DISRUPTION",
+            "uri": "incidents/gc-example", "service_name": "Cloud Storage",
+            "affected_products": [{"title": "Cloud Storage", "id": "p1"}],
+            "currently_affected_locations": [{"id": "europe-west1",
+                                              "title": "Belgium (europe-west1)"}],
+            "updates": [{"created": when, "modified": when, "when": when,
+                         "status": "SERVICE_DISRUPTION",
+                         "text": "We are investigating elevated latency.",
+                         "affected_locations": [{"id": "europe-west1",
+                                                 "title": "Belgium (europe-west1)"}]}]}]
+
+    def aws(self) -> bytes:
+        start = int(self.at(1).timestamp())
+        events = [{
+            "date": str(start), "region_name": "Ireland", "status": "2",
+            "arn": "arn:aws:health:eu-west-1::event/LAMBDA/AWS_LAMBDA_OPERATIONAL_ISSUE/EX_1",
+            "service": "lambda-eu-west-1", "service_name": "AWS Lambda",
+            "summary": "Increased invocation errors",
+            "event_log": [{"summary": "Increased invocation errors", "status": 2,
+                           "message": "We are investigating increased invocation errors.",
+                           "timestamp": start}],
+            "impacted_services": {"lambda-eu-west-1": {"service_name": "AWS Lambda",
+                                                       "current": "2", "max": "2"}}}]
+        return json.dumps(events).encode("utf-16")  # with its byte order mark, as AWS sends
+
+    def home(self, name: str) -> str | None:
+        """A page's HTML home, for discovery: its alternate feed link, the platform's marks."""
+        head = HOMES.get(name)
+        if head is None:
+            return None
+        return (f"<!DOCTYPE html><html><head><title>Example {name} Status</title>{head}"
+                "</head><body><h1>All systems operational?</h1></body></html>\n")
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        site, _, rest = path.strip("/").partition("/")
+        if path == "/github/advance" and request.method == "POST":
+            return web.Response(text=self.advance() + "\n")
+        if path.endswith("/") and (page := self.home(site)) is not None:
+            return web.Response(text=page, content_type="text/html")
+        found: object = None
+        if path == "/github/history.atom":
+            found = web.Response(body=self.github_feed(), content_type="application/atom+xml")
+        elif site in ("github", "openai") and rest.startswith("api/v2/"):
+            found = self.github_api(rest.removeprefix("api/v2/")) if site == "github" else (
+                {"page": {"id": "openai", "name": "OpenAI"}, "components": [
+                    {"id": "c1", "name": "Conversations", "status": "degraded_performance"},
+                    {"id": "c2", "name": "API", "status": "operational"}], "incidents": []}
+                if rest == "api/v2/summary.json" else None)
+        elif path == "/openai/feed.atom":
+            found = web.Response(text=self.openai_feed(), content_type="application/atom+xml")
+        elif site == "instatus":
+            found = self.instatus(rest)
+        elif path == "/betterstack/index.json":
+            found = self.better_stack()
+        elif site == "statusio":
+            found = self.status_io(rest)
+        elif path == "/gcp/incidents.json":
+            found = self.google_cloud()
+        elif path == "/aws/currentevents":
+            found = web.Response(body=self.aws(), content_type="application/json")
+        elif path == "/broken/feed.atom":
+            found = web.Response(status=503, text="down for maintenance")
+        if isinstance(found, web.StreamResponse):
+            return found
+        if isinstance(found, str):
+            return web.Response(text=found, content_type="application/rss+xml")
+        if found is not None:
+            return web.json_response(found)
         raise web.HTTPNotFound()
+
+
+STATUS_IO_ID = "5f0c1c1e2d3b4a5968778899"
+# What each home page carries in its <head>: the feed it links, the platform's own marks.
+HOMES = {
+    "github": '<link rel="alternate" type="application/atom+xml" href="history.atom">'
+              '<script src="https://dka575ofm4ao0.cloudfront.net/cdn.statuspage.io.js"></script>',
+    "openai": '<meta name="generator" content="incident.io status pages">'
+              '<link rel="alternate" type="application/atom+xml" href="feed.atom">',
+    "instatus": '<link rel="icon" href="https://instatus.com/favicon-32x32.png">',
+    "betterstack": '<link rel="stylesheet" href="https://uptime.betterstack.com/status.css">',
+    "statusio": f'<link rel="alternate" type="application/rss+xml" '
+                f'href="/statusio/pages/{STATUS_IO_ID}/rss">'
+                '<script src="https://cdn.status.io/status.js"></script>',
+}
 
 
 def read_enter(loop: asyncio.AbstractEventLoop, pages: Pages) -> None:
