@@ -67,6 +67,7 @@ if __name__ == "__main__":
 
 import argparse
 import asyncio
+import base64
 import codecs
 import collections
 import contextlib
@@ -90,6 +91,7 @@ import math
 import queue
 import random
 import re
+import sqlite3
 import stat
 import tempfile
 import threading
@@ -5282,6 +5284,254 @@ class StateStore:
             await self.save()
 
 
+# #### I/O edge: history (SQLite) ##################################################################
+
+
+HISTORY_SCHEMA = 1  # the database's PRAGMA user_version once every migration has run
+# Each migration takes the database from the version of its index to the next; a new one is
+# added at the end, never edited, so any older file is brought up to date step by step.
+HISTORY_MIGRATIONS = (
+    """
+    CREATE TABLE events(seq INTEGER PRIMARY KEY, recorded REAL NOT NULL, feed TEXT NOT NULL,
+                        kind TEXT NOT NULL, incident TEXT, body TEXT NOT NULL);
+    CREATE INDEX events_by_time ON events(recorded);
+    CREATE INDEX events_by_feed ON events(feed, recorded);
+    CREATE TABLE incidents(feed TEXT NOT NULL, id TEXT NOT NULL, title TEXT NOT NULL,
+                           link TEXT NOT NULL, impact TEXT, maintenance INTEGER NOT NULL,
+                           components TEXT NOT NULL, started REAL, resolved REAL,
+                           updated REAL, PRIMARY KEY(feed, id));
+    CREATE TABLE steps(feed TEXT NOT NULL, incident TEXT NOT NULL, at REAL,
+                       status TEXT NOT NULL, message TEXT NOT NULL,
+                       UNIQUE(feed, incident, at, status, message));
+    CREATE TABLE components(feed TEXT NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL,
+                            since REAL NOT NULL);
+    CREATE INDEX components_by_feed ON components(feed, name, since);
+    CREATE TABLE windows(feed TEXT NOT NULL, code TEXT NOT NULL, title TEXT NOT NULL,
+                         link TEXT NOT NULL, starts REAL, ends REAL, status TEXT NOT NULL,
+                         sequence INTEGER NOT NULL, updated REAL NOT NULL,
+                         PRIMARY KEY(feed, code));
+    """,
+)
+HISTORY_DAYS = 365  # kept by default; older rows are pruned once a day
+HISTORY_BATCH_SECONDS = 0.5  # records wait this long to be written together
+HISTORY_FILE = "history.sqlite3"
+
+
+class HistoryError(Exception):
+    """The history database cannot be opened or is not ours; the message says why."""
+
+
+def open_history(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
+    """A connection with the schema brought up to date (WAL, one writer); read-only for
+    --report and the page, which never write."""
+    try:
+        if not read_only and not path.exists():
+            # Created private, as the state file is: the journal files take its mode.
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        if read_only:
+            if not path.exists():
+                raise HistoryError(f"history {path}: no such file (it is written while "
+                                   "watching with --state or --history-db)")
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        else:
+            db = sqlite3.connect(path, check_same_thread=False)
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > HISTORY_SCHEMA:
+            db.close()
+            raise HistoryError(f"history {path}: written by a newer version (schema "
+                               f"{version}); not touched")
+        if not read_only:
+            db.execute("PRAGMA journal_mode=WAL")  # readers (the page, --report) never wait
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL keeps it consistent on a crash
+            for number in range(version, HISTORY_SCHEMA):
+                with db:
+                    db.executescript(HISTORY_MIGRATIONS[number])
+                    db.execute(f"PRAGMA user_version = {number + 1}")
+        elif version < HISTORY_SCHEMA:
+            raise HistoryError(f"history {path}: an older schema; a watch brings it up to date")
+        return db
+    except sqlite3.DatabaseError as exc:
+        raise HistoryError(f"history {path}: {exc}") from None
+
+
+def _history_rows(db: sqlite3.Connection, records: Sequence[tuple[str, Any]]) -> None:
+    """Write one batch of records in one transaction."""
+    with db:
+        for kind, record in records:
+            if kind == "event":
+                _write_event(db, *record)
+            elif kind == "components":
+                feed, changes, at = record
+                db.executemany("INSERT INTO components VALUES (?, ?, ?, ?)",
+                               [(feed, name, status, at) for name, status in changes.items()])
+            elif kind == "windows":
+                _write_windows(db, *record)
+            elif kind == "prune":
+                for table, column in (("events", "recorded"), ("incidents", "updated"),
+                                      ("steps", "at"), ("windows", "updated")):
+                    db.execute(f"DELETE FROM {table} WHERE {column} < ?", (record,))
+                _prune_components(db, record)
+
+
+def _write_event(db: sqlite3.Connection, event: IncidentEvent, recorded: float) -> None:
+    inc = event.incident
+    db.execute("INSERT INTO events(recorded, feed, kind, incident, body) VALUES (?, ?, ?, ?, ?)",
+               (recorded, event.feed, str(event.kind), inc.id if inc else None,
+                json.dumps(event_to_dict(event), ensure_ascii=False)))
+    if inc is None:
+        return
+    steps = inc.steps or (Step(inc.status, inc.message, inc.updated, ""),)
+    db.executemany("INSERT OR IGNORE INTO steps VALUES (?, ?, ?, ?, ?)",
+                   [(event.feed, inc.id, _epoch(s.at), s.status, s.message) for s in steps])
+    first = min((s.at for s in steps if s.at), default=None) or inc.published or inc.updated
+    closed = not inc.active or event.kind is Kind.MAINTENANCE_COMPLETED
+    last = inc.updated or (steps[-1].at if steps else None)
+    db.execute(
+        """INSERT INTO incidents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT(feed, id) DO UPDATE SET title = excluded.title, link = excluded.link,
+             impact = COALESCE(excluded.impact, incidents.impact),
+             components = excluded.components,
+             started = MIN(COALESCE(incidents.started, excluded.started), excluded.started),
+             resolved = excluded.resolved, updated = excluded.updated""",
+        (event.feed, inc.id, inc.title, inc.link, inc.impact, int(inc.maintenance),
+         json.dumps(list(inc.components), ensure_ascii=False), _epoch(first),
+         _epoch(last) if closed else None, recorded))
+
+
+def _write_windows(db: sqlite3.Connection, feed: str, windows: Sequence[ApiIncident],
+                   at: float) -> None:
+    """A page's maintenance list as read: new windows added, a moved one's sequence raised
+    (calendars take the change), and one gone before it began marked cancelled."""
+    known = {row[0]: row[1:] for row in db.execute(
+        "SELECT code, starts, ends, status, sequence FROM windows WHERE feed = ?", (feed,))}
+    listed = set()
+    for w in windows:
+        listed.add(w.code)
+        starts, ends = _epoch(w.scheduled_for), _epoch(w.scheduled_until)
+        before = known.get(w.code)
+        sequence = 0 if before is None else before[3] + (
+            (before[0], before[1]) != (starts, ends) or before[2] == "cancelled")
+        db.execute("INSERT OR REPLACE INTO windows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   (feed, w.code, w.title, w.link, starts, ends, w.status, sequence, at))
+    for code, (starts, _ends, status, sequence) in known.items():
+        if code not in listed and status == "scheduled" and (starts or 0) > at:
+            db.execute("UPDATE windows SET status = 'cancelled', sequence = ?, updated = ? "
+                       "WHERE feed = ? AND code = ?", (sequence + 1, at, feed, code))
+
+
+def _prune_components(db: sqlite3.Connection, before: float) -> None:
+    """Old status changes go, but each component keeps the last one before the cut: it says
+    the state it was in when the kept history begins."""
+    db.execute("""DELETE FROM components WHERE since < ? AND rowid NOT IN (
+                    SELECT rowid FROM components c WHERE c.since = (
+                      SELECT MAX(since) FROM components d WHERE d.feed = c.feed
+                      AND d.name = c.name AND d.since < ?))""", (before, before))
+
+
+def _spans(changes: Sequence[tuple[str, float]], start: float, end: float
+           ) -> list[tuple[str, float, float]]:
+    """A component's status changes (status, since; oldest first) as (status, from, to)
+    spans clipped to [start, end]; the one before `start` says where it began."""
+    spans = []
+    for i, (status, since) in enumerate(changes):
+        until = changes[i + 1][1] if i + 1 < len(changes) else end
+        low, high = max(since, start), min(until, end)
+        if high > low:
+            spans.append((status, low, high))
+    return spans
+
+
+class History:
+    """The history database's one writer: records are queued on the loop and written in
+    batches in a thread of their own; a failed write is said once, kept, and tried again
+    with backoff, and never stops a poll. A quiet poll records nothing."""
+
+    def __init__(self, path: Path, *, clock: Clock, days: int = HISTORY_DAYS,
+                 rng: random.Random | None = None) -> None:
+        self.path = path
+        self.clock = clock
+        self.days = days
+        self.rng = rng or _SHARED_RNG
+        self.db = open_history(path)
+        # One thread at a time on the connection: a write cancelled by a stop goes on in its
+        # thread while the last flush and the close come after it.
+        self._db_lock = threading.Lock()
+        self.pending: list[tuple[str, Any]] = []
+        self.trouble = Trouble()
+        self.written = 0
+        self._wanted = asyncio.Event()
+        self._components: dict[str, dict[str, str]] = {}
+        self._windows: dict[str, str] = {}
+        self._pruned_at: float | None = None
+
+    def __call__(self, event: IncidentEvent) -> None:
+        """An event the tracker reported: a callback beside the console and the webhooks."""
+        self._add("event", (event, self.clock.now().timestamp()))
+
+    def components(self, feed: str, states: Mapping[str, str]) -> None:
+        """A page's component states; only the changes since the last call are written."""
+        last = self._components.setdefault(feed, {})
+        changes = {name: s for name, s in states.items() if s and last.get(name) != s}
+        if changes:
+            last.update(changes)
+            self._add("components", (feed, changes, self.clock.now().timestamp()))
+
+    def windows(self, feed: str, windows: Mapping[str, ApiIncident]) -> None:
+        """A page's maintenance list as read; written only when it changed."""
+        digest = _digest(*(f"{c}|{w.title}|{w.status}|{_iso(w.scheduled_for)}|"
+                           f"{_iso(w.scheduled_until)}" for c, w in sorted(windows.items())))
+        if self._windows.get(feed) != digest:
+            self._windows[feed] = digest
+            self._add("windows", (feed, list(windows.values()),
+                                  self.clock.now().timestamp()))
+
+    def _add(self, kind: str, record: Any) -> None:
+        self.pending.append((kind, record))
+        self._wanted.set()
+
+    async def keep_writing(self, stop: asyncio.Event) -> None:
+        """Write what is queued, in batches, until `stop`; then what is left, once."""
+        while not stop.is_set():
+            await _wait_either(self._wanted, stop)
+            await _sleep_until(stop, HISTORY_BATCH_SECONDS)  # let a poll's records gather
+            self._prune_when_due()
+            if not await self.flush() and not stop.is_set():
+                delay = backoff_delay(self.trouble.failures, 1.0, MAX_SAVE_DELAY, self.rng)
+                await _sleep_until(stop, delay)
+        await self.flush()
+
+    def _prune_when_due(self) -> None:
+        now = self.clock.monotonic()
+        if self._pruned_at is None or now - self._pruned_at >= 86_400:
+            self._pruned_at = now
+            self._add("prune", self.clock.now().timestamp() - self.days * 86_400)
+
+    async def flush(self) -> bool:
+        """Write every queued record; False (and the records kept) when it failed."""
+        batch, self.pending = self.pending, []
+        self._wanted.clear()
+        if not batch:
+            return True
+        try:
+            await in_daemon_thread(self._write, batch, pool="history")
+        except sqlite3.Error as exc:
+            self.pending = batch + self.pending
+            self.trouble.fail(str(exc), "history %s: cannot write (%s); kept, tried again",
+                              self.path, exception_words(exc))
+            return False
+        self.written += len(batch)
+        self.trouble.recover("history %s: written again", self.path)
+        return True
+
+    def _write(self, batch: Sequence[tuple[str, Any]]) -> None:
+        with self._db_lock:
+            _history_rows(self.db, batch)
+
+    def close(self) -> None:
+        with self._db_lock, contextlib.suppress(sqlite3.Error):
+            self.db.close()
+
+
 # #### Delivery: the console, webhooks and their routes ############################################
 
 
@@ -5889,6 +6139,27 @@ class FeedReader:
         self._empty_streak = 0
 
 
+def open_now(before: Sequence[Incident], incidents: Sequence[Incident], stale: frozenset[str],
+             *, first: bool) -> list[Incident]:
+    """The open incidents the board shows after a read: an incident whose entry in this copy
+    is older than what was read before keeps what was read before, and one missing from a
+    copy with such entries is not gone. `first`: the first read of this process."""
+    if first:
+        return [i for i in incidents if i.active and not i.maintenance]
+    kept = {i.id: i for i in before}
+    shown = []
+    for inc in incidents:
+        if inc.id in stale:
+            if (earlier := kept.get(inc.id)) is not None:
+                shown.append(earlier)
+        elif inc.active and not inc.maintenance:
+            shown.append(inc)
+    if stale:
+        present = {i.id for i in incidents}
+        shown += [i for i in before if i.id not in present]
+    return shown
+
+
 def advance(state: FeedState, read: Read, *, now: datetime, history: int
             ) -> tuple[Decision, FeedState]:
     """What to report of a read with entries, and the feed's state after it."""
@@ -6023,6 +6294,11 @@ class StatuspageEnricher:
                 reported.append((kind, inc))
         return reported, phases
 
+    async def read_incidents(self, state: FeedState, url: str, now: datetime) -> None:
+        """The API's incidents now, for the board's impact and components, when the feed
+        gave no event that would have asked (a restart)."""
+        await self._incidents(self.api_for(state, url), now)
+
     async def _incidents(self, api: StatuspageApi | None, now: datetime
                          ) -> dict[str, ApiIncident] | None:
         if api is None:
@@ -6092,6 +6368,10 @@ class StatusPageMonitor:
         self.incidents: list[Incident] = []
         self.polled_hooks: list[Callable[[StatusPageMonitor], None]] = []  # after each poll
         self._read_once = False  # whether self.incidents comes from a read of this process
+        # Set by a page that shows what is open: the first poll of this process then reads
+        # the feed whole (no validators, no fingerprint), since after a restart a 304 says
+        # nothing of what is open now.
+        self.shows_board = False
         if self.state.found is not None:  # found at an earlier start: not looked for again
             self.reader.move_to(self.state.found.url)
             self.enricher.use_api(self.state.found.api)
@@ -6153,8 +6433,11 @@ class StatusPageMonitor:
     async def _read(self, state: FeedState, now: datetime
                     ) -> tuple[FeedState, list[tuple[Kind, Incident]], float | None]:
         """Read the feed and what the API adds: the state after it, the events to report."""
+        asked = state
+        if self.shows_board and not self._read_once and not state.first_sight:
+            asked = dataclasses.replace(state, etag=None, last_modified=None, fingerprint=None)
         try:
-            read = await self.reader.read(state, now=now, threshold=self.policy.failure_threshold)
+            read = await self.reader.read(asked, now=now, threshold=self.policy.failure_threshold)
         except FeedError as exc:
             if not exc.html:
                 raise
@@ -6165,20 +6448,7 @@ class StatusPageMonitor:
         events: list[tuple[Kind, Incident]] = []
         enricher = self.enricher
         if read.incidents is not None:
-            decision, state = advance(state, read, now=now, history=self.history)
-            self._baseline_said(state, read.incidents)
-            self.incidents = self._open_now(read.incidents, decision.stale)
-            state = dataclasses.replace(state, open_incidents=len(self.incidents))
-            enricher.note_components((_sort_key(i), i.components) for i in read.incidents)
-            if read.components is not None:
-                enricher.components = {c.name: c.status for c in read.components if c.status}
-            events, state = await self._enriched(state, decision.events, now)
-            if not self._names_checked and self.options.filter.components:
-                self._names_checked = True
-                await self._check_names(read.components, state, now)
-            if read.windows is not None:
-                windows, state = enricher.listed_windows(state, read.windows, now)
-                events = windows + events
+            events, state = await self._news(state, read, read.incidents, now)
         else:
             if (read.etag, read.last_modified) != (state.etag, state.last_modified):
                 state = dataclasses.replace(state, etag=read.etag,
@@ -6226,30 +6496,36 @@ class StatusPageMonitor:
                       "the feed alone", self.name, exception_words(exc), exc_info=exc)
             return changes, state
 
+    async def _news(self, state: FeedState, read: Read, incidents: list[Incident],
+                    now: datetime) -> tuple[list[tuple[Kind, Incident]], FeedState]:
+        """A read with entries: what is news, enriched and filtered; the open incidents and
+        the components' states for the board; the page's maintenance list where it has one."""
+        enricher = self.enricher
+        first_here = not self._read_once
+        decision, state = advance(state, read, now=now, history=self.history)
+        self._baseline_said(state, incidents)
+        self.incidents = open_now(self.incidents, incidents, decision.stale, first=first_here)
+        self._read_once = True
+        state = dataclasses.replace(state, open_incidents=len(self.incidents))
+        enricher.note_components((_sort_key(i), i.components) for i in incidents)
+        if read.components is not None:
+            enricher.components = {c.name: c.status for c in read.components if c.status}
+        events, state = await self._enriched(state, decision.events, now)
+        if first_here and self.shows_board and not decision.events and any(
+                i.code and i.active for i in incidents):
+            await enricher.read_incidents(state, self.url, now)  # impact after a restart
+        if not self._names_checked and self.options.filter.components:
+            self._names_checked = True
+            await self._check_names(read.components, state, now)
+        if read.windows is not None:
+            windows, state = enricher.listed_windows(state, read.windows, now)
+            events = windows + events
+        return events, state
+
     def _baseline_said(self, state: FeedState, incidents: Sequence[Incident]) -> None:
         if self.state.first_sight and not state.first_sight:
             active = sum(1 for i in incidents if i.active)
             log.info("%s: %s, %d active", self.name, plural(len(incidents), "incident"), active)
-
-    def _open_now(self, incidents: Sequence[Incident], stale: frozenset[str]) -> list[Incident]:
-        """The open incidents the board shows after a read: an incident whose entry in this
-        copy is older than what was read before keeps what was read before, and one missing
-        from a copy with such entries is not gone."""
-        if not self._read_once:
-            self._read_once = True
-            return [i for i in incidents if i.active and not i.maintenance]
-        before = {i.id: i for i in self.incidents}
-        shown = []
-        for inc in incidents:
-            if inc.id in stale:
-                if (kept := before.get(inc.id)) is not None:
-                    shown.append(kept)
-            elif inc.active and not inc.maintenance:
-                shown.append(inc)
-        if stale:
-            present = {i.id for i in incidents}
-            shown += [i for i in self.incidents if i.id not in present]
-        return shown
 
     async def _settle(self, state: FeedState, events: list[tuple[Kind, Incident]],
                       outcome: Outcome, unexpected: BaseException | None, now: datetime
@@ -6519,6 +6795,12 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+class Routed(typing.Protocol):
+    """What serves pages beside the metrics (the Site): it adds its routes to the app."""
+
+    def routes(self, app: web.Application) -> None: ...
+
+
 class Monitoring:
     """What the tracker knows of itself, as Prometheus metrics and health endpoints; served
     read-only on the same event loop by aiohttp.web."""
@@ -6533,6 +6815,7 @@ class Monitoring:
         self.clock = clock
         self.dead: str | None = None  # the task that died, if one did
         self.bound: tuple[str, int] | None = None  # where it listens, once started
+        self.site: Routed | None = None  # the page and its feeds, served beside the metrics
         self._feed_labels: dict[int, str] = {}
         self._prefixes: list[tuple[str, str, str, str, str, str, str]] = []
         self._lines: list[tuple[str, str, str, str, str, str, str]] = []
@@ -6662,6 +6945,10 @@ class Monitoring:
     def board(self) -> dict[str, Any]:
         """/status: the status board from what the watch knows, no extra request."""
         now = self.clock.now()
+        return board_to_dict(self.entries(now), now=now)
+
+    def entries(self, now: datetime) -> list[BoardEntry]:
+        """Each feed's board entry, in the monitors' order."""
         entries = []
         for m in self.monitors:
             entry = BoardEntry(m.name, error=m.failing_reason if m.failures else None)
@@ -6676,7 +6963,7 @@ class Monitoring:
                 entry.maintenance = board_windows(m.enricher.windows, now)
             entry.watcher_failures = m.failures
             entries.append(entry)
-        return board_to_dict(entries, now=now)
+        return entries
 
     async def metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=self.render().encode(),
@@ -6700,11 +6987,14 @@ class Monitoring:
     async def start(self, host: str, port: int) -> web.AppRunner:
         """Bind and serve; a port in use raises StartupError (exit 2)."""
         app = web.Application()
+        if self.site is not None:
+            self.site.routes(app)
         app.router.add_get("/metrics", self.metrics)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/readyz", self.readyz)
         app.router.add_get("/status", self.status)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # A page left open holds a connection; the exit does not wait for it for long.
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         try:
@@ -6712,11 +7002,504 @@ class Monitoring:
         except OSError as exc:
             await runner.cleanup()
             reason = (os.strerror(exc.errno) if exc.errno else str(exc)).lower()
-            raise StartupError(f"--metrics {host}:{port}: cannot listen there: {reason}"
+            raise StartupError(f"--serve {host}:{port}: cannot listen there: {reason}"
                                ) from None
         address = runner.addresses[0]
         self.bound = (str(address[0]), int(address[1]))
         return runner
+
+
+# #### Serving: the page of your dependencies, its feed and calendar ###############################
+
+
+PAGE_CSS = """
+:root{color-scheme:light dark;--bg:#fff;--fg:#1b1f24;--muted:#5b6470;--line:#d8dee4;
+--ok:#1a7f37;--minor:#9a6700;--major:#cf222e;--critical:#82071e;--maint:#0969da;--none:#d8dee4}
+@media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--muted:#9da7b3;
+--line:#30363d;--ok:#3fb950;--minor:#d29922;--major:#f85149;--critical:#ff7b72;
+--maint:#58a6ff;--none:#30363d}}
+*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,sans-serif;background:var(--bg);
+color:var(--fg)}header,main,footer{max-width:62rem;margin:0 auto;padding:0 1rem}
+h1{font-size:1.6rem;margin:1.2rem 0 .2rem}h2{font-size:1.25rem;margin:0}
+h3{font-size:1rem;margin:1rem 0 .3rem}a{color:inherit}.muted,.meta{color:var(--muted)}
+.vendor{border:1px solid var(--line);border-left:.4rem solid var(--ok);border-radius:.5rem;
+padding:.8rem 1rem;margin:1rem 0}.vendor.lvl-minor,.vendor.lvl-degraded,
+.vendor.lvl-incident{border-left-color:var(--minor)}.vendor.lvl-major,
+.vendor.lvl-feed-failing{border-left-color:var(--major)}
+.vendor.lvl-critical{border-left-color:var(--critical)}
+.vendor.lvl-maintenance{border-left-color:var(--maint)}
+.state{font-size:.9rem;font-weight:600;margin-left:.5rem}
+table{border-collapse:collapse;width:100%;font-size:.95rem}
+th,td{text-align:left;padding:.2rem .5rem .2rem 0;border-bottom:1px solid var(--line)}
+caption{text-align:left;font-weight:600;padding:.6rem 0 .2rem}
+ul{margin:.2rem 0;padding-left:1.2rem}
+.bars{display:flex;gap:1px;height:1.6rem;margin:.8rem 0 .2rem}
+.bars span{flex:1;border-radius:1px;background:var(--ok)}.bars .d-none{background:var(--none)}
+.bars .d-minor{background:var(--minor)}.bars .d-major{background:var(--major)}
+.bars .d-critical{background:var(--critical)}.bars .d-maintenance{background:var(--maint)}
+.steps li{margin:.3rem 0}
+""".strip()
+PAGE_SCRIPT = """
+(function(){if(!window.EventSource)return;var s=new EventSource('/events');
+s.onmessage=function(){fetch(location.pathname+'?part=main').then(function(r){
+return r.ok?r.text():null}).then(function(t){if(t!==null){
+document.getElementById('main').innerHTML=t}})}})();
+""".strip()
+
+
+def _csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+# No source but the page itself: its one style block and one script, by their hashes; it
+# fetches only from where it came from, and nothing may frame it or send a form anywhere.
+PAGE_CSP = (f"default-src 'none'; style-src {_csp_hash(PAGE_CSS)}; "
+            f"script-src {_csp_hash(PAGE_SCRIPT)}; connect-src 'self'; img-src 'none'; "
+            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+PAGE_HEADERS = {"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+FEED_ENTRIES, FEED_DAYS, BAR_DAYS = 100, 30, 90
+_LEVEL_WORDS = {Level.OPERATIONAL: "Operational", Level.MAINTENANCE: "Maintenance under way",
+                Level.DEGRADED: "Degraded", Level.INCIDENT: "Incident",
+                Level.MINOR: "Minor incident", Level.MAJOR: "Major incident",
+                Level.CRITICAL: "Critical incident", Level.NOT_READ: "Not read yet",
+                Level.FEED_FAILING: "Feed failing"}
+_DAY_WORDS = ("maintenance", "minor", "major", "critical")
+
+
+def vendor_key(name: str) -> str:
+    """The name as /vendor/KEY and ?feed=KEY write it: "GitHub Actions" -> "github-actions"."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "feed"
+
+
+def _esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _safe_link(url: str) -> str | None:
+    """A link a page may carry: http(s) only (a feed's "javascript:" goes nowhere)."""
+    return url if re.match(r"https?://", url, re.I) else None
+
+
+def _linked(text: str, url: str) -> str:
+    link = _safe_link(url)
+    return f'<a href="{_esc(link)}" rel="noreferrer">{_esc(text)}</a>' if link else _esc(text)
+
+
+def page_html(title: str, main: str, now: datetime) -> str:
+    """The whole page around its main part; the script only refreshes that part."""
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{_esc(title)}</title><style>{PAGE_CSS}</style></head><body>"
+            f'<header><h1>{_esc(title)}</h1><p class="muted">status_tracker {__version__}; '
+            f"this page updates itself while open. "
+            f'<a href="/feed.atom">Feed</a> · <a href="/maintenance.ics">Maintenance '
+            f"calendar</a></p></header>"
+            f'<main id="main" aria-live="polite">{main}</main>'
+            f"<script>{PAGE_SCRIPT}</script></body></html>")
+
+
+def _components_table(components: Sequence[tuple[str, str]]) -> str:
+    if not components:
+        return ""
+    rows = "".join(f'<tr><th scope="row">{_esc(n)}</th><td>{_esc(s)}</td></tr>'
+                   for n, s in components)
+    return ('<table><caption>Components</caption><thead><tr><th scope="col">Component</th>'
+            f'<th scope="col">Status</th></tr></thead><tbody>{rows}</tbody></table>')
+
+
+def _bars(days: Sequence[int | None], now: datetime) -> str:
+    """The last days, oldest first: each day's worst (0 maintenance .. 3 critical, -1 up,
+    None before the history begins), in words for screen readers and as a title."""
+    counts = collections.Counter("no data" if d is None else "up" if d < 0 else _DAY_WORDS[d]
+                                 for d in days)
+    said = ", ".join(f"{n} {word}" for word, n in counts.most_common())
+    first = (now - timedelta(days=len(days) - 1)).date()
+    cells = "".join(
+        f'<span class="d-{"none" if d is None else "ok" if d < 0 else _DAY_WORDS[d]}" '
+        f'title="{first + timedelta(days=i)}: '
+        f'{"no data" if d is None else "up" if d < 0 else _DAY_WORDS[d]}"></span>'
+        for i, d in enumerate(days))
+    return (f'<div class="bars" role="img" aria-label="Last {len(days)} days: {_esc(said)}">'
+            f"{cells}</div>")
+
+
+def vendor_html(entry: BoardEntry, checked: datetime | None, days: Sequence[int | None],
+                now: datetime) -> str:
+    """One vendor's section: its state in words, components, open incidents, maintenance,
+    feed health and last check, and its days."""
+    level = entry.level
+    key = vendor_key(entry.name)
+    health = (f"Feed failing: {entry.error}" if entry.error
+              else f"Feed read; last checked {_stamp(checked)}" if checked
+              else "Not read yet")
+    parts = [f'<section class="vendor lvl-{level.word.replace(" ", "-")}" '
+             f'aria-labelledby="v-{key}"><h2 id="v-{key}"><a href="/vendor/{key}">'
+             f'{_esc(entry.name)}</a><span class="state">{_LEVEL_WORDS[level]}</span></h2>'
+             f'<p class="meta">{_esc(health)}</p>',
+             _components_table(entry.components)]
+    if entry.incidents:
+        items = "".join(
+            f"<li>{_linked(i.title, i.link)}: {_esc(i.status or 'open')}"
+            f"{', ' + _esc(i.impact) if i.impact else ''}, "
+            f"{_esc(_age(i.published or i.updated, now))}"
+            f"{'. ' + _esc(_clip(i.message, 300)) if i.message else ''}</li>"
+            for i in entry.incidents)
+        parts.append(f"<h3>Open incidents</h3><ul>{items}</ul>")
+    if entry.maintenance:
+        items = "".join(f"<li>{_linked(w.title, w.link)}: {_esc(w.status.lower())}, "
+                        f"{_esc(_stamp(w.scheduled_for))} to "
+                        f"{_esc(_stamp(w.scheduled_until))}</li>" for w in entry.maintenance)
+        parts.append(f"<h3>Maintenance</h3><ul>{items}</ul>")
+    parts.append(_bars(days, now) + "</section>")
+    return "".join(parts)
+
+
+def board_main(entries: Sequence[tuple[BoardEntry, datetime | None, Sequence[int | None]]],
+               now: datetime) -> str:
+    """The page's main part: every vendor, worst first."""
+    ordered = sorted(entries, key=lambda e: (-e[0].level, e[0].name.lower()))
+    worst = ordered[0][0].level if ordered else Level.OPERATIONAL
+    summary = ("All vendors operational" if worst is Level.OPERATIONAL
+               else f"Worst: {_LEVEL_WORDS[worst].lower()}")
+    return (f'<p><strong>{_esc(summary)}</strong> <span class="muted">as of '
+            f"{_esc(_stamp(now))}</span></p>"
+            + "".join(vendor_html(e, c, d, now) for e, c, d in ordered))
+
+
+def timeline_main(name: str, incidents: Sequence[tuple[Incident, Sequence[Step]]],
+                  now: datetime) -> str:
+    """/vendor/KEY: the vendor's incidents of the last 90 days, newest first, each with its
+    timeline."""
+    if not incidents:
+        return (f'<p><a href="/">All vendors</a></p><h2>{_esc(name)}</h2>'
+                f"<p>No incident recorded in the last {BAR_DAYS} days.</p>")
+    blocks = []
+    for inc, steps in incidents:
+        items = "".join(f"<li><strong>{_esc(s.status)}</strong> "
+                        f'<span class="muted">{_esc(_stamp(s.at))}</span>'
+                        f"{'. ' + _esc(s.message) if s.message else ''}</li>" for s in steps)
+        impact = f", {_esc(inc.impact)}" if inc.impact else ""
+        blocks.append(f'<section class="vendor"><h3>{_linked(inc.title, inc.link)}</h3>'
+                      f'<p class="meta">{_esc(inc.status or "open")}{impact}; since '
+                      f"{_esc(_stamp(inc.published))}</p><ol class=\"steps\">{items}</ol>"
+                      "</section>")
+    return (f'<p><a href="/">All vendors</a></p><h2>{_esc(name)}: incidents of the last '
+            f"{BAR_DAYS} days</h2>" + "".join(blocks))
+
+
+def _atom_time(moment: datetime | None) -> str:
+    return (moment or _EPOCH).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def atom_feed(events: Sequence[IncidentEvent], *, self_url: str, now: datetime) -> str:
+    """Every event as one Atom feed (RFC 4287), newest first; each entry's id is its event's,
+    stable however often the feed is read."""
+    def updated(e: IncidentEvent) -> datetime | None:
+        return (e.incident.updated if e.incident else None) or e.at
+
+    entries = []
+    for e in events:
+        inc = e.incident
+        title = (f"{e.feed}: {inc.title} ({inc.status or e.kind.label})" if inc
+                 else f"{e.feed}: {e.kind.label}")
+        text = (inc.message if inc else e.error) or ""
+        link = _safe_link(inc.link) if inc else None
+        entries.append(
+            f"<entry><id>urn:status-tracker:event:{e.event_id}</id>"
+            f"<title>{_esc(title)}</title><updated>{_atom_time(updated(e))}</updated>"
+            + (f'<link rel="alternate" href="{_esc(link)}"/>' if link else "")
+            + f'<category term="{_esc(e.kind)}"/><content type="text">{_esc(text)}</content>'
+            "</entry>")
+    newest = max((u for e in events if (u := updated(e))), default=now)
+    return ('<?xml version="1.0" encoding="utf-8"?>\n'
+            '<feed xmlns="http://www.w3.org/2005/Atom">'
+            f"<id>urn:status-tracker:feed:{_esc(self_url)}</id>"
+            "<title>Your dependencies: every incident and update</title>"
+            f"<updated>{_atom_time(newest)}</updated><author><name>status_tracker</name>"
+            f'</author><link rel="self" href="{_esc(self_url)}"/>'
+            + "".join(entries) + "</feed>\n")
+
+
+def _ics_text(text: str) -> str:
+    """TEXT as RFC 5545 3.3.11 escapes it."""
+    return (text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+            .replace("\n", "\\n"))
+
+
+def _ics_fold(line: str) -> list[str]:
+    """Lines of at most 75 octets, each continuation begun with a space (RFC 5545 3.1)."""
+    out: list[str] = []
+    current = ""
+    for char in line:
+        limit = 75 if not out else 74  # a continuation's leading space is one of its 75
+        if len((current + char).encode()) > limit:
+            out.append(current)
+            current = ""
+        current += char
+    out.append(current)
+    return [out[0], *(" " + rest for rest in out[1:])]
+
+
+def _ics_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarWindow:
+    """A maintenance window as the calendar says it."""
+
+    feed: str
+    code: str
+    title: str
+    link: str
+    starts: datetime
+    ends: datetime | None
+    status: str
+    sequence: int = 0
+
+
+def maintenance_calendar(windows: Sequence[CalendarWindow], now: datetime) -> str:
+    """Every maintenance window as an iCalendar event (RFC 5545): its UID stable while the
+    window moves (SEQUENCE says it moved), times in UTC, a cancelled one CANCELLED."""
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//status_tracker//maintenance//EN",
+             "CALSCALE:GREGORIAN", "X-WR-CALNAME:Vendor maintenance"]
+    for w in windows:
+        ends = w.ends or w.starts + timedelta(hours=1)
+        lines += ["BEGIN:VEVENT", f"UID:{vendor_key(w.feed)}-{_ics_text(w.code)}@status-tracker",
+                  f"DTSTAMP:{_ics_time(now)}", f"DTSTART:{_ics_time(w.starts)}",
+                  f"DTEND:{_ics_time(max(ends, w.starts))}", f"SEQUENCE:{w.sequence}",
+                  f"SUMMARY:{_ics_text(f'{w.feed}: {w.title}')}",
+                  f"STATUS:{'CANCELLED' if w.status == 'cancelled' else 'CONFIRMED'}"]
+        if link := _safe_link(w.link):
+            lines.append(f"URL:{link}")
+        lines.append("END:VEVENT")
+    lines.append("END:VCALENDAR")
+    return "".join(part + "\r\n" for line in lines for part in _ics_fold(line))
+
+
+def _day_index(moment: float, first: float) -> int:
+    return int((moment - first) // 86_400)
+
+
+def day_levels(db: sqlite3.Connection, feed: str, now: datetime, days: int = BAR_DAYS
+               ) -> list[int | None]:
+    """Each of the last `days` days (oldest first) at its worst: 0 maintenance, 1 minor,
+    2 major, 3 critical from the incidents and component states recorded; -1 a day with
+    none; None a day before the history began."""
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    first = (today - timedelta(days=days - 1)).timestamp()
+    end = now.timestamp()
+    levels: list[int | None] = [-1] * days
+    began = db.execute("SELECT MIN(recorded) FROM events WHERE feed = ?", (feed,)).fetchone()[0]
+    since = db.execute("SELECT MIN(since) FROM components WHERE feed = ?", (feed,)).fetchone()[0]
+    start = min((t for t in (began, since) if t is not None), default=end)
+    for i in range(min(days, max(0, _day_index(start, first)))):
+        levels[i] = None
+
+    def mark(rank: int, low: float, high: float) -> None:
+        for i in range(max(0, _day_index(low, first)), min(days, _day_index(high, first) + 1)):
+            was = levels[i]
+            levels[i] = rank if was is None else max(rank, was)
+
+    for impact, maintenance, started, resolved in db.execute(
+            "SELECT impact, maintenance, started, resolved FROM incidents WHERE feed = ? "
+            "AND started IS NOT NULL AND (resolved IS NULL OR resolved >= ?)", (feed, first)):
+        rank = 0 if maintenance else max(1, (Impact.read(impact) or Impact.NONE).rank)
+        mark(rank, max(started, first), min(resolved or end, end))
+    changes: dict[str, list[tuple[str, float]]] = {}
+    for name, status, at in db.execute(
+            "SELECT name, status, since FROM components WHERE feed = ? ORDER BY name, since",
+            (feed,)):
+        changes.setdefault(name, []).append((status, at))
+    for spans in changes.values():
+        for status, low, high in _spans(spans, first, end):
+            if (state_rank := _FAIL_RANK_OF_STATE.get(status)) is not None:
+                mark(state_rank, low, high)
+    return levels
+
+
+def vendor_incidents(db: sqlite3.Connection, feed: str, since: float
+                     ) -> list[tuple[Incident, list[Step]]]:
+    """The vendor's incidents and maintenance touching the window, newest first, each with
+    its recorded steps."""
+    found = []
+    for ident, title, link, impact, maintenance, started, resolved in db.execute(
+            "SELECT id, title, link, impact, maintenance, started, resolved FROM incidents "
+            "WHERE feed = ? AND (resolved IS NULL OR resolved >= ?) ORDER BY started DESC",
+            (feed, since)):
+        steps = [Step(status, message, _from_epoch(at), "") for at, status, message in
+                 db.execute("SELECT at, status, message FROM steps WHERE feed = ? AND "
+                            "incident = ? ORDER BY at", (feed, ident))]
+        status = steps[-1].status if steps else ("Resolved" if resolved else "")
+        found.append((Incident(ident, title, link, status, (), "", _from_epoch(started),
+                               _from_epoch(resolved), impact=impact,
+                               maintenance=bool(maintenance)), steps))
+    return found
+
+
+def recorded_events(db: sqlite3.Connection, feed: str | None, since: float,
+                    limit: int = FEED_ENTRIES) -> list[IncidentEvent]:
+    """The newest events of the history (of one feed), newest first."""
+    rows = db.execute(
+        "SELECT body FROM events WHERE recorded >= ? AND (? IS NULL OR feed = ?) "
+        "ORDER BY seq DESC LIMIT ?", (since, feed, feed, limit))
+    events = []
+    for (body,) in rows:
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            events.append(event_from_dict(json.loads(body)))
+    return events
+
+
+def recorded_windows(db: sqlite3.Connection) -> list[CalendarWindow]:
+    return [CalendarWindow(feed, code, title, link, moment, _from_epoch(ends), status, sequence)
+            for feed, code, title, link, starts, ends, status, sequence in db.execute(
+                "SELECT feed, code, title, link, starts, ends, status, sequence FROM windows "
+                "WHERE starts IS NOT NULL ORDER BY starts")
+            if (moment := _from_epoch(starts)) is not None]
+
+
+class Site:
+    """The page of your dependencies (/ and /vendor/KEY), updated while open through
+    Server-Sent Events (/events), one Atom feed of every event (/feed.atom) and a maintenance
+    calendar (/maintenance.ics); from what the watch knows and, with a history, what it
+    recorded. Read only, on the watch's loop; the history is read in a thread."""
+
+    def __init__(self, monitoring: Monitoring, history: Path | None, *, clock: Clock,
+                 writer: History | None = None) -> None:
+        self.monitoring = monitoring
+        self.history = history
+        self.writer = writer  # what is queued is written before a read: the page is current
+        self.clock = clock
+        self.version = 0
+        self.stopping = asyncio.Event()  # set at exit: open event streams end
+        self._changed = asyncio.Event()
+        self._tokens: dict[int, tuple[int, int, int]] = {}
+        self.recent: collections.deque[IncidentEvent] = collections.deque(maxlen=FEED_ENTRIES)
+
+    def __call__(self, event: IncidentEvent) -> None:
+        """Every event: kept for the feed when there is no history, and the page told."""
+        self.recent.appendleft(event)
+        self._bump()
+
+    def watch(self, monitors: Iterable[StatusPageMonitor]) -> None:
+        for m in monitors:
+            m.shows_board = True
+            if self._polled not in m.polled_hooks:
+                m.polled_hooks.append(self._polled)
+
+    def _polled(self, m: StatusPageMonitor) -> None:
+        token = (m.stats.modified, m.state.failures, m.stats.events)
+        if self._tokens.get(id(m)) != token:
+            self._tokens[id(m)] = token
+            self._bump()
+
+    def _bump(self) -> None:
+        self.version += 1
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_get("/", self.index)
+        app.router.add_get("/vendor/{key}", self.vendor)
+        app.router.add_get("/events", self.events)
+        app.router.add_get("/feed.atom", self.feed)
+        app.router.add_get("/maintenance.ics", self.calendar)
+
+    async def _read(self, query: Callable[[sqlite3.Connection], _R], empty: _R) -> _R:
+        """A query of the history in a thread of its own; `empty` without one."""
+        if self.writer is not None and self.writer.pending:
+            await self.writer.flush()
+        if self.history is None or not self.history.exists():
+            return empty
+
+        def run(path: Path) -> _R:
+            db = open_history(path, read_only=True)
+            try:
+                return query(db)
+            finally:
+                db.close()
+
+        try:
+            return await in_daemon_thread(run, self.history, pool="history-read")
+        except (HistoryError, sqlite3.Error) as exc:
+            log.warning("history %s: cannot be read for the page (%s)", self.history,
+                        exception_words(exc))
+            return empty
+
+    def _page(self, request: web.Request, title: str, main: str) -> web.Response:
+        body = main if request.query.get("part") == "main" else page_html(
+            title, main, self.clock.now())
+        return web.Response(text=body, content_type="text/html", headers=PAGE_HEADERS)
+
+    async def index(self, request: web.Request) -> web.Response:
+        now = self.clock.now()
+        board = self.monitoring.entries(now)
+        monitors = self.monitoring.monitors
+        unknown: list[list[int | None]] = [[None] * BAR_DAYS for _ in monitors]
+        days = await self._read(lambda db: [day_levels(db, m.name, now) for m in monitors],
+                                unknown)
+        checked = [_from_epoch(m.stats.last_success) for m in monitors]
+        main = board_main(list(zip(board, checked, days, strict=True)), now)
+        return self._page(request, "Your dependencies", main)
+
+    async def vendor(self, request: web.Request) -> web.Response:
+        key = request.match_info["key"]
+        monitor = next((m for m in self.monitoring.monitors if vendor_key(m.name) == key), None)
+        if monitor is None:
+            raise web.HTTPNotFound(text="no such vendor here\n")
+        since = (self.clock.now() - timedelta(days=BAR_DAYS)).timestamp()
+        none: list[tuple[Incident, list[Step]]] = []
+        found = await self._read(lambda db: vendor_incidents(db, monitor.name, since), none)
+        return self._page(request, monitor.name, timeline_main(monitor.name, found,
+                                                                 self.clock.now()))
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        """One message each time what the page shows may have changed; a comment every
+        15 seconds keeps proxies from closing the stream."""
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                               "Cache-Control": "no-store"})
+        await response.prepare(request)
+        seen = self.version
+        while not self.stopping.is_set():
+            await _wait_event_or(self._changed, self.stopping, 15)
+            if self.stopping.is_set():
+                break
+            if self.version != seen:
+                seen = self.version
+                await response.write(f"data: {seen}\n\n".encode())
+            else:
+                await response.write(b": still here\n\n")
+        return response
+
+    async def feed(self, request: web.Request) -> web.Response:
+        wanted = request.query.get("feed")
+        names = {vendor_key(m.name): m.name for m in self.monitoring.monitors}
+        if wanted is not None and wanted not in names:
+            raise web.HTTPNotFound(text="no such vendor here\n")
+        name = names.get(wanted or "")
+        since = (self.clock.now() - timedelta(days=FEED_DAYS)).timestamp()
+        events = await self._read(lambda db: recorded_events(db, name, since), None)
+        if events is None:  # no history: what this run reported
+            events = [e for e in self.recent if name is None or e.feed == name]
+        tag = f'"{_digest(wanted or "", *(e.event_id for e in events))}"'
+        headers = {"ETag": tag, "Cache-Control": "no-cache"}
+        if request.headers.get("If-None-Match") == tag:
+            return web.Response(status=304, headers=headers)
+        body = atom_feed(events, self_url=str(request.url), now=self.clock.now())
+        return web.Response(text=body, content_type="application/atom+xml", headers=headers)
+
+    async def calendar(self, request: web.Request) -> web.Response:
+        windows = await self._read(recorded_windows, None)
+        if windows is None:
+            now = self.clock.now()
+            windows = [CalendarWindow(e.name, w.id, w.title, w.link, w.scheduled_for,
+                                      w.scheduled_until, "scheduled")
+                       for e in self.monitoring.entries(now) for w in e.maintenance
+                       if w.scheduled_for is not None]
+        body = maintenance_calendar(windows, self.clock.now())
+        return web.Response(body=body.encode(), content_type="text/calendar",
+                            charset="utf-8", headers={"Cache-Control": "no-cache"})
 
 
 # #### Running: the watch, cron mode, reloads and the status board #################################
@@ -6749,11 +7532,14 @@ class Settings:
     state: Path | None = None
     webhooks: list[str] = field(default_factory=list)
     routes: list[Route] = field(default_factory=list)  # [[notify]] in the config file
-    metrics: tuple[str, int] | None = None  # where /metrics and the health endpoints listen
+    serve: tuple[str, int] | None = None  # where the page, /metrics and the health checks listen
+    history_db: Path | str | None = None  # "off"; None: beside the state file, if any
+    history_days: int = HISTORY_DAYS
     webhook_secret: str | None = None
     contact: str | None = None  # told to servers in the User-Agent, as polite crawlers do
     proxy: str | None = None  # every request through it, whatever the environment says
     fail_on: str | None = None  # --status: exit 3 when a page is at this level or worse
+    feeds_given: bool = False  # the feeds were named (flags or a config), not the default
     drain_seconds: float = ONCE_DRAIN_SECONDS  # --once: how long to keep delivering
     once_poll_seconds: float = ONCE_POLL_SECONDS  # --once: how long polls may take
 
@@ -6791,8 +7577,9 @@ async def run_tracker(settings: Settings, stop: asyncio.Event, *, clock: Clock,
         writer = StdoutWriter(sys.stdout)
         stdout = writer
     try:
+        history = open_history_writer(settings, clock)
         code = await _run_with_store(settings, stop, clock, proxies or Proxies(environ={}),
-                                     stdout, store, on_monitoring, reload)
+                                     stdout, store, history, on_monitoring, reload)
     finally:
         if store is not None and settings.state is not None:
             store.lock.release()
@@ -6800,6 +7587,33 @@ async def run_tracker(settings: Settings, stop: asyncio.Event, *, clock: Clock,
         seconds = STOP_FLUSH_SECONDS if stop.is_set() else settings.drain_seconds
         await writer.drain(seconds, clock)
     return code
+
+
+def history_path(settings: Settings) -> Path | None:
+    """Where the history is kept: --history-db, else beside the state file ("state.json" ->
+    "state.history.sqlite3"), else nowhere; "off" keeps none."""
+    if settings.history_db == "off":
+        return None
+    if isinstance(settings.history_db, Path):
+        return settings.history_db
+    if settings.state is not None:
+        # Beside the file the state is written to: a state path that is a symlink points
+        # where the data lives.
+        target = settings.state.resolve() if settings.state.is_symlink() else settings.state
+        return target.with_name(f"{target.stem}.history.sqlite3")
+    return None
+
+
+def open_history_writer(settings: Settings, clock: Clock) -> History | None:
+    """The history's writer for a watch or a --once run; a file that cannot be ours is a
+    mistake in the configuration (exit 2)."""
+    path = history_path(settings)
+    if path is None:
+        return None
+    try:
+        return History(path, clock=clock, days=settings.history_days)
+    except HistoryError as exc:
+        raise StartupError(str(exc)) from None
 
 
 def describe_watch(settings: Settings) -> str:
@@ -6830,7 +7644,8 @@ class Reload:
 
 
 # What a reload cannot change in a running process: it says so, and the old value stays.
-_FIXED_SETTINGS = ("state", "metrics", "contact", "proxy", "once", "status", "as_json")
+_FIXED_SETTINGS = ("state", "serve", "history_db", "contact", "proxy", "once", "status",
+                   "as_json")
 
 
 class Fleet:
@@ -6847,6 +7662,9 @@ class Fleet:
         self.monitors: dict[str, StatusPageMonitor] = {}
         self.senders: dict[str, WebhookSender] = {}
         self.callback = Fanout([console])
+        self.history: History | None = None  # every event and state change, when kept
+        self.site: Site | None = None  # the page, told of every event and poll
+        self._recorded: dict[int, tuple[int, int, int]] = {}
 
     def apply(self, settings: Settings) -> tuple[list[StatusPageMonitor],
                                                  list[StatusPageMonitor],
@@ -6854,9 +7672,28 @@ class Fleet:
         """Make the fleet what `settings` say; return the monitors started and stopped, and
         the senders started and stopped."""
         senders_on, senders_off = self._apply_routes(settings)
-        self.callback.targets = [self.console, *self.senders.values()]
+        self.callback.targets = [self.console, *self.senders.values(),
+                                 *(t for t in (self.history, self.site) if t is not None)]
         monitors_on, monitors_off = self._apply_feeds(settings)
+        if self.history is not None:
+            for monitor in monitors_on:
+                monitor.polled_hooks.append(self._record)
+        if self.site is not None:
+            self.site.watch(monitors_on)
         return monitors_on, monitors_off, senders_on, senders_off
+
+    def _record(self, m: StatusPageMonitor) -> None:
+        """After a poll: what the page says of its components and maintenance, into the
+        history, only when a read brought something (a quiet poll costs one comparison)."""
+        api = m.api.maintenances.data if m.api is not None else None
+        windows = api if api is not None else m.enricher.windows
+        token = (m.stats.modified, len(m.components), id(windows))
+        if self.history is None or self._recorded.get(id(m)) == token:
+            return
+        self._recorded[id(m)] = token
+        self.history.components(m.name, m.components)
+        if windows:
+            self.history.windows(m.name, windows)
 
     def _apply_routes(self, settings: Settings) -> tuple[list[WebhookSender],
                                                          list[WebhookSender]]:
@@ -6956,6 +7793,7 @@ def _say_summary(fleet: Fleet, store: StateStore | None) -> bool:
 
 async def _run_with_store(settings: Settings, stop: asyncio.Event, clock: Clock,
                           proxies: Proxies, stdout: TextSink | None, store: StateStore | None,
+                          history: History | None,
                           on_monitoring: Callable[[Monitoring], None] | None = None,
                           reload: Reload | None = None) -> int:
     async with new_session(settings.contact, aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
@@ -6963,24 +7801,16 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, clock: Clock,
         shared = Shared(session, clock=clock, proxies=proxies)
         fleet = Fleet(shared, store=store,
                       console=ConsolePrinter(stdout, as_json=settings.as_json))
+        fleet.history = history
         fleet.apply(settings)
         # What is loaded now (every feed's memory) lives until exit: frozen, the collector
         # no longer scans it at each full collection, which recur as polls allocate.
         gc.collect()
         gc.freeze()
-        watching = not settings.once
         monitoring = Monitoring(list(fleet.monitors.values()), list(fleet.senders.values()),
-                                clock=clock, lines=settings.metrics is not None and watching)
-        served = None
-        if settings.metrics is not None and watching:
-            served = await monitoring.start(*settings.metrics)
-        _say_how_it_starts(settings, fleet)
-        if served is not None:
-            host, port = monitoring.bound or settings.metrics or ("", 0)
-            log.info("serving /metrics, /healthz, /readyz and /status on http://%s:%d/",
-                     host, port)
-        elif settings.metrics is not None:
-            log.info("--metrics is served while watching, not with --once")
+                                clock=clock,
+                                lines=settings.serve is not None and not settings.once)
+        served = await _start_serving(settings, fleet, monitoring)
         if on_monitoring is not None:
             on_monitoring(monitoring)
         try:
@@ -6990,7 +7820,12 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, clock: Clock,
                 code = await _watch(fleet, stop, monitoring, settings, reload)
         finally:
             if served is not None:
+                if fleet.site is not None:
+                    fleet.site.stopping.set()
                 await served.cleanup()
+            if history is not None:
+                await history.flush()
+                history.close()
             saved = store is None or await store.flush()
             if isinstance(stdout, StdoutWriter):
                 # Events first, then the summary under them, as a terminal shows both; a
@@ -7004,6 +7839,26 @@ async def _run_with_store(settings: Settings, stop: asyncio.Event, clock: Clock,
                   "some events again", settings.state)
         code = max(code, EXIT_FEED_FAILED)
     return code
+
+
+async def _start_serving(settings: Settings, fleet: Fleet, monitoring: Monitoring
+                         ) -> web.AppRunner | None:
+    """--serve while watching: listen, then say how the watch starts and where it serves."""
+    served = None
+    if settings.serve is not None and not settings.once:
+        fleet.site = monitoring.site = Site(monitoring, history_path(settings),
+                                            clock=fleet.shared.clock, writer=fleet.history)
+        fleet.site.watch(fleet.monitors.values())
+        fleet.callback.targets = [*fleet.callback.targets, fleet.site]
+        served = await monitoring.start(*settings.serve)
+    _say_how_it_starts(settings, fleet)
+    if served is not None:
+        host, port = monitoring.bound or settings.serve or ("", 0)
+        log.info("serving the page of your dependencies on http://%s:%d/ (and /feed.atom, "
+                 "/maintenance.ics, /metrics, /healthz, /readyz, /status)", host, port)
+    elif settings.serve is not None:
+        log.info("--serve is served while watching, not with --once")
+    return served
 
 
 async def _run_until(awaitables: Sequence[Awaitable[Any]], stop: asyncio.Event,
@@ -7084,6 +7939,8 @@ async def _watch(fleet: Fleet, stop: asyncio.Event, monitoring: Monitoring | Non
         tasks.start_sender(sender)
     if fleet.store is not None:
         tasks.others.add(asyncio.create_task(fleet.store.keep_saving(stop), name="state file"))
+    if fleet.history is not None:
+        tasks.others.add(asyncio.create_task(fleet.history.keep_writing(stop), name="history"))
     stopper = asyncio.create_task(stop.wait())
     waits = {stopper}
     reloads = None
@@ -7319,6 +8176,181 @@ def _failed_on(settings: Settings, entries: Sequence[BoardEntry]) -> dict[str, l
     return failing
 
 
+# #### Running: the history's report (--report) ###################################################
+
+
+# Statuspage's own weighting for uptime: a minute of major outage is a minute down, one of
+# partial outage 30 seconds' worth; degraded performance and maintenance are not downtime.
+_DOWN_WEIGHT = {"major_outage": 1.0, "partial_outage": 0.3}
+_REPORTED_STATES = ("major_outage", "partial_outage", "under_maintenance")
+_ESTIMATED_STATE = {Impact.CRITICAL: "major_outage", Impact.MAJOR: "partial_outage"}
+
+
+@dataclass
+class VendorReport:
+    """One vendor's figures over the report's window."""
+
+    feed: str
+    incidents: dict[str, int] = field(default_factory=dict)  # impact (or "not said"): count
+    minutes: dict[str, dict[str, float]] = field(default_factory=dict)  # component: state: min
+    uptime: float | None = None  # percent
+    longest: tuple[str, float, bool] | None = None  # title, minutes, still open
+    mean_to_resolve: float | None = None  # minutes
+    resolved: int = 0
+    estimated: bool = False  # no component states recorded: outage minutes from incidents
+
+
+def _uptime(spans: Iterable[tuple[str, float, float]], start: float, end: float) -> float:
+    """Percent of the window the vendor was up: at each moment its worst component counts
+    (one sweep over the spans' edges, however many components and changes)."""
+    edges = sorted((t, step, weight) for state, low, high in spans
+                   if (weight := _DOWN_WEIGHT.get(state))
+                   for t, step in ((low, 1), (high, -1)))
+    active: collections.Counter[float] = collections.Counter()
+    down, last = 0.0, start
+    for t, step, weight in edges:
+        if active:
+            down += max(active) * (t - last)
+        active[weight] += step
+        if not active[weight]:
+            del active[weight]
+        last = t
+    return 100.0 * (1 - down / (end - start)) if end > start else 100.0
+
+
+def vendor_report(feed: str, incidents: Sequence[tuple[str, str | None, float | None,
+                                                       float | None]],
+                  components: Mapping[str, Sequence[tuple[str, float]]], start: float,
+                  end: float) -> VendorReport:
+    """The figures of one vendor from its recorded timeline: incidents as (title, impact,
+    started, resolved) and each component's status changes. Without component states the
+    outage minutes and uptime are estimated from the incidents' impact and duration."""
+    report = VendorReport(feed)
+    spans = {name: _spans(changes, start, end) for name, changes in components.items()}
+    durations = []
+    for title, impact, started, resolved in incidents:
+        said = impact or "not said"
+        report.incidents[said] = report.incidents.get(said, 0) + 1
+        if started is None:
+            continue
+        length = ((resolved if resolved is not None else end) - started) / 60
+        if report.longest is None or length > report.longest[1]:
+            report.longest = (title, length, resolved is None)
+        if resolved is not None:
+            durations.append(length)
+        state = _ESTIMATED_STATE.get(Impact.read(impact) or Impact.NONE)
+        if not components and state:
+            low, high = max(started, start), min(resolved if resolved else end, end)
+            if high > low:
+                spans.setdefault("(the whole page)", []).append((state, low, high))
+    report.estimated = not components and bool(spans)
+    for name, parts in spans.items():
+        totals = {s: sum(b - a for st_, a, b in parts if st_ == s) / 60
+                  for s in _REPORTED_STATES}
+        if any(totals.values()):
+            report.minutes[name] = {s: m for s, m in totals.items() if m}
+    report.uptime = _uptime((p for parts in spans.values() for p in parts), start, end)
+    report.resolved = len(durations)
+    report.mean_to_resolve = sum(durations) / len(durations) if durations else None
+    return report
+
+
+def read_report(db: sqlite3.Connection, start: float, end: float,
+                feeds: Sequence[str] = ()) -> list[VendorReport]:
+    """Every vendor the history names (or those of `feeds`), over [start, end]."""
+    names = list(feeds) or [row[0] for row in db.execute(
+        "SELECT feed FROM incidents UNION SELECT feed FROM components ORDER BY 1")]
+    reports = []
+    for feed in names:
+        incidents = db.execute(
+            """SELECT title, impact, started, resolved FROM incidents WHERE feed = ?
+               AND maintenance = 0 AND (started IS NULL OR started <= ?)
+               AND (resolved IS NULL OR resolved >= ?) ORDER BY started""",
+            (feed, end, start)).fetchall()
+        changes: dict[str, list[tuple[str, float]]] = {}
+        for name, status, since in db.execute(
+                "SELECT name, status, since FROM components WHERE feed = ? AND since <= ? "
+                "ORDER BY name, since", (feed, end)):
+            changes.setdefault(name, []).append((status, since))
+        reports.append(vendor_report(feed, incidents, changes, start, end))
+    return reports
+
+
+def _minutes(value: float) -> str:
+    minutes = round(value)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min" if minutes < 2880 else f"{minutes // 1440} days"
+
+
+def report_text(reports: Sequence[VendorReport], start: datetime, end: datetime) -> str:
+    days = (end - start).total_seconds() / 86_400
+    lines = [f"From {_stamp(start)} to {_stamp(end)} ({days:g} days): "
+             f"{plural(len(reports), 'vendor')}"]
+    for r in reports:
+        count = sum(r.incidents.values())
+        by_impact = ", ".join(f"{n} {i}" for i, n in sorted(
+            r.incidents.items(), key=lambda kv: -Impact(kv[0]).rank
+            if kv[0] in _IMPACT_NAMES else 1))
+        outage = "; ".join(
+            f"{name}: " + ", ".join(f"{_minutes(m)} {state.replace('_', ' ')}"
+                                    for state, m in states.items())
+            for name, states in r.minutes.items()) or "none recorded"
+        lines += [r.feed, f"  incidents        {count}{': ' + by_impact if count else ''}",
+                  f"  uptime           {r.uptime:.2f}%" + (" (estimated)" if r.estimated
+                                                            else ""),
+                  f"  outage           {outage}" + (
+                      " (estimated from the incidents' impact: the page gave no component "
+                      "states)" if r.estimated else "")]
+        if r.longest is not None:
+            title, length, still = r.longest
+            lines.append(f"  longest          {title}: {_minutes(length)}"
+                         + (" (still open)" if still else ""))
+        if r.mean_to_resolve is not None:
+            lines.append(f"  time to resolve  {_minutes(r.mean_to_resolve)} on average over "
+                         f"{plural(r.resolved, 'resolved incident')}")
+    return "\n".join(lines)
+
+
+_SINCE = re.compile(r"(\d+(?:\.\d+)?)\s*([hdw])")
+
+
+def since_seconds(text: str) -> float:
+    """"30d", "12h", "2w": the report's window, in seconds."""
+    match = _SINCE.fullmatch(text.strip().lower())
+    if not match or float(match[1]) <= 0:
+        raise ValueError(f"expected a span such as 30d, 12h or 2w, got {clean_text(text)[:20]!r}")
+    return float(match[1]) * {"h": 3600, "d": 86_400, "w": 604_800}[match[2]]
+
+
+def run_report(settings: Settings, since: float, *, clock: Clock, out: TextIO) -> int:
+    """--report: each vendor's incidents, outage minutes, uptime, longest incident and mean
+    time to resolve over the window, from the history (read only: a watch may be writing)."""
+    path = history_path(settings)
+    if path is None:
+        raise HistoryError("--report reads the history: give --state or --history-db")
+    db = open_history(path, read_only=True)
+    try:
+        end = clock.now()
+        start = end - timedelta(seconds=since)
+        names = [f.name for f in settings.feeds] if settings.feeds_given else []
+        reports = read_report(db, start.timestamp(), end.timestamp(), names)
+    finally:
+        db.close()
+    if settings.as_json:
+        out.write(json.dumps({"from": _iso(start), "to": _iso(end), "vendors": [
+            {"feed": r.feed, "incidents": r.incidents, "uptime": r.uptime,
+             "estimated": r.estimated, "outage_minutes": r.minutes,
+             "longest": None if r.longest is None else {
+                 "title": r.longest[0], "minutes": r.longest[1], "open": r.longest[2]},
+             "mean_minutes_to_resolve": r.mean_to_resolve, "resolved": r.resolved}
+            for r in reports]}, ensure_ascii=False) + "\n")
+    else:
+        out.write(report_text(reports, start, end) + "\n")
+    out.flush()
+    return EXIT_OK
+
+
 # #### Running: a page looked up (--discover, --components) ########################################
 
 
@@ -7460,12 +8492,13 @@ async def run_components(target: str, *, clock: Clock, proxies: Proxies,
 
 
 def metrics_address(text: str) -> tuple[str, int]:
-    """"PORT" (on 127.0.0.1) or "HOST:PORT" ("[::1]:9100" for IPv6)."""
+    """"PORT" (on 127.0.0.1) or "HOST:PORT" ("[::1]:9100" for IPv6); port 0 is any free one,
+    which the start says."""
     host, sep, port = text.strip().rpartition(":")
     if not sep:
         host = "127.0.0.1"
     host = host.strip("[]")
-    if not port.isdigit() or not 0 < int(port) < 65536 or (sep and not host):
+    if not port.isdigit() or not 0 <= int(port) < 65536 or (sep and not host):
         raise ValueError(f"expected PORT or HOST:PORT, got {clean_text(text)[:40]!r}")
     return host, int(port)
 
@@ -7572,6 +8605,12 @@ def _contact(value: object) -> str:
                          f"{clean_text(text)[:60]!r}") from None
 
 
+def _history_db(value: object) -> Path | str:
+    """A path, or "off"."""
+    text = _non_empty(value)
+    return "off" if text.strip().lower() == "off" else Path(text).expanduser()
+
+
 def _proxy(value: object) -> str:
     return proxy_url(_non_empty(value), "proxy")
 
@@ -7594,10 +8633,15 @@ class Option:
     metavar: str
     help: str
     from_text: Callable[[str], object] = str  # a flag's text as the value TOML would hold
+    alias: str | None = None  # an older name, flag and key, still taken
 
     @property
     def flag(self) -> str:
         return "--" + self.key.replace("_", "-")
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        return (self.flag, *((f"--{self.alias.replace('_', '-')}",) if self.alias else ()))
 
     def parse_flag(self, text: str) -> object:
         try:
@@ -7625,9 +8669,16 @@ OPTIONS = (
            "if its parent exists)"),
     Option("webhook_secret", _non_empty, "SECRET",
            f"sign webhook bodies with HMAC-SHA256 (or set {SECRET_ENV})"),
-    Option("metrics", _metrics, "[HOST:]PORT",
-           "serve /metrics (Prometheus), /healthz, /readyz and /status there while watching "
-           "(PORT alone listens on 127.0.0.1)"),
+    Option("serve", _metrics, "[HOST:]PORT",
+           "serve the page of your dependencies (/), /feed.atom, /maintenance.ics, /metrics "
+           "(Prometheus), /healthz, /readyz and /status there while watching (PORT alone "
+           "listens on 127.0.0.1; --metrics is its older name)", alias="metrics"),
+    Option("history_db", _history_db, "PATH",
+           "the history database (SQLite) of every event, for --report and the page (default: "
+           "beside the --state file; off: none)"),
+    Option("history_days", _whole, "DAYS",
+           f"days of history kept (default {HISTORY_DAYS}; older ones are pruned daily)",
+           _number_text),
     Option("contact", _contact, "CONTACT",
            "mailto:ADDRESS or a URL sent in the User-Agent, so that a status page's operators "
            "can reach you"),
@@ -7678,13 +8729,13 @@ def load_config(path: Path) -> ConfigFile:
         data = tomllib.loads(_read_config(path))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    options = {o.key: o for o in OPTIONS}
+    options = {o.key: o for o in OPTIONS} | {o.alias: o for o in OPTIONS if o.alias}
     config = ConfigFile()
     for key, value in data.items():
         where = f"{path}: {key}"
         if option := options.get(key):
             try:
-                config.values[key] = option.check(value)
+                config.values[option.key] = option.check(value)
             except ValueError as exc:
                 raise ConfigError(f"{where}: {exc}") from None
         elif key == "webhooks":
@@ -7936,6 +8987,14 @@ def _add_lookups(parser: argparse.ArgumentParser) -> None:
                              "as ai or cloud, or part of a key or name; none: all) and exit")
 
 
+def _add_report(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--report", action="store_true",
+                        help="print each vendor's incidents, outage minutes, uptime, longest "
+                             "incident and mean time to resolve from the history, and exit")
+    parser.add_argument("--since", default="30d", metavar="SPAN",
+                        help="--report's window, back from now: 30d (default), 12h, 2w")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
@@ -7950,6 +9009,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "NAME=KEY, NAME=URL or a URL (repeatable; replaces the default "
                              "list and the config file's feeds)")
     _add_lookups(parser)
+    _add_report(parser)
     parser.add_argument("--config", type=Path, metavar="FILE",
                         help="TOML file with feeds, webhooks and settings; flags override it")
     parser.add_argument("--once", action="store_true",
@@ -7974,7 +9034,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "Workflow URLs get their own format; other services through "
                              "[[notify]] routes in the config file)")
     for option in OPTIONS:
-        parser.add_argument(option.flag, dest=option.key, type=option.parse_flag,
+        parser.add_argument(*option.flags, dest=option.key, type=option.parse_flag,
                             metavar=option.metavar, help=option.help)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug diagnostics")
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
@@ -8013,7 +9073,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     flags = {o.key: vars(args)[o.key] for o in OPTIONS if vars(args)[o.key] is not None}
     settings = dataclasses.replace(
         Settings(feeds=feeds, once=args.once, status=args.status, as_json=args.json,
-                 webhooks=webhooks, routes=config.routes, fail_on=args.fail_on),
+                 webhooks=webhooks, routes=config.routes, fail_on=args.fail_on,
+                 feeds_given=bool(args.feed or config.feeds)),
         **{**config.values, **flags})
     if settings.webhook_secret is None:
         settings.webhook_secret = os.environ.get(SECRET_ENV)
@@ -8128,7 +9189,7 @@ def _run_status(args: argparse.Namespace, settings: Settings, clock: Clock,
                 proxies: Proxies) -> int:
     ignored = [flag for flag, given in (
         ("--once", args.once), ("--history", args.history), ("--webhook", args.webhook),
-        ("--metrics", args.metrics), ("--webhook-secret", args.webhook_secret),
+        ("--serve", args.serve), ("--webhook-secret", args.webhook_secret),
         ("--interval", args.interval), ("--max-interval", args.max_interval),
         ("--failure-threshold", args.failure_threshold),
         ("--component", args.component and not args.fail_on),
@@ -8219,6 +9280,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.proxy:
         # Apprise's deliveries go through requests, which reads only these.
         os.environ.update(HTTP_PROXY=settings.proxy, HTTPS_PROXY=settings.proxy)
+    if args.report:
+        try:
+            return run_report(settings, since_seconds(args.since), clock=clock, out=sys.stdout)
+        except (ValueError, HistoryError) as exc:
+            return _usage_error(exc)
     if settings.status:
         return _run_status(args, settings, clock, proxies)
     return _run_watch(args, settings, clock, proxies)

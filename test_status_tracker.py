@@ -7,6 +7,7 @@ import base64
 import codecs
 import contextlib
 import dataclasses
+import gc
 import gzip
 import hashlib
 import hmac
@@ -21,6 +22,7 @@ import re
 import shlex
 import signal
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -33,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import aiohttp
 import feedparser
@@ -45,6 +48,10 @@ from aioresponses import aioresponses
 import status_tracker as st
 
 HERE = Path(__file__).parent
+# The CLI processes the tests start (python -m status_tracker) load its compiled form from
+# __pycache__ where the environment allows; an environment that forbids writing it would
+# have each of them compile the whole file again (a tenth of a second, dozens of times).
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 NOW = datetime(2026, 11, 3, 15, 0, tzinfo=UTC)
 
 
@@ -1591,9 +1598,12 @@ def test_json_lines_carry_the_documented_keys() -> None:
 
 async def run_cli(*args: str, timeout: float = 30, env: dict[str, str] | None = None
                   ) -> tuple[int, str, str]:
-    """The real CLI as a process; `env` is added to this process's environment."""
+    """The real CLI as a process; `env` is added to this process's environment. Run as
+    `python -m status_tracker`, which is the script with its compiled form cached: a script
+    run by its path is compiled again at every start (a tenth of a second here), which the
+    README's own commands, run as printed by their test, still pay."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(HERE / "status_tracker.py"), *args, cwd=HERE,
+        sys.executable, "-m", "status_tracker", *args, cwd=HERE,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env={**os.environ, **env} if env else None)
     out, err = await asyncio.wait_for(proc.communicate(), timeout)
@@ -2939,8 +2949,9 @@ async def test_a_state_path_that_is_a_symlink_stays_one_and_its_target_is_writte
     assert (await run_once(settings))[0] == 0
     assert link.is_symlink() and os.readlink(link) == str(target)
     assert json.loads(target.read_text())["version"] == st.STATE_VERSION
+    # The history lives beside the file the state is written to, not beside the link.
     assert sorted(p.name for p in (tmp_path / "real").iterdir()) == [
-        "state.json", "state.json.lock"]
+        "state.history.sqlite3", "state.json", "state.json.lock"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["real", "state.json"]
     assert await run_once(settings) == (0, "")  # read back through the link: nothing new
     assert link.is_symlink()
@@ -4119,7 +4130,8 @@ async def test_the_endpoints_answer_over_loopback_while_watching(server: FeedSer
     server.routes["/hang"] = Route(handler=slow_drip)
     settings = st.Settings(feeds=[st.FeedConfig("OpenAI", server.url("/openai")),
                                   st.FeedConfig("Hang", server.url("/hang"))],
-                           interval=60, metrics=("127.0.0.1", 0))
+                           # 1 s: the first polls are spread over at most an interval
+                           interval=1, serve=("127.0.0.1", 0))
     stop = asyncio.Event()
     ready: list[st.Monitoring] = []
     watch = asyncio.create_task(st.run_tracker(settings, stop, clock=FixedWall(),
@@ -4165,10 +4177,10 @@ def test_a_metrics_port_in_use_is_one_line_and_exit_2(
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        code = st.main(["--metrics", str(port), "--feed", "X=http://127.0.0.1:9/feed"])
+        code = st.main(["--metrics", str(port), "--feed", "X=http://127.0.0.1:9/feed"])  # alias
     err = capsys.readouterr().err
     assert code == 2
-    assert err.splitlines() == [f"status_tracker.py: error: --metrics 127.0.0.1:{port}: "
+    assert err.splitlines() == [f"status_tracker.py: error: --serve 127.0.0.1:{port}: "
                                 "cannot listen there: address already in use"]
 
 
@@ -4272,7 +4284,7 @@ def test_flags_that_status_does_not_use_are_named(capsys: pytest.CaptureFixture[
         st.main(["--status", "--metrics", "9", "--feed", "X=http://127.0.0.1:9/feed"])
     except SystemExit as exc:
         assert exc.code == 1
-    assert "--status prints the board and exits; not used with it: --metrics" in (
+    assert "--status prints the board and exits; not used with it: --serve" in (
         capsys.readouterr().err)
 
 
@@ -4379,7 +4391,7 @@ def test_a_config_with_a_utf8_byte_order_mark_is_read(tmp_path: Path) -> None:
     ("interval", "0.1", "0.1", "expected a number >= 0.5, got 0.1"),
     ("per_host", "0", "0", "expected a whole number >= 1, got 0"),
     ("failure_threshold", "2.5", "2.5", "expected a whole number >= 1, got 2.5"),
-    ("metrics", "70000", "70000", "expected PORT or HOST:PORT, got '70000'"),
+    ("serve", "70000", "70000", "expected PORT or HOST:PORT, got '70000'"),
     ("contact", "ops@example.com", '"ops@example.com"', "expected mailto:ADDRESS or an http"),
 ])
 def test_a_setting_is_checked_alike_as_a_flag_and_in_the_config_file(
@@ -4388,7 +4400,7 @@ def test_a_setting_is_checked_alike_as_a_flag_and_in_the_config_file(
     option = next(o for o in st.OPTIONS if o.key == key)
     with pytest.raises(SystemExit):
         st.build_parser().parse_args([option.flag, flag_text])
-    assert f"argument {option.flag}: {message}" in capsys.readouterr().err
+    assert f"argument {'/'.join(option.flags)}: {message}" in capsys.readouterr().err
     path = tmp_path / "t.toml"
     path.write_text(f"{key} = {toml_value}\n")
     with pytest.raises(st.ConfigError, match=re.escape(f"{path}: {key}: {message}")):
@@ -4405,7 +4417,7 @@ def test_every_setting_reaches_its_settings_field_from_a_flag_and_from_the_confi
     settings = st.settings_from_args(st.build_parser().parse_args(
         ["--config", str(path), "--per-host", "3", "--failure-threshold", "5"]))
     assert (settings.interval, settings.per_host, settings.failure_threshold,
-            settings.contact, settings.metrics) == (90.0, 3, 5, "mailto:a@b.test",
+            settings.contact, settings.serve) == (90.0, 3, 5, "mailto:a@b.test",
                                                     ("127.0.0.1", 9100))
     assert settings.state == Path("~/s.json").expanduser()
 
@@ -5629,6 +5641,361 @@ async def test_a_filter_naming_no_component_of_the_page_is_warned_once_with_the_
         "Example has no component 'Git'; it is a group: name its members (Push, Clone)"]
 
 
+# --- History, the report, the page, its feed and calendar ---
+
+
+def history_settings(tmp_path: Path, server: FeedServer, **changes: Any) -> st.Settings:
+    return st.Settings(feeds=[st.FeedConfig("OpenAI", server.url("/openai")),
+                              st.FeedConfig("GitHub", server.url("/github"))],
+                       once=True, state=tmp_path / "state.json", drain_seconds=0.5, **changes)
+
+
+async def test_history_is_written_read_back_after_a_restart_and_a_quiet_run_adds_nothing(
+        server: FeedServer, tmp_path: Path) -> None:
+    server.routes["/openai"] = Route(body=atom(OPENAI_ACTIVE, OPENAI_RESOLVED))
+    server.routes["/github"] = Route(body=atom(statuspage_entry(
+        1, "Actions runs failing", [INVESTIGATING])), headers={"ETag": '"g1"'})
+    clock = FakeClock(datetime.now(UTC))
+    assert await st.run_tracker(history_settings(tmp_path, server), asyncio.Event(),
+                                clock=clock, stdout=io.StringIO()) == 0
+    path = tmp_path / "state.history.sqlite3"
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+    def rows() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        db = st.open_history(path, read_only=True)
+        try:
+            return (db.execute("SELECT feed, kind, incident FROM events ORDER BY seq").fetchall(),
+                    db.execute("SELECT feed, title, resolved IS NULL FROM incidents "
+                               "ORDER BY feed").fetchall())
+        finally:
+            db.close()
+
+    events, incidents = rows()
+    assert events == [("OpenAI", "active", "https://status.openai.com//incidents/01KACTIVE"),
+                      ("GitHub", "active", "tag:status.example.test,2005:Incident/1")]
+    assert incidents == [("GitHub", "Actions runs failing", 1),
+                         ("OpenAI", "Elevated error rates in ChatGPT", 1)]
+    clock.wall += timedelta(minutes=5)  # a restart: the 304 and the same body record nothing
+    assert await st.run_tracker(history_settings(tmp_path, server), asyncio.Event(),
+                                clock=clock, stdout=io.StringIO()) == 0
+    assert rows()[0] == events
+    server.routes["/github"] = Route(body=atom(statuspage_entry(
+        1, "Actions runs failing", [RESOLVED, INVESTIGATING])), headers={"ETag": '"g2"'})
+    assert await st.run_tracker(history_settings(tmp_path, server), asyncio.Event(),
+                                clock=clock, stdout=io.StringIO()) == 0
+    events, incidents = rows()
+    assert events[-1] == ("GitHub", "updated", "tag:status.example.test,2005:Incident/1")
+    assert incidents[0] == ("GitHub", "Actions runs failing", 0)  # resolved now
+
+
+def test_a_history_of_a_newer_version_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {st.HISTORY_SCHEMA + 1}")
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(st.HistoryError, match="written by a newer version"):
+        st.open_history(path)
+    assert path.read_bytes() == before
+
+
+def made_up_history(path: Path, start: datetime) -> None:
+    """A day whose outage minutes are known: Actions in major outage 01:00-03:00 (120 min),
+    in partial outage 05:00-06:00 (60 min), Database in maintenance 08:00-08:30; one
+    critical incident 01:00-03:00, one minor still open since 20:00."""
+    def at(hours: float) -> float:
+        return (start + timedelta(hours=hours)).timestamp()
+
+    db = st.open_history(path)
+    rows = [("GitHub", "Actions", "operational", at(0)),
+            ("GitHub", "Actions", "major_outage", at(1)),
+            ("GitHub", "Actions", "operational", at(3)),
+            ("GitHub", "Actions", "partial_outage", at(5)),
+            ("GitHub", "Actions", "operational", at(6)),
+            ("GitHub", "Database", "under_maintenance", at(8)),
+            ("GitHub", "Database", "operational", at(8.5))]
+    with db:
+        db.executemany("INSERT INTO components VALUES (?, ?, ?, ?)", rows)
+        db.executemany("INSERT INTO incidents VALUES (?, ?, ?, ?, ?, 0, '[]', ?, ?, ?)", [
+            ("GitHub", "i1", "Actions down", "https://x.test/1", "critical", at(1), at(3), at(3)),
+            ("GitHub", "i2", "Slow pages", "https://x.test/2", "minor", at(20), None, at(20)),
+            ("Mail", "m1", "Mail delayed", "https://x.test/3", "major", at(2), at(4), at(4))])
+        db.execute("INSERT INTO events(recorded, feed, kind, incident, body) VALUES "
+                   "(?, 'GitHub', 'new', 'i1', '{}')", (at(1),))
+    db.close()
+
+
+def test_the_report_figures_come_from_the_recorded_timeline(tmp_path: Path) -> None:
+    start = datetime(2026, 11, 2, tzinfo=UTC)
+    path = tmp_path / "h.sqlite3"
+    made_up_history(path, start)
+    settings = st.Settings(feeds=[], history_db=path, as_json=True)
+    out = io.StringIO()
+    assert st.run_report(settings, 86_400, clock=FixedWall(start + timedelta(days=1)),
+                         out=out) == 0
+    github, mail = json.loads(out.getvalue())["vendors"]
+    assert github["incidents"] == {"critical": 1, "minor": 1}
+    assert github["outage_minutes"] == {"Actions": {"major_outage": 120.0,
+                                                    "partial_outage": 60.0},
+                                        "Database": {"under_maintenance": 30.0}}
+    assert github["uptime"] == pytest.approx(100 * (1 - (120 + 0.3 * 60) / 1440))
+    assert github["longest"] == {"title": "Slow pages", "minutes": 240.0, "open": True}
+    assert (github["mean_minutes_to_resolve"], github["resolved"]) == (120.0, 1)
+    assert github["estimated"] is False
+    # No component states for Mail: its major incident's two hours are a partial outage.
+    assert mail["estimated"] is True
+    assert mail["outage_minutes"] == {"(the whole page)": {"partial_outage": 120.0}}
+    assert mail["uptime"] == pytest.approx(100 * (1 - 0.3 * 120 / 1440))
+    text = io.StringIO()
+    st.run_report(dataclasses.replace(settings, as_json=False), 86_400,
+                  clock=FixedWall(start + timedelta(days=1)), out=text)
+    assert text.getvalue().splitlines()[1:7] == [
+        "GitHub", "  incidents        2: 1 critical, 1 minor", "  uptime           90.42%",
+        "  outage           Actions: 2 h 0 min major outage, 1 h 0 min partial outage; "
+        "Database: 30 min under maintenance",
+        "  longest          Slow pages: 4 h 0 min (still open)",
+        "  time to resolve  2 h 0 min on average over 1 resolved incident"]
+
+
+def test_report_without_a_history_is_one_line_and_exit_2(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert st.main(["--report", "--feed", "github"]) == 2
+    assert capsys.readouterr().err == ("status_tracker.py: error: --report reads the history: "
+                                       "give --state or --history-db\n")
+    assert st.main(["--report", "--since", "soon", "--state", str(tmp_path / "s.json")]) == 2
+    assert "expected a span such as 30d, 12h or 2w, got 'soon'" in capsys.readouterr().err
+
+
+@pytest.fixture
+async def site(server: FeedServer, tmp_path: Path) -> AsyncIterator[tuple[str, FeedServer]]:
+    """A watch serving its page, over two feeds with a history: (its address, the server)."""
+    server.routes["/openai"] = Route(body=atom(OPENAI_ACTIVE, OPENAI_RESOLVED))
+    server.routes["/evil"] = Route(body=atom(incidentio_entry(
+        "01EVIL", "Costs &lt; 5 &amp; more<script>alert(1)</script>", "Investigating",
+        'Look <img src=x onerror="alert(1)">')
+        .replace("https://status.openai.com//incidents/01EVIL", "javascript:alert(1)")))
+    settings = st.Settings(feeds=[st.FeedConfig("OpenAI", server.url("/openai")),
+                                  st.FeedConfig("Evil Page", server.url("/evil"))],
+                           # 1 s: the first polls are spread over at most an interval
+                           interval=1, serve=("127.0.0.1", 0), state=tmp_path / "s.json")
+    stop = asyncio.Event()
+    found: list[st.Monitoring] = []
+    task = asyncio.create_task(st.run_tracker(settings, stop, clock=st.Clock(),
+                                              stdout=io.StringIO(), on_monitoring=found.append))
+    await wait_for_condition(lambda: bool(found) and found[0].bound is not None
+                             and all(m.stats.polls for m in found[0].monitors), 10)
+    host, port = found[0].bound or ("", 0)
+    yield f"http://{host}:{port}", server
+    stop.set()
+    await asyncio.wait_for(task, 10)
+
+
+async def test_the_page_shows_every_vendor_escaped_with_a_strict_policy_and_no_outside_url(
+        site: tuple[str, FeedServer], session: aiohttp.ClientSession) -> None:
+    base, _ = site
+    for path in ("/", "/?part=main", "/vendor/openai", "/vendor/evil-page"):
+        async with session.get(base + path) as resp:
+            assert resp.status == 200, path
+            policy = resp.headers["Content-Security-Policy"]
+            body = await resp.text()
+        assert policy.startswith("default-src 'none'; ") and "unsafe" not in policy
+        # Nothing is loaded from anywhere: no src, no stylesheet link; only anchors lead out.
+        assert not re.search(r"\ssrc=|<link|@import|url\(", body), path
+        assert all(re.match(r"https://|/", href) for href in re.findall(r'href="([^"]*)"', body))
+    async with session.get(base + "/") as resp:
+        page = await resp.text()
+    assert "<h2 id=\"v-openai\"><a href=\"/vendor/openai\">OpenAI</a>" in page
+    assert "Elevated error rates in ChatGPT" in page and "Degraded performance" in page
+    # The title's text is "Costs < 5 & more" (its script dropped as all markup is), and is
+    # shown as text.
+    assert "Costs &lt; 5 &amp; more" in page and "alert" not in page and "<img" not in page
+    assert "javascript:" not in page
+    assert page.count("<script>") == 1 and "role=\"img\" aria-label=\"Last 90 days: " in page
+    async with session.get(base + "/vendor/nothing") as resp:
+        assert resp.status == 404
+
+
+async def test_the_page_is_told_of_each_change_through_server_sent_events(
+        site: tuple[str, FeedServer], session: aiohttp.ClientSession) -> None:
+    base, _ = site
+    async with session.get(base + "/events") as resp:
+        assert resp.headers["Content-Type"] == "text/event-stream"
+        site_obj = next(o for o in gc.get_objects() if isinstance(o, st.Site))
+        site_obj(st.IncidentEvent("OpenAI", st.Kind.FEED_DOWN, error="x"))
+        line = await asyncio.wait_for(resp.content.readline(), 5)
+        assert line.startswith(b"data: ")
+
+
+async def test_the_feed_is_valid_atom_with_stable_ids_and_answers_304(
+        site: tuple[str, FeedServer], session: aiohttp.ClientSession) -> None:
+    base, _ = site
+    async with session.get(base + "/feed.atom") as resp:
+        assert resp.status == 200 and resp.content_type == "application/atom+xml"
+        etag, body = resp.headers["ETag"], await resp.read()
+    parsed = feedparser.parse(body)
+    assert not parsed.bozo and parsed.version == "atom10"
+    root = ElementTree.fromstring(body)
+    ns = "{http://www.w3.org/2005/Atom}"
+    for element in (root, *root.iter(f"{ns}entry")):
+        for required in ("id", "title", "updated"):  # RFC 4287 4.1.1, 4.1.2
+            assert element.find(f"{ns}{required}") is not None, required
+    titles = [e.title for e in parsed.entries]
+    assert "OpenAI: Elevated error rates in ChatGPT (Investigating)" in titles
+    ids = [e.id for e in parsed.entries]
+    async with session.get(base + "/feed.atom") as resp:
+        assert [e.id for e in feedparser.parse(await resp.read()).entries] == ids
+    async with session.get(base + "/feed.atom", headers={"If-None-Match": etag}) as resp:
+        assert resp.status == 304
+    async with session.get(base + "/feed.atom?feed=evil-page") as resp:
+        only = feedparser.parse(await resp.read()).entries
+    assert [e.title.split(":")[0] for e in only] == ["Evil Page"]
+
+
+def test_the_calendar_keeps_a_window_s_uid_raises_its_sequence_and_cancels_it(
+        tmp_path: Path) -> None:
+    icalendar = pytest.importorskip("icalendar", reason="the test requirements hold icalendar")
+    path = tmp_path / "h.sqlite3"
+    db = st.open_history(path)
+    now = datetime.now(UTC)
+
+    def window(code: str, hours: int) -> st.ApiIncident:
+        return st.ApiIncident(code, f"Upgrade {code}", "scheduled", "maintenance",
+                              "https://x.test/m", (), (), now + timedelta(hours=hours),
+                              now + timedelta(hours=hours + 1))
+
+    def calendar() -> list[Any]:
+        body = st.maintenance_calendar(st.recorded_windows(db), now)
+        assert all(len(line.encode()) <= 75 for line in body.split("\r\n"))
+        return [c for c in icalendar.Calendar.from_ical(body).walk("VEVENT")]
+
+    st._history_rows(db, [("windows", ("GitHub", [window("a", 5), window("b", 9)],
+                                       now.timestamp()))])
+    first = {str(e["UID"]): e for e in calendar()}
+    assert set(first) == {"github-a@status-tracker", "github-b@status-tracker"}
+    assert first["github-a@status-tracker"].decoded("DTSTART") == (
+        now + timedelta(hours=5)).replace(microsecond=0)
+    assert first["github-a@status-tracker"]["SEQUENCE"] == 0
+    # "a" moves two hours later; "b" leaves the list before it began: cancelled.
+    st._history_rows(db, [("windows", ("GitHub", [window("a", 7)], now.timestamp()))])
+    second = {str(e["UID"]): e for e in calendar()}
+    assert second["github-a@status-tracker"]["SEQUENCE"] == 1
+    assert second["github-a@status-tracker"].decoded("DTSTART") == (
+        now + timedelta(hours=7)).replace(microsecond=0)
+    assert str(second["github-b@status-tracker"]["STATUS"]) == "CANCELLED"
+    assert second["github-b@status-tracker"]["SEQUENCE"] == 1
+    db.close()
+
+
+def chromium_path() -> str | None:
+    import shutil
+
+    return next((p for name in ("chromium", "chromium-browser", "google-chrome")
+                 if (p := shutil.which(name))), None)
+
+
+class DevTools:
+    """A page of a headless Chromium, driven over its DevTools protocol (a websocket)."""
+
+    def __init__(self, socket: aiohttp.ClientWebSocketResponse) -> None:
+        self.socket = socket
+        self.sent = 0
+
+    async def call(self, method: str, **params: Any) -> dict[str, Any]:
+        self.sent += 1
+        await self.socket.send_json({"id": self.sent, "method": method, "params": params})
+        async for message in self.socket:
+            data = json.loads(message.data)
+            if data.get("id") == self.sent:
+                result: dict[str, Any] = data.get("result", {})
+                return result
+        raise AssertionError("the browser closed its DevTools socket")
+
+    async def value(self, expression: str) -> Any:
+        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        return result["result"].get("value")
+
+    async def until(self, expression: str, seconds: float = 15) -> Any:
+        """The expression's value once it is truthy (the page, not the test, sets the pace)."""
+        deadline = time.monotonic() + seconds
+        while not (value := await self.value(expression)):
+            assert time.monotonic() < deadline, f"never true: {expression}"
+            await asyncio.sleep(0.1)
+        return value
+
+
+async def read_line_matching(stream: asyncio.StreamReader, pattern: str, seconds: float = 20
+                             ) -> re.Match[str]:
+    async def read() -> re.Match[str]:
+        while line := (await stream.readline()).decode(errors="replace"):
+            if found := re.search(pattern, line):
+                return found
+        raise AssertionError(f"the stream ended before {pattern!r}")
+
+    return await asyncio.wait_for(read(), seconds)
+
+
+async def test_a_browser_sees_the_vendors_and_an_update_arrive_without_a_reload(
+        tmp_path: Path) -> None:
+    browser = chromium_path()
+    if browser is None:
+        pytest.skip("no Chromium here (Debian: apt-get install chromium); .ci/run installs it")
+    if "FAKETIME" in os.environ:
+        pytest.skip("run on the real date only: Chromium under faketime takes half a minute "
+                    "to start, and the page's dates are checked on every date without it")
+    procs: list[asyncio.subprocess.Process] = []
+
+    async def start(*argv: str, **kwargs: Any) -> asyncio.subprocess.Process:
+        proc = await asyncio.create_subprocess_exec(*argv, cwd=HERE, **kwargs)
+        procs.append(proc)
+        return proc
+
+    try:
+        pages = await start(sys.executable, str(HERE / "examples" / "local_pages.py"), "0",
+                            stdin=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        assert pages.stderr is not None and pages.stdin is not None
+        base = (await read_line_matching(pages.stderr, r"serving on (http://\S+?)/ "))[1]
+        tracker = await start(
+            sys.executable, "-m", "status_tracker", "--interval", "1", "--serve", "0",
+            "--state", str(tmp_path / "state.json"), "--feed", f"GitHub={base}/github/",
+            "--feed", f"Chat={base}/betterstack/", stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE)
+        assert tracker.stderr is not None
+        site = (await read_line_matching(tracker.stderr, r"on (http://[\d.:]+)/ "))[1]
+        chrome = await start(browser, "--headless", "--no-sandbox", "--disable-gpu",
+                             "--remote-debugging-port=0", f"--user-data-dir={tmp_path / 'c'}",
+                             "about:blank", stdout=asyncio.subprocess.DEVNULL,
+                             stderr=asyncio.subprocess.PIPE)
+        assert chrome.stderr is not None
+        port = (await read_line_matching(chrome.stderr, r"ws://127\.0\.0\.1:(\d+)/"))[1]
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/json/list") as resp:
+                target = next(t for t in await resp.json() if t["type"] == "page")
+            async with session.ws_connect(target["webSocketDebuggerUrl"],
+                                          max_msg_size=0) as socket:
+                tab = DevTools(socket)
+                await tab.call("Page.navigate", url=f"{site}/")
+                # Both vendors' first reads may come after the page loaded: it follows them.
+                text = await tab.until(
+                    "['Slow chat completions', 'Actions runs failing'].every("
+                    "t => document.body.innerText.includes(t)) && document.body.innerText")
+                assert "GitHub" in text and "Chat" in text
+                assert "Actions runs failing: Investigating" in text
+                await tab.value("window.stillTheSamePage = true")
+                pages.stdin.write(b"\n")  # the page posts its next step: Identified
+                await pages.stdin.drain()
+                await tab.until("document.body.innerText.includes("
+                                "'Actions runs failing: Identified')")
+                assert await tab.value("window.stillTheSamePage") is True  # no reload
+                errors = await tab.value("performance.getEntriesByType('navigation').length")
+                assert errors == 1
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.terminate()
+        await asyncio.gather(*(asyncio.wait_for(p.wait(), 10) for p in procs),
+                             return_exceptions=True)
+
+
 # --- The catalogue: pages by name ---
 
 
@@ -5763,12 +6130,12 @@ class Terminal:
     """A command in a pseudo-terminal, as a user runs it: stdout and stderr on one screen,
     the tracker's terminal formats (time of day in logs) in force."""
 
-    def __init__(self, argv: list[str]) -> None:
+    def __init__(self, argv: list[str], cwd: Path = HERE) -> None:
         import pty
 
         self.master, slave = pty.openpty()
         env = {**os.environ, "NO_COLOR": "1"}
-        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, cwd=HERE,
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, cwd=cwd,
                                      env=env, start_new_session=True)
         os.close(slave)
         self.buffer = b""
@@ -5813,46 +6180,91 @@ def exit_code(proc: subprocess.Popen[bytes], timeout: float) -> int:
     return code
 
 
-def test_the_readme_console_examples_print_what_the_readme_shows() -> None:
-    pytest.importorskip("termios")  # a pseudo-terminal: not on Windows
-    pieces = readme_transcripts()
-    assert [p.command for p in pieces if p.command and p.command.startswith("python")]
-    pages = subprocess.Popen([sys.executable, str(HERE / "examples" / "local_pages.py"), "0"],
-                             stdin=subprocess.PIPE, stderr=subprocess.PIPE, cwd=HERE)
-    assert pages.stdin is not None and pages.stderr is not None
-    terminal: Terminal | None = None
+@dataclass
+class Job:
+    """One README command and what follows it: the pieces it prints, then its exit code."""
+
+    pieces: list[Transcript]
+    code: int | None = None  # what `echo $?` after it shows
+
+    @property
+    def interactive(self) -> bool:
+        return len(self.pieces) > 1  # Enter or Ctrl+C along the way
+
+
+def readme_jobs() -> list[Job]:
+    jobs: list[Job] = []
+    for piece in readme_transcripts():
+        if piece.command == "echo $?":
+            jobs[-1].code = int(piece.shown[0])
+        elif piece.command is None:
+            jobs[-1].pieces.append(piece)
+        else:
+            jobs.append(Job([piece]))
+    return jobs
+
+
+def run_job(job: Job, base: str, cwd: Path, pages: subprocess.Popen[bytes]) -> None:
+    """Run one README command in a pseudo-terminal and compare what it prints, piece by
+    piece, with the README (digits masked)."""
+    command = job.pieces[0].command or ""
+    assert command.startswith("python "), command
+    argv = shlex.split(command.replace("$P", base))
+    terminal = Terminal([sys.executable, *argv[1:]], cwd=cwd)
     try:
-        said = pages.stderr.readline().decode()
-        base = re.search(r"serving on (http://127\.0\.0\.1:\d+)/", said)
-        assert base, said
-        code = 0
-        for i, piece in enumerate(pieces):
-            goes_on = i + 1 < len(pieces) and pieces[i + 1].command is None
-            if piece.command == "echo $?":
-                assert [str(code)] == piece.shown
-                continue
-            if piece.command is not None:
-                assert piece.command.startswith("python "), piece.command
-                argv = shlex.split(piece.command.replace("$P", base[1]))
-                terminal = Terminal([sys.executable, *argv[1:]])
-            assert terminal is not None
+        for i, piece in enumerate(job.pieces):
             if piece.enter:
+                assert pages.stdin is not None
                 pages.stdin.write(b"\n")
                 pages.stdin.flush()
             if piece.interrupt:
                 terminal.proc.send_signal(signal.SIGINT)
             before = len(terminal.lines())
             expected = masked(piece.shown)
-            if goes_on:
+            if i + 1 < len(job.pieces):
                 shown = terminal.read(before + len(expected))
             else:
                 code, shown = terminal.finish()
-            assert masked(shown[before:]) == expected, (piece.command, shown)
-        assert terminal is not None and terminal.ended
+                if job.code is not None:
+                    assert code == job.code, (command, code)
+            assert masked(shown[before:]) == expected, (command, shown)
     finally:
-        if terminal is not None and terminal.proc.poll() is None:
+        if terminal.proc.poll() is None:
             terminal.proc.kill()
             exit_code(terminal.proc, 10)
+
+
+def test_the_readme_console_examples_print_what_the_readme_shows(tmp_path: Path) -> None:
+    pytest.importorskip("termios")  # a pseudo-terminal: not on Windows
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = readme_jobs()
+    assert [j for j in jobs if (j.pieces[0].command or "").startswith("python")]
+    # The commands run where a user would, beside the script and the example pages, but in
+    # a folder of the test's own: the state files they write stay out of the project.
+    for name in ("status_tracker.py", "examples"):
+        (tmp_path / name).symlink_to(HERE / name)
+    pages = subprocess.Popen([sys.executable, str(HERE / "examples" / "local_pages.py"), "0"],
+                             stdin=subprocess.PIPE, stderr=subprocess.PIPE, cwd=HERE)
+    assert pages.stdin is not None and pages.stderr is not None
+    try:
+        said = pages.stderr.readline().decode()
+        found = re.search(r"serving on (http://127\.0\.0\.1:\d+)/", said)
+        assert found, said
+        # In the README's order, but the commands between two that must wait (one that
+        # presses Enter or Ctrl+C, one that reads what others wrote) run at once.
+        waves: list[list[Job]] = []
+        for job in jobs:
+            alone = job.interactive or "--report" in (job.pieces[0].command or "")
+            if alone or not waves or waves[-1][0].interactive:
+                waves.append([job])
+            else:
+                waves[-1].append(job)
+        with ThreadPoolExecutor(8) as pool:
+            for wave in waves:
+                for done in [pool.submit(run_job, j, found[1], tmp_path, pages) for j in wave]:
+                    done.result()
+    finally:
         pages.terminate()
         exit_code(pages, 10)
 

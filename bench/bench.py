@@ -1274,6 +1274,84 @@ def big(args: argparse.Namespace) -> int:
     return 0
 
 
+def year_of_history(path: Path, vendors: int, seed: int = 7) -> dict[str, int]:
+    """A history database as a year of watching `vendors` pages writes it: two incidents a
+    week each, their steps, events and components' status changes."""
+    rng = random.Random(seed)
+    end = time.time()
+    start = end - 365 * 86_400
+    db = st.open_history(path)
+    counts = dict.fromkeys(("incidents", "steps", "events", "components"), 0)
+    with db:
+        for v in range(vendors):
+            feed = f"Vendor {v}"
+            names = [f"Component {c}" for c in range(10)]
+            db.executemany("INSERT INTO components VALUES (?, ?, 'operational', ?)",
+                           [(feed, n, start) for n in names])
+            counts["components"] += len(names)
+            for i in range(104):
+                began = start + rng.uniform(0, 365 * 86_400 - 86_400)
+                ended = began + rng.uniform(600, 6 * 3600)
+                impact = rng.choice(("minor", "major", "critical", None))
+                ident = f"{feed}-{i}"
+                db.execute("INSERT INTO incidents VALUES (?, ?, ?, ?, ?, 0, '[]', ?, ?, ?)",
+                           (feed, ident, f"Incident {i}", "https://x.test/", impact, began,
+                            ended, ended))
+                steps = [(began + (ended - began) * k / 3, word) for k, word in
+                         enumerate(("Investigating", "Identified", "Monitoring", "Resolved"))]
+                db.executemany("INSERT INTO steps VALUES (?, ?, ?, ?, ?)",
+                               [(feed, ident, at, word, "text") for at, word in steps])
+                db.executemany("INSERT INTO events(recorded, feed, kind, incident, body) "
+                               "VALUES (?, ?, 'updated', ?, '{}')",
+                               [(at, feed, ident) for at, _ in steps])
+                hit = rng.choice(names)
+                state = {"minor": "degraded_performance", "major": "partial_outage",
+                         "critical": "major_outage"}.get(impact or "", "degraded_performance")
+                db.executemany("INSERT INTO components VALUES (?, ?, ?, ?)",
+                               [(feed, hit, state, began), (feed, hit, "operational", ended)])
+                counts["incidents"] += 1
+                counts["steps"] += 4
+                counts["events"] += 4
+                counts["components"] += 2
+    db.close()
+    return counts
+
+
+def report_year(vendors: int, repeats: int = 5) -> int:
+    """--report over a year of history of `vendors` pages, timed as users run it: the CLI
+    as a process, wall time from start to exit (text and --json)."""
+    import subprocess
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-report-"))
+    path = folder / "history.sqlite3"
+    counts = year_of_history(path, vendors)
+    script = Path(__file__).resolve().parent.parent / "status_tracker.py"
+    print(f"--report over a year of {vendors} vendors ({counts['incidents']:,} incidents, "
+          f"{counts['steps']:,} steps, {counts['events']:,} events, {counts['components']:,} "
+          f"component states; {path.stat().st_size / 1e6:.1f} MB), wall seconds of "
+          f"{repeats} runs of the CLI:")
+    for extra in ([], ["--json"]):
+        times = []
+        for _ in range(repeats):
+            began = time.perf_counter()
+            done = subprocess.run([sys.executable, str(script), "--report", "--since", "365d",
+                                   "--history-db", str(path), *extra], capture_output=True,
+                                  check=True)
+            times.append(time.perf_counter() - began)
+        lines = done.stdout.decode().count("\n")
+        print(f"  --report {' '.join(extra)}".rstrip() + f": {', '.join(f'{t:.2f}' for t in times)}"
+              f" (median {statistics.median(times):.2f} s; {lines:,} lines out)")
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import status_tracker"], check=True, cwd=script.parent)
+    print(f"  of which starting Python and importing the tracker: "
+          f"{time.perf_counter() - started:.2f} s")
+    for leftover in folder.iterdir():
+        leftover.unlink()
+    folder.rmdir()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--feeds", type=int, default=2000,
@@ -1313,10 +1391,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="--big: intervals a cold start runs in all (default 6)")
     parser.add_argument("--big-variant", choices=("warm", "cold", "both"), default="both",
                         help="--big: from a warm state file, from none, or both (default)")
+    parser.add_argument("--report-year", type=int, metavar="VENDORS",
+                        help="time --report over a year of history of VENDORS pages (100: "
+                             "the target of under a second) and exit")
     parser.add_argument("--floor", choices=("batched", "timers", "naive"),
                         help=argparse.SUPPRESS)  # the bench starts its floors with this
     parser.add_argument("--urls-file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.report_year:
+        return report_year(args.report_year)
     if args.floor:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(floor_main(args.floor, args.urls_file, args.cli_interval))
