@@ -74,6 +74,7 @@ import contextlib
 import dataclasses
 import difflib
 import email.utils
+import errno
 import functools
 import gc
 import hashlib
@@ -3849,7 +3850,16 @@ async def _check_not_modified(resp: aiohttp.ClientResponse, *, conditional: bool
                         "authentication required; check the user and password in the proxy "
                         "URL)")
     # Only the start of an error page is looked at: never download all of it.
-    _raise_for_status(resp.status, resp.headers, await resp.content.read(4096), now)
+    head = await resp.content.read(4096)
+    try:
+        _raise_for_status(resp.status, resp.headers, head, now)
+    except FeedError as exc:
+        if proxy is None:
+            raise
+        # Some proxies refuse with 401 or 403, not 407: which one answered cannot be told,
+        # so the proxy is named beside the status.
+        exc.args = (f"{exc} (through proxy {public_proxy(proxy)})",)
+        raise
 
 
 def connection_words(exc: BaseException, proxy: str | None = None) -> str:
@@ -3943,10 +3953,14 @@ def proxy_url(value: str, where: str) -> str:
     text = value.strip()
     if "://" not in text:
         text = "http://" + text
+    named = f"{where}: " if where else ""
+    if text.lower().startswith("socks"):
+        raise ValueError(f"{named}a SOCKS proxy, which this tracker cannot use: give an "
+                         "http:// proxy (--proxy, or HTTPS_PROXY and HTTP_PROXY)")
     try:
         check_url(text)
     except ValueError as exc:
-        raise ValueError(f"{where}: {exc} (the value is not shown: it may hold a password)"
+        raise ValueError(f"{named}{exc} (the value is not shown: it may hold a password)"
                          ) from None
     return text
 
@@ -4054,7 +4068,13 @@ def new_session(contact: str | None, connector: aiohttp.TCPConnector) -> aiohttp
 
 
 def _os_error_words(error: OSError) -> str:
-    """"connection refused", not "[Errno 111] Connect call failed ('127.0.0.1', 9)"."""
+    """"connection refused", not "[Errno 111] Connect call failed ('127.0.0.1', 9)"; a TLS
+    failure by its reason (its errno is OpenSSL's, not the system's: 1 is not EPERM)."""
+    if verify := getattr(error, "verify_message", None):  # ssl.SSLCertVerificationError
+        return f"TLS certificate not trusted: {clean_text(str(verify))}"
+    if getattr(error, "library", None) is not None or type(error).__name__.startswith("SSL"):
+        reason = str(getattr(error, "reason", None) or "").replace("_", " ").lower()
+        return f"TLS handshake failed: {clean_text(reason) or 'no reason given'}"
     if error.errno:
         return os.strerror(error.errno).lower()
     return clean_text(str(error)) or type(error).__name__
@@ -5318,7 +5338,19 @@ HISTORY_FILE = "history.sqlite3"
 
 
 class HistoryError(Exception):
-    """The history database cannot be opened or is not ours; the message says why."""
+    """The history database cannot be opened or is not ours; the message says why.
+    `passing`: a full disk, a lock or an I/O error, which may clear while the watch goes on."""
+
+    def __init__(self, message: str, *, passing: bool = False) -> None:
+        super().__init__(message)
+        self.passing = passing
+
+
+# SQLite's primary result codes that say the moment, not the file, is wrong: busy, locked,
+# I/O error, full.
+_PASSING_SQLITE_CODES = frozenset({5, 6, 10, 13})
+_PASSING_ERRNOS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EIO", "EAGAIN")
+                            if hasattr(errno, name))
 
 
 def open_history(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
@@ -5351,7 +5383,12 @@ def open_history(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
             raise HistoryError(f"history {path}: an older schema; a watch brings it up to date")
         return db
     except sqlite3.DatabaseError as exc:
-        raise HistoryError(f"history {path}: {exc}") from None
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        raise HistoryError(f"history {path}: {exc}",
+                           passing=code in _PASSING_SQLITE_CODES) from None
+    except OSError as exc:
+        raise HistoryError(f"history {path}: {_os_error_words(exc)}",
+                           passing=exc.errno in _PASSING_ERRNOS) from None
 
 
 def _history_rows(db: sqlite3.Connection, records: Sequence[tuple[str, Any]]) -> None:
@@ -5452,12 +5489,20 @@ class History:
         self.clock = clock
         self.days = days
         self.rng = rng or _SHARED_RNG
-        self.db = open_history(path)
+        self.trouble = Trouble()
+        self.db: sqlite3.Connection | None = None
+        try:
+            self.db = open_history(path)
+        except HistoryError as exc:
+            if not exc.passing:
+                raise
+            # A full disk at start is no reason not to watch: records wait, and the
+            # database is opened again with the next batch.
+            self.trouble.fail(str(exc), "%s; records kept, tried again", exc)
         # One thread at a time on the connection: a write cancelled by a stop goes on in its
         # thread while the last flush and the close come after it.
         self._db_lock = threading.Lock()
         self.pending: list[tuple[str, Any]] = []
-        self.trouble = Trouble()
         self.written = 0
         self._wanted = asyncio.Event()
         self._components: dict[str, dict[str, str]] = {}
@@ -5514,6 +5559,10 @@ class History:
             return True
         try:
             await in_daemon_thread(self._write, batch, pool="history")
+        except HistoryError as exc:
+            self.pending = batch + self.pending
+            self.trouble.fail(str(exc), "%s; records kept, tried again", exc)
+            return False
         except sqlite3.Error as exc:
             self.pending = batch + self.pending
             self.trouble.fail(str(exc), "history %s: cannot write (%s); kept, tried again",
@@ -5525,11 +5574,14 @@ class History:
 
     def _write(self, batch: Sequence[tuple[str, Any]]) -> None:
         with self._db_lock:
+            if self.db is None:
+                self.db = open_history(self.path)
             _history_rows(self.db, batch)
 
     def close(self) -> None:
         with self._db_lock, contextlib.suppress(sqlite3.Error):
-            self.db.close()
+            if self.db is not None:
+                self.db.close()
 
 
 # #### Delivery: the console, webhooks and their routes ############################################
@@ -5872,9 +5924,11 @@ class WebhookSender:
         if status == 407 and proxy is not None:
             return self._retry(f"proxy {public_proxy(proxy)} refused the request: HTTP 407 "
                                "(proxy authentication required)", None)
+        # Which one answered, the proxy or the receiver, cannot be told: both are named.
+        said = f"HTTP {status}" + (f" (through proxy {public_proxy(proxy)})" if proxy else "")
         if status == 429 or status >= 500 or status == 408:
-            return self._retry(f"HTTP {status}", retry_after)
-        self._rejected(entry, f"HTTP {status}", clean_text(text)[:200])
+            return self._retry(said, retry_after)
+        self._rejected(entry, said, clean_text(text)[:200])
         return None
 
     def _rejected(self, entry: Queued, reason: str, reply: str) -> None:
@@ -8612,7 +8666,7 @@ def _history_db(value: object) -> Path | str:
 
 
 def _proxy(value: object) -> str:
-    return proxy_url(_non_empty(value), "proxy")
+    return proxy_url(_non_empty(value), "")  # the option's name is added by its reader
 
 
 def _number_text(text: str) -> object:
@@ -9048,15 +9102,17 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         raise ConfigError("--fail-on is a gate for --status: add --status")
     config = load_config(args.config) if args.config else ConfigFile()
     feeds = args.feed or config.feeds or [FeedConfig(n, u) for n, u in FEEDS]
+    # A mistake in the file is said with the file's name, as a reload's log must.
+    where = f"{args.config}: " if args.config and not args.feed and config.feeds else ""
     names = [f.name for f in feeds]
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate:
-        raise ConfigError(f"feed name {duplicate!r} is used twice")
+        raise ConfigError(f"{where}feed name {duplicate!r} is used twice")
     first_name: dict[tuple[str, str, int, str], str] = {}
     for feed in feeds:
         other = first_name.setdefault(url_identity(feed.url), feed.name)
         if other != feed.name:
-            raise ConfigError(f"feeds {other!r} and {feed.name!r} have the same URL")
+            raise ConfigError(f"{where}feeds {other!r} and {feed.name!r} have the same URL")
     if args.interval is not None:
         # A flag is the user's latest word: it beats the config file's feeds too.
         feeds = [dataclasses.replace(f, interval=None) for f in feeds]
@@ -9064,8 +9120,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     webhooks: list[str] = args.webhook or config.webhooks
     for url in {*route_urls, *webhooks}:
         if route_urls.count(url) > 1:
-            raise ConfigError(f"{redact_url(url)}: the same URL is in two [[notify]] routes; "
-                              "give each destination one route")
+            raise ConfigError(f"{args.config}: {redact_url(url)}: the same URL is in two "
+                              "[[notify]] routes; give each destination one route")
     if args.component or args.min_impact:
         feeds = [dataclasses.replace(f, options=dataclasses.replace(f.options, filter=EventFilter(
             tuple(args.component or f.options.filter.components),

@@ -20,9 +20,11 @@ import os
 import random
 import re
 import shlex
+import shutil
 import signal
 import socket
 import sqlite3
+import ssl
 import stat
 import subprocess
 import sys
@@ -1856,10 +1858,12 @@ async def test_cli_reports_each_new_step_and_incident_once_from_alternating_copi
 class ForwardProxy:
     """A few lines of HTTP forward proxy on 127.0.0.1: it answers each request for an absolute
     URL by making it itself; with `credentials` ("user:password"), a request without them in
-    its Proxy-Authorization gets 407, as a company proxy answers."""
+    its Proxy-Authorization gets 407, as a company proxy answers (or `refusal`: tinyproxy
+    answers 401)."""
 
-    def __init__(self, credentials: str | None = None) -> None:
+    def __init__(self, credentials: str | None = None, refusal: int = 407) -> None:
         self.credentials = credentials
+        self.refusal = refusal
         self.seen: list[tuple[str, str, str | None]] = []  # method, URL, Proxy-Authorization
         self.server = FeedServer()
 
@@ -1872,7 +1876,8 @@ class ForwardProxy:
         self.seen.append((request.method, str(request.url), auth))
         if self.credentials and auth != "Basic " + base64.b64encode(
                 self.credentials.encode()).decode():
-            return web.Response(status=407, headers={"Proxy-Authenticate": 'Basic realm="x"'})
+            return web.Response(status=self.refusal,
+                                headers={"Proxy-Authenticate": 'Basic realm="x"'})
         headers = {k: v for k, v in request.headers.items()
                    if k.lower() not in ("host", "proxy-authorization", "content-length")}
         async with aiohttp.ClientSession() as session, session.request(
@@ -1959,6 +1964,17 @@ async def test_a_proxy_that_is_down_or_refuses_is_named_never_with_its_password(
                                     "bad port or brackets (the value is not shown: it may "
                                     "hold a password)\n")
     assert not any(word in down_err + refused_err + bad_err for word in ("s3cret", "wrong"))
+
+
+async def test_an_error_status_through_a_proxy_names_the_proxy_beside_it(
+        server: FeedServer) -> None:
+    server.routes["/openai"] = Route(body=atom(OPENAI_ACTIVE))
+    async with ForwardProxy("ops:right", refusal=401) as proxy:
+        code, _, err = await run_cli("--once", "--feed", f"OpenAI={server.url('/openai')}",
+                                     env={"HTTP_PROXY": proxy.url.replace("//", "//ops:no@")})
+    assert code == 1
+    assert f"OpenAI: HTTP 401 (through proxy {proxy.url})" in err, err
+    assert "ops:no" not in err
 
 
 def test_a_proxy_refusing_a_connect_tunnel_is_named_in_words() -> None:
@@ -4269,6 +4285,37 @@ async def test_a_refused_connection_is_said_in_words_with_host_and_port(
     assert str(caught.value) == f"cannot connect to 127.0.0.1 port {port}: connection refused"
 
 
+async def test_tls_failures_are_said_as_tls_not_as_a_system_error(
+        server: FeedServer, tmp_path: Path) -> None:
+    """OpenSSL's error number 1 once read as "operation not permitted"."""
+    code, _, err = await run_cli("--once", "--feed", f"Plain={server.url('/x')}".replace(
+        "http://", "https://"))
+    assert code == 1
+    assert f"Plain: cannot connect to 127.0.0.1 port {server.port}: TLS handshake failed: " \
+        "wrong version number" in err
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl command to make a self-signed certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    runner = web.AppRunner(web.Application())
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        code, _, err = await run_cli("--once", "--feed", f"Signed=https://127.0.0.1:{port}/")
+    finally:
+        await runner.cleanup()
+    assert code == 1
+    # OpenSSL 1.1 writes "self signed", 3.0 "self-signed".
+    assert re.search(f"Signed: cannot connect to 127.0.0.1 port {port}: TLS certificate not "
+                     "trusted: self.signed certificate", err), err
+
+
 def test_two_routes_to_one_host_are_told_apart_in_the_logs(
         capsys: pytest.CaptureFixture[str]) -> None:
     code, _ = run_main("--webhook", "http://127.0.0.1:9/hook/A", "--webhook",
@@ -5097,7 +5144,6 @@ async def test_one_hostile_source_spoils_only_its_own_line_of_the_board(
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 @pytest.mark.parametrize(("signum", "exit_code"), [
     (signal.SIGTERM, 1), (signal.SIGINT, 130), (getattr(signal, "SIGHUP", 1), 1)])
 async def test_a_status_board_stopped_early_prints_the_pages_read_and_says_so(
@@ -5118,30 +5164,17 @@ async def test_a_status_board_stopped_early_prints_the_pages_read_and_says_so(
     assert out.splitlines()[3].startswith("  incident     Elevated error rates in ChatGPT")
 
 
-async def test_the_readme_example_pages_give_enriched_events_and_a_board() -> None:
-    spec = importlib.util.spec_from_file_location("local_pages", HERE / "examples" /
-                                                  "local_pages.py")
-    assert spec is not None and spec.loader is not None
-    pages = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(pages)
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", pages.Pages().handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-    try:
-        code, out, err = await run_cli("--once", "--feed", f"GitHub={base}/github/history.atom")
-        assert code == 0, err
-        assert "Event:    Maintenance scheduled" in out and "Impact:   major" in out
-        assert "Product: GitHub - Actions (Major outage)" in out
-        code, out, _ = await run_cli("--status", "--feed", f"GitHub={base}/github/history.atom",
-                                     "--feed", f"Broken={base}/broken/feed.atom")
-        assert code == 1 and out.splitlines()[:2] == [
-            "Broken  feed failing: HTTP 503", "GitHub  major"]
-    finally:
-        await runner.cleanup()
+async def test_the_readme_example_pages_give_enriched_events_and_a_board(
+        example_pages: tuple[str, Any]) -> None:
+    base, _ = example_pages
+    code, out, err = await run_cli("--once", "--feed", f"GitHub={base}/github/history.atom")
+    assert code == 0, err
+    assert "Event:    Maintenance scheduled" in out and "Impact:   major" in out
+    assert "Product: GitHub - Actions (Major outage)" in out
+    code, out, _ = await run_cli("--status", "--feed", f"GitHub={base}/github/history.atom",
+                                 "--feed", f"Broken={base}/broken/feed.atom")
+    assert code == 1 and out.splitlines()[:2] == [
+        "Broken  feed failing: HTTP 503", "GitHub  major"]
 
 
 # --- Other platforms' JSON documents: one test per shape ---
@@ -5697,6 +5730,45 @@ def test_a_history_of_a_newer_version_is_refused_untouched(tmp_path: Path) -> No
     with pytest.raises(st.HistoryError, match="written by a newer version"):
         st.open_history(path)
     assert path.read_bytes() == before
+
+
+async def test_a_full_disk_at_start_keeps_the_records_and_writes_them_once_it_clears(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "h.sqlite3"
+    real_connect, fails = sqlite3.connect, [2]
+
+    def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        if fails[0]:
+            fails[0] -= 1
+            full = sqlite3.OperationalError("database or disk is full")
+            full.sqlite_errorcode = 13  # SQLITE_FULL, as SQLite sets it
+            raise full
+        connection: sqlite3.Connection = real_connect(*args, **kwargs)
+        return connection
+
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    with caplog.at_level(logging.WARNING, logger="status_tracker"):
+        history = st.History(path, clock=FakeClock(datetime.now(UTC)))
+        history(st.IncidentEvent(feed="GitHub", kind=st.Kind.ACTIVE,
+                                 incident=incident(title="Actions runs failing")))
+        assert not await history.flush()  # still full: kept
+        assert history.pending and history.written == 0
+        assert await history.flush()
+    history.close()
+    assert caplog.messages == [
+        f"history {path}: database or disk is full; records kept, tried again",
+        f"history {path}: written again"]
+    db = st.open_history(path, read_only=True)
+    assert db.execute("SELECT feed, title FROM incidents").fetchall() == [
+        ("GitHub", "Actions runs failing")]
+    db.close()
+
+
+def test_a_history_that_cannot_be_made_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(st.HistoryError, match="no such file or directory") as info:
+        st.History(tmp_path / "missing" / "h.sqlite3", clock=FakeClock())
+    assert not info.value.passing
 
 
 def made_up_history(path: Path, start: datetime) -> None:
