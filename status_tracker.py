@@ -34,14 +34,16 @@ The file, top to bottom; each section uses only what stands above it:
    -> the catalogue of status pages by name (Platform, Page, find_page).
 4. I/O edge: HTTP (fetch, validators, limits, proxies, the Statuspage API reader, Shared);
    discovery from a page's own address (discover); the state file (StateStore: one writer,
-   atomic writes, copied spans).
+   atomic writes, copied spans); the history (SQLite: its schema and migrations, History,
+   the one writer, batched in a thread of its own).
 5. Delivery: the console (ConsolePrinter, StdoutWriter), routes and webhooks with their
    outboxes (WebhookSender), Apprise.
 6. A feed's pipeline: FeedReader (fetch, fingerprint, parse) -> advance (decide, new state)
-   -> StatuspageEnricher -> StatusPageMonitor (the thin wiring); the Scheduler of all polls.
-7. Serving: /metrics, /healthz, /readyz, /status (Monitoring).
+   -> StatuspageEnricher -> StatusPageMonitor (the wiring); the Scheduler of all polls.
+7. Serving: /metrics, /healthz, /readyz, /status (Monitoring); the page of your dependencies,
+   /vendor/KEY, /feed.atom, /maintenance.ics and the live updates of /events (Site).
 8. Running: the watch and its reload (Fleet), cron mode (--once), the status board (--status),
-   a page looked up (--discover, --components).
+   the history's report (--report), a page looked up (--discover, --components).
 9. The CLI: options, the config file, signals, main(), the __main__ guard.
 """
 
@@ -50,6 +52,13 @@ from __future__ import annotations
 import os
 import signal
 import sys
+
+if sys.version_info < (3, 11):  # noqa: UP036 -- it is for the interpreters we do not support
+    # Before anything that older versions lack (tomllib, enum.StrEnum, datetime.UTC) is
+    # imported: one line that says what to do, not a traceback.
+    print(f"status_tracker.py: error: Python 3.11 or newer is needed; {sys.executable} is "
+          f"{sys.version.split()[0]}", file=sys.stderr)
+    sys.exit(2)
 
 if __name__ == "__main__":
     # Loading the modules below takes half a second, before any handler of ours is in place:
@@ -182,6 +191,7 @@ API_TIMEOUT = aiohttp.ClientTimeout(total=5, sock_connect=3, sock_read=4)  # eve
 WEBHOOK_TIMEOUT = aiohttp.ClientTimeout(total=20, sock_connect=10)
 MAX_BODY = 10 * 1024 * 1024  # measured after decompression: 50 KB of gzip can inflate to 50 MB
 MAX_API_BODY = 4 * 1024 * 1024
+MAX_PAGE_BODY = 2 * 1024 * 1024  # a status page's HTML; its feed is fetched on its own
 INLINE_PARSE_LIMIT = 64 * 1024  # larger bodies are parsed in a worker thread, off the loop
 API_RETRY = 300.0  # after a failure, the API is left alone this long (events go out meanwhile)
 MAINTENANCE_REFRESH = 600.0  # maintenances are read again at least this often
@@ -237,6 +247,13 @@ COPY_CHUNK = 1 << 20
 SAVE_SPACING = 9.0
 MAX_SAVE_DELAY = 300.0  # a failing state file is tried again at least this often
 MAX_CONFIG_BYTES = 1024 * 1024  # a config file is small: a larger one is a wrong path
+
+# --- History and the page of your dependencies ---
+HISTORY_DAYS = 365  # kept by default; older rows are pruned once a day
+HISTORY_BATCH_SECONDS = 0.5  # records wait this long to be written together
+FEED_ENTRIES = 100  # /feed.atom: the newest events, at most this many ...
+FEED_DAYS = 30  # ... and none older than this many days
+BAR_DAYS = 90  # days in a vendor's bar on the page, as Statuspage shows them
 
 # --- Metrics ---
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -1899,8 +1916,11 @@ def _phase_by_time(starts: datetime | None, ends: datetime | None, now: datetime
 
 
 def _origin(url: str) -> str:
+    """The site's root as a link people see: without the user and password a feed's address
+    may carry (they would be shown on the page, in the feed and in chat)."""
     parts = urllib.parse.urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}/"
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname or ""
+    return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}/"
 
 
 def _labelled(components: Iterable[Component]) -> list[str]:
@@ -2798,7 +2818,8 @@ def _ntfy_body(url: str, events: Sequence[IncidentEvent]) -> dict[str, Any]:
     """ntfy's JSON publish form: posted to the server (see ntfy_target), the topic inside."""
     impact = _worst_impact(events)
     down = any(e.kind is Kind.FEED_DOWN for e in events)
-    tags = ["rotating_light"] if impact in ("major", "critical") or down else ["warning"]
+    tags = ["rotating_light"] if (impact and impact.rank >= Impact.MAJOR.rank) or down else [
+        "warning"]
     if _all_clear(events):
         tags = ["white_check_mark"]
     if any(e.kind.maintenance for e in events):
@@ -2867,7 +2888,8 @@ def _slack_body(events: Sequence[IncidentEvent]) -> dict[str, Any]:
         lines.append(_slack_link(inc.link, "Open the incident"))
     section("\n".join(lines))
     small = [_stamp(inc.updated or inc.published)]
-    small += [_slack_escape(line) for line in _earlier_lines(inc)]
+    if earlier := _earlier_lines(inc):
+        small += ["Earlier:", *(_slack_escape(line) for line in earlier)]
     blocks.append({"type": "context", "elements": [
         {"type": "mrkdwn", "text": _clip("\n".join(small), SLACK_SECTION)}]})
     return {"text": text, "blocks": blocks}
@@ -3119,29 +3141,38 @@ def board_to_dict(entries: Sequence[BoardEntry], *, now: datetime) -> dict[str, 
     } for e in _worst_first(entries)]}
 
 
-FAIL_ON_LEVELS = ("maintenance", "minor", "major", "critical")  # what --fail-on takes
-# How bad each thing the board shows is, on --fail-on's scale (0 maintenance .. 3 critical):
-# a component's state, an incident's impact (an open incident of unknown impact is minor).
-_FAIL_RANK_OF_STATE = {"under_maintenance": 0, "degraded_performance": 1, "partial_outage": 2,
-                       "major_outage": 3}
+class FailOn(IntEnum):
+    """--fail-on's scale: what the board shows at this level or worse fails the gate."""
+
+    MAINTENANCE = 0
+    MINOR = 1
+    MAJOR = 2
+    CRITICAL = 3
+
+
+FAIL_ON_LEVELS = tuple(level.name.lower() for level in FailOn)  # what --fail-on takes
+# How bad a component's state is on that scale (an open incident of unknown impact is minor).
+_FAIL_RANK_OF_STATE = {"under_maintenance": FailOn.MAINTENANCE,
+                       "degraded_performance": FailOn.MINOR, "partial_outage": FailOn.MAJOR,
+                       "major_outage": FailOn.CRITICAL}
 _STATE_OF_WORD = {word.lower(): key for key, word in _COMPONENT_STATUS.items()}
 
 
-def _component_rank(status_word_or_key: str) -> int | None:
+def _component_rank(status_word_or_key: str) -> FailOn | None:
     key = _STATE_OF_WORD.get(status_word_or_key.lower(), status_word_or_key)
     return _FAIL_RANK_OF_STATE.get(key)
 
 
-def _incident_rank(inc: Incident) -> int:
+def _incident_rank(inc: Incident) -> FailOn:
     impact = Impact.read(inc.impact)
-    return max(1, impact.rank) if impact in _IMPACT_RANK else 1
+    return FailOn(max(FailOn.MINOR, impact.rank)) if impact in _IMPACT_RANK else FailOn.MINOR
 
 
 def fail_reasons(entry: BoardEntry, level: str, components: Sequence[str] = ()) -> list[str]:
     """Why a page fails --fail-on LEVEL: each thing on its board at that level or worse,
     only those touching `components` when some are named (an incident whose components are
     unknown touches them all)."""
-    threshold = FAIL_ON_LEVELS.index(level)
+    threshold = FailOn[level.upper()]
 
     def touches(names: Sequence[str]) -> bool:
         return not components or not names or any(
@@ -3153,7 +3184,7 @@ def fail_reasons(entry: BoardEntry, level: str, components: Sequence[str] = ()) 
     reasons += [f"incident {inc.title!r} ({inc.impact or 'impact not said'})"
                 for inc in entry.incidents if _incident_rank(inc) >= threshold
                 and touches(inc.components)]
-    if threshold == 0:
+    if threshold is FailOn.MAINTENANCE:
         reasons += [f"maintenance {w.title!r} in progress" for w in entry.maintenance
                     if Phase.of(w.status) is Phase.STARTED and touches(w.components)]
     return reasons
@@ -4146,7 +4177,8 @@ class StatuspageApi:
                                       "scheduled_maintenances")
         self.requests = 0
         self.retry = retry
-        self.failing = False  # a failure was said, and no "works again" since
+        # Said once for the whole API while either list fails, whatever the reason.
+        self.trouble = Trouble()
 
     def retry_due(self, clock: float) -> list[ApiSource]:
         """The failing sources that may be asked again now: a quiet feed asks them anyway,
@@ -4178,21 +4210,18 @@ class StatuspageApi:
             source.etag = result.etag or source.etag
             source.last_modified = result.last_modified or source.last_modified
         except Exception as exc:  # whatever the API does, the feed's events still go out
-            reason = str(exc) if isinstance(exc, FeedError | ApiShapeError) else clean_text(
-                redact_urls_in(f"{type(exc).__name__}: {exc}"))[:160]
-            if not self.failing:
-                log.warning("%s: status API %s: %s; events go out from the feed alone until "
-                            "it works again", self.feed, _api_label(source.url), reason)
-            else:
-                log.debug("%s: status API %s: %s", self.feed, _api_label(source.url), reason)
+            reason = str(exc) if isinstance(exc, FeedError | ApiShapeError) else (
+                exception_words(exc, 160))
+            self.trouble.fail("the API", "%s: status API %s: %s; events go out from the feed "
+                              "alone until it works again", self.feed, _api_label(source.url),
+                              reason)
             log.debug("status API traceback", exc_info=exc)
-            self.failing = True
             source.failing, source.retry_at = reason, clock + self.retry
             return None
         source.failing = None
-        if self.failing and self.incidents.failing is None and self.maintenances.failing is None:
-            log.warning("%s: status API %s works again", self.feed, redact_url(source.url))
-            self.failing = False
+        if self.incidents.failing is None and self.maintenances.failing is None:
+            self.trouble.recover("%s: status API %s works again", self.feed,
+                                 redact_url(source.url))
         return source.data
 
 
@@ -4280,7 +4309,6 @@ _PLATFORM_PATHS = {
     Platform.INSTATUS: ("summary.json",), Platform.BETTER_STACK: ("index.json",),
     Platform.SORRY: ("api/v1/notices",), Platform.CACHET: ("api/v1/incidents",)}
 _ANY_PLATFORM = ("history.atom", "feed.atom", "index.json", "summary.json")
-MAX_PAGE_BODY = 2 * 1024 * 1024  # a status page's HTML; its feed is fetched on its own
 
 
 class _PageLinks(html.parser.HTMLParser):
@@ -4428,10 +4456,11 @@ async def find_feed(shared: Shared, configured: str, now: datetime) -> Discovery
     try:
         return await discover(shared, configured, now)
     except FeedError as first:
-        if _origin(configured) == configured:
+        root = urllib.parse.urljoin(configured, "/")  # with its credentials, if any
+        if root == configured:
             raise
         try:
-            return await discover(shared, _origin(configured), now)
+            return await discover(shared, root, now)
         except FeedError:
             raise first from None
 
@@ -5332,9 +5361,6 @@ HISTORY_MIGRATIONS = (
                          PRIMARY KEY(feed, code));
     """,
 )
-HISTORY_DAYS = 365  # kept by default; older rows are pruned once a day
-HISTORY_BATCH_SECONDS = 0.5  # records wait this long to be written together
-HISTORY_FILE = "history.sqlite3"
 
 
 class HistoryError(Exception):
@@ -5391,23 +5417,60 @@ def open_history(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
                            passing=exc.errno in _PASSING_ERRNOS) from None
 
 
-def _history_rows(db: sqlite3.Connection, records: Sequence[tuple[str, Any]]) -> None:
+class EventRecord(typing.NamedTuple):
+    """An event the tracker reported, and when."""
+
+    event: IncidentEvent
+    recorded: float
+
+    def write(self, db: sqlite3.Connection) -> None:
+        _write_event(db, self.event, self.recorded)
+
+
+class ComponentChanges(typing.NamedTuple):
+    """A page's components whose status changed, and when it was seen."""
+
+    feed: str
+    changes: Mapping[str, str]
+    at: float
+
+    def write(self, db: sqlite3.Connection) -> None:
+        db.executemany("INSERT INTO components VALUES (?, ?, ?, ?)",
+                       [(self.feed, name, status, self.at)
+                        for name, status in self.changes.items()])
+
+
+class WindowList(typing.NamedTuple):
+    """A page's maintenance list as read, when it changed."""
+
+    feed: str
+    windows: Sequence[ApiIncident]
+    at: float
+
+    def write(self, db: sqlite3.Connection) -> None:
+        _write_windows(db, self.feed, self.windows, self.at)
+
+
+class Prune(typing.NamedTuple):
+    """Rows older than `before` go."""
+
+    before: float
+
+    def write(self, db: sqlite3.Connection) -> None:
+        for table, column in (("events", "recorded"), ("incidents", "updated"),
+                              ("steps", "at"), ("windows", "updated")):
+            db.execute(f"DELETE FROM {table} WHERE {column} < ?", (self.before,))
+        _prune_components(db, self.before)
+
+
+HistoryRecord = EventRecord | ComponentChanges | WindowList | Prune
+
+
+def _history_rows(db: sqlite3.Connection, records: Sequence[HistoryRecord]) -> None:
     """Write one batch of records in one transaction."""
     with db:
-        for kind, record in records:
-            if kind == "event":
-                _write_event(db, *record)
-            elif kind == "components":
-                feed, changes, at = record
-                db.executemany("INSERT INTO components VALUES (?, ?, ?, ?)",
-                               [(feed, name, status, at) for name, status in changes.items()])
-            elif kind == "windows":
-                _write_windows(db, *record)
-            elif kind == "prune":
-                for table, column in (("events", "recorded"), ("incidents", "updated"),
-                                      ("steps", "at"), ("windows", "updated")):
-                    db.execute(f"DELETE FROM {table} WHERE {column} < ?", (record,))
-                _prune_components(db, record)
+        for record in records:
+            record.write(db)
 
 
 def _write_event(db: sqlite3.Connection, event: IncidentEvent, recorded: float) -> None:
@@ -5502,7 +5565,7 @@ class History:
         # One thread at a time on the connection: a write cancelled by a stop goes on in its
         # thread while the last flush and the close come after it.
         self._db_lock = threading.Lock()
-        self.pending: list[tuple[str, Any]] = []
+        self.pending: list[HistoryRecord] = []
         self.written = 0
         self._wanted = asyncio.Event()
         self._components: dict[str, dict[str, str]] = {}
@@ -5511,7 +5574,7 @@ class History:
 
     def __call__(self, event: IncidentEvent) -> None:
         """An event the tracker reported: a callback beside the console and the webhooks."""
-        self._add("event", (event, self.clock.now().timestamp()))
+        self._add(EventRecord(event, self.clock.now().timestamp()))
 
     def components(self, feed: str, states: Mapping[str, str]) -> None:
         """A page's component states; only the changes since the last call are written."""
@@ -5519,7 +5582,7 @@ class History:
         changes = {name: s for name, s in states.items() if s and last.get(name) != s}
         if changes:
             last.update(changes)
-            self._add("components", (feed, changes, self.clock.now().timestamp()))
+            self._add(ComponentChanges(feed, changes, self.clock.now().timestamp()))
 
     def windows(self, feed: str, windows: Mapping[str, ApiIncident]) -> None:
         """A page's maintenance list as read; written only when it changed."""
@@ -5527,11 +5590,10 @@ class History:
                            f"{_iso(w.scheduled_until)}" for c, w in sorted(windows.items())))
         if self._windows.get(feed) != digest:
             self._windows[feed] = digest
-            self._add("windows", (feed, list(windows.values()),
-                                  self.clock.now().timestamp()))
+            self._add(WindowList(feed, list(windows.values()), self.clock.now().timestamp()))
 
-    def _add(self, kind: str, record: Any) -> None:
-        self.pending.append((kind, record))
+    def _add(self, record: HistoryRecord) -> None:
+        self.pending.append(record)
         self._wanted.set()
 
     async def keep_writing(self, stop: asyncio.Event) -> None:
@@ -5549,7 +5611,7 @@ class History:
         now = self.clock.monotonic()
         if self._pruned_at is None or now - self._pruned_at >= 86_400:
             self._pruned_at = now
-            self._add("prune", self.clock.now().timestamp() - self.days * 86_400)
+            self._add(Prune(self.clock.now().timestamp() - self.days * 86_400))
 
     async def flush(self) -> bool:
         """Write every queued record; False (and the records kept) when it failed."""
@@ -5572,7 +5634,7 @@ class History:
         self.trouble.recover("history %s: written again", self.path)
         return True
 
-    def _write(self, batch: Sequence[tuple[str, Any]]) -> None:
+    def _write(self, batch: Sequence[HistoryRecord]) -> None:
         with self._db_lock:
             if self.db is None:
                 self.db = open_history(self.path)
@@ -6194,12 +6256,15 @@ class FeedReader:
 
 
 def open_now(before: Sequence[Incident], incidents: Sequence[Incident], stale: frozenset[str],
-             *, first: bool) -> list[Incident]:
+             *, first: bool, news: bool) -> list[Incident]:
     """The open incidents the board shows after a read: an incident whose entry in this copy
-    is older than what was read before keeps what was read before, and one missing from a
-    copy with such entries is not gone. `first`: the first read of this process."""
+    is older than what was reported keeps what was read before (at the first read of this
+    process, `first`, nothing was: it waits for a fresh copy), and one missing from a copy
+    that is older or brought no `news` is not gone; a copy with news lacking it too is
+    believed (a page's feed keeps its newest incidents: one that left was pushed out or
+    deleted)."""
     if first:
-        return [i for i in incidents if i.active and not i.maintenance]
+        return [i for i in incidents if i.active and not i.maintenance and i.id not in stale]
     kept = {i.id: i for i in before}
     shown = []
     for inc in incidents:
@@ -6208,7 +6273,7 @@ def open_now(before: Sequence[Incident], incidents: Sequence[Incident], stale: f
                 shown.append(earlier)
         elif inc.active and not inc.maintenance:
             shown.append(inc)
-    if stale:
+    if stale or not news:
         present = {i.id for i in incidents}
         shown += [i for i in before if i.id not in present]
     return shown
@@ -6558,7 +6623,8 @@ class StatusPageMonitor:
         first_here = not self._read_once
         decision, state = advance(state, read, now=now, history=self.history)
         self._baseline_said(state, incidents)
-        self.incidents = open_now(self.incidents, incidents, decision.stale, first=first_here)
+        self.incidents = open_now(self.incidents, incidents, decision.stale, first=first_here,
+                                  news=bool(decision.events))
         self._read_once = True
         state = dataclasses.replace(state, open_incidents=len(self.incidents))
         enricher.note_components((_sort_key(i), i.components) for i in incidents)
@@ -7112,7 +7178,6 @@ PAGE_CSP = (f"default-src 'none'; style-src {_csp_hash(PAGE_CSS)}; "
             "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 PAGE_HEADERS = {"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff",
                 "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
-FEED_ENTRIES, FEED_DAYS, BAR_DAYS = 100, 30, 90
 _LEVEL_WORDS = {Level.OPERATIONAL: "Operational", Level.MAINTENANCE: "Maintenance under way",
                 Level.DEGRADED: "Degraded", Level.INCIDENT: "Incident",
                 Level.MINOR: "Minor incident", Level.MAJOR: "Major incident",
@@ -8088,8 +8153,8 @@ async def read_board_entry(session: aiohttp.ClientSession, feed: FeedConfig,
         return await _read_board_entry(session, feed, limiter, now, proxies)
     except Exception as exc:
         log.debug("%s: board traceback", feed.name, exc_info=exc)
-        detail = clean_text(redact_urls_in(f"{type(exc).__name__}: {exc}"))[:160]
-        return BoardEntry(feed.name, error=f"internal error while reading: {detail}")
+        return BoardEntry(feed.name, error="internal error while reading: "
+                                           f"{exception_words(exc, 160)}")
 
 
 async def _read_board_entry(session: aiohttp.ClientSession, feed: FeedConfig,
@@ -8408,8 +8473,7 @@ def run_report(settings: Settings, since: float, *, clock: Clock, out: TextIO) -
 # #### Running: a page looked up (--discover, --components) ########################################
 
 
-@dataclass(frozen=True, slots=True)
-class Lookup:
+class Lookup(typing.NamedTuple):
     """A page as --discover and --components see it: its name, where it is, what serves it."""
 
     name: str

@@ -1157,6 +1157,53 @@ async def test_a_stale_copy_read_once_keeps_the_board_on_what_was_read_before(
         ("Sora down", "Investigating")]
 
 
+async def test_a_copy_without_an_open_incident_and_with_nothing_new_keeps_it_on_the_board(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    sora = incidentio_entry("01KNEWER", "Sora down", "Investigating", "Looking.",
+                            updated="2026-11-03T14:20:00.000Z")
+    without, with_it = atom(OPENAI_RESOLVED), atom(sora, OPENAI_RESOLVED)
+    server.routes["/feed"] = Route(handler=Alternating(
+        without, with_it, without + b"<!-- another edge -->"))
+    spy = Spy()
+    mon = monitor(session, server.url("/feed"), spy)
+    boards = []
+    for _ in range(4):
+        assert await mon.poll()
+        boards.append([i.title for i in mon.incidents])
+    assert boards == [[], ["Sora down"], ["Sora down"], ["Sora down"]]
+    assert mon.state.open_incidents == 1
+    assert [(e.kind, e.incident.title if e.incident else "") for e in spy.events] == [
+        ("new", "Sora down")]
+    # A copy with news that lacks it: the page moved on without it.
+    newest = incidentio_entry("01KNEWEST", "Codex slow", "Resolved", "Fixed.",
+                              updated="2026-11-03T15:00:00.000Z")
+    server.routes["/feed"] = Route(body=atom(newest, OPENAI_RESOLVED))
+    assert await mon.poll() and mon.incidents == []
+
+
+async def test_after_a_restart_a_stale_first_copy_is_kept_off_the_board_until_a_fresh_one(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    fresh = atom(OPENAI_ACTIVE.replace("Investigating", "Resolved").replace(
+        "14:32:00.123Z", "14:40:00.000Z"))
+    stale = atom(OPENAI_ACTIVE)
+    route = Route(body=fresh)
+    server.routes["/feed"] = route
+    before = monitor(session, server.url("/feed"), Spy())
+    assert await before.poll() and before.incidents == []
+    # The next process, showing a page: its first read meets an edge behind the others.
+    after = monitor(session, server.url("/feed"), Spy(), state=before.state)
+    after.shows_board = True
+    route.body = stale
+    assert await after.poll() and after.incidents == []
+    route.body = fresh
+    assert await after.poll() and after.incidents == [] and after.stats.parses == 2
+    opened = atom(OPENAI_ACTIVE.replace("14:32:00.123Z", "14:50:00.000Z"))
+    route.body = opened
+    assert await after.poll()
+    assert [(i.title, i.status) for i in after.incidents] == [
+        ("Elevated error rates in ChatGPT", "Investigating")]
+
+
 async def test_a_callback_that_raises_is_logged_and_polling_goes_on(
         caplog: pytest.LogCaptureFixture) -> None:
     seen: list[str] = []
@@ -1725,6 +1772,17 @@ async def test_without_the_requirements_the_cli_says_in_one_line_how_to_get_them
                             f"for {sys.executable}; install the requirements (pip install -r "
                             "requirements.txt) in the project's virtual environment, as the "
                             "README shows, and run it from there\n")
+
+
+def test_an_older_python_is_told_in_one_line_which_one_is_needed() -> None:
+    # As Python 3.10 runs it: the version is made older before the script starts.
+    older = ("import runpy, sys; sys.version_info = (3, 10, 13); sys.version = '3.10.13 x'; "
+             f"runpy.run_path({str(HERE / 'status_tracker.py')!r}, run_name='__main__')")
+    done = subprocess.run([sys.executable, "-c", older], capture_output=True, text=True,
+                          timeout=30, check=False)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (f"status_tracker.py: error: Python 3.11 or newer is needed; "
+                           f"{sys.executable} is 3.10.13\n")
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -3075,6 +3133,29 @@ def test_a_late_ctrl_c_during_shutdown_is_absorbed_and_main_restores_the_default
         signal.signal(signal.SIGINT, signal.default_int_handler)
     assert st.main(["--once", "--feed", "X=http://127.0.0.1:9/feed"]) == 1
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.parametrize(("url", "label"), [
+    ("https://hooks.slack.com/services/T0/B0/SECRET", "Earlier:"),
+    ("https://discord.com/api/webhooks/1/SECRET", "**Earlier**"),
+    ("https://prod-1.westeurope.logic.azure.com/workflows/1/triggers/manual/paths/invoke",
+     "Earlier:"),
+    ("https://ntfy.sh/alerts", None), ("https://example.test/hook", None)])
+def test_steps_found_together_are_all_in_every_chat_format_earlier_ones_labelled(
+        url: str, label: str | None) -> None:
+    at = NOW - timedelta(minutes=30)
+    steps = (st.Step("Investigating", "We are looking.", at, "a"),
+             st.Step("Identified", "Found the cause.", at + timedelta(minutes=10), "b"),
+             st.Step("Resolved", "All fixed.", at + timedelta(minutes=20), "c"))
+    event = st.IncidentEvent("GitHub", st.Kind.UPDATED, incident(
+        status="Resolved", message="All fixed.", steps=steps, updated=steps[-1].at))
+    body = json.dumps(json.loads(st.webhook_body(url, event)), ensure_ascii=False)
+    assert "All fixed." in body
+    if label is None:  # ntfy and plain JSON: the steps are data, not lines
+        return
+    assert label in body
+    assert body.index(label) < body.index("Investigating - We are looking.") < body.index(
+        "Identified - Found the cause.")
 
 
 def test_webhook_payloads_are_shaped_for_slack_discord_and_generic_receivers() -> None:
@@ -5846,8 +5927,20 @@ async def site(server: FeedServer, tmp_path: Path) -> AsyncIterator[tuple[str, F
         "01EVIL", "Costs &lt; 5 &amp; more<script>alert(1)</script>", "Investigating",
         'Look <img src=x onerror="alert(1)">')
         .replace("https://status.openai.com//incidents/01EVIL", "javascript:alert(1)")))
+    begin = datetime.now(UTC) - timedelta(hours=1)
+    stamp = begin.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    server.routes["/gcp/incidents.json"] = Route(body=json.dumps([{
+        "id": "gc1", "begin": stamp, "modified": stamp, "end": None, "severity": "low",
+        "external_desc": "Vertex errors", "status_impact": "SERVICE_DISRUPTION",
+        "uri": "incidents/gc1", "affected_products": [{"title": "Vertex", "id": "v"}],
+        "updates": [{"when": stamp, "status": "SERVICE_DISRUPTION", "text": "Looking."}]}
+        ]).encode())
+    # An address with a user, a password and a token: none of them may be shown.
+    secret = server.url("/gcp/incidents.json?key=TOKENSECRET").replace(
+        "//", "//carol:PWSECRET@")
     settings = st.Settings(feeds=[st.FeedConfig("OpenAI", server.url("/openai")),
-                                  st.FeedConfig("Evil Page", server.url("/evil"))],
+                                  st.FeedConfig("Evil Page", server.url("/evil")),
+                                  st.FeedConfig("Cloud", secret)],
                            # 1 s: the first polls are spread over at most an interval
                            interval=1, serve=("127.0.0.1", 0), state=tmp_path / "s.json")
     stop = asyncio.Event()
@@ -5873,7 +5966,7 @@ async def test_the_page_shows_every_vendor_escaped_with_a_strict_policy_and_no_o
         assert policy.startswith("default-src 'none'; ") and "unsafe" not in policy
         # Nothing is loaded from anywhere: no src, no stylesheet link; only anchors lead out.
         assert not re.search(r"\ssrc=|<link|@import|url\(", body), path
-        assert all(re.match(r"https://|/", href) for href in re.findall(r'href="([^"]*)"', body))
+        assert all(re.match(r"https?://|/", href) for href in re.findall(r'href="([^"]*)"', body))
     async with session.get(base + "/") as resp:
         page = await resp.text()
     assert "<h2 id=\"v-openai\"><a href=\"/vendor/openai\">OpenAI</a>" in page
@@ -5885,6 +5978,12 @@ async def test_the_page_shows_every_vendor_escaped_with_a_strict_policy_and_no_o
     assert page.count("<script>") == 1 and "role=\"img\" aria-label=\"Last 90 days: " in page
     async with session.get(base + "/vendor/nothing") as resp:
         assert resp.status == 404
+    for path in ("/", "/vendor/cloud", "/feed.atom", "/feed.atom?feed=cloud",
+                 "/maintenance.ics", "/status", "/metrics"):
+        async with session.get(base + path) as resp:
+            body = await resp.text()
+        assert "Vertex errors" in body or path in ("/maintenance.ics", "/metrics"), path
+        assert not re.search("carol|PWSECRET|TOKENSECRET", body), path
 
 
 async def test_the_page_is_told_of_each_change_through_server_sent_events(
@@ -5940,15 +6039,15 @@ def test_the_calendar_keeps_a_window_s_uid_raises_its_sequence_and_cancels_it(
         assert all(len(line.encode()) <= 75 for line in body.split("\r\n"))
         return [c for c in icalendar.Calendar.from_ical(body).walk("VEVENT")]
 
-    st._history_rows(db, [("windows", ("GitHub", [window("a", 5), window("b", 9)],
-                                       now.timestamp()))])
+    st._history_rows(db, [st.WindowList("GitHub", [window("a", 5), window("b", 9)],
+                                        now.timestamp())])
     first = {str(e["UID"]): e for e in calendar()}
     assert set(first) == {"github-a@status-tracker", "github-b@status-tracker"}
     assert first["github-a@status-tracker"].decoded("DTSTART") == (
         now + timedelta(hours=5)).replace(microsecond=0)
     assert first["github-a@status-tracker"]["SEQUENCE"] == 0
     # "a" moves two hours later; "b" leaves the list before it began: cancelled.
-    st._history_rows(db, [("windows", ("GitHub", [window("a", 7)], now.timestamp()))])
+    st._history_rows(db, [st.WindowList("GitHub", [window("a", 7)], now.timestamp())])
     second = {str(e["UID"]): e for e in calendar()}
     assert second["github-a@status-tracker"]["SEQUENCE"] == 1
     assert second["github-a@status-tracker"].decoded("DTSTART") == (
