@@ -3026,6 +3026,7 @@ def event_from_dict(data: Mapping[str, Any]) -> IncidentEvent:
 
 STOPPED = "stopped"  # why a page was not read: a stop came before its answer
 NOT_READ = f"not read: {STOPPED}"
+NOT_YET = "not read yet"  # a watch's feed before its first poll: nothing is known of it
 
 
 class Level(IntEnum):
@@ -3071,7 +3072,7 @@ class BoardEntry:
 
     @property
     def level(self) -> Level:
-        if self.error == STOPPED:
+        if self.error in (STOPPED, NOT_YET):
             return Level.NOT_READ
         if self.error is not None:
             return Level.FEED_FAILING
@@ -5554,8 +5555,14 @@ class History:
         self.rng = rng or _SHARED_RNG
         self.trouble = Trouble()
         self.db: sqlite3.Connection | None = None
+        # Each component's last recorded status: a restart writes only what changed since.
+        self._components: dict[str, dict[str, str]] = {}
         try:
             self.db = open_history(path)
+            for feed, name, status in self.db.execute(
+                    "SELECT feed, name, status FROM components c WHERE since = (SELECT "
+                    "MAX(since) FROM components d WHERE d.feed = c.feed AND d.name = c.name)"):
+                self._components.setdefault(feed, {})[name] = status
         except HistoryError as exc:
             if not exc.passing:
                 raise
@@ -5568,7 +5575,6 @@ class History:
         self.pending: list[HistoryRecord] = []
         self.written = 0
         self._wanted = asyncio.Event()
-        self._components: dict[str, dict[str, str]] = {}
         self._windows: dict[str, str] = {}
         self._pruned_at: float | None = None
 
@@ -7071,7 +7077,8 @@ class Monitoring:
         """Each feed's board entry, in the monitors' order."""
         entries = []
         for m in self.monitors:
-            entry = BoardEntry(m.name, error=m.failing_reason if m.failures else None)
+            entry = BoardEntry(m.name, error=NOT_YET if not m.stats.polls else
+                               m.failing_reason if m.failures else None)
             api = m.api.incidents.data if m.api is not None else None
             entry.incidents = [enrich(_reported(i), (api or {}).get(i.code))
                                for i in m.incidents]
@@ -7148,6 +7155,7 @@ padding:.8rem 1rem;margin:1rem 0}.vendor.lvl-minor,.vendor.lvl-degraded,
 .vendor.lvl-feed-failing{border-left-color:var(--major)}
 .vendor.lvl-critical{border-left-color:var(--critical)}
 .vendor.lvl-maintenance{border-left-color:var(--maint)}
+.vendor.lvl-not-read{border-left-color:var(--none)}
 .state{font-size:.9rem;font-weight:600;margin-left:.5rem}
 table{border-collapse:collapse;width:100%;font-size:.95rem}
 th,td{text-align:left;padding:.2rem .5rem .2rem 0;border-bottom:1px solid var(--line)}
@@ -7159,11 +7167,17 @@ ul{margin:.2rem 0;padding-left:1.2rem}
 .bars .d-critical{background:var(--critical)}.bars .d-maintenance{background:var(--maint)}
 .steps li{margin:.3rem 0}
 """.strip()
+# The main part is fetched again when the events say it changed (the version the page was
+# made from is the stream's start, so nothing between the two is missed), and every minute
+# so that ages and "last checked" move on; only a change is announced to screen readers.
 PAGE_SCRIPT = """
-(function(){if(!window.EventSource)return;var s=new EventSource('/events');
-s.onmessage=function(){fetch(location.pathname+'?part=main').then(function(r){
-return r.ok?r.text():null}).then(function(t){if(t!==null){
-document.getElementById('main').innerHTML=t}})}})();
+(function(){var m=document.getElementById('main'),l=document.getElementById('live');
+function refresh(said){fetch(location.pathname+'?part=main').then(function(r){
+return r.ok?r.text():null}).then(function(t){if(t!==null){m.innerHTML=t;
+if(said){l.textContent='Updated at '+new Date().toLocaleTimeString()}}})}
+setInterval(function(){refresh(false)},60000);if(!window.EventSource)return;
+var s=new EventSource('/events?since='+m.getAttribute('data-version'));
+s.onmessage=function(){refresh(true)}})();
 """.strip()
 
 
@@ -7205,16 +7219,17 @@ def _linked(text: str, url: str) -> str:
     return f'<a href="{_esc(link)}" rel="noreferrer">{_esc(text)}</a>' if link else _esc(text)
 
 
-def page_html(title: str, main: str, now: datetime) -> str:
-    """The whole page around its main part; the script only refreshes that part."""
+def page_html(title: str, main: str, version: int) -> str:
+    """The whole page around its main part, made from the site's `version`; the script only
+    refreshes that part."""
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{_esc(title)}</title><style>{PAGE_CSS}</style></head><body>"
             f'<header><h1>{_esc(title)}</h1><p class="muted">status_tracker {__version__}; '
             f"this page updates itself while open. "
             f'<a href="/feed.atom">Feed</a> · <a href="/maintenance.ics">Maintenance '
-            f"calendar</a></p></header>"
-            f'<main id="main" aria-live="polite">{main}</main>'
+            f'calendar</a></p><p id="live" class="muted" role="status"></p></header>'
+            f'<main id="main" data-version="{version}">{main}</main>'
             f"<script>{PAGE_SCRIPT}</script></body></html>")
 
 
@@ -7249,7 +7264,8 @@ def vendor_html(entry: BoardEntry, checked: datetime | None, days: Sequence[int 
     feed health and last check, and its days."""
     level = entry.level
     key = vendor_key(entry.name)
-    health = (f"Feed failing: {entry.error}" if entry.error
+    health = ("Not read yet" if level is Level.NOT_READ
+              else f"Feed failing: {entry.error}" if entry.error
               else f"Feed read; last checked {_stamp(checked)}" if checked
               else "Not read yet")
     parts = [f'<section class="vendor lvl-{level.word.replace(" ", "-")}" '
@@ -7299,7 +7315,11 @@ def timeline_main(name: str, incidents: Sequence[tuple[Incident, Sequence[Step]]
                         f'<span class="muted">{_esc(_stamp(s.at))}</span>'
                         f"{'. ' + _esc(s.message) if s.message else ''}</li>" for s in steps)
         impact = f", {_esc(inc.impact)}" if inc.impact else ""
-        blocks.append(f'<section class="vendor"><h3>{_linked(inc.title, inc.link)}</h3>'
+        # Coloured by how bad it was, as the main page colours a vendor (its words say it).
+        level = Level.MAINTENANCE if inc.maintenance else _IMPACT_LEVELS.get(
+            Impact.read(inc.impact) or Impact.NONE, Level.INCIDENT)
+        blocks.append(f'<section class="vendor lvl-{level.word.replace(" ", "-")}">'
+                      f"<h3>{_linked(inc.title, inc.link)}</h3>"
                       f'<p class="meta">{_esc(inc.status or "open")}{impact}; since '
                       f"{_esc(_stamp(inc.published))}</p><ol class=\"steps\">{items}</ol>"
                       "</section>")
@@ -7311,14 +7331,16 @@ def _atom_time(moment: datetime | None) -> str:
     return (moment or _EPOCH).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def atom_feed(events: Sequence[IncidentEvent], *, self_url: str, now: datetime) -> str:
-    """Every event as one Atom feed (RFC 4287), newest first; each entry's id is its event's,
-    stable however often the feed is read."""
+def atom_feed(events: Sequence[IncidentEvent], *, self_url: str, now: datetime,
+              vendor: str | None = None) -> str:
+    """Every event (of one `vendor`) as one Atom feed (RFC 4287), newest first; each entry's
+    id is its event's, and the feed's its own: stable however often, from wherever, it is
+    read."""
     def updated(e: IncidentEvent) -> datetime | None:
         return (e.incident.updated if e.incident else None) or e.at
 
     entries = []
-    for e in events:
+    for e in sorted(events, key=lambda e: updated(e) or _NO_TIME, reverse=True):
         inc = e.incident
         title = (f"{e.feed}: {inc.title} ({inc.status or e.kind.label})" if inc
                  else f"{e.feed}: {e.kind.label}")
@@ -7331,10 +7353,11 @@ def atom_feed(events: Sequence[IncidentEvent], *, self_url: str, now: datetime) 
             + f'<category term="{_esc(e.kind)}"/><content type="text">{_esc(text)}</content>'
             "</entry>")
     newest = max((u for e in events if (u := updated(e))), default=now)
+    key = f":{vendor_key(vendor)}" if vendor else ""
     return ('<?xml version="1.0" encoding="utf-8"?>\n'
             '<feed xmlns="http://www.w3.org/2005/Atom">'
-            f"<id>urn:status-tracker:feed:{_esc(self_url)}</id>"
-            "<title>Your dependencies: every incident and update</title>"
+            f"<id>urn:status-tracker:feed{_esc(key)}</id>"
+            f"<title>{_esc(vendor or 'Your dependencies')}: every incident and update</title>"
             f"<updated>{_atom_time(newest)}</updated><author><name>status_tracker</name>"
             f'</author><link rel="self" href="{_esc(self_url)}"/>'
             + "".join(entries) + "</feed>\n")
@@ -7401,31 +7424,35 @@ def _day_index(moment: float, first: float) -> int:
     return int((moment - first) // 86_400)
 
 
-def day_levels(db: sqlite3.Connection, feed: str, now: datetime, days: int = BAR_DAYS
-               ) -> list[int | None]:
+def day_levels(db: sqlite3.Connection, feed: str, now: datetime, days: int = BAR_DAYS,
+               read_at: float | None = None) -> list[int | None]:
     """Each of the last `days` days (oldest first) at its worst: 0 maintenance, 1 minor,
-    2 major, 3 critical from the incidents and component states recorded; -1 a day with
-    none; None a day before the history began."""
+    2 major, 3 critical from the incidents, maintenance windows and component states
+    recorded; -1 a day with none; None a day before anything was recorded or read (`read_at`:
+    this run's last good read, which records nothing when nothing changed)."""
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     first = (today - timedelta(days=days - 1)).timestamp()
     end = now.timestamp()
-    levels: list[int | None] = [-1] * days
     began = db.execute("SELECT MIN(recorded) FROM events WHERE feed = ?", (feed,)).fetchone()[0]
     since = db.execute("SELECT MIN(since) FROM components WHERE feed = ?", (feed,)).fetchone()[0]
-    start = min((t for t in (began, since) if t is not None), default=end)
-    for i in range(min(days, max(0, _day_index(start, first)))):
-        levels[i] = None
+    start = min((t for t in (began, since, read_at) if t is not None), default=None)
+    if start is None:
+        return [None] * days
+    levels: list[int | None] = [
+        None if i < _day_index(start, first) else -1 for i in range(days)]
 
     def mark(rank: int, low: float, high: float) -> None:
         for i in range(max(0, _day_index(low, first)), min(days, _day_index(high, first) + 1)):
             was = levels[i]
             levels[i] = rank if was is None else max(rank, was)
 
-    for impact, maintenance, started, resolved in db.execute(
-            "SELECT impact, maintenance, started, resolved FROM incidents WHERE feed = ? "
+    for impact, started, resolved in db.execute(
+            "SELECT impact, started, resolved FROM incidents WHERE feed = ? AND maintenance = 0 "
             "AND started IS NOT NULL AND (resolved IS NULL OR resolved >= ?)", (feed, first)):
-        rank = 0 if maintenance else max(1, (Impact.read(impact) or Impact.NONE).rank)
-        mark(rank, max(started, first), min(resolved or end, end))
+        mark(max(1, (Impact.read(impact) or Impact.NONE).rank), max(started, first),
+             min(resolved or end, end))
+    for low, high in _maintenance_spans(db, feed, first, end):
+        mark(0, low, high)
     changes: dict[str, list[tuple[str, float]]] = {}
     for name, status, at in db.execute(
             "SELECT name, status, since FROM components WHERE feed = ? ORDER BY name, since",
@@ -7436,6 +7463,24 @@ def day_levels(db: sqlite3.Connection, feed: str, now: datetime, days: int = BAR
             if (state_rank := _FAIL_RANK_OF_STATE.get(status)) is not None:
                 mark(state_rank, low, high)
     return levels
+
+
+def _maintenance_spans(db: sqlite3.Connection, feed: str, first: float, end: float
+                       ) -> list[tuple[float, float]]:
+    """When maintenance was under way: a window's scheduled times once it has begun (not
+    from when it was announced), or a feed's maintenance from its first step in progress."""
+    spans = [(max(starts, first), min(ends or end, end)) for starts, ends in db.execute(
+        "SELECT starts, ends FROM windows WHERE feed = ? AND status != 'cancelled' AND "
+        "starts IS NOT NULL AND starts < ? AND (ends IS NULL OR ends >= ?)", (feed, end, first))]
+    for ident, resolved in db.execute(
+            "SELECT id, resolved FROM incidents WHERE feed = ? AND maintenance = 1 AND "
+            "(resolved IS NULL OR resolved >= ?)", (feed, first)):
+        begun = [at for at, status in db.execute(
+            "SELECT at, status FROM steps WHERE feed = ? AND incident = ? AND at IS NOT NULL",
+            (feed, ident)) if Phase.of(status) is Phase.STARTED]
+        if begun:
+            spans.append((max(min(begun), first), min(resolved or end, end)))
+    return spans
 
 
 def vendor_incidents(db: sqlite3.Connection, feed: str, since: float
@@ -7470,6 +7515,17 @@ def recorded_events(db: sqlite3.Connection, feed: str | None, since: float,
     return events
 
 
+def not_modified(headers: Mapping[str, str], tag: str, modified: datetime) -> bool:
+    """Whether a conditional GET is answered 304 (RFC 9110 13.1.2, 13.1.3): If-None-Match,
+    a list or "*", compared weakly; else If-Modified-Since, to the second."""
+    if (asked := headers.get("If-None-Match")) is not None:
+        tags = {t.strip().removeprefix("W/") for t in asked.split(",")}
+        return "*" in tags or tag.removeprefix("W/") in tags
+    asked_since = headers.get("If-Modified-Since")
+    since = _http_date(asked_since) if asked_since else None
+    return since is not None and modified <= since
+
+
 def recorded_windows(db: sqlite3.Connection) -> list[CalendarWindow]:
     return [CalendarWindow(feed, code, title, link, moment, _from_epoch(ends), status, sequence)
             for feed, code, title, link, starts, ends, status, sequence in db.execute(
@@ -7495,6 +7551,7 @@ class Site:
         self._changed = asyncio.Event()
         self._tokens: dict[int, tuple[int, int, int]] = {}
         self.recent: collections.deque[IncidentEvent] = collections.deque(maxlen=FEED_ENTRIES)
+        self._feed_versions: dict[str, tuple[str, datetime]] = {}  # per ?feed=: ETag, since
 
     def __call__(self, event: IncidentEvent) -> None:
         """Every event: kept for the feed when there is no history, and the page told."""
@@ -7546,23 +7603,26 @@ class Site:
                         exception_words(exc))
             return empty
 
-    def _page(self, request: web.Request, title: str, main: str) -> web.Response:
-        body = main if request.query.get("part") == "main" else page_html(
-            title, main, self.clock.now())
+    def _page(self, request: web.Request, title: str, main: str, version: int
+              ) -> web.Response:
+        body = main if request.query.get("part") == "main" else page_html(title, main, version)
         return web.Response(text=body, content_type="text/html", headers=PAGE_HEADERS)
 
     async def index(self, request: web.Request) -> web.Response:
+        version = self.version  # before anything is read: a change meanwhile is not missed
         now = self.clock.now()
         board = self.monitoring.entries(now)
         monitors = self.monitoring.monitors
         unknown: list[list[int | None]] = [[None] * BAR_DAYS for _ in monitors]
-        days = await self._read(lambda db: [day_levels(db, m.name, now) for m in monitors],
-                                unknown)
+        days = await self._read(lambda db: [day_levels(db, m.name, now,
+                                                       read_at=m.stats.last_success)
+                                            for m in monitors], unknown)
         checked = [_from_epoch(m.stats.last_success) for m in monitors]
         main = board_main(list(zip(board, checked, days, strict=True)), now)
-        return self._page(request, "Your dependencies", main)
+        return self._page(request, "Your dependencies", main, version)
 
     async def vendor(self, request: web.Request) -> web.Response:
+        version = self.version
         key = request.match_info["key"]
         monitor = next((m for m in self.monitoring.monitors if vendor_key(m.name) == key), None)
         if monitor is None:
@@ -7570,25 +7630,32 @@ class Site:
         since = (self.clock.now() - timedelta(days=BAR_DAYS)).timestamp()
         none: list[tuple[Incident, list[Step]]] = []
         found = await self._read(lambda db: vendor_incidents(db, monitor.name, since), none)
-        return self._page(request, monitor.name, timeline_main(monitor.name, found,
-                                                                 self.clock.now()))
+        return self._page(request, monitor.name,
+                          timeline_main(monitor.name, found, self.clock.now()), version)
 
     async def events(self, request: web.Request) -> web.StreamResponse:
-        """One message each time what the page shows may have changed; a comment every
-        15 seconds keeps proxies from closing the stream."""
+        """One message each time what the page shows may have changed since the version it
+        was made from (`since`, or the last message's id when the browser reconnects: a
+        tracker restarted meanwhile counts anew, and any other number is a change); a
+        comment every 15 seconds keeps proxies from closing the stream. A closed tab ends
+        it quietly."""
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                                "Cache-Control": "no-store"})
         await response.prepare(request)
-        seen = self.version
-        while not self.stopping.is_set():
-            await _wait_event_or(self._changed, self.stopping, 15)
-            if self.stopping.is_set():
-                break
-            if self.version != seen:
-                seen = self.version
-                await response.write(f"data: {seen}\n\n".encode())
-            else:
-                await response.write(b": still here\n\n")
+        known = request.headers.get("Last-Event-ID") or request.query.get("since", "")
+        seen = int(known) if known.isascii() and known.isdigit() and len(known) < 18 else (
+            self.version)
+        try:
+            while not self.stopping.is_set():
+                if self.version != seen:
+                    seen = self.version
+                    await response.write(f"id: {seen}\ndata: {seen}\n\n".encode())
+                    continue
+                await _wait_event_or(self._changed, self.stopping, 15)
+                if self.version == seen and not self.stopping.is_set():
+                    await response.write(b": still here\n\n")
+        except ConnectionError:  # the page was closed: nothing to say
+            pass
         return response
 
     async def feed(self, request: web.Request) -> web.Response:
@@ -7602,10 +7669,18 @@ class Site:
         if events is None:  # no history: what this run reported
             events = [e for e in self.recent if name is None or e.feed == name]
         tag = f'"{_digest(wanted or "", *(e.event_id for e in events))}"'
-        headers = {"ETag": tag, "Cache-Control": "no-cache"}
-        if request.headers.get("If-None-Match") == tag:
+        # Last modified when this tag was first served (a restart serves it anew): a catch-up's
+        # events may be older than the newest one shown, yet they are a change.
+        seen_tag, modified = self._feed_versions.get(wanted or "", ("", None))
+        if seen_tag != tag or modified is None:
+            modified = self.clock.now().replace(microsecond=0)
+            self._feed_versions[wanted or ""] = (tag, modified)
+        headers = {"ETag": tag, "Last-Modified": email.utils.format_datetime(modified, True),
+                   "Cache-Control": "no-cache"}
+        if not_modified(request.headers, tag, modified):
             return web.Response(status=304, headers=headers)
-        body = atom_feed(events, self_url=str(request.url), now=self.clock.now())
+        body = atom_feed(events, self_url=str(request.rel_url), now=self.clock.now(),
+                         vendor=name)
         return web.Response(text=body, content_type="application/atom+xml", headers=headers)
 
     async def calendar(self, request: web.Request) -> web.Response:
@@ -7631,6 +7706,9 @@ class FeedConfig:
     interval: float | None = None
     options: FeedOptions = FeedOptions()
     page: Page | None = None  # the catalogue's entry, when the feed was named by it
+    # A bare --feed NAME no catalogued page has: why (for all but --report, which may know
+    # the name from the history, where a watch's own names are kept).
+    unknown: str | None = None
 
     @property
     def platform(self) -> Platform:
@@ -8317,6 +8395,7 @@ class VendorReport:
     mean_to_resolve: float | None = None  # minutes
     resolved: int = 0
     estimated: bool = False  # no component states recorded: outage minutes from incidents
+    recorded_from: float | None = None  # when the history of it begins, if within the window
 
 
 def _uptime(spans: Iterable[tuple[str, float, float]], start: float, end: float) -> float:
@@ -8340,11 +8419,15 @@ def _uptime(spans: Iterable[tuple[str, float, float]], start: float, end: float)
 def vendor_report(feed: str, incidents: Sequence[tuple[str, str | None, float | None,
                                                        float | None]],
                   components: Mapping[str, Sequence[tuple[str, float]]], start: float,
-                  end: float) -> VendorReport:
+                  end: float, recorded_from: float | None = None) -> VendorReport:
     """The figures of one vendor from its recorded timeline: incidents as (title, impact,
     started, resolved) and each component's status changes. Without component states the
-    outage minutes and uptime are estimated from the incidents' impact and duration."""
+    outage minutes and uptime are estimated from the incidents' impact and duration. Time
+    before the history of it began (`recorded_from`) is not counted as up: the uptime is of
+    the time recorded."""
     report = VendorReport(feed)
+    if recorded_from is not None and recorded_from > start:
+        report.recorded_from = start = min(recorded_from, end)
     spans = {name: _spans(changes, start, end) for name, changes in components.items()}
     durations = []
     for title, impact, started, resolved in incidents:
@@ -8362,7 +8445,7 @@ def vendor_report(feed: str, incidents: Sequence[tuple[str, str | None, float | 
             low, high = max(started, start), min(resolved if resolved else end, end)
             if high > low:
                 spans.setdefault("(the whole page)", []).append((state, low, high))
-    report.estimated = not components and bool(spans)
+    report.estimated = not components
     for name, parts in spans.items():
         totals = {s: sum(b - a for st_, a, b in parts if st_ == s) / 60
                   for s in _REPORTED_STATES}
@@ -8374,13 +8457,22 @@ def vendor_report(feed: str, incidents: Sequence[tuple[str, str | None, float | 
     return report
 
 
+def history_feeds(db: sqlite3.Connection) -> list[str]:
+    """Every feed the history holds anything of, by the name its watch gave it."""
+    return [row[0] for row in db.execute(
+        "SELECT feed FROM events UNION SELECT feed FROM incidents UNION SELECT feed FROM "
+        "components ORDER BY 1")]
+
+
 def read_report(db: sqlite3.Connection, start: float, end: float,
-                feeds: Sequence[str] = ()) -> list[VendorReport]:
-    """Every vendor the history names (or those of `feeds`), over [start, end]."""
-    names = list(feeds) or [row[0] for row in db.execute(
-        "SELECT feed FROM incidents UNION SELECT feed FROM components ORDER BY 1")]
+                names: Sequence[str]) -> list[VendorReport]:
+    """The vendors of `names` (as the history has them), over [start, end]."""
     reports = []
     for feed in names:
+        recorded_from = db.execute(
+            "SELECT MIN(t) FROM (SELECT MIN(recorded) AS t FROM events WHERE feed = ? "
+            "UNION ALL SELECT MIN(since) FROM components WHERE feed = ?)",
+            (feed, feed)).fetchone()[0]
         incidents = db.execute(
             """SELECT title, impact, started, resolved FROM incidents WHERE feed = ?
                AND maintenance = 0 AND (started IS NULL OR started <= ?)
@@ -8391,7 +8483,7 @@ def read_report(db: sqlite3.Connection, start: float, end: float,
                 "SELECT name, status, since FROM components WHERE feed = ? AND since <= ? "
                 "ORDER BY name, since", (feed, end)):
             changes.setdefault(name, []).append((status, since))
-        reports.append(vendor_report(feed, incidents, changes, start, end))
+        reports.append(vendor_report(feed, incidents, changes, start, end, recorded_from))
     return reports
 
 
@@ -8402,9 +8494,16 @@ def _minutes(value: float) -> str:
     return f"{minutes // 60} h {minutes % 60} min" if minutes < 2880 else f"{minutes // 1440} days"
 
 
+def _span_words(seconds: float) -> str:
+    """"30 days", "12 hours", "1.5 days", "90 minutes": a window as people say it."""
+    count, unit = ((seconds / 60, "minute") if seconds < 7200 else (seconds / 3600, "hour")
+                   if seconds < 2 * 86_400 else (seconds / 86_400, "day"))
+    return f"{round(count, 1):g} {unit}{'' if round(count, 1) == 1 else 's'}"
+
+
 def report_text(reports: Sequence[VendorReport], start: datetime, end: datetime) -> str:
-    days = (end - start).total_seconds() / 86_400
-    lines = [f"From {_stamp(start)} to {_stamp(end)} ({days:g} days): "
+    window = (end - start).total_seconds()
+    lines = [f"From {_stamp(start)} to {_stamp(end)} ({_span_words(window)}): "
              f"{plural(len(reports), 'vendor')}"]
     for r in reports:
         count = sum(r.incidents.values())
@@ -8415,9 +8514,11 @@ def report_text(reports: Sequence[VendorReport], start: datetime, end: datetime)
             f"{name}: " + ", ".join(f"{_minutes(m)} {state.replace('_', ' ')}"
                                     for state, m in states.items())
             for name, states in r.minutes.items()) or "none recorded"
+        covered = "" if r.recorded_from is None else (
+            f" since {_stamp(_from_epoch(r.recorded_from))}, when its recording began")
         lines += [r.feed, f"  incidents        {count}{': ' + by_impact if count else ''}",
                   f"  uptime           {r.uptime:.2f}%" + (" (estimated)" if r.estimated
-                                                            else ""),
+                                                            else "") + covered,
                   f"  outage           {outage}" + (
                       " (estimated from the incidents' impact: the page gave no component "
                       "states)" if r.estimated else "")]
@@ -8442,6 +8543,20 @@ def since_seconds(text: str) -> float:
     return float(match[1]) * {"h": 3600, "d": 86_400, "w": 604_800}[match[2]]
 
 
+def _report_names(settings: Settings, known: Sequence[str]) -> list[str]:
+    """The feeds --report is about: those named (by the name their watch gave them, or a
+    catalogued page's), as the history spells them; all of it when none is named. A name
+    the history lacks is a mistake, said with the names it has."""
+    if not settings.feeds_given:
+        return list(known)
+    spelled = {name.lower(): name for name in known}
+    missing = [f.name for f in settings.feeds if f.name.lower() not in spelled]
+    if missing:
+        raise HistoryError(f"--report: no history of {', '.join(map(repr, missing))}; it "
+                           f"holds {', '.join(known) or 'nothing yet'}")
+    return [spelled[f.name.lower()] for f in settings.feeds]
+
+
 def run_report(settings: Settings, since: float, *, clock: Clock, out: TextIO) -> int:
     """--report: each vendor's incidents, outage minutes, uptime, longest incident and mean
     time to resolve over the window, from the history (read only: a watch may be writing)."""
@@ -8452,7 +8567,8 @@ def run_report(settings: Settings, since: float, *, clock: Clock, out: TextIO) -
     try:
         end = clock.now()
         start = end - timedelta(seconds=since)
-        names = [f.name for f in settings.feeds] if settings.feeds_given else []
+        known = history_feeds(db)
+        names = _report_names(settings, known)
         reports = read_report(db, start.timestamp(), end.timestamp(), names)
     finally:
         db.close()
@@ -8462,7 +8578,8 @@ def run_report(settings: Settings, since: float, *, clock: Clock, out: TextIO) -
              "estimated": r.estimated, "outage_minutes": r.minutes,
              "longest": None if r.longest is None else {
                  "title": r.longest[0], "minutes": r.longest[1], "open": r.longest[2]},
-             "mean_minutes_to_resolve": r.mean_to_resolve, "resolved": r.resolved}
+             "mean_minutes_to_resolve": r.mean_to_resolve, "resolved": r.resolved,
+             "recorded_from": _iso(_from_epoch(r.recorded_from))}
             for r in reports]}, ensure_ascii=False) + "\n")
     else:
         out.write(report_text(reports, start, end) + "\n")
@@ -8658,7 +8775,9 @@ def _feed_arg(text: str) -> FeedConfig:
     try:
         return resolve_feed(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        if "=" in text or "://" in text or not text.strip():
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return FeedConfig(feed_name(text).strip(), "", unknown=str(exc))
 
 
 def _component_arg(text: str) -> str:
@@ -9166,6 +9285,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         raise ConfigError("--fail-on is a gate for --status: add --status")
     config = load_config(args.config) if args.config else ConfigFile()
     feeds = args.feed or config.feeds or [FeedConfig(n, u) for n, u in FEEDS]
+    if not args.report and (unknown := next((f for f in feeds if f.unknown), None)):
+        raise ConfigError(f"argument --feed: {unknown.unknown}")
     # A mistake in the file is said with the file's name, as a reload's log must.
     where = f"{args.config}: " if args.config and not args.feed and config.feeds else ""
     names = [f.name for f in feeds]
@@ -9173,7 +9294,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if duplicate:
         raise ConfigError(f"{where}feed name {duplicate!r} is used twice")
     first_name: dict[tuple[str, str, int, str], str] = {}
-    for feed in feeds:
+    for feed in feeds if not args.report else ():
         other = first_name.setdefault(url_identity(feed.url), feed.name)
         if other != feed.name:
             raise ConfigError(f"{where}feeds {other!r} and {feed.name!r} have the same URL")

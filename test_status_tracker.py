@@ -5846,6 +5846,25 @@ async def test_a_full_disk_at_start_keeps_the_records_and_writes_them_once_it_cl
     db.close()
 
 
+async def test_a_restart_records_only_the_components_that_changed_since(
+        tmp_path: Path) -> None:
+    path, clock = tmp_path / "h.sqlite3", FakeClock(datetime.now(UTC))
+    first = st.History(path, clock=clock)
+    first.components("GitHub", {"Actions": "major_outage", "Pages": "operational"})
+    assert await first.flush()
+    first.close()
+    again = st.History(path, clock=clock)
+    again.components("GitHub", {"Actions": "major_outage", "Pages": "operational"})
+    assert again.pending == []
+    again.components("GitHub", {"Actions": "operational", "Pages": "operational"})
+    assert await again.flush()
+    again.close()
+    db = st.open_history(path, read_only=True)
+    assert db.execute("SELECT name, status FROM components ORDER BY rowid").fetchall() == [
+        ("Actions", "major_outage"), ("Pages", "operational"), ("Actions", "operational")]
+    db.close()
+
+
 def test_a_history_that_cannot_be_made_is_a_configuration_error(tmp_path: Path) -> None:
     with pytest.raises(st.HistoryError, match="no such file or directory") as info:
         st.History(tmp_path / "missing" / "h.sqlite3", clock=FakeClock())
@@ -5908,6 +5927,66 @@ def test_the_report_figures_come_from_the_recorded_timeline(tmp_path: Path) -> N
         "Database: 30 min under maintenance",
         "  longest          Slow pages: 4 h 0 min (still open)",
         "  time to resolve  2 h 0 min on average over 1 resolved incident"]
+
+
+def test_a_report_counts_only_the_time_recorded_and_takes_a_watch_s_own_feed_names(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "h.sqlite3"
+    now = datetime.now(UTC)
+    began = now - timedelta(hours=6)
+    db = st.open_history(path)
+    with db:
+        db.execute("INSERT INTO events(recorded, feed, kind, incident, body) VALUES "
+                   "(?, 'Chat', 'new', 'c1', '{}')", (began.timestamp(),))
+        db.execute("INSERT INTO incidents VALUES ('Chat', 'c1', 'Slow', '', NULL, 0, '[]', ?, "
+                   "?, ?)", ((now - timedelta(hours=5)).timestamp(),
+                             (now - timedelta(hours=4)).timestamp(), began.timestamp()))
+    db.close()
+    assert st.main(["--report", "--history-db", str(path), "--feed", "chat", "--json"]) == 0
+    [chat] = json.loads(capsys.readouterr().out)["vendors"]
+    # Nothing says how bad its hour was: no minute is down, and that is an estimate.
+    assert (chat["feed"], chat["uptime"], chat["estimated"]) == ("Chat", 100.0, True)
+    assert chat["recorded_from"] == st._iso(began) and chat["resolved"] == 1
+    assert st.main(["--report", "--history-db", str(path), "--since", "12h"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("(12 hours): 1 vendor")
+    assert lines[3] == (f"  uptime           100.00% (estimated) since {st._stamp(began)}, "
+                        "when its recording began")
+    assert st.main(["--report", "--history-db", str(path), "--feed", "Mail"]) == 2
+    assert capsys.readouterr().err == ("status_tracker.py: error: --report: no history of "
+                                       "'Mail'; it holds Chat\n")
+
+
+def test_the_days_bars_mark_maintenance_only_while_under_way_and_no_data_before_any(
+        tmp_path: Path) -> None:
+    now = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+
+    def at(days: float) -> float:
+        return (now - timedelta(days=days)).timestamp()
+
+    db = st.open_history(tmp_path / "h.sqlite3")
+    with db:
+        # A window announced 10 days ago for 5 days ahead, one that ran yesterday, and one
+        # cancelled before it began; a feed's maintenance announced 10 days ago, under way
+        # from 3 days ago to 2 days ago; a major incident 5 days ago.
+        db.executemany("INSERT INTO windows VALUES ('GitHub', ?, 'W', '', ?, ?, ?, 0, ?)", [
+            ("ahead", at(-5), at(-5.1), "scheduled", at(10)),
+            ("ran", at(1), at(0.9), "completed", at(10)),
+            ("gone", at(4), at(3.9), "cancelled", at(10))])
+        db.executemany("INSERT INTO incidents VALUES ('GitHub', ?, ?, '', ?, ?, '[]', ?, ?, ?)", [
+            ("m1", "Upgrade", "maintenance", 1, at(10), at(2), at(2)),
+            ("i1", "Down", "major", 0, at(5), at(4.9), at(4.9))])
+        db.executemany("INSERT INTO steps VALUES ('GitHub', 'm1', ?, ?, '')", [
+            (at(10), "Scheduled"), (at(3), "In progress"), (at(2), "Completed")])
+        db.execute("INSERT INTO events(recorded, feed, kind, incident, body) VALUES "
+                   "(?, 'GitHub', 'new', 'm1', '{}')", (at(10),))
+    days = st.day_levels(db, "GitHub", now)
+    assert days[:-11] == [None] * (st.BAR_DAYS - 11)  # before the first record
+    assert days[-11:] == [-1, -1, -1, -1, -1, 2, -1, 0, 0, 0, -1]
+    # A feed never read shows no day at all; one read today and quiet shows today up.
+    assert st.day_levels(db, "Never", now) == [None] * st.BAR_DAYS
+    assert st.day_levels(db, "Quiet", now, read_at=at(0))[-2:] == [None, -1]
+    db.close()
 
 
 def test_report_without_a_history_is_one_line_and_exit_2(
@@ -5989,12 +6068,23 @@ async def test_the_page_shows_every_vendor_escaped_with_a_strict_policy_and_no_o
 async def test_the_page_is_told_of_each_change_through_server_sent_events(
         site: tuple[str, FeedServer], session: aiohttp.ClientSession) -> None:
     base, _ = site
-    async with session.get(base + "/events") as resp:
+    site_obj = next(o for o in gc.get_objects() if isinstance(o, st.Site))
+    async with session.get(base + "/") as resp:
+        page = await resp.text()
+    version = int(re.findall(r'<main id="main" data-version="(\d+)">', page)[0])
+    assert version == site_obj.version > 0
+    async with session.get(base + f"/events?since={version}") as resp:
         assert resp.headers["Content-Type"] == "text/event-stream"
-        site_obj = next(o for o in gc.get_objects() if isinstance(o, st.Site))
         site_obj(st.IncidentEvent("OpenAI", st.Kind.FEED_DOWN, error="x"))
-        line = await asyncio.wait_for(resp.content.readline(), 5)
-        assert line.startswith(b"data: ")
+        lines = [await asyncio.wait_for(resp.content.readline(), 5) for _ in range(2)]
+        assert lines == [f"id: {version + 1}\n".encode(), f"data: {version + 1}\n".encode()]
+    # A change between the page and its stream is not missed: the stream starts from the
+    # page's version, or the last id a reconnecting browser sends.
+    for asked in (f"/events?since={version}", "/events"):
+        headers = {} if "since" in asked else {"Last-Event-ID": str(version)}
+        async with session.get(base + asked, headers=headers) as resp:
+            line = await asyncio.wait_for(resp.content.readline(), 5)
+            assert line == f"id: {site_obj.version}\n".encode()
 
 
 async def test_the_feed_is_valid_atom_with_stable_ids_and_answers_304(
@@ -6015,11 +6105,25 @@ async def test_the_feed_is_valid_atom_with_stable_ids_and_answers_304(
     ids = [e.id for e in parsed.entries]
     async with session.get(base + "/feed.atom") as resp:
         assert [e.id for e in feedparser.parse(await resp.read()).entries] == ids
+    assert parsed.feed.id == "urn:status-tracker:feed"  # whatever host or port served it
+    stamps = [e.updated_parsed for e in parsed.entries]
+    assert stamps == sorted(stamps, reverse=True)
     async with session.get(base + "/feed.atom", headers={"If-None-Match": etag}) as resp:
         assert resp.status == 304
+        modified = resp.headers["Last-Modified"]
+    for asked in ({"If-None-Match": f'"other", W/{etag}'}, {"If-None-Match": "*"},
+                  {"If-Modified-Since": modified}):
+        async with session.get(base + "/feed.atom", headers=asked) as resp:
+            assert resp.status == 304, asked
+    for asked in ({"If-None-Match": '"other"', "If-Modified-Since": modified},
+                  {"If-Modified-Since": "Thu, 01 Jan 1970 00:00:00 GMT"}):
+        async with session.get(base + "/feed.atom", headers=asked) as resp:
+            assert resp.status == 200, asked  # If-None-Match decides when both are sent
     async with session.get(base + "/feed.atom?feed=evil-page") as resp:
-        only = feedparser.parse(await resp.read()).entries
-    assert [e.title.split(":")[0] for e in only] == ["Evil Page"]
+        one = feedparser.parse(await resp.read())
+    assert [e.title.split(":")[0] for e in one.entries] == ["Evil Page"]
+    assert (one.feed.id, one.feed.title) == ("urn:status-tracker:feed:evil-page",
+                                             "Evil Page: every incident and update")
 
 
 def test_the_calendar_keeps_a_window_s_uid_raises_its_sequence_and_cancels_it(
