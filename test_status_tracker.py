@@ -4252,8 +4252,10 @@ async def test_the_endpoints_answer_over_loopback_while_watching(server: FeedSer
             assert series(parse_exposition(text), "status_tracker_feed_up", feed="OpenAI") == 1
             status, _, text = await get("/status")
             board = json.loads(text)
-            assert status == 200 and [f["feed"] for f in board["feeds"]] == ["OpenAI", "Hang"]
-            assert board["feeds"][0]["incidents"][0]["title"] == "Elevated error rates in ChatGPT"
+            # Worst first: a feed not read yet is not known to be well.
+            assert status == 200 and [(f["feed"], f["level"]) for f in board["feeds"]] == [
+                ("Hang", "not read"), ("OpenAI", "incident")]
+            assert board["feeds"][1]["incidents"][0]["title"] == "Elevated error rates in ChatGPT"
     finally:
         stop.set()
         assert await asyncio.wait_for(watch, 5) == 0
