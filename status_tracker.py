@@ -7077,7 +7077,9 @@ class Monitoring:
         """Each feed's board entry, in the monitors' order."""
         entries = []
         for m in self.monitors:
-            entry = BoardEntry(m.name, error=NOT_YET if not m.stats.polls else
+            # Neither read nor failed in this run: its first poll has not ended.
+            unread = m.stats.last_success is None and not m.stats.errors
+            entry = BoardEntry(m.name, error=NOT_YET if unread else
                                m.failing_reason if m.failures else None)
             api = m.api.incidents.data if m.api is not None else None
             entry.incidents = [enrich(_reported(i), (api or {}).get(i.code))
@@ -8130,6 +8132,8 @@ async def _watch(fleet: Fleet, stop: asyncio.Event, monitoring: Monitoring | Non
                  settings: Settings | None = None, reload: Reload | None = None) -> int:
     """Run every monitor and sender until `stop`, or until every feed is gone; EXIT_INTERNAL
     when a task died of a bug (a supervisor should restart a process missing a watcher)."""
+    # The scheduler keeps the loop's own time: its timers are the loop's, set by loop.time()
+    # (a test gives it a clock and timers of its own).
     scheduler = Scheduler(list(fleet.monitors.values()), meter=fleet.shared.meter)
     tasks = _Tasks(scheduler, stop)
     for sender in fleet.senders.values():
@@ -8223,23 +8227,19 @@ async def _reload(fleet: Fleet, scheduler: Scheduler, tasks: _Tasks,
     return new
 
 
-async def read_board_entry(session: aiohttp.ClientSession, feed: FeedConfig,
-                           limiter: HostLimiter, now: datetime, proxies: Proxies) -> BoardEntry:
+async def read_board_entry(shared: Shared, feed: FeedConfig, now: datetime) -> BoardEntry:
     """One provider, read live: its feed, and for a Statuspage page its summary.json. A
     hostile source spoils its own line of the board, never the others'."""
     try:
-        return await _read_board_entry(session, feed, limiter, now, proxies)
+        return await _read_board_entry(shared, feed, now)
     except Exception as exc:
         log.debug("%s: board traceback", feed.name, exc_info=exc)
         return BoardEntry(feed.name, error="internal error while reading: "
                                            f"{exception_words(exc, 160)}")
 
 
-async def _read_board_entry(session: aiohttp.ClientSession, feed: FeedConfig,
-                            limiter: HostLimiter, now: datetime, proxies: Proxies
-                            ) -> BoardEntry:
+async def _read_board_entry(shared: Shared, feed: FeedConfig, now: datetime) -> BoardEntry:
     entry = BoardEntry(feed.name)
-    shared = Shared(session, limiter=limiter, proxies=proxies)
     try:
         url, body, base = await _board_source(shared, feed, now)
         job = (body, url, now)
@@ -8332,10 +8332,10 @@ async def run_status(settings: Settings, *, clock: Clock, proxies: Proxies | Non
         except StateFileError as exc:
             log.warning("%s; the board shows live reads only", exc)
     now = clock.now()
-    limiter = HostLimiter(settings.per_host)
-    proxies = proxies or Proxies(environ={})
     async with new_session(settings.contact, aiohttp.TCPConnector(limit=0)) as session:
-        reads = await _run_until([read_board_entry(session, feed, limiter, now, proxies)
+        shared = Shared(session, clock=clock, limiter=HostLimiter(settings.per_host),
+                        proxies=proxies or Proxies(environ={}))
+        reads = await _run_until([read_board_entry(shared, feed, now)
                                   for feed in settings.feeds], stop or asyncio.Event(), math.inf)
     entries = [BoardEntry(feed.name, error=STOPPED) if task.cancelled() else task.result()
                for feed, task in zip(settings.feeds, reads, strict=True)]
@@ -9463,7 +9463,7 @@ def _run_watch(args: argparse.Namespace, settings: Settings, clock: Clock,
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def _run_lookup(args: argparse.Namespace) -> int:
+def _run_lookup(args: argparse.Namespace, clock: Clock) -> int:
     """--discover or --components: one page looked up, with the proxy and contact given."""
     try:
         proxies = Proxies(args.proxy)
@@ -9471,7 +9471,7 @@ def _run_lookup(args: argparse.Namespace) -> int:
         return _usage_error(exc)
     run = run_discover if args.discover is not None else run_components
     try:
-        return asyncio.run(run(args.discover or args.components, clock=Clock(),
+        return asyncio.run(run(args.discover or args.components, clock=clock,
                                proxies=proxies, contact=args.contact, as_json=args.json,
                                out=sys.stdout))
     except KeyboardInterrupt:
@@ -9504,15 +9504,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args)
+    clock = Clock()  # the one clock of the run: everything below is handed it
     if args.list_pages is not None:
         return list_pages(args.list_pages, as_json=args.json, out=sys.stdout)
     if args.discover is not None or args.components is not None:
-        return _run_lookup(args)
+        return _run_lookup(args, clock)
     try:
         settings = settings_from_args(args)
     except ConfigError as exc:
         parser.error(str(exc))
-    clock = Clock()
     try:
         proxies = Proxies(settings.proxy)
         _check_state(settings)

@@ -568,7 +568,10 @@ def test_aws_posts_of_one_incident_are_one_incident_with_a_step_each() -> None:
         "Service disruption", True, ("s3-us-standard",))
 
 
-def test_aws_reports_new_then_updates_then_resolved_as_posts_arrive() -> None:
+async def test_aws_reports_new_then_updates_then_resolved_as_posts_arrive(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    earlier = aws_item(9, "Service is operating normally: [RESOLVED] Increased Latency",
+                       "Tue, 07 Dec 2021 15:31:00 PST", "Fixed.")
     first = aws_item(1, "Service disruption: API Error Rates", "Wed, 22 Dec 2021 04:35:00 PST",
                      "We are investigating.")
     second = aws_item(2, "Informational message: API Error Rates",
@@ -579,16 +582,23 @@ def test_aws_reports_new_then_updates_then_resolved_as_posts_arrive() -> None:
                          "Wed, 22 Dec 2021 05:01:46 PST", "Power is restored."),
                 aws_item(1, "Service disruption: [RESOLVED] API Error Rates",
                          "Wed, 22 Dec 2021 04:35:00 PST", "We are investigating.")]
-    known: dict[str, st.Seen] = {}
-    seen = []
-    for copy in ([first], [second, first], [last, *resolved]):
-        changes, known, _ = st.decide(known, st.parse_feed(rss(*copy)), first_sight=False,
-                                      now=NOW)
-        seen += [(k, i.status, i.updated) for k, i in changes]
-    assert seen == [("new", "Service disruption", datetime(2021, 12, 22, 12, 35, tzinfo=UTC)),
-                    ("updated", "Informational message",
-                     datetime(2021, 12, 22, 13, 1, 46, tzinfo=UTC)),
-                    ("updated", "Resolved", datetime(2021, 12, 23, 0, 22, tzinfo=UTC))]
+    route = Route()
+    server.routes["/rss"] = route
+    spy = Spy()
+    mon = monitor(session, server.url("/rss"), spy)
+    for copy in ([earlier], [first, earlier], [second, first, earlier],
+                 [last, *resolved, earlier]):
+        route.body = rss(*copy)
+        assert await mon.poll()
+    assert [(e.kind, e.incident.title, e.incident.status, e.incident.updated,
+             e.incident.components) for e in spy.events if e.incident] == [
+        ("new", "API Error Rates", "Service disruption",
+         datetime(2021, 12, 22, 12, 35, tzinfo=UTC), ("ec2 (us-east-1)",)),
+        ("updated", "API Error Rates", "Informational message",
+         datetime(2021, 12, 22, 13, 1, 46, tzinfo=UTC), ("ec2 (us-east-1)",)),
+        ("updated", "API Error Rates", "Resolved", datetime(2021, 12, 23, 0, 22, tzinfo=UTC),
+         ("ec2 (us-east-1)",))]
+    assert mon.incidents == [] and mon.stats.events == 3
 
 
 def test_aws_markup_escaped_twice_becomes_plain_text_with_link_addresses_kept() -> None:
