@@ -285,6 +285,7 @@ METRIC_FAMILIES = (
 # 70 is EX_SOFTWARE (sysexits.h): a bug stopped a task, so a supervisor should restart us.
 EXIT_OK, EXIT_FEED_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
 EXIT_FAIL_ON = 3  # --status --fail-on: a page (or a component named) is at that level or worse
+EXIT_BROKEN_PIPE = 141  # what the shell says of a program its reader stopped reading (SIGPIPE)
 
 
 # #### Values: time, incidents, events, and what is remembered of them #############################
@@ -294,11 +295,12 @@ class FeedError(Exception):
     """A feed could not be read; the message says why in one line."""
 
     def __init__(self, message: str, *, retry_after: float | None = None,
-                 gone: bool = False, html: bool = False) -> None:
+                 gone: bool = False, html: bool = False, missing: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.gone = gone
         self.html = html  # a web page came instead: the page may name its feed
+        self.missing = missing or gone  # 404 or 410: a feed found on a page may have moved
 
 
 _NO_TIME = datetime.min.replace(tzinfo=UTC)  # sorts undated entries first
@@ -1788,21 +1790,22 @@ def api_base(feed_url: str) -> str | None:
 
 
 def read_api_summary(body: bytes) -> tuple[list[tuple[str, str]], dict[str, ApiIncident],
-                                          dict[str, ApiIncident]]:
+                                          dict[str, ApiIncident], list[str]]:
     """summary.json: components not operational (groups left out: their members say it),
-    open incidents and maintenances by code."""
+    open incidents and maintenances by code, and every component's name."""
     incidents = read_api_list(body, "incidents")
     try:
         maintenances = read_api_list(body, "scheduled_maintenances")
     except ApiShapeError:
         maintenances = {}  # incident.io's compatible summary has no maintenance list
     data = json.loads(body)
-    components = []
+    components, names = [], []
     for comp in _components(data.get("components")):
         name, status = _api_text(comp.get("name"), MAX_TITLE), str(comp.get("status", ""))
+        names += [name] if name else []
         if name and status != "operational" and comp.get("group") is not True:
             components.append((name, status_word(status)))
-    return components, incidents, maintenances
+    return components, incidents, maintenances, names
 
 
 # #### Pure core: other platforms' JSON documents ##################################################
@@ -2285,6 +2288,8 @@ def read_slack(data: Any, source: str, now: datetime) -> PageDoc:
                                 if isinstance(v, str)) if s]
         notes = _doc_items(item.get("notes"))
         link = _api_text(item.get("url"), 300) or _origin(source)
+        if status in ("cancelled", "canceled"):
+            continue  # a maintenance called off: neither open nor due (the calendar says so)
         if status in ("scheduled", "completed"):
             created = _doc_time(item.get("date_created"))
             windows[ident] = _window(ident, _api_text(item.get("title"), MAX_TITLE), status,
@@ -3069,6 +3074,7 @@ class BoardEntry:
     incidents: list[Incident] = field(default_factory=list)  # open ones
     maintenance: list[Incident] = field(default_factory=list)  # under way or due within 7 days
     watcher_failures: int = 0  # failed polls the running tracker's state file records
+    names: list[str] = field(default_factory=list)  # every component listed, where known
 
     @property
     def level(self) -> Level:
@@ -3172,8 +3178,12 @@ def _incident_rank(inc: Incident) -> FailOn:
 def fail_reasons(entry: BoardEntry, level: str, components: Sequence[str] = ()) -> list[str]:
     """Why a page fails --fail-on LEVEL: each thing on its board at that level or worse,
     only those touching `components` when some are named (an incident whose components are
-    unknown touches them all)."""
+    unknown touches them all). Names the page is known not to list leave it whole: with
+    `--feed stripe --feed github --component Actions`, Stripe is gated as a page."""
     threshold = FailOn[level.upper()]
+    if entry.names:
+        components = [w for w in components if any(component_matches(w, n)
+                                                    for n in entry.names)]
 
     def touches(names: Sequence[str]) -> bool:
         return not components or not names or any(
@@ -3589,9 +3599,13 @@ def find_page(text: str) -> Page | None:
     pages = catalogue()
     if wanted in pages:
         return pages[wanted]
+    address = re.sub(r"^https?://", "", wanted).rstrip("/")
     for page in pages.values():
-        if wanted in (page.name.casefold(), page.page.casefold(),
-                      page.page.casefold().removeprefix("https://").rstrip("/")):
+        name = page.name.casefold()
+        # "Google Cloud" is "Google Cloud (incl. Vertex AI / Gemini API)": what the brackets
+        # add is a note, not the name.
+        if wanted in (name, name.split(" (", 1)[0]) or address == page.page.casefold(
+                ).removeprefix("https://").rstrip("/"):
             return page
     return None
 
@@ -4125,7 +4139,8 @@ def _raise_for_status(status: int, headers: Mapping[str, str], head: bytes,
     ):
         raise FeedError(f"blocked by bot protection (HTTP {status})", retry_after=retry_after)
     if status >= 400:
-        raise FeedError(f"HTTP {status}", retry_after=retry_after if status in (429, 503) else None)
+        raise FeedError(f"HTTP {status}", retry_after=retry_after if status in (429, 503) else None,
+                        missing=status == 404)
     raise FeedError(f"unexpected HTTP {status}")
 
 
@@ -4421,7 +4436,7 @@ async def discover(shared: Shared, url: str, now: datetime) -> Discovery:
                              check_body=lambda _type, head: None,
                              proxy=shared.proxies.for_url(url))
     body = result.body or b""
-    page = url if url.endswith("/") else url.rsplit("/", 1)[0] + "/"
+    page = urllib.parse.urljoin(url, "./")  # "https://host" is the page "https://host/"
     if not _looks_like_html("", body[:1024]) and (doc := _try_read(body, url, now)):
         return Discovery(url, _found(_platform_of(doc, url, None), url, page, None),
                          how="the address is itself a feed or a page's document")
@@ -6225,6 +6240,29 @@ class FeedReader:
                         "(update your feed list)", self.name, public_url(moved_to))
             self.move_to(moved_to)
 
+    async def rediscover(self, page: str, state: FeedState, now: datetime,
+                         failure: FeedError) -> FeedState:
+        """The address answered a web page, or the feed found on it is gone: read the feed
+        found on the `page` from now on, and say once what was found. A feed found anew after
+        one that worked (a vendor that moved to another platform) starts with a baseline:
+        its incidents have new ids, not news."""
+        try:
+            discovery = await find_feed(self.shared, page, now)
+        except FeedError:
+            if not failure.html:
+                raise failure from None  # nothing else found: the failure is the feed's own
+            raise
+        found = discovery.found
+        if found.url == self.url:
+            if not failure.html:
+                raise failure  # the page still names it: its failure is the feed's own
+            raise FeedError("not a feed: got an HTML page, whose feed is this same address")
+        log.info("%s", discovery.line(self.name))
+        self.move_to(found.url)
+        return dataclasses.replace(state, found=found, etag=None, last_modified=None,
+                                   fingerprint=None, entries=0, first_sight=True,
+                                   statuspage=False)
+
     def move_to(self, url: str) -> None:
         """Poll another address from now on: where a redirect or a page's discovery leads."""
         self.url = url
@@ -6310,6 +6348,7 @@ class StatuspageEnricher:
         self.retry = retry  # how long a failing API is left alone
         self.api: StatuspageApi | None = None
         self._decided = False
+        self._api_found = False  # api_url is discovery's, not the config's
         self.components: dict[str, str] = {}  # name -> status key, where known
         self.windows: dict[str, ApiIncident] = {}  # maintenance a page's document lists
 
@@ -6319,10 +6358,44 @@ class StatuspageEnricher:
         self.name, self.options, self.retry = name, options, retry
 
     def use_api(self, base: str | None) -> None:
-        """The API a page's discovery found (None: none), decided again at the next read."""
-        if base is not None and self.options.api_url is None:
-            self.options = dataclasses.replace(self.options, api_url=base)
-            self.api, self._decided = None, False
+        """The API a page's discovery found (None: none, as when a vendor moved to another
+        platform), decided again at the next read; an api_url the config gives stands."""
+        if self.options.api_url is not None and not self._api_found:
+            return
+        self.options = dataclasses.replace(self.options, api_url=base)
+        self._api_found = base is not None
+        self.api, self._decided = None, False
+
+    def components_where(self, state: FeedState) -> str | None:
+        """Where the page lists its components: the config's or the catalogue's address,
+        the one discovery found, or a Statuspage page's summary."""
+        return (self.options.components_url or (state.found.components if state.found else None)
+                or (f"{self.api.base}/api/v2/summary.json" if self.api else None))
+
+    async def components_beside(self, state: FeedState, polled: str, now: datetime
+                                ) -> list[Component] | None:
+        """A feed changed whose document names no component states (Status.io's RSS,
+        Slack's): the page's component list, read beside it, for the board, the metrics and
+        the history; None where none is known or it cannot be read now. A Statuspage feed's
+        API gives its incidents' components already, at two requests a change at most."""
+        where = self.components_where(state)
+        if where is None or where == polled or state.statuspage or self.options.api_url:
+            return None
+        listed = await component_list(self.shared, where, now)
+        if listed is not None:
+            self.components = {c.name: c.status for c in listed if c.status}
+        return listed
+
+    async def check_names(self, listed: list[Component] | None, state: FeedState,
+                          now: datetime) -> None:
+        """Once, at the first read: a component the filter names that the page does not have
+        gets one warning with the nearest it does have (a typo filters out every incident)."""
+        where = self.components_where(state)
+        if listed is None and where is not None:
+            listed = await component_list(self.shared, where, now)
+        for warning in unknown_components(self.name, self.options.filter.components,
+                                          listed or []):
+            log.warning("%s", warning)
 
     def api_for(self, state: FeedState, url: str) -> StatuspageApi | None:
         """The page's JSON API, once the feed shows itself to be Statuspage's or the config
@@ -6564,9 +6637,11 @@ class StatusPageMonitor:
         try:
             read = await self.reader.read(asked, now=now, threshold=self.policy.failure_threshold)
         except FeedError as exc:
-            if not exc.html:
+            # A web page came, or the feed a page named is no longer there: look at the page.
+            if not (exc.html or (exc.missing and state.found and self.url != self.key)):
                 raise
-            state = await self._discovered(state, now)
+            state = await self.reader.rediscover(self.key, state, now, exc)
+            self.enricher.use_api(state.found.api if state.found else None)
             read = await self.reader.read(state, now=now, threshold=self.policy.failure_threshold)
         if self.store is not None:
             self.store.polled_at(self.key, now)
@@ -6583,33 +6658,6 @@ class StatusPageMonitor:
                 events, state, _ = await enricher.maintenance(state, enricher.api, now)
         await enricher.probe(now)
         return state, events, read.fresh_for
-
-    async def _check_names(self, listed: list[Component] | None, state: FeedState,
-                           now: datetime) -> None:
-        """Once, at the first read: a component the filter names that the page does not have
-        gets one warning with the nearest it does have (a typo filters out every incident)."""
-        where = (self.options.components_url or (state.found.components if state.found else None)
-                 or (f"{self.enricher.api.base}/api/v2/summary.json" if self.enricher.api
-                     else None))
-        if listed is None and where is not None:
-            listed = await component_list(self.shared, where, now)
-        for warning in unknown_components(self.name, self.options.filter.components,
-                                          listed or []):
-            log.warning("%s", warning)
-
-    async def _discovered(self, state: FeedState, now: datetime) -> FeedState:
-        """The address answered a web page: poll the feed found on it from now on, and say
-        once what was found. A feed found anew after one that worked (a vendor that moved to
-        another platform) starts with a baseline: its incidents have new ids, not news."""
-        discovery = await find_feed(self.shared, self.key, now)
-        found = discovery.found
-        if found.url == self.reader.url:
-            raise FeedError("not a feed: got an HTML page, whose feed is this same address")
-        log.info("%s", discovery.line(self.name))
-        self.reader.move_to(found.url)
-        self.enricher.use_api(found.api)
-        return dataclasses.replace(state, found=found, etag=None, last_modified=None,
-                                   fingerprint=None, entries=0, first_sight=True)
 
     async def _enriched(self, state: FeedState, changes: list[tuple[Kind, Incident]],
                         now: datetime) -> tuple[list[tuple[Kind, Incident]], FeedState]:
@@ -6634,15 +6682,18 @@ class StatusPageMonitor:
         self._read_once = True
         state = dataclasses.replace(state, open_incidents=len(self.incidents))
         enricher.note_components((_sort_key(i), i.components) for i in incidents)
-        if read.components is not None:
-            enricher.components = {c.name: c.status for c in read.components if c.status}
+        listed = read.components
+        if listed is not None:
+            enricher.components = {c.name: c.status for c in listed if c.status}
+        else:
+            listed = await enricher.components_beside(state, self.url, now)
         events, state = await self._enriched(state, decision.events, now)
         if first_here and self.shows_board and not decision.events and any(
                 i.code and i.active for i in incidents):
             await enricher.read_incidents(state, self.url, now)  # impact after a restart
         if not self._names_checked and self.options.filter.components:
             self._names_checked = True
-            await self._check_names(read.components, state, now)
+            await enricher.check_names(listed, state, now)
         if read.windows is not None:
             windows, state = enricher.listed_windows(state, read.windows, now)
             events = windows + events
@@ -8241,7 +8292,7 @@ async def read_board_entry(shared: Shared, feed: FeedConfig, now: datetime) -> B
 async def _read_board_entry(shared: Shared, feed: FeedConfig, now: datetime) -> BoardEntry:
     entry = BoardEntry(feed.name)
     try:
-        url, body, base = await _board_source(shared, feed, now)
+        url, body, base, listing = await _board_source(shared, feed, now)
         job = (body, url, now)
         doc = (await in_daemon_thread(timed_read, job) if len(body) > INLINE_PARSE_LIMIT
                else timed_read(job))[0]
@@ -8253,13 +8304,21 @@ async def _read_board_entry(shared: Shared, feed: FeedConfig, now: datetime) -> 
         entry.components += [(name, status_word(key)) for name, key in
                              filter(None, map(label_state, inc.components))
                              if key != "operational"]
-    if doc.components is not None:
-        entry.components = [(c.name, status_word(c.status)) for c in doc.components
+    statuspage = any(i.code for i in doc.incidents) or bool(
+        _STATUSPAGE_FEED_ID.search(body, 0, 4096))
+    listed = doc.components
+    if listed is None and listing not in (None, url) and not statuspage and not base:
+        # A document without component states (Status.io's RSS, Slack's feed): the page's
+        # own list beside it says which are down, which the gate must see.
+        listed = await component_list(shared, listing, now)
+        if listed is None:
+            entry.api_error = "its component list could not be read"
+    if listed is not None:
+        entry.names = [c.name for c in listed]
+        entry.components = [(c.name, status_word(c.status)) for c in listed
                             if c.status and c.status != "operational"]
     if doc.windows is not None and feed.options.maintenance:
         entry.maintenance = board_windows(doc.windows, now)
-    statuspage = any(i.code for i in doc.incidents) or bool(
-        _STATUSPAGE_FEED_ID.search(body, 0, 4096))
     base = base or (api_base(url) if statuspage else None)
     if base is not None and feed.options.api != "off":
         await _board_api(shared, entry, base, feed, now)
@@ -8267,21 +8326,22 @@ async def _read_board_entry(shared: Shared, feed: FeedConfig, now: datetime) -> 
 
 
 async def _board_source(shared: Shared, feed: FeedConfig, now: datetime
-                        ) -> tuple[str, bytes, str | None]:
+                        ) -> tuple[str, bytes, str | None, str | None]:
     """The body the board reads for a page (found on the page when the address is a web
-    page's), its address, and its Statuspage API where known."""
-    url, base = feed.url, feed.options.api_url
+    page's), its address, its Statuspage API and where its components are listed, where
+    known."""
+    url, base, listing = feed.url, feed.options.api_url, feed.options.components_url
     for attempt in range(2):
         try:
             async with shared.limiter(url):
                 result = await fetch(shared.session, url, FeedState(), now=now,
                                      proxy=shared.proxies.for_url(url))
-            return url, result.body or b"", base
+            return url, result.body or b"", base, listing
         except FeedError as exc:
             if not exc.html or attempt:
                 raise
             found = (await discover(shared, url, now)).found
-            url, base = found.url, base or found.api
+            url, base, listing = found.url, base or found.api, listing or found.components
     raise AssertionError("unreachable: the second attempt returns or raises")
 
 
@@ -8298,7 +8358,7 @@ async def _board_api(shared: Shared, entry: BoardEntry, base: str, feed: FeedCon
                                   proxy=shared.proxies.for_url(source.url))
         if summary.body is None:
             raise FeedError("no body")
-        components, open_incidents, windows = read_api_summary(summary.body)
+        components, open_incidents, windows, entry.names = read_api_summary(summary.body)
     except (FeedError, ApiShapeError) as exc:
         entry.api_error = str(exc)
         return
@@ -8627,6 +8687,8 @@ def _config_lines(lookup: Lookup) -> list[str]:
     lines.append(f"url = {json.dumps(lookup.found.url)}")
     if lookup.found.api and lookup.found.api != api_base(lookup.found.url):
         lines.append(f"api_url = {json.dumps(lookup.found.api)}")
+    elif lookup.found.components and lookup.found.components != lookup.found.url:
+        lines.append(f"components_url = {json.dumps(lookup.found.components)}")
     return lines
 
 
@@ -9130,7 +9192,8 @@ def _config_feeds(path: Path, value: object) -> list[FeedConfig]:
         options = _feed_options(where, item)
         if page is not None and options.api_url is None and url == page.url:
             options = dataclasses.replace(options, api_url=page.api,
-                                          components_url=page.components_url)
+                                          components_url=options.components_url
+                                          or page.components_url)
         feeds.append(FeedConfig(feed_name(name), url, interval, options,
                                 page if page is not None and url == page.url else None))
     return feeds
@@ -9147,23 +9210,29 @@ def _config_page(where: str, value: object) -> Page | None:
     return page
 
 
-_FEED_OPTION_KEYS = ("api", "api_url", "components", "min_impact", "maintenance")
+_FEED_OPTION_KEYS = ("api", "api_url", "components_url", "components", "min_impact",
+                     "maintenance")
 
 
 def _feed_options(where: str, item: Mapping[str, object]) -> FeedOptions:
     api = item.get("api", "auto")
     if api not in ("auto", "off"):
         raise ConfigError(f"{where}.api: expected \"auto\" or \"off\", got {api!r}")
-    api_url = item.get("api_url")
-    if api_url is not None:
-        try:
-            check_url(api_url if isinstance(api_url, str) else "")
-        except ValueError as exc:
-            raise ConfigError(f"{where}.api_url: {exc}") from None
-    return FeedOptions(api=str(api), api_url=str(api_url) if api_url else None,
+    api_url, listing = (_config_url(where, item, key) for key in ("api_url", "components_url"))
+    return FeedOptions(api=str(api), api_url=api_url, components_url=listing,
                        filter=_config_filter(where, item),
                        maintenance=_config_bool(f"{where}.maintenance",
                                                 item.get("maintenance", True)))
+
+
+def _config_url(where: str, item: Mapping[str, object], key: str) -> str | None:
+    value = item.get(key)
+    if value is None:
+        return None
+    try:
+        return check_url(value if isinstance(value, str) else "")
+    except ValueError as exc:
+        raise ConfigError(f"{where}.{key}: {exc}") from None
 
 
 def _config_filter(where: str, item: Mapping[str, object]) -> EventFilter:
@@ -9464,14 +9533,22 @@ def _run_watch(args: argparse.Namespace, settings: Settings, clock: Clock,
 
 
 def _run_lookup(args: argparse.Namespace, clock: Clock) -> int:
-    """--discover or --components: one page looked up, with the proxy and contact given."""
+    """--discover or --components: one page looked up, with the proxy and contact given; a
+    name the catalogue lacks that is no address either is a mistake (exit 2), as for --feed."""
+    flag, target = (("--discover", args.discover) if args.discover is not None
+                    else ("--components", args.components))
     try:
         proxies = Proxies(args.proxy)
     except ValueError as exc:
         return _usage_error(exc)
+    try:
+        if find_page(target) is None:
+            check_url(target)
+    except ValueError as exc:
+        return _usage_error(f"{flag}: {exc if '://' in target else unknown_page(target)}")
     run = run_discover if args.discover is not None else run_components
     try:
-        return asyncio.run(run(args.discover or args.components, clock=clock,
+        return asyncio.run(run(target, clock=clock,
                                proxies=proxies, contact=args.contact, as_json=args.json,
                                out=sys.stdout))
     except KeyboardInterrupt:
@@ -9500,7 +9577,18 @@ def list_pages(words: Sequence[str], *, as_json: bool, out: TextIO) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code."""
+    """Run the CLI; returns the exit code. A reader that stopped reading (`| head`) ends it
+    quietly, as it ends cat: exit 141, the shell's code for SIGPIPE, and no traceback."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        with contextlib.suppress(OSError, ValueError):
+            # Python flushes stdout at exit: into nothing, so that it cannot fail again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args)

@@ -1784,6 +1784,24 @@ async def test_without_the_requirements_the_cli_says_in_one_line_how_to_get_them
                             "README shows, and run it from there\n")
 
 
+@pytest.mark.parametrize(("args", "message"), [
+    (["--discover", "githb"], "--discover: unknown page 'githb'; the nearest: github, "),
+    (["--components", "ftp://x.test/"], "--components: not an http(s) URL")])
+def test_a_page_looked_up_that_is_neither_known_nor_an_address_is_exit_2(
+        args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert st.main(args) == 2
+    assert capsys.readouterr().err.startswith(f"status_tracker.py: error: {message}")
+
+
+def test_a_reader_that_stops_early_ends_the_output_quietly() -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "status_tracker", "--list-pages", "--json"],
+                            cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # as `| head -0` does: no reader before the first line is written
+    assert proc.wait(30) == 141 and proc.stderr.read() == b""
+    proc.stderr.close()
+
+
 def test_an_older_python_is_told_in_one_line_which_one_is_needed() -> None:
     # As Python 3.10 runs it: the version is made older before the script starts.
     older = ("import runpy, sys; sys.version_info = (3, 10, 13); sys.version = '3.10.13 x'; "
@@ -5447,12 +5465,15 @@ def test_slack_current_gives_incidents_with_notes_and_maintenance_as_windows() -
          "date_created": created, "notes": [{"date_created": created,
                                              "body": "We're on it.\r\nMore soon."}]},
         {"id": 547, "title": "Planned work", "type": "notice", "status": "scheduled",
+         "services": [], "date_created": created, "notes": []},
+        {"id": 548, "title": "Called off", "type": "notice", "status": "cancelled",
          "services": [], "date_created": created, "notes": []}]})
-    [inc] = doc.incidents
+    [inc] = doc.incidents  # the cancelled maintenance is neither open nor due
     assert (inc.id, inc.status, inc.impact, inc.components, inc.message, inc.published) == (
         "546", "Active", "major", ("Messaging",), "We're on it. More soon.",
         NOW - timedelta(hours=1))
-    assert doc.windows and doc.windows["547"].status == "scheduled"
+    assert doc.windows and list(doc.windows) == ["547"]
+    assert doc.windows["547"].status == "scheduled"
 
 
 def test_cachet_incidents_and_components() -> None:
@@ -5694,6 +5715,81 @@ async def test_a_feed_that_turns_into_a_web_page_is_found_again_with_a_baseline(
     assert await mon.poll()
     assert mon.url == server.url("/feed.atom")
     assert spy.kinds()[before:] == [("active", "Elevated errors")]  # a baseline, not a flood
+
+
+async def test_a_discovered_feed_that_is_gone_is_looked_for_again_on_its_page(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    # The page named a Statuspage feed; the vendor moved to incident.io: the old feed
+    # answers 404 and the page names the new one.
+    def home(feed: str) -> Route:
+        return Route(body=f'<!DOCTYPE html><html><head><link rel="alternate" '
+                          f'type="application/atom+xml" href="{feed}"></head></html>'.encode(),
+                     headers={"Content-Type": "text/html"})
+
+    server.routes["/"] = home("/history.atom")
+    statuspage_site(server, atom(statuspage_entry(1, "Actions runs failing", [INVESTIGATING]),
+                                 feed_id="tag:status.example.test,2005:/history"))
+    spy = Spy()
+    page = server.url("/").rstrip("/")  # the address as people type it, without a slash
+    mon = monitor(session, page, spy)
+    assert await mon.poll() and mon.url == server.url("/history.atom")
+    assert spy.kinds() == [("active", "Actions runs failing")] and api_requests(server)
+    server.routes["/history.atom"] = Route(status=404, body=b"not here")
+    server.routes["/"] = home("/feed.atom")
+    server.routes["/feed.atom"] = Route(body=atom(incidentio_entry(
+        "01NEW", "Elevated errors", "Investigating", "We are looking.")))
+    server.requests.clear()
+    assert await mon.poll() and mon.url == server.url("/feed.atom")
+    assert spy.kinds()[1:] == [("active", "Elevated errors")]  # a baseline, not a flood
+    server.routes["/feed.atom"] = Route(body=atom(incidentio_entry(
+        "01NEW", "Elevated errors", "Resolved", "Fixed.", updated="2026-11-03T15:00:00.000Z")))
+    assert await mon.poll() and spy.kinds()[2:] == [("updated", "Elevated errors")]
+    assert api_requests(server) == []  # the old page's API is not asked any more
+    # While the page still names a feed that fails, the failure is the feed's own.
+    server.routes["/feed.atom"] = Route(status=404, body=b"not here")
+    assert not await mon.poll() and mon.failing_reason == "HTTP 404"
+
+
+async def test_a_component_named_for_one_page_leaves_the_others_gated_whole(
+        example_pages: tuple[str, Any], caplog: pytest.LogCaptureFixture) -> None:
+    base, _ = example_pages
+    feeds = [st.resolve_feed(f"GitHub={base}/github/"),
+             st.resolve_feed(f"Chat={base}/betterstack/")]
+    feeds = [dataclasses.replace(f, options=dataclasses.replace(
+        f.options, filter=st.EventFilter(("Database",)))) for f in feeds]
+    settings = st.Settings(feeds=feeds, status=True, fail_on="minor")
+    with caplog.at_level(logging.ERROR, logger="status_tracker"):
+        code = await st.run_status(settings, clock=FixedWall(datetime.now(UTC)),
+                                   stdout=io.StringIO(), colour=False)
+    # GitHub's Database is operational (its Actions are down, but not asked about); Chat has
+    # no Database, so all of Chat is gated, and its degraded API fails it.
+    assert code == 3
+    assert caplog.messages == ["--fail-on minor: Chat (Chat API: Degraded performance; "
+                               "incident 'Slow chat completions' (minor))"]
+
+
+def test_a_page_is_found_by_its_address_with_or_without_scheme_and_slash_or_by_its_name(
+        ) -> None:
+    for text in ("https://www.githubstatus.com", "www.githubstatus.com/", "GitHub", "github"):
+        page = st.find_page(text)
+        assert page is not None and page.key == "github", text
+    cloud = st.find_page("google cloud")
+    assert cloud is not None and cloud.key == "google-cloud"
+
+
+async def test_a_status_io_page_s_components_reach_the_gate_and_the_watch(
+        example_pages: tuple[str, Any], session: aiohttp.ClientSession) -> None:
+    base, _ = example_pages
+    code, out, err = await run_cli("--status", "--fail-on", "minor",
+                                   "--feed", f"Git={base}/statusio/")
+    assert code == 3, err
+    assert out.splitlines()[:2] == [
+        "Git  degraded", "  component    Git Operations (us-east): Degraded performance"]
+    mon = monitor(session, f"{base}/statusio/", Spy())
+    assert await mon.poll()
+    assert mon.components == {"Git Operations (us-east)": "degraded_performance",
+                              "Git Operations (eu-west)": "operational",
+                              "Website": "operational"}
 
 
 async def test_components_are_listed_by_group_and_the_gate_exits_3_with_its_reason_first(
@@ -6297,6 +6393,11 @@ def test_the_catalogue_holds_the_vendors_users_name_in_a_sound_form() -> None:
     pages = st.catalogue()
     assert len(pages) >= 150
     assert set(REQUIRED_PAGES) <= set(pages)
+    keys = [line.split("|")[0] for line in st._CATALOGUE.splitlines()
+            if line and not line.startswith(" ")]
+    assert len(keys) == len(pages), "a key is in the catalogue twice"
+    addresses = [p.page for p in pages.values()]
+    assert len(set(addresses)) == len(addresses), "two entries for one page"
     names = [p.name.casefold() for p in pages.values()]
     assert len(set(names)) == len(names), "two pages share a name"
     for key, page in pages.items():
