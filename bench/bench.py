@@ -733,10 +733,13 @@ async def run_cli(port: int, args: argparse.Namespace) -> dict[str, Any]:
             config, state, listing = cli_setup(folder, port, kind, args.cli_feeds, meta)
             sample = folder / f"{kind}.naive.urls"
             sample.write_text("\n".join(listing.read_text().split()[: args.sample]))
+            tracker = [sys.executable, str(here.parent.parent / "status_tracker.py"),
+                       "--config", str(config), "--state", str(state), "--interval",
+                       f"{args.cli_interval:g}", "--per-host", "64", "-q"]
             contenders = {
-                "tracker": [sys.executable, str(here.parent.parent / "status_tracker.py"),
-                            "--config", str(config), "--state", str(state), "--interval",
-                            f"{args.cli_interval:g}", "--per-host", "64", "-q"],
+                "tracker": tracker,
+                # The same without its history database: a quiet poll must cost the same.
+                "no_history": [*tracker, "--history-db", "off"],
                 **{name: [sys.executable, str(here), "--floor", name, "--urls-file",
                           str(listing if name != "naive" else sample), "--interval",
                           f"{args.cli_interval:g}"]
@@ -1102,9 +1105,9 @@ def per_cycle(result: dict[str, Any], kind: str, field: str, key: str = "quiet")
 def cli_report(cli: dict[str, dict[str, list[dict[str, Any]]]], args: argparse.Namespace
                ) -> str:
     """The main table: the CLI as a process against the floors, medians of the repeats."""
-    names = ("tracker", "batched", "timers", "naive")
-    heads = ("", "tracker CLI", "floor: batched", "floor: one timer per feed",
-             f"naive ({args.sample} feeds)")
+    names = ("tracker", "no_history", "batched", "timers", "naive")
+    heads = ("", "tracker CLI", "tracker, no history", "floor: batched",
+             "floor: one timer per feed", f"naive ({args.sample} feeds)")
 
     def median(kind: str, name: str, key: str) -> float | None:
         values = [r[key] for r in cli[kind][name] if r[key] is not None]
@@ -1145,6 +1148,8 @@ def cli_report(cli: dict[str, dict[str, list[dict[str, Any]]]], args: argparse.N
         f"tracker/batched floor CPU per poll, re-stamped:  {ratio('io', 'tracker', 'batched')}"
         "  (target <= 1.6)",
         f"tracker/one-timer floor CPU per poll, 304:       {ratio('sp', 'tracker', 'timers')}",
+        f"history on/off CPU per poll, 304 | re-stamped:   {ratio('sp', 'tracker', 'no_history')}"
+        f" | {ratio('io', 'tracker', 'no_history')}  (a quiet poll writes nothing: about 1)",
         f"naive/tracker CPU per poll, 304 | re-stamped:    {ratio('sp', 'naive', 'tracker')} | "
         f"{ratio('io', 'naive', 'tracker')}  (target >= 100)",
         "detection latency through the CLI's stdout, max of 3 changes: "
