@@ -5717,6 +5717,19 @@ async def test_a_feed_that_turns_into_a_web_page_is_found_again_with_a_baseline(
     assert spy.kinds()[before:] == [("active", "Elevated errors")]  # a baseline, not a flood
 
 
+@pytest.mark.parametrize(("path", "shown"), [
+    ("/slack/api/v2.0.0/current", "Incident: Some messages are delayed"),
+    ("/cachet/api/v1/incidents", "Incident: Queue backlog"),
+    ("/sorry/api/v1/notices", "Incident: Login errors"),
+    ("/salesforce/v1/instances/NA1/status", "Incident: Core: Logins fail on NA1")])
+async def test_the_example_pages_serve_every_other_platform_the_tracker_reads(
+        example_pages: tuple[str, Any], path: str, shown: str) -> None:
+    base, _ = example_pages
+    code, out, err = await run_cli("--once", "--feed", f"Example={base}{path}")
+    assert code == 0, err
+    assert shown in out, out
+
+
 async def test_a_discovered_feed_that_is_gone_is_looked_for_again_on_its_page(
         server: FeedServer, session: aiohttp.ClientSession) -> None:
     # The page named a Statuspage feed; the vendor moved to incident.io: the old feed

@@ -2,8 +2,8 @@
 
     python examples/local_pages.py [PORT]    # default port 8765 (0: any free port); Ctrl+C stops
 
-Pages (all invented, in the shapes the real platforms publish), each with its home page at
-/NAME/ for discovery:
+Pages (all invented, in the shapes the real platforms publish), the first five with a home
+page at /NAME/ for discovery:
 
 * /github/      -- Atlassian Statuspage: history.atom, and the JSON API beside it
   (api/v2/incidents.json, scheduled-maintenances.json, summary.json): one open incident on
@@ -14,6 +14,9 @@ Pages (all invented, in the shapes the real platforms publish), each with its ho
 * /statusio/    -- Status.io: its RSS feed and its public status API (components, an incident);
 * /gcp/incidents.json     -- Google Cloud's incident history (one open incident);
 * /aws/currentevents      -- AWS Health's current events, in UTF-16 as AWS sends them;
+* /slack/api/v2.0.0/current, /cachet/api/v1/incidents, /sorry/api/v1/notices,
+  /salesforce/v1/instances/NA1/status -- Slack's, Cachet's, Sorry's and Salesforce Trust's
+  JSON, each with an incident open now;
 * /broken/feed.atom       -- answers 503.
 
 Enter in its terminal, or POST /github/advance, moves the GitHub incident one step on
@@ -225,6 +228,47 @@ class Pages:
                                                        "current": "2", "max": "2"}}}]
         return json.dumps(events).encode("utf-16")  # with its byte order mark, as AWS sends
 
+    def slack(self) -> dict[str, object]:
+        """Slack's status API (api/v2.0.0/current): an incident open now, with its notes."""
+        when = f"{self.at(2):%Y-%m-%dT%H:%M:%S}-00:00"
+        return {"status": "active", "date_created": when, "date_updated": when,
+                "active_incidents": [{
+                    "id": 1201, "title": "Some messages are delayed", "type": "incident",
+                    "status": "active", "url": "https://status.example.test/2026-12/1201",
+                    "date_created": when, "date_updated": when, "services": ["Messaging"],
+                    "notes": [{"date_created": when,
+                               "body": "Some messages take minutes to arrive."}]}]}
+
+    def cachet(self) -> dict[str, object]:
+        """Cachet 2's api/v1/incidents: one incident being worked on."""
+        return {"meta": {"pagination": {"total": 1}}, "data": [{
+            "id": 31, "component_id": 0, "name": "Queue backlog", "status": 2, "visible": 1,
+            "message": "Jobs queue up; we found the cause.", "human_status": "Identified",
+            "created_at": f"{self.at(1):%Y-%m-%d %H:%M:%S}",
+            "updated_at": f"{self.at(2):%Y-%m-%d %H:%M:%S}"}]}
+
+    def sorry(self) -> dict[str, object]:
+        """Sorry's notices: an unplanned one open now, and planned work tomorrow."""
+        return {"notices": [
+            {"id": 5, "type": "unplanned", "state": "investigating", "subject": "Login errors",
+             "synopsis": "Some logins fail; we are looking into it.",
+             "began_at": f"{self.at(3):%Y-%m-%dT%H:%M:%S}.000Z",
+             "link": "https://status.example.test/notices/5"},
+            {"id": 6, "type": "planned", "state": "scheduled", "subject": "Database upgrade",
+             "synopsis": "An hour of work.",
+             "begins_at": f"{self.at(0) + timedelta(days=1):%Y-%m-%dT%H:%M:%S}.000Z",
+             "ends_at": f"{self.at(6) + timedelta(days=1):%Y-%m-%dT%H:%M:%S}.000Z"}]}
+
+    def salesforce(self) -> dict[str, object]:
+        """Salesforce Trust's instance status: a major incident on Core."""
+        when = f"{self.at(1):%Y-%m-%dT%H:%M:%S}.000Z"
+        return {"key": "NA1", "status": "MAJOR_INCIDENT_CORE", "Incidents": [{
+            "id": 77, "createdAt": when, "serviceKeys": ["Core"],
+            "IncidentImpacts": [{"startTime": when, "endTime": None, "severity": "major"}],
+            "IncidentEvents": [{"type": "update", "createdAt": when,
+                                "message": "Logins fail on NA1; we are restarting servers."}]}],
+            "Maintenances": []}
+
     def home(self, name: str) -> str | None:
         """A page's HTML home, for discovery: its alternate feed link, the platform's marks."""
         head = HOMES.get(name)
@@ -261,6 +305,14 @@ class Pages:
             found = self.google_cloud()
         elif path == "/aws/currentevents":
             found = web.Response(body=self.aws(), content_type="application/json")
+        elif path == "/slack/api/v2.0.0/current":
+            found = self.slack()
+        elif path == "/cachet/api/v1/incidents":
+            found = self.cachet()
+        elif path == "/sorry/api/v1/notices":
+            found = self.sorry()
+        elif path == "/salesforce/v1/instances/NA1/status":
+            found = self.salesforce()
         elif path == "/broken/feed.atom":
             found = web.Response(status=503, text="down for maintenance")
         if isinstance(found, web.StreamResponse):
