@@ -5357,24 +5357,25 @@ HISTORY_SCHEMA = 1  # the database's PRAGMA user_version once every migration ha
 # added at the end, never edited, so any older file is brought up to date step by step.
 HISTORY_MIGRATIONS = (
     """
-    CREATE TABLE events(seq INTEGER PRIMARY KEY, recorded REAL NOT NULL, feed TEXT NOT NULL,
-                        kind TEXT NOT NULL, incident TEXT, body TEXT NOT NULL);
-    CREATE INDEX events_by_time ON events(recorded);
-    CREATE INDEX events_by_feed ON events(feed, recorded);
-    CREATE TABLE incidents(feed TEXT NOT NULL, id TEXT NOT NULL, title TEXT NOT NULL,
-                           link TEXT NOT NULL, impact TEXT, maintenance INTEGER NOT NULL,
-                           components TEXT NOT NULL, started REAL, resolved REAL,
-                           updated REAL, PRIMARY KEY(feed, id));
-    CREATE TABLE steps(feed TEXT NOT NULL, incident TEXT NOT NULL, at REAL,
-                       status TEXT NOT NULL, message TEXT NOT NULL,
-                       UNIQUE(feed, incident, at, status, message));
-    CREATE TABLE components(feed TEXT NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL,
-                            since REAL NOT NULL);
-    CREATE INDEX components_by_feed ON components(feed, name, since);
-    CREATE TABLE windows(feed TEXT NOT NULL, code TEXT NOT NULL, title TEXT NOT NULL,
-                         link TEXT NOT NULL, starts REAL, ends REAL, status TEXT NOT NULL,
-                         sequence INTEGER NOT NULL, updated REAL NOT NULL,
-                         PRIMARY KEY(feed, code));
+    CREATE TABLE IF NOT EXISTS events(
+        seq INTEGER PRIMARY KEY, recorded REAL NOT NULL, feed TEXT NOT NULL,
+        kind TEXT NOT NULL, incident TEXT, body TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS events_by_time ON events(recorded);
+    CREATE INDEX IF NOT EXISTS events_by_feed ON events(feed, recorded);
+    CREATE TABLE IF NOT EXISTS incidents(
+        feed TEXT NOT NULL, id TEXT NOT NULL, title TEXT NOT NULL, link TEXT NOT NULL,
+        impact TEXT, maintenance INTEGER NOT NULL, components TEXT NOT NULL, started REAL,
+        resolved REAL, updated REAL, PRIMARY KEY(feed, id));
+    CREATE TABLE IF NOT EXISTS steps(
+        feed TEXT NOT NULL, incident TEXT NOT NULL, at REAL, status TEXT NOT NULL,
+        message TEXT NOT NULL, UNIQUE(feed, incident, at, status, message));
+    CREATE TABLE IF NOT EXISTS components(
+        feed TEXT NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL, since REAL NOT NULL);
+    CREATE INDEX IF NOT EXISTS components_by_feed ON components(feed, name, since);
+    CREATE TABLE IF NOT EXISTS windows(
+        feed TEXT NOT NULL, code TEXT NOT NULL, title TEXT NOT NULL, link TEXT NOT NULL,
+        starts REAL, ends REAL, status TEXT NOT NULL, sequence INTEGER NOT NULL,
+        updated REAL NOT NULL, PRIMARY KEY(feed, code))
     """,
 )
 
@@ -5418,9 +5419,16 @@ def open_history(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
             db.execute("PRAGMA journal_mode=WAL")  # readers (the page, --report) never wait
             db.execute("PRAGMA synchronous=NORMAL")  # WAL keeps it consistent on a crash
             for number in range(version, HISTORY_SCHEMA):
-                with db:
-                    db.executescript(HISTORY_MIGRATIONS[number])
-                    db.execute(f"PRAGMA user_version = {number + 1}")
+                # One transaction a step (executescript would commit each statement alone):
+                # a step cut short by a full disk leaves nothing behind, and its statements
+                # may run again anyway.
+                try:
+                    db.executescript(f"BEGIN; {HISTORY_MIGRATIONS[number]}; "
+                                     f"PRAGMA user_version = {number + 1}; COMMIT;")
+                except sqlite3.Error:
+                    if db.in_transaction:
+                        db.rollback()
+                    raise
         elif version < HISTORY_SCHEMA:
             raise HistoryError(f"history {path}: an older schema; a watch brings it up to date")
         return db

@@ -5986,6 +5986,22 @@ async def test_a_restart_records_only_the_components_that_changed_since(
     db.close()
 
 
+def test_a_history_whose_first_creation_was_cut_short_is_made_whole(tmp_path: Path) -> None:
+    # As a full disk left it before every migration ran in one transaction: one table made,
+    # the version not yet written.
+    path = tmp_path / "h.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE events(seq INTEGER PRIMARY KEY, recorded REAL NOT NULL, "
+               "feed TEXT NOT NULL, kind TEXT NOT NULL, incident TEXT, body TEXT NOT NULL)")
+    db.close()
+    db = st.open_history(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == st.HISTORY_SCHEMA
+    assert {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            } == {"events", "incidents", "steps", "components", "windows"}
+    assert not db.in_transaction
+    db.close()
+
+
 def test_a_history_that_cannot_be_made_is_a_configuration_error(tmp_path: Path) -> None:
     with pytest.raises(st.HistoryError, match="no such file or directory") as info:
         st.History(tmp_path / "missing" / "h.sqlite3", clock=FakeClock())
