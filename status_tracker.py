@@ -1757,9 +1757,10 @@ def maintenance_events(
         if known is None:
             # The first read: a window under way is said as started, not also as scheduled,
             # and one already over is only remembered.
-            first = phase if phase is not Phase.COMPLETED else Phase(len(Phase) + 1)
-        events += [(step.kind, _window_at(window, step)) for step in Phase
-                   if first <= step <= phase]
+            first = phase
+        if known is not None or phase is not Phase.COMPLETED:
+            events += [(step.kind, _window_at(window, step)) for step in Phase
+                       if first <= step <= phase]
         remembered[code] = (phase, now)
     stale = [c for c, (_, seen) in remembered.items()
              if c not in windows and now - seen > FORGET_AFTER]
@@ -5354,7 +5355,8 @@ class StateStore:
 
 HISTORY_SCHEMA = 1  # the database's PRAGMA user_version once every migration has run
 # Each migration takes the database from the version of its index to the next; a new one is
-# added at the end, never edited, so any older file is brought up to date step by step.
+# added at the end, and what a step makes is never changed, so any older file is brought up
+# to date step by step.
 HISTORY_MIGRATIONS = (
     """
     CREATE TABLE IF NOT EXISTS events(
@@ -5650,14 +5652,11 @@ class History:
             return True
         try:
             await in_daemon_thread(self._write, batch, pool="history")
-        except HistoryError as exc:
+        except (HistoryError, sqlite3.Error) as exc:  # opening again, or writing
             self.pending = batch + self.pending
-            self.trouble.fail(str(exc), "%s; records kept, tried again", exc)
-            return False
-        except sqlite3.Error as exc:
-            self.pending = batch + self.pending
-            self.trouble.fail(str(exc), "history %s: cannot write (%s); kept, tried again",
-                              self.path, exception_words(exc))
+            said = str(exc) if isinstance(exc, HistoryError) else (
+                f"history {self.path}: cannot write ({exception_words(exc)})")
+            self.trouble.fail(str(exc), "%s; records kept, tried again", said)
             return False
         self.written += len(batch)
         self.trouble.recover("history %s: written again", self.path)

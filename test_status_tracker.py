@@ -5178,6 +5178,26 @@ def test_a_maintenance_list_that_goes_backwards_repeats_nothing() -> None:
     assert said == ["maintenance_scheduled", "maintenance_started", "maintenance_completed"]
 
 
+async def test_a_first_read_of_a_list_with_a_finished_window_only_remembers_it(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    # Statuspage lists past windows too: the first read says what is under way or ahead.
+    done, running, ahead = (maintenance(code, status, updates) for code, status, updates in (
+        ("m-done", "completed", [WINDOW_DONE, WINDOW_STARTED, WINDOW_SCHEDULED]),
+        ("m-now", "in_progress", [WINDOW_STARTED, WINDOW_SCHEDULED]),
+        ("m-ahead", "scheduled", [WINDOW_SCHEDULED])))
+    url = statuspage_site(server, atom(statuspage_entry(1, "Actions degraded", [INVESTIGATING])),
+                          api_body("incidents", ACTIONS_DOWN),
+                          api_body("scheduled_maintenances", done, running, ahead))
+    spy = Spy()
+    mon = monitor(session, url, spy)
+    assert await mon.poll() and mon.failing_reason is None
+    assert sorted((e.kind, e.incident.id) for e in spy.events if e.incident) == [
+        ("active", "tag:status.example.test,2005:Incident/1"),
+        ("maintenance_scheduled", "m-ahead"), ("maintenance_started", "m-now")]
+    assert st.maintenance_events(None, st.read_api_list(api_body(
+        "scheduled_maintenances", done), "scheduled_maintenances"), now=NOW)[0] == []
+
+
 async def test_a_missing_maintenance_list_leaves_the_incident_components_alone(
         server: FeedServer, session: aiohttp.ClientSession) -> None:
     url = statuspage_site(server, atom(statuspage_entry(1, "Actions degraded", [INVESTIGATING])),
