@@ -1355,16 +1355,22 @@ _FEED_LEVEL_DATE = re.compile(
     rb"<(updated|lastBuildDate|pubDate|dc:date)>[^<]*</\1>", re.I)
 
 
+def looks_like_json(body: bytes) -> bool:
+    """A body that is a JSON object or array, not a feed (UTF-8 by now)."""
+    head = body[:64].lstrip(b" \t\r\n\xef\xbb\xbf")
+    return head[:1] in (b"{", b"[")
+
+
 def body_fingerprint(body: bytes) -> str:
     """A hash of the body that ignores the feed-level timestamp re-stamped on every request."""
     # Runs on every quiet poll of a feed without validators, so it touches the body as few
-    # times as possible: one bounded search for the first entry, one hash.
-    cut = body.find(b"<entry")
-    item = body.find(b"<item", 0, cut if cut >= 0 else len(body))
-    if item >= 0:
-        cut = item
-    if cut < 0:
-        cut = len(body)
+    # times as possible: one search that stops at the first entry or item, one hash. A JSON
+    # document has no feed-level date to leave out: it is hashed as it is.
+    if looks_like_json(body):
+        cut = 0
+    else:
+        found = _ENTRY_START.search(body)
+        cut = found.start() if found else len(body)
     # SHA-256 rather than blake2b: it runs on the CPU's SHA extensions where they exist. The
     # entries are hashed through a memoryview: slicing them off would copy most of the body.
     digest = hashlib.sha256(_FEED_LEVEL_DATE.sub(b"", body[:cut]))
@@ -2466,12 +2472,6 @@ DOC_READERS: tuple[tuple[str, Callable[[object], bool], DocReader], ...] = (
 )
 
 
-def looks_like_json(body: bytes) -> bool:
-    """A body that is a JSON object or array, not a feed (UTF-8 by now)."""
-    head = body[:64].lstrip(b" \t\r\n\xef\xbb\xbf")
-    return head[:1] in (b"{", b"[")
-
-
 def read_document(body: bytes, source: str, now: datetime) -> PageDoc:
     """A status page's JSON document, by the first reader in DOC_READERS that knows its
     shape; FeedError when it is not JSON or no reader knows it."""
@@ -3301,8 +3301,6 @@ class Page:
         """The document that lists the page's components, where its platform has one."""
         if self.platform is Platform.STATUS_IO and (m := _STATUS_IO_PAGE.search(self.url)):
             return f"{self.url[:m.start()]}1.0/status/{m[1]}"
-        if self.platform is Platform.SLACK:
-            return urllib.parse.urljoin(self.page, "api/v2.0.0/current")
         path = _COMPONENTS_AT.get(self.platform)
         return urllib.parse.urljoin(self.page, path) if path else None
 
@@ -6381,9 +6379,10 @@ class StatuspageEnricher:
 
     async def components_beside(self, state: FeedState, polled: str, now: datetime
                                 ) -> list[Component] | None:
-        """A feed changed whose document names no component states (Status.io's RSS,
-        Slack's): the page's component list, read beside it, for the board, the metrics and
-        the history; None where none is known or it cannot be read now. A Statuspage feed's
+        """A feed changed whose document names no component states (Status.io's RSS, or a
+        feed whose config gives components_url): the page's component list, read beside it,
+        for the board, the metrics and the history; None where none is known or it cannot be
+        read now. A Statuspage feed's
         API gives its incidents' components already, at two requests a change at most."""
         where = self.components_where(state)
         if where is None or where == polled or state.statuspage or self.options.api_url:
@@ -8315,8 +8314,8 @@ async def _read_board_entry(shared: Shared, feed: FeedConfig, now: datetime) -> 
         _STATUSPAGE_FEED_ID.search(body, 0, 4096))
     listed = doc.components
     if listed is None and listing not in (None, url) and not statuspage and not base:
-        # A document without component states (Status.io's RSS, Slack's feed): the page's
-        # own list beside it says which are down, which the gate must see.
+        # A document without component states (Status.io's RSS): the page's own list
+        # beside it says which are down, which the gate must see.
         listed = await component_list(shared, listing, now)
         if listed is None:
             entry.api_error = "its component list could not be read"
