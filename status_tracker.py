@@ -1933,10 +1933,6 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}/"
 
 
-def _labelled(components: Iterable[Component]) -> list[str]:
-    return [component_label(c.name, c.status) for c in components]
-
-
 # --- Statuspage's JSON (and incident.io's compatible copy), read as a page of its own ---
 
 
@@ -2255,8 +2251,9 @@ def read_aws_events(data: Any, source: str, now: datetime) -> PageDoc:
                        _doc_text(log_item.get("message")), _doc_time(log_item.get("timestamp")))
                  for log_item in _doc_items(item.get("event_log"))]
         services = item.get("impacted_services")
+        services = services if isinstance(services, dict) else {}
         affected = []
-        for key, service in (services.items() if isinstance(services, dict) else ()):
+        for key, service in services.items():
             if isinstance(service, dict):
                 region = _AWS_REGION.fullmatch(str(key))
                 name = _api_text(service.get("service_name"), MAX_TITLE)
@@ -2268,9 +2265,8 @@ def read_aws_events(data: Any, source: str, now: datetime) -> PageDoc:
             ident, _RESOLVED_MARK.sub("", _api_text(item.get("summary"), MAX_TITLE)),
             _AWS_LINK, steps, status=_AWS_STEPS.get(status, ""),
             components=affected, published=_doc_time(item.get("date")),
-            impact=max((_AWS_IMPACT[s["max"]] for s in (services or {}).values()
-                        if isinstance(s, dict) and s.get("max") in _AWS_IMPACT),
-                       key=lambda i: i.rank, default=_AWS_IMPACT.get(status))))
+            impact=Impact.worst(_AWS_IMPACT.get(str(s.get("max"))) for s in services.values()
+                                if isinstance(s, dict)) or _AWS_IMPACT.get(status)))
     return PageDoc("aws", incidents)
 
 
@@ -2439,9 +2435,8 @@ def read_salesforce(data: Any, source: str, now: datetime) -> PageDoc:
             ident, title.rstrip(": "), urllib.parse.urljoin(link, f"incidents/{ident}"), steps,
             status="Resolved" if over else "Ongoing", components=services,
             published=_doc_time(item.get("createdAt")),
-            impact=max((_SALESFORCE_IMPACT[str(i.get("severity"))] for i in impacts
-                        if i.get("severity") in _SALESFORCE_IMPACT), key=lambda i: i.rank,
-                       default=None)))
+            impact=Impact.worst(_SALESFORCE_IMPACT.get(str(i.get("severity")))
+                                for i in impacts)))
     windows = {}
     for item in _doc_items(data.get("Maintenances") if isinstance(data, dict) else None):
         code = _api_id(item.get("id"))
@@ -4257,13 +4252,6 @@ class ParseMeter:
     def average(self) -> float:
         """Seconds one parse takes, PARSE_GUESS until one has been measured."""
         return self.spent / self.parses if self.parses and self.spent else PARSE_GUESS
-
-
-def timed_parse(body: bytes) -> tuple[list[Incident], float]:
-    """parse_feed and the CPU it took in this thread."""
-    started = time.thread_time()
-    incidents = parse_feed(body)
-    return incidents, time.thread_time() - started
 
 
 def read_page(body: bytes, source: str, now: datetime) -> PageDoc:
@@ -7900,8 +7888,8 @@ class Reload:
 
 
 # What a reload cannot change in a running process: it says so, and the old value stays.
-_FIXED_SETTINGS = ("state", "serve", "history_db", "contact", "proxy", "once", "status",
-                   "as_json")
+_FIXED_SETTINGS = ("state", "serve", "history_db", "history_days", "contact", "proxy", "once",
+                   "status", "as_json")
 
 
 class Fleet:
@@ -8975,7 +8963,8 @@ OPTIONS = (
     Option("webhook_secret", _non_empty, "SECRET",
            f"sign webhook bodies with HMAC-SHA256 (or set {SECRET_ENV})"),
     Option("serve", _metrics, "[HOST:]PORT",
-           "serve the page of your dependencies (/), /feed.atom, /maintenance.ics, /metrics "
+           "serve the page of your dependencies (/, /vendor/KEY, /events), /feed.atom, "
+           "/maintenance.ics, /metrics "
            "(Prometheus), /healthz, /readyz and /status there while watching (PORT alone "
            "listens on 127.0.0.1; --metrics is its older name)", alias="metrics"),
     Option("history_db", _history_db, "PATH",
@@ -9313,8 +9302,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Watch status-page Atom/RSS feeds and report new incidents and updates.",
         epilog=f"Default feeds: {', '.join(f'{n}={u}' for n, u in FEEDS)}. Exit codes: 0 ok; "
                "1 a feed could not be read (--once, --status), a webhook refused an event for "
-               "good (--once), or the last state save failed; 2 bad usage; 70 a task died of a "
-               "bug; 130 interrupted.",
+               "good (--once), or the last state save failed; 2 bad usage; 3 --fail-on; 70 a "
+               "task died of a bug; 130 interrupted; 141 the output's reader stopped reading.",
     )
     parser.add_argument("--feed", action="append", type=_feed_arg, metavar="PAGE|NAME=URL",
                         help="a page to watch, by its key in the catalogue (--feed github), "

@@ -2140,11 +2140,13 @@ async def test_sighup_with_a_config_applies_it_without_a_restart(
         config.write_text("interval = [\n")
         proc.send_signal(signal.SIGHUP)
         err += await read_until(proc.stderr, "the configuration in use stays")
-        # A feed removed: it is no longer polled, and its memory stays in the state file.
-        config.write_text("interval = 0.5\n" + github)
+        # A feed removed: it is no longer polled, and its memory stays in the state file. A
+        # setting only a start can change says so.
+        config.write_text("interval = 0.5\nhistory_days = 7\n" + github)
         proc.send_signal(signal.SIGHUP)
         err += await read_until(proc.stderr, "0 feeds started, 1 feed stopped; 0 webhooks "
                                              "started, 1 webhook stopped")
+        assert "reload: history_days takes effect at the next start, not now" in err
         polled = sum(1 for p, _ in server.requests if p == "/openai")
         await wait_for_condition(
             lambda: sum(1 for p, _ in server.requests if p == "/github") >= polled + 4, 10)
@@ -5475,6 +5477,10 @@ def test_aws_current_events_in_utf16_give_services_in_their_regions() -> None:
     resolved = read_doc([aws_event(3, resolved=True)]).incidents[0]
     assert (resolved.title, resolved.status, resolved.active) == (
         "Increased launch errors", "Resolved", False)
+    # One event whose services are not a mapping spoils only its own components and impact.
+    odd = {**aws_event(2), "impacted_services": ["ec2-us-east-1"]}
+    [inc] = read_doc([odd]).incidents
+    assert (inc.components, inc.impact) == ((), "major")  # the event's own status says it
 
 
 def test_slack_current_gives_incidents_with_notes_and_maintenance_as_windows() -> None:
