@@ -201,6 +201,7 @@ MAX_TITLE = 300
 MAX_MESSAGE = 4000  # bounds memory per incident; status updates are rarely longer
 MAX_ENTRIES = 1000  # entries read per feed; real feeds carry 25-50
 MAX_COMPONENTS = 50  # per event: a hostile body could name thousands
+MAX_STEPS = 64  # of one incident in a platform's document: the newest are kept
 MAX_KNOWN = 1000  # incidents remembered per feed beyond those in it now
 FORGET_AFTER = timedelta(days=30)  # how long an incident that left the feed is remembered
 EARLIER_COPIES = 4  # fingerprints of a feed's earlier copies remembered, so none is parsed twice
@@ -1870,7 +1871,7 @@ def _doc_text(value: object, limit: int = MAX_MESSAGE) -> str:
     breaks, not backslashes."""
     if not isinstance(value, str):
         return ""
-    return _clip(clean_text(html_to_text(value.replace("\\\n", "\n").replace("\\n", "\n"))),
+    return _clip(html_to_text(value.replace("\\\n", "\n").replace("\\n", "\n")),
                  limit)
 
 
@@ -1886,7 +1887,7 @@ def _doc_incident(ident: str, title: str, link: str, steps: Sequence[Step], *,
     status is still "degraded"), else its newest step's. That status is shown on the newest
     step, whose key stays: a change of status alone is an update of that step, reported once,
     not a step of its own."""
-    ordered = tuple(sorted(steps, key=lambda s: s.at or _NO_TIME))[-VERSIONS_KEPT * 8:]
+    ordered = tuple(sorted(steps, key=lambda s: s.at or _NO_TIME))[-MAX_STEPS:]
     if status and ordered and ordered[-1].status != status:
         ordered = (*ordered[:-1], dataclasses.replace(ordered[-1], status=_clip(status, 60)))
     last = ordered[-1] if ordered else None
@@ -4373,12 +4374,13 @@ def _page_name(title: str, host: str) -> str:
     return feed_name(name or host)
 
 
-async def _try_source(shared: Shared, url: str, now: datetime) -> PageDoc | None:
-    """A candidate feed or document: read, or None when it is not one."""
+async def _try_source(shared: Shared, url: str, now: datetime, *,
+                      max_body: int | None = None) -> PageDoc | None:
+    """A candidate feed or document: read, or None when it is not one (or not now)."""
     try:
         async with shared.limiter(url):
             result = await fetch(shared.session, url, FeedState(), now=now,
-                                 max_body=shared.max_body, timeout=API_TIMEOUT,
+                                 max_body=max_body or shared.max_body, timeout=API_TIMEOUT,
                                  proxy=shared.proxies.for_url(url))
         return read_page(result.body or b"", url, now)
     except (FeedError, ApiShapeError):
@@ -4470,14 +4472,8 @@ async def find_feed(shared: Shared, configured: str, now: datetime) -> Discovery
 
 async def component_list(shared: Shared, where: str, now: datetime) -> list[Component] | None:
     """A page's component list, or None when it cannot be read now."""
-    try:
-        async with shared.limiter(where):
-            result = await fetch(shared.session, where, FeedState(), now=now,
-                                 max_body=MAX_API_BODY, timeout=API_TIMEOUT,
-                                 proxy=shared.proxies.for_url(where))
-        return read_page(result.body or b"", where, now).components
-    except (FeedError, ApiShapeError, aiohttp.ClientError):
-        return None
+    doc = await _try_source(shared, where, now, max_body=MAX_API_BODY)
+    return doc.components if doc is not None else None
 
 
 def _try_read(body: bytes, url: str, now: datetime) -> PageDoc | None:
