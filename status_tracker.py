@@ -302,6 +302,9 @@ class FeedError(Exception):
         self.gone = gone
         self.html = html  # a web page came instead: the page may name its feed
         self.missing = missing or gone  # 404 or 410: a feed found on a page may have moved
+        # The feed's state as the failed poll left it, when the poll changed it before it
+        # failed (a feed found anew on its page, then not read): it must be kept.
+        self.state: FeedState | None = None
 
 
 _NO_TIME = datetime.min.replace(tzinfo=UTC)  # sorts undated entries first
@@ -5582,6 +5585,7 @@ class History:
         self.pending: list[HistoryRecord] = []
         self.written = 0
         self._wanted = asyncio.Event()
+        self._flushing = asyncio.Lock()
         self._windows: dict[str, str] = {}
         self._pruned_at: float | None = None
 
@@ -5627,11 +5631,17 @@ class History:
             self._add(Prune(self.clock.now().timestamp() - self.days * 86_400))
 
     async def flush(self) -> bool:
-        """Write every queued record; False (and the records kept) when it failed."""
-        batch, self.pending = self.pending, []
-        self._wanted.clear()
-        if not batch:
-            return True
+        """Write every queued record; False (and the records kept) when it failed. One flush
+        at a time (the writer's and the page's): a batch put back after a failure must not be
+        written after a newer one, whose upserts it would undo."""
+        async with self._flushing:
+            batch, self.pending = self.pending, []
+            self._wanted.clear()
+            if not batch:
+                return True
+            return await self._flush(batch)
+
+    async def _flush(self, batch: list[HistoryRecord]) -> bool:
         try:
             await in_daemon_thread(self._write, batch, pool="history")
         except (HistoryError, sqlite3.Error) as exc:  # opening again, or writing
@@ -5827,18 +5837,16 @@ class StdoutWriter:
     def idle(self) -> bool:
         return self.broken or self._queue.unfinished_tasks == 0
 
-    async def settle(self, seconds: float, clock: Clock, stop: asyncio.Event | None = None
-                     ) -> bool:
+    async def settle(self, seconds: float, clock: Clock) -> bool:
         """Wait up to `seconds` for what is queued to be written; True when it was."""
         deadline = clock.monotonic() + seconds
-        while not self.idle and clock.monotonic() < deadline and not (stop and stop.is_set()):
+        while not self.idle and clock.monotonic() < deadline:
             await asyncio.sleep(0.02)
         return self.idle
 
-    async def drain(self, seconds: float, clock: Clock, stop: asyncio.Event | None = None
-                    ) -> bool:
+    async def drain(self, seconds: float, clock: Clock) -> bool:
         """As settle, then let the writing thread end: nothing more is written."""
-        written = await self.settle(seconds, clock, stop)
+        written = await self.settle(seconds, clock)
         with contextlib.suppress(queue.Full):
             self._queue.put_nowait(None)  # lets the thread end once it is unblocked
         if not written:
@@ -6342,6 +6350,9 @@ class StatuspageEnricher:
         self.windows: dict[str, ApiIncident] = {}  # maintenance a page's document lists
 
     def reconfigure(self, name: str, options: FeedOptions, retry: float) -> None:
+        if self._api_found and options.api_url is None:
+            # The config names no API: the one the page's discovery found stays.
+            options = dataclasses.replace(options, api_url=self.options.api_url)
         if (options.api, options.api_url) != (self.options.api, self.options.api_url):
             self.api, self._decided = None, False  # decided again at the next read
         self.name, self.options, self.retry = name, options, retry
@@ -6612,6 +6623,7 @@ class StatusPageMonitor:
             state, events, fresh_for = await self._read(state, now)
             outcome = Outcome(fresh_for=fresh_for)
         except FeedError as exc:
+            state = exc.state or state
             outcome = Outcome(str(exc), retry_after=exc.retry_after, gone=exc.gone)
         except Exception as exc:
             outcome = Outcome(f"internal error while polling: {exception_words(exc)}")
@@ -6632,7 +6644,12 @@ class StatusPageMonitor:
                 raise
             state = await self.reader.rediscover(self.key, state, now, exc)
             self.enricher.use_api(state.found.api if state.found else None)
-            read = await self.reader.read(state, now=now, threshold=self.policy.failure_threshold)
+            try:
+                read = await self.reader.read(state, now=now,
+                                              threshold=self.policy.failure_threshold)
+            except FeedError as failure:
+                failure.state = state  # polled from now on: its baseline is still to come
+                raise
         if self.store is not None:
             self.store.polled_at(self.key, now)
         events: list[tuple[Kind, Incident]] = []
@@ -7345,8 +7362,7 @@ def board_main(entries: Sequence[tuple[BoardEntry, datetime | None, Sequence[int
             + "".join(vendor_html(e, c, d, now) for e, c, d in ordered))
 
 
-def timeline_main(name: str, incidents: Sequence[tuple[Incident, Sequence[Step]]],
-                  now: datetime) -> str:
+def timeline_main(name: str, incidents: Sequence[tuple[Incident, Sequence[Step]]]) -> str:
     """/vendor/KEY: the vendor's incidents of the last 90 days, newest first, each with its
     timeline."""
     if not incidents:
@@ -7674,7 +7690,7 @@ class Site:
         none: list[tuple[Incident, list[Step]]] = []
         found = await self._read(lambda db: vendor_incidents(db, monitor.name, since), none)
         return self._page(request, monitor.name,
-                          timeline_main(monitor.name, found, self.clock.now()), version)
+                          timeline_main(monitor.name, found), version)
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         """One message each time what the page shows may have changed since the version it

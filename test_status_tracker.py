@@ -5757,6 +5757,45 @@ async def test_the_example_pages_serve_every_other_platform_the_tracker_reads(
     assert shown in out, out
 
 
+async def test_a_feed_found_anew_whose_first_read_fails_still_starts_with_a_baseline(
+        server: FeedServer, session: aiohttp.ClientSession) -> None:
+    server.routes["/history.atom"] = Route(body=atom(
+        statuspage_entry(1, "Actions runs failing", [IDENTIFIED, INVESTIGATING]),
+        feed_id="tag:status.example.test,2005:/history"))
+    spy = Spy()
+    mon = monitor(session, server.url("/history.atom"), spy)
+    assert await mon.poll()
+    server.routes["/history.atom"] = Route(
+        body=b'<!DOCTYPE html><html><head><link rel="alternate" type="application/atom+xml" '
+             b'href="/feed.atom"></head></html>', headers={"Content-Type": "text/html"})
+    found = Route(body=atom(incidentio_entry(
+        "01NEW", "Elevated errors", "Investigating", "We are looking."), OPENAI_RESOLVED))
+    answers = [found, Route(status=503), found]  # discovery's look, the first read, the next
+
+    async def new_feed(request: web.Request) -> web.StreamResponse:
+        route = answers.pop(0) if len(answers) > 1 else answers[0]
+        return web.Response(status=route.status, body=route.body)
+
+    server.routes["/feed.atom"] = Route(handler=new_feed)
+    assert not await mon.poll()  # found, then its first read failed
+    assert mon.failing_reason == "HTTP 503"
+    assert mon.state.found is not None and mon.state.first_sight
+    assert await mon.poll()
+    assert spy.kinds()[1:] == [("active", "Elevated errors")]  # a baseline, not a flood
+
+
+async def test_a_reload_keeps_the_api_the_page_s_discovery_found(
+        example_pages: tuple[str, Any], session: aiohttp.ClientSession) -> None:
+    base, _ = example_pages
+    mon = monitor(session, f"{base}/github/", Spy())
+    assert await mon.poll() and mon.api is not None
+    found = mon.enricher.options.api_url
+    mon.reconfigure("Example", policy=mon.policy, history=0, options=st.FeedOptions(),
+                    limiter=st.HostLimiter())
+    assert await mon.poll()
+    assert mon.enricher.options.api_url == found and mon.api is not None
+
+
 async def test_a_discovered_feed_that_is_gone_is_looked_for_again_on_its_page(
         server: FeedServer, session: aiohttp.ClientSession) -> None:
     # The page named a Statuspage feed; the vendor moved to incident.io: the old feed
@@ -6026,6 +6065,35 @@ def test_a_history_whose_first_creation_was_cut_short_is_made_whole(tmp_path: Pa
     assert {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
             } == {"events", "incidents", "steps", "components", "windows"}
     assert not db.in_transaction
+    db.close()
+
+
+async def test_a_batch_put_back_after_a_failure_is_never_written_after_a_newer_one(
+        tmp_path: Path) -> None:
+    history = st.History(tmp_path / "h.sqlite3", clock=FakeClock(datetime.now(UTC)))
+    real_write, released, calls = history._write, threading.Event(), []
+
+    def write(batch: Sequence[st.HistoryRecord]) -> None:
+        calls.append(len(batch))
+        if len(calls) == 1:  # the writer's flush: busy until the page's flush has come
+            released.wait(5)
+            raise sqlite3.OperationalError("database is locked")
+        real_write(batch)
+
+    history._write = write  # type: ignore[method-assign]
+    history(st.IncidentEvent("GitHub", st.Kind.NEW, incident(status="Investigating")))
+    writer = asyncio.create_task(history.flush())
+    await asyncio.sleep(0)  # the writer's batch is taken, its write under way
+    history(st.IncidentEvent("GitHub", st.Kind.UPDATED, incident(status="Resolved")))
+    page = asyncio.create_task(history.flush())
+    for _ in range(5):
+        await asyncio.sleep(0)
+    released.set()
+    assert list(await asyncio.gather(writer, page)) == [False, True]
+    assert calls == [1, 2]  # the put-back record first, with the newer one after it
+    history.close()
+    db = st.open_history(tmp_path / "h.sqlite3", read_only=True)
+    assert db.execute("SELECT resolved IS NOT NULL FROM incidents").fetchall() == [(1,)]
     db.close()
 
 
