@@ -5723,8 +5723,9 @@ async def test_a_watched_page_address_is_looked_at_once_and_kept_in_the_state_fi
     assert not any("Atlassian Statuspage;" in m for m in caplog.messages)
 
 
+@pytest.mark.parametrize("first_read_fails", [False, True])
 async def test_a_feed_that_turns_into_a_web_page_is_found_again_with_a_baseline(
-        server: FeedServer, session: aiohttp.ClientSession) -> None:
+        server: FeedServer, session: aiohttp.ClientSession, first_read_fails: bool) -> None:
     # A vendor that moved platforms: the old feed's address now answers the new status page,
     # whose feed names the same incidents under new ids.
     server.routes["/history.atom"] = Route(body=atom(
@@ -5737,8 +5738,19 @@ async def test_a_feed_that_turns_into_a_web_page_is_found_again_with_a_baseline(
     server.routes["/history.atom"] = Route(
         body=b'<!DOCTYPE html><html><head><link rel="alternate" type="application/atom+xml" '
              b'href="/feed.atom"></head></html>', headers={"Content-Type": "text/html"})
-    server.routes["/feed.atom"] = Route(body=atom(incidentio_entry(
+    found = Route(body=atom(incidentio_entry(
         "01NEW", "Elevated errors", "Investigating", "We are looking."), OPENAI_RESOLVED))
+    # Discovery's own look at the new feed, then (or not) a first read that fails.
+    answers = [found, Route(status=503), found] if first_read_fails else [found]
+
+    async def new_feed(request: web.Request) -> web.StreamResponse:
+        route = answers.pop(0) if len(answers) > 1 else answers[0]
+        return web.Response(status=route.status, body=route.body)
+
+    server.routes["/feed.atom"] = Route(handler=new_feed)
+    if first_read_fails:
+        assert not await mon.poll() and mon.failing_reason == "HTTP 503"
+        assert mon.state.found is not None and mon.state.first_sight  # kept for the next
     assert await mon.poll()
     assert mon.url == server.url("/feed.atom")
     assert spy.kinds()[before:] == [("active", "Elevated errors")]  # a baseline, not a flood
@@ -5755,33 +5767,6 @@ async def test_the_example_pages_serve_every_other_platform_the_tracker_reads(
     code, out, err = await run_cli("--once", "--feed", f"Example={base}{path}")
     assert code == 0, err
     assert shown in out, out
-
-
-async def test_a_feed_found_anew_whose_first_read_fails_still_starts_with_a_baseline(
-        server: FeedServer, session: aiohttp.ClientSession) -> None:
-    server.routes["/history.atom"] = Route(body=atom(
-        statuspage_entry(1, "Actions runs failing", [IDENTIFIED, INVESTIGATING]),
-        feed_id="tag:status.example.test,2005:/history"))
-    spy = Spy()
-    mon = monitor(session, server.url("/history.atom"), spy)
-    assert await mon.poll()
-    server.routes["/history.atom"] = Route(
-        body=b'<!DOCTYPE html><html><head><link rel="alternate" type="application/atom+xml" '
-             b'href="/feed.atom"></head></html>', headers={"Content-Type": "text/html"})
-    found = Route(body=atom(incidentio_entry(
-        "01NEW", "Elevated errors", "Investigating", "We are looking."), OPENAI_RESOLVED))
-    answers = [found, Route(status=503), found]  # discovery's look, the first read, the next
-
-    async def new_feed(request: web.Request) -> web.StreamResponse:
-        route = answers.pop(0) if len(answers) > 1 else answers[0]
-        return web.Response(status=route.status, body=route.body)
-
-    server.routes["/feed.atom"] = Route(handler=new_feed)
-    assert not await mon.poll()  # found, then its first read failed
-    assert mon.failing_reason == "HTTP 503"
-    assert mon.state.found is not None and mon.state.first_sight
-    assert await mon.poll()
-    assert spy.kinds()[1:] == [("active", "Elevated errors")]  # a baseline, not a flood
 
 
 async def test_a_reload_keeps_the_api_the_page_s_discovery_found(
